@@ -1,0 +1,30 @@
+# Makefile — native core library, CLI and tests. See README.md.
+CC      ?= cc
+OPT     ?= -O3 -march=native
+CFLAGS  ?= $(OPT) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter -fopenmp-simd
+OMP     ?= -fopenmp
+LDLIBS  += -lm
+BUILD   ?= build
+
+CORE_SRC := $(wildcard core/*.c)
+CORE_HDR := $(wildcard core/*.h)
+CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
+
+.PHONY: all test debug bench clean golden
+all: $(BUILD)/cope
+
+$(BUILD)/core/%.o: core/%.c $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) -c $< -o $@
+
+$(BUILD)/libcope.a: $(CORE_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/cope: cli/cope.c $(BUILD)/libcope.a
+	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
+
+$(BUILD)/test_core: tests/test_core.c tests/check.h $(BUILD)/libcope.a
+	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
+
+clean:
+	rm -rf build build-debug

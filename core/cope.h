@@ -1,0 +1,252 @@
+/* cope.h — public API of the CoPE core: a small decoder-only transformer with Contextual
+ * Position Encoding (arXiv 2405.18719) and the baseline encodings (abs, rel, RoPE).
+ * The core is a library: no I/O, no exit, no global mutable state. Every fallible call returns a
+ * cope_status and, when given a cope_error, a message naming the offending field or tensor. */
+#ifndef COPE_H
+#define COPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes */
+typedef enum {
+    COPE_OK = 0,
+    COPE_ERR_NOMEM,          /* allocation failed */
+    COPE_ERR_ARG,            /* bad argument to an API call */
+    COPE_ERR_CONFIG,         /* config value out of range or inconsistent */
+    COPE_ERR_JSON,           /* JSON syntax error (header, config or tokenizer) */
+    COPE_ERR_HEADER,         /* safetensors header length or structure */
+    COPE_ERR_TRUNCATED,      /* the buffer ends before the data it announces */
+    COPE_ERR_DTYPE,          /* tensor dtype is not F32 (or I32 where allowed) */
+    COPE_ERR_SHAPE,          /* tensor shape does not match the config */
+    COPE_ERR_OFFSETS,        /* data offsets outside the data section or inconsistent */
+    COPE_ERR_OVERLAP,        /* two tensors share bytes */
+    COPE_ERR_MISSING,        /* a required tensor or config key is missing */
+    COPE_ERR_UNKNOWN,        /* a tensor or config key that this format does not have */
+    COPE_ERR_NONFINITE,      /* NaN or Inf in a weight */
+    COPE_ERR_TOKEN,          /* token id out of range / text has no tokens */
+    COPE_ERR_CONTEXT,        /* sequence longer than the model's context */
+    COPE_ERR_LIMIT,          /* a size beyond the core's limits */
+    COPE_ERR_NAN_LOSS,       /* training produced a non-finite loss */
+    COPE_STATUS_COUNT
+} cope_status;
+
+typedef struct {
+    cope_status code;
+    char msg[256];
+} cope_error;
+
+const char *cope_strerror(cope_status s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration */
+typedef enum {
+    COPE_PE_NONE = 0,
+    COPE_PE_ABS,
+    COPE_PE_REL,
+    COPE_PE_ROPE,
+    COPE_PE_COPE,
+    COPE_PE_COPE_REL,
+    COPE_PE_COPE_ROPE,
+    COPE_PE_COUNT
+} cope_pe;
+
+typedef struct {
+    int vocab_size;     /* V */
+    int n_ctx;          /* maximum sequence length T */
+    int n_layer;        /* L */
+    int n_head;         /* H */
+    int d_model;        /* D; head dim d = D / H */
+    int d_ff;           /* F */
+    cope_pe pe;
+    int npos;           /* CoPE: positions clamp at npos - 1 */
+    int sep_keys;       /* CoPE: 1 = gates from a separate key projection kg ("sep-keys") */
+    int per_head_table; /* CoPE: 1 = table [H, d, npos]; 0 = one table [1, d, npos] per layer */
+    int rel_max;        /* rel: R, distances >= R-1 use the last entry */
+    int tied;           /* 1 = output projection is tok_emb^T */
+} cope_config;
+
+/* Limits (the loader rejects anything larger before allocating). */
+#define COPE_MAX_VOCAB   (1 << 20)
+#define COPE_MAX_CTX     8192
+#define COPE_MAX_LAYER   64
+#define COPE_MAX_HEAD    64
+#define COPE_MAX_DIM     8192
+#define COPE_MAX_NPOS    8192
+#define COPE_MAX_TOKEN_BYTES 256
+
+void cope_config_default(cope_config *c);
+cope_status cope_config_validate(const cope_config *c, cope_error *err);
+const char *cope_pe_name(cope_pe pe);
+cope_status cope_pe_parse(const char *name, cope_pe *out);
+int cope_pe_has_cope(cope_pe pe);
+int cope_pe_has_rel(cope_pe pe);
+int cope_pe_has_rope(cope_pe pe);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer: "words" (lower-case ASCII, split on whitespace) or "chars" (one UTF-8 code point a
+ * token). Unknown pieces map to the id of "<unk>" when the vocabulary has one. */
+typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1 } cope_tok_type;
+
+typedef struct cope_tokenizer cope_tokenizer;
+
+cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab,
+                               int n, cope_error *err);
+void cope_tokenizer_free(cope_tokenizer *t);
+int cope_tokenizer_size(const cope_tokenizer *t);
+cope_tok_type cope_tokenizer_type(const cope_tokenizer *t);
+const char *cope_tokenizer_piece(const cope_tokenizer *t, int id); /* NULL if out of range */
+int cope_tokenizer_unk(const cope_tokenizer *t);                   /* -1 if no "<unk>" */
+/* Tokenizes text (len bytes). Writes up to max_ids ids; *n_out is the total number of tokens found
+ * (may exceed max_ids: then only the first max_ids were written). If spans is non-NULL it receives
+ * 2 ints per written token: byte offset and byte length in text. *n_unk counts unknown pieces. */
+cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len, int *ids,
+                          int *spans, int max_ids, int *n_out, int *n_unk, cope_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * safetensors container (any tensors; F32 and I32). Reading validates the header length, the JSON,
+ * dtypes, offsets inside the data section and overlap; tensors point into the caller's buffer. */
+#define COPE_ST_MAX_DIMS 4
+enum { COPE_ST_F32 = 0, COPE_ST_I32 = 1 };
+
+typedef struct {
+    const char *name;
+    int dtype;                       /* COPE_ST_F32 or COPE_ST_I32 */
+    int ndim;
+    int64_t shape[COPE_ST_MAX_DIMS];
+    size_t numel, nbytes;
+    const void *data;                /* little-endian, possibly unaligned */
+} cope_st_tensor;
+
+typedef struct cope_st_file cope_st_file;
+cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_error *err);
+void cope_st_close(cope_st_file *f);
+int cope_st_count(const cope_st_file *f);
+const cope_st_tensor *cope_st_get(const cope_st_file *f, int i);
+int cope_st_find(const cope_st_file *f, const char *name); /* index or -1 */
+/* __metadata__ string value (decoded, NUL-terminated) or NULL. */
+const char *cope_st_metadata(const cope_st_file *f, const char *key, size_t *len);
+/* Writes tensors in order (contiguous data, header padded to 8 bytes) into a malloc'd buffer
+ * (free with cope_free). meta_key/meta_value: one __metadata__ entry, or NULL. */
+cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key,
+                          const char *meta_value, void **out, size_t *len, cope_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model */
+typedef struct cope_model cope_model;
+
+typedef struct {
+    const char *name;   /* e.g. "blocks.0.attn.q.weight" */
+    int ndim;
+    int shape[3];
+    size_t offset;      /* in floats, into the parameter (or gradient) buffer */
+    size_t numel;
+} cope_tensor_info;
+
+/* Random (seeded, deterministic) initialization. Takes ownership of tok (which must have
+ * cfg->vocab_size entries); on failure tok is freed. */
+cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokenizer *tok,
+                           uint64_t seed, cope_error *err);
+/* Loads a safetensors model from memory; validates everything. The buffer is not retained. */
+cope_status cope_model_load(cope_model **out, const void *buf, size_t len, cope_error *err);
+/* Writes the model as safetensors into a malloc'd buffer (free with cope_free). */
+cope_status cope_model_save(const cope_model *m, void **buf, size_t *len, cope_error *err);
+void cope_model_free(cope_model *m);
+void cope_free(void *p);
+
+const cope_config *cope_model_config(const cope_model *m);
+const cope_tokenizer *cope_model_tokenizer(const cope_model *m);
+size_t cope_model_num_params(const cope_model *m);
+float *cope_model_params(cope_model *m);
+int cope_model_num_tensors(const cope_model *m);
+const cope_tensor_info *cope_model_tensor(const cope_model *m, int i);
+int cope_model_find_tensor(const cope_model *m, const char *name); /* index or -1 */
+/* Provenance: a JSON object kept verbatim in the file's cope_config. */
+const char *cope_model_provenance(const cope_model *m); /* "{}" when none */
+cope_status cope_model_set_provenance(cope_model *m, const char *json_object, cope_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training forward/backward over a batch of B sequences of length T */
+typedef struct cope_workspace cope_workspace;
+
+cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T,
+                               cope_error *err);
+void cope_workspace_free(cope_workspace *ws);
+
+/* ids, targets: [B, T]; mask: [B, T] of 0/1 or NULL (all tokens count); targets may be NULL
+ * (no loss). Loss = sum(mask * CE) / sum(mask). Writes *loss (NaN when there is no target). */
+cope_status cope_forward(cope_model *m, cope_workspace *ws, const int *ids, const int *targets,
+                         const float *mask, int B, int T, float *loss, cope_error *err);
+/* Gradient of the last forward's loss w.r.t. every parameter, written (not accumulated) into
+ * grads [cope_model_num_params]. The forward must have had targets. */
+cope_status cope_backward(cope_model *m, cope_workspace *ws, float *grads, cope_error *err);
+/* Logits of the last forward: [B, T, V]. */
+const float *cope_workspace_logits(const cope_workspace *ws);
+
+/* AdamW with gradient-norm clipping. */
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay, clip; /* clip <= 0: no clipping */
+} cope_adamw;
+void cope_adamw_default(cope_adamw *o);
+typedef struct cope_optimizer cope_optimizer;
+cope_status cope_optimizer_new(cope_optimizer **out, const cope_model *m, cope_error *err);
+void cope_optimizer_free(cope_optimizer *o);
+/* Clips grads in place to the global norm opt->clip, then applies one AdamW step.
+ * Returns the pre-clip norm in *grad_norm. Weight decay applies to matrices only. */
+cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *grads,
+                                const cope_adamw *opt, float *grad_norm, cope_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Trace of one sequence: everything the visualizer shows. Arrays are [H, T, T] per layer,
+ * row = query i, column = key j, entries with j > i are 0. */
+typedef struct {
+    int T, n_layer, n_head, vocab_size;
+    float *logits;          /* [T, V] */
+    float **gates;          /* [L] -> [H, T, T]  g_ij (0 without CoPE) */
+    float **positions;      /* [L] -> [H, T, T]  p_ij (0 without CoPE) */
+    float **content_logits; /* [L] -> [H, T, T]  q_i.k_j / sqrt(d) (after RoPE) */
+    float **cope_logits;    /* [L] -> [H, T, T]  c_ij (0 without CoPE) */
+    float **attn;           /* [L] -> [H, T, T]  softmax probabilities */
+    float **pos_attn;       /* [L] -> [H, T, T]  exp(P_ij - max_j' P_ij'), P = CoPE + rel terms */
+    struct cope_workspace *ws; /* internal */
+} cope_trace;
+
+cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_error *err);
+void cope_trace_free(cope_trace *tr);
+/* Full forward of ids[0..T) with T == tr->T, filling tr. */
+cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Incremental decoding with a KV cache: each step appends one token and computes only the new
+ * query's row in each head. The logits equal the full forward's row. */
+typedef struct cope_state cope_state;
+
+cope_status cope_state_new(cope_state **out, const cope_model *m, cope_error *err);
+void cope_state_free(cope_state *s);
+void cope_state_reset(cope_state *s);
+int cope_state_length(const cope_state *s);
+/* Appends token id; writes logits [V] (may be NULL). The new query's rows are then read with
+ * cope_step_row. */
+cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_error *err);
+/* The last step's row of layer l, head h (length cope_state_length): which is one of
+ * "gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn". NULL if unknown. */
+const float *cope_step_row(const cope_state *s, int l, int h, const char *which);
+
+/* ---------------------------------------------------------------------------------------------
+ * Seeded random numbers (xorshift64*), used by init and the task generators. */
+typedef struct { uint64_t s; } cope_rng;
+void cope_rng_seed(cope_rng *r, uint64_t seed);
+uint32_t cope_rng_u32(cope_rng *r);
+float cope_rng_uniform(cope_rng *r);  /* [0, 1) */
+float cope_rng_normal(cope_rng *r);
+int cope_rng_int(cope_rng *r, int n);  /* [0, n) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COPE_H */

@@ -1,0 +1,460 @@
+#!/usr/bin/python3
+"""Independent PyTorch reference for the CoPE transformer (arXiv 2405.18719, see
+shared/cope-paper.md section 2). Writes tiny random models and golden files (loss, every gradient,
+a per-layer trace of sequence 0) that the C test suite compares against; the suite itself needs no
+PyTorch. Usage: /usr/bin/python3 tests/reference/cope_ref.py --out tests/golden
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SOURCE = "tests/reference/cope_ref.py"
+WORDS = ["<unk>", "a", "the", "cat", "dog", "sat", "on", "mat", "ran", "and", "big",
+         "red", "sun", "hat", "cup", "box"]
+
+# ============================================================================================
+# Model
+# ============================================================================================
+
+def has_cope(cfg):
+    return cfg["pe"].startswith("cope")
+
+
+def has_rel(cfg):
+    return cfg["pe"] in ("rel", "cope+rel")
+
+
+def has_rope(cfg):
+    return cfg["pe"] in ("rope", "cope+rope")
+
+
+class Table(nn.Module):
+    """A bare learned tensor, so that its state-dict name is `<module>.weight`."""
+
+    def __init__(self, shape, dtype):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape, dtype=dtype))
+
+
+def rope_rotate(x):
+    """Rotate-half RoPE on x [B,H,T,d] at token index i = 0..T-1:
+    theta_t = i * 10000^(-2t/d); (x[t], x[t+d/2]) -> (x[t] cos - x[t+d/2] sin, x[t+d/2] cos + x[t] sin)."""
+    T, d = x.shape[-2], x.shape[-1]
+    half = d // 2
+    t = torch.arange(half, dtype=torch.float64)
+    inv_freq = 10000.0 ** (-2.0 * t / d)
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]   # [T, d/2]
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg, dtype):
+        super().__init__()
+        D, H = cfg["d_model"], cfg["n_head"]
+        self.cfg, self.H, self.d = cfg, H, D // H
+        self.q = nn.Linear(D, D, dtype=dtype)
+        self.k = nn.Linear(D, D, dtype=dtype)
+        self.v = nn.Linear(D, D, dtype=dtype)
+        self.o = nn.Linear(D, D, dtype=dtype)
+        if has_cope(cfg):
+            if cfg["cope_gate_keys"] == "sep":
+                self.kg = nn.Linear(D, D, dtype=dtype)
+            nt = H if cfg["cope_table"] == "per-head" else 1
+            self.cope = Table((nt, self.d, cfg["npos"]), dtype)
+        if has_rel(cfg):
+            self.rel = Table((H, self.d, cfg["rel_max"]), dtype)
+        self.debug_gates_one = False   # self-check: every causal gate forced to 1
+
+    def forward(self, x, trace=None):
+        cfg, H, d = self.cfg, self.H, self.d
+        B, T, D = x.shape
+
+        def heads(t):   # [B,T,D] -> [B,H,T,d]; head h owns features [h*d, (h+1)*d)
+            return t.view(B, T, H, d).transpose(1, 2)
+
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        kg = heads(self.kg(x)) if hasattr(self, "kg") else None
+        if has_rope(cfg):
+            q, k = rope_rotate(q), rope_rotate(k)
+            if kg is not None:
+                kg = rope_rotate(kg)
+        causal = torch.ones(T, T, dtype=torch.bool).tril()        # [i, j]: j <= i
+        scale = 1.0 / math.sqrt(d)
+        zeros = torch.zeros(B, H, T, T, dtype=x.dtype)
+
+        s = (q @ k.transpose(-1, -2)) * scale                     # s_ij = q_i.k_j / sqrt(d)
+        logits, P = s, zeros                                      # P: all position terms
+        if has_rel(cfg):
+            R = cfg["rel_max"]
+            i = torch.arange(T)
+            dist = (i[:, None] - i[None, :]).clamp(0, R - 1)      # min(i-j, R-1); j>i masked
+            zr = q @ self.rel.weight                              # [B,H,T,R] = q_i . r[h][:, n]
+            rel = zr.gather(-1, dist.expand(B, H, T, T)) * scale
+            logits, P = logits + rel, P + rel
+        gates = positions = raw = c = zeros
+        if has_cope(cfg):
+            npos = cfg["npos"]
+            gl = s if kg is None else (q @ kg.transpose(-1, -2)) * scale
+            gates = torch.sigmoid(gl.masked_fill(~causal, float("-inf")))   # exactly 0 for j>i
+            if self.debug_gates_one:
+                gates = causal.to(x.dtype).expand(B, H, T, T)
+            # p_ij = sum_{t=j..i} g_it (reverse cumsum over keys), clamped at npos-1
+            raw = gates.flip(-1).cumsum(-1).flip(-1)
+            positions = raw.clamp(max=npos - 1)
+            z = q @ self.cope.weight                              # z_i[n] = q_i . e[n], [B,H,T,npos]
+            pf = positions.floor().long()                         # indices carry no gradient
+            pc = positions.ceil().long()
+            zf, zc = z.gather(-1, pf), z.gather(-1, pc)
+            w = positions - pf.to(x.dtype)                        # w = p - floor(p)
+            c = zf + w * (zc - zf)                                # added after the 1/sqrt(d) scaling
+            logits, P = logits + c, P + c
+        a = torch.softmax(logits.masked_fill(~causal, float("-inf")), dim=-1)
+        out = (a @ v).transpose(1, 2).reshape(B, T, D)
+
+        if trace is not None:   # sequence 0 only; entries with j > i are exactly 0
+            def keep(t):
+                return t[0].detach().masked_fill(~causal, 0.0).clone()
+            Pm = P[0].detach().masked_fill(~causal, float("-inf"))
+            pos_attn = torch.exp(Pm - Pm.max(dim=-1, keepdim=True).values)
+            trace.append({"gates": keep(gates), "positions": keep(positions),
+                          "content_logits": keep(s), "cope_logits": keep(c), "attn": keep(a),
+                          "pos_attn": pos_attn.masked_fill(~causal, 0.0),
+                          "raw_positions": keep(raw), "all_gates": gates.detach(),
+                          "all_raw": raw.detach()})
+        return self.o(out)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg, dtype):
+        super().__init__()
+        self.fc1 = nn.Linear(cfg["d_model"], cfg["d_ff"], dtype=dtype)
+        self.fc2 = nn.Linear(cfg["d_ff"], cfg["d_model"], dtype=dtype)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, dtype):
+        super().__init__()
+        D = cfg["d_model"]
+        self.ln1 = nn.LayerNorm(D, eps=1e-5, dtype=dtype)
+        self.attn = Attention(cfg, dtype)
+        self.ln2 = nn.LayerNorm(D, eps=1e-5, dtype=dtype)
+        self.mlp = MLP(cfg, dtype)
+
+    def forward(self, x, trace=None):
+        x = x + self.attn(self.ln1(x), trace)
+        return x + self.mlp(self.ln2(x))
+
+
+class CopeModel(nn.Module):
+    """Pre-norm decoder-only transformer; cfg is the dict stored as cope_config."""
+
+    def __init__(self, cfg, dtype=torch.float32):
+        super().__init__()
+        V, D = cfg["vocab_size"], cfg["d_model"]
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(V, D, dtype=dtype)
+        if cfg["pe"] == "abs":
+            self.pos_emb = nn.Embedding(cfg["n_ctx"], D, dtype=dtype)
+        self.blocks = nn.ModuleList([Block(cfg, dtype) for _ in range(cfg["n_layer"])])
+        self.ln_f = nn.LayerNorm(D, eps=1e-5, dtype=dtype)
+        if not cfg["tied"]:
+            self.lm_head = nn.Linear(D, V, bias=False, dtype=dtype)
+
+    def set_debug_gates_one(self, on):
+        for b in self.blocks:
+            b.attn.debug_gates_one = on
+
+    def forward(self, ids, trace=None):
+        """ids [B,T] long -> logits [B,T,V]; trace: list that receives one dict per layer."""
+        T = ids.shape[1]
+        assert T <= self.cfg["n_ctx"]
+        x = self.tok_emb(ids)
+        if hasattr(self, "pos_emb"):
+            x = x + self.pos_emb.weight[:T]
+        for b in self.blocks:
+            x = b(x, trace)
+        x = self.ln_f(x)
+        w = self.tok_emb.weight if self.cfg["tied"] else self.lm_head.weight
+        return x @ w.t()
+
+    def loss(self, ids, targets, mask, trace=None):
+        """loss = sum(mask * CE) / sum(mask); also returns the logits."""
+        logits = self(ids, trace)
+        V = logits.shape[-1]
+        ce = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none")
+        m = mask.reshape(-1).to(logits.dtype)
+        return (ce * m).sum() / m.sum(), logits
+
+
+def init_weights(model, gen, qk_std=0.3):
+    """Random, non-trivial weights drawn as float32 (the stored dtype) from a seeded generator.
+    q/k/kg are large enough that gates spread over (0.05, 0.95); position tables are non-zero."""
+    D = model.cfg["d_model"]
+    F_ = model.cfg["d_ff"]
+
+    def randn(shape, std, mean=0.0):
+        return torch.randn(shape, generator=gen, dtype=torch.float32) * std + mean
+
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            leaf = name.split(".")[-2:]
+            if name.startswith(("tok_emb", "pos_emb")):
+                t = randn(p.shape, 1.0)
+            elif leaf[0] in ("ln1", "ln2", "ln_f"):
+                t = randn(p.shape, 0.1, 1.0) if leaf[1] == "weight" else randn(p.shape, 0.1)
+            elif leaf[1] == "bias":
+                t = randn(p.shape, 0.05)
+            elif leaf[0] in ("q", "k", "kg"):
+                t = randn(p.shape, qk_std)
+            elif leaf[0] in ("v", "o", "fc1", "lm_head"):
+                t = randn(p.shape, 1.0 / math.sqrt(D))
+            elif leaf[0] == "fc2":
+                t = randn(p.shape, 1.0 / math.sqrt(F_))
+            elif leaf[0] in ("cope", "rel"):
+                t = randn(p.shape, 0.5)
+            else:
+                raise ValueError("no init rule for " + name)
+            p.copy_(t.to(p.dtype))   # float32 values, held in the model's dtype
+
+# ============================================================================================
+# Safetensors (written by hand: no safetensors package here)
+# ============================================================================================
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: list of (name, np.ndarray float32|int32). Begins are 8-byte aligned (zero gaps
+    between tensors where needed); the header is space-padded so the data start is aligned."""
+    header = {"__metadata__": metadata}
+    chunks, off = [], 0
+    for name, arr in tensors:
+        if arr.dtype == np.float32:
+            dt, arr = "F32", arr.astype("<f4")
+        elif arr.dtype == np.int32:
+            dt, arr = "I32", arr.astype("<i4")
+        else:
+            raise ValueError("%s: unsupported dtype %s" % (name, arr.dtype))
+        pad = (-off) % 8
+        chunks.append(b"\0" * pad)
+        off += pad
+        b = np.ascontiguousarray(arr).tobytes()
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
+        chunks.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((-(8 + len(h))) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(chunks))
+
+
+def read_safetensors(path):
+    """-> (dict name -> np.ndarray, metadata dict). Used for the round-trip self-check."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    n = struct.unpack("<Q", buf[:8])[0]
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = buf[8 + n:]
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        dt = {"F32": "<f4", "I32": "<i4"}[e["dtype"]]
+        out[name] = np.frombuffer(data[b:end], dtype=dt).reshape(e["shape"])
+    return out, meta
+
+# ============================================================================================
+# Golden configs
+# ============================================================================================
+
+def make_cfg(name, pe, tied, L=2, D=16, H=2, F=40, V=11, n_ctx=16, npos=None, keys="shared",
+             table="per-layer", R=None):
+    cfg = {"format": "cope", "version": 1, "vocab_size": V, "n_ctx": n_ctx, "n_layer": L,
+           "n_head": H, "d_model": D, "d_ff": F, "pe": pe}
+    if pe.startswith("cope"):
+        cfg.update({"npos": npos, "cope_gate_keys": keys, "cope_table": table})
+    if pe in ("rel", "cope+rel"):
+        cfg["rel_max"] = R
+    cfg["tied"] = tied
+    cfg["tokenizer"] = {"type": "words", "vocab": WORDS[:V]}
+    cfg["provenance"] = {"source": SOURCE, "config": name}
+    return cfg
+
+
+# name -> (cfg, T, all-ones mask)
+CONFIGS = [
+    ("none", make_cfg("none", "none", True), 13, False),
+    ("abs", make_cfg("abs", "abs", False), 13, False),
+    ("rel", make_cfg("rel", "rel", True, R=4), 13, False),
+    ("rope", make_cfg("rope", "rope", False), 13, False),
+    ("cope", make_cfg("cope", "cope", True, npos=16), 13, False),
+    ("cope_sep_head", make_cfg("cope_sep_head", "cope", False, npos=16, keys="sep",
+                               table="per-head"), 13, False),
+    ("cope_clamp", make_cfg("cope_clamp", "cope", True, npos=4, table="per-head"), 13, False),
+    ("cope_rel", make_cfg("cope_rel", "cope+rel", False, npos=8, R=5), 13, False),
+    ("cope_rope_sep", make_cfg("cope_rope_sep", "cope+rope", True, npos=6, keys="sep"), 13, False),
+    ("cope_h4", make_cfg("cope_h4", "cope", True, H=4, n_ctx=8, npos=8, table="per-head"), 7, True),
+]
+B = 2
+NEAR_INT = 1e-3   # positions closer than this to an integer would make floor/ceil ambiguous
+
+
+def ambiguous_positions(trace, npos):
+    """Number of causal pairs whose raw position is within NEAR_INT of an integer and not clearly
+    clamped (a raw sum near npos-1 is ambiguous too: clamped or not)."""
+    bad = 0
+    for lt in trace:
+        raw = lt["all_raw"]
+        T = raw.shape[-1]
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        r = raw[..., causal]
+        near = (r - r.round()).abs() < NEAR_INT
+        bad += int((near & (r < npos - 1 + NEAR_INT)).sum())
+    return bad
+
+
+def build(name, cfg, T, ones_mask):
+    """Draw weights and data (re-drawing the seed until no position is ambiguous)."""
+    base = zlib.crc32(name.encode()) % 100000
+    for attempt in range(100):
+        gen = torch.Generator().manual_seed(base * 100 + attempt)
+        model = CopeModel(cfg, dtype=torch.float64)
+        init_weights(model, gen)
+        seq = torch.randint(0, cfg["vocab_size"], (B, T + 1), generator=gen)
+        ids, targets = seq[:, :-1].contiguous(), seq[:, 1:].contiguous()
+        if ones_mask:
+            mask = torch.ones(B, T)
+        else:
+            mask = (torch.rand(B, T, generator=gen) < 0.6).float()
+            mask[:, -1] = torch.where(mask.sum(1) == 0, 1.0, mask[:, -1])   # >= one 1 per row
+        if not has_cope(cfg):
+            return model, ids, targets, mask, attempt
+        trace = []
+        with torch.no_grad():
+            model(ids, trace)
+        if ambiguous_positions(trace, cfg["npos"]) == 0:
+            return model, ids, targets, mask, attempt
+    raise RuntimeError(name + ": no unambiguous seed found")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def run_config(name, cfg, T, ones_mask, out_dir):
+    model, ids, targets, mask, attempt = build(name, cfg, T, ones_mask)
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+
+    model.zero_grad()
+    trace = []
+    loss, logits = model.loss(ids, targets, mask, trace)
+    loss.backward()
+    params = list(model.named_parameters())
+
+    # (b) attention rows sum to 1, nothing above the diagonal
+    for lt in trace:
+        check(torch.allclose(lt["attn"].sum(-1), torch.ones(1, dtype=torch.float64), atol=1e-12),
+              name + ": attention rows do not sum to 1")
+        for key in ("gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"):
+            check(bool((lt[key][..., ~causal] == 0).all()), name + ": nonzero above diagonal")
+
+    # (c) directional finite difference of the loss vs autograd (float64, central, eps 1e-6)
+    gen = torch.Generator().manual_seed(7)
+    dirs = [torch.randn(p.shape, generator=gen, dtype=torch.float64) for _, p in params]
+    with torch.no_grad():
+        gdot = sum(float((p.grad * u).sum()) for (_, p), u in zip(params, dirs))
+        eps, lv = 1e-6, []
+        for sgn in (1, -1):
+            for (_, p), u in zip(params, dirs):
+                p.add_(sgn * eps * u)
+            lv.append(float(model.loss(ids, targets, mask)[0]))
+            for (_, p), u in zip(params, dirs):
+                p.sub_(sgn * eps * u)
+        fd = (lv[0] - lv[1]) / (2 * eps)
+    check(abs(fd - gdot) <= 1e-6 * max(1.0, abs(gdot)),
+          "%s: finite difference %.9g vs autograd %.9g" % (name, fd, gdot))
+
+    summary = "%-14s pe=%-9s loss=%.6f seed_redraws=%d fd_check=%.1e" % (
+        name, cfg["pe"], float(loss), attempt, abs(fd - gdot))
+    if has_cope(cfg):
+        npos = cfg["npos"]
+        g = torch.cat([lt["all_gates"][..., causal].flatten() for lt in trace])
+        r = torch.cat([lt["all_raw"][..., causal].flatten() for lt in trace])
+        clamped = float((r >= npos - 1).double().mean())
+        summary += " gates[min=%.4f p5=%.3f p95=%.3f max=%.4f] clamped=%.3f" % (
+            float(g.min()), float(g.quantile(0.05)), float(g.quantile(0.95)), float(g.max()),
+            clamped)
+        if name == "cope_clamp":
+            check(clamped > 0.3, name + ": clamp at npos-1 not active enough")
+        # (a) with all gates forced to 1, positions (before clamp) are i-j+1
+        model.set_debug_gates_one(True)
+        dtrace = []
+        with torch.no_grad():
+            model(ids, dtrace)
+        model.set_debug_gates_one(False)
+        i = torch.arange(T, dtype=torch.float64)
+        expect = (i[:, None] - i[None, :] + 1).masked_fill(~causal, 0.0)
+        for lt in dtrace:
+            check(bool((lt["raw_positions"] == expect).all()), name + ": gates=1 positions")
+            check(bool((lt["positions"] == expect.clamp(max=npos - 1)).all()),
+                  name + ": gates=1 clamped positions")
+    if has_rel(cfg):
+        summary += " rel_clamped=%.3f" % float(
+            ((torch.arange(T)[:, None] - torch.arange(T)[None, :]) >= cfg["rel_max"] - 1)[causal]
+            .double().mean())
+
+    # float32 run of the same weights: how far a float32 implementation can be expected to drift
+    m32 = CopeModel(cfg, dtype=torch.float32)
+    m32.load_state_dict({k: v.float() for k, v in model.state_dict().items()})
+    with torch.no_grad():
+        loss32, logits32 = m32.loss(ids, targets, mask)
+    summary += " f32_dlogits=%.1e" % float((logits32.double() - logits).abs().max())
+    print(summary)
+
+    # ---- write files
+    f32 = lambda t: t.detach().to(torch.float32).numpy()
+    meta_model = {"cope_config": json.dumps(cfg, separators=(",", ":"))}
+    model_tensors = [(n, f32(p)) for n, p in params]
+    gold = [("ids", ids.to(torch.int32).numpy()), ("targets", targets.to(torch.int32).numpy()),
+            ("mask", f32(mask)), ("loss", f32(loss.reshape(1)))]
+    gold += [("grad." + n, f32(p.grad)) for n, p in params]
+    gold.append(("trace.logits", f32(logits[0])))
+    for l, lt in enumerate(trace):
+        for key in ("gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"):
+            gold.append(("trace.layers.%d.%s" % (l, key), f32(lt[key])))
+    meta_gold = {"config": name, "source": SOURCE}
+    for fname, tensors, meta in ((name + ".model.safetensors", model_tensors, meta_model),
+                                 (name + ".golden.safetensors", gold, meta_gold)):
+        path = os.path.join(out_dir, fname)
+        write_safetensors(path, tensors, meta)
+        back, bmeta = read_safetensors(path)   # round trip of our own writer
+        check(bmeta == meta and list(back) == [n for n, _ in tensors], path + ": header")
+        for n, arr in tensors:
+            check(back[n].shape == arr.shape and np.array_equal(back[n], arr), path + ": " + n)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="tests/golden")
+    args = ap.parse_args()
+    torch.set_num_threads(1)   # deterministic reductions
+    os.makedirs(args.out, exist_ok=True)
+    for name, cfg, T, ones_mask in CONFIGS:
+        run_config(name, cfg, T, ones_mask, args.out)
+    with open(os.path.join(args.out, "MANIFEST"), "w") as f:
+        f.write("".join(name + "\n" for name, _, _, _ in CONFIGS))
+
+
+if __name__ == "__main__":
+    main()
