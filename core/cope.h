@@ -102,6 +102,7 @@ int cope_tokenizer_size(const cope_tokenizer *t);
 cope_tok_type cope_tokenizer_type(const cope_tokenizer *t);
 const char *cope_tokenizer_piece(const cope_tokenizer *t, int id); /* NULL if out of range */
 int cope_tokenizer_unk(const cope_tokenizer *t);                   /* -1 if no "<unk>" */
+int cope_tokenizer_id(const cope_tokenizer *t, const char *piece);  /* -1 if absent */
 /* Tokenizes text (len bytes). Writes up to max_ids ids; *n_out is the total number of tokens found
  * (may exceed max_ids: then only the first max_ids were written). If spans is non-NULL it receives
  * 2 ints per written token: byte offset and byte length in text. *n_unk counts unknown pieces. */
@@ -245,6 +246,32 @@ uint32_t cope_rng_u32(cope_rng *r);
 float cope_rng_uniform(cope_rng *r);  /* [0, 1) */
 float cope_rng_normal(cope_rng *r);
 int cope_rng_int(cope_rng *r, int n);  /* [0, n) */
+
+/* ---------------------------------------------------------------------------------------------
+ * Tasks: seeded example generators (core/tasks.c). An example is a token sequence seq[0..n) and
+ * flags loss_on[0..n): the model reads seq and is scored on predicting seq[t] where loss_on[t].
+ * Splits: "train" (in-distribution) and task-specific out-of-distribution splits. */
+typedef struct cope_task cope_task;
+
+int cope_task_count(void);
+const cope_task *cope_task_get(int i);
+const cope_task *cope_task_find(const char *name); /* NULL if unknown */
+const char *cope_task_name(const cope_task *t);
+const char *cope_task_description(const cope_task *t);
+/* The task's tokenizer: type and vocabulary (index 0 is "<unk>", 1 is "<pad>"). */
+cope_tok_type cope_task_tok_type(const cope_task *t);
+int cope_task_vocab(const cope_task *t, const char *const **vocab);
+const char *cope_task_splits(const cope_task *t); /* comma-separated */
+int cope_task_max_len(const cope_task *t, const char *split); /* 0 if the split is unknown */
+/* One example in the ids of tok (which must contain the task's vocabulary). */
+cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,
+                              const cope_tokenizer *tok, int *seq, unsigned char *loss_on,
+                              int max_len, int *n, cope_error *err);
+/* B examples as a training batch of length T: ids [B,T], targets [B,T] (next token), mask [B,T];
+ * short examples are padded with "<pad>" and mask 0. Needs T >= max_len - 1. */
+cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng,
+                            const cope_tokenizer *tok, int B, int T, int *ids, int *targets,
+                            float *mask, cope_error *err);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,16 @@ struct cope_workspace {
     float *memory;
 };
 
+/* Per (batch, head) scratch: 2T floats for the backward row, R for relz, 2dT for transposed keys
+ * (forward: K and Kg; backward: V). */
+#define ROW_SCRATCH(T, d, R) (2 * (size_t)(T) + (size_t)(R) + 2 * (size_t)(d) * (size_t)(T))
+
+/* dst[t * T + j] = src[j * ld + t]: one head's keys or values transposed to [d, T] */
+static void head_transpose(float *dst, const float *src, int T, int d, int ld) {
+    for (int j = 0; j < T; j++)
+        for (int t = 0; t < d; t++) dst[(size_t)t * T + j] = src[(size_t)j * ld + t];
+}
+
 static attn_dims model_attn_dims(const cope_model *m) {
     const cope_config *c = &m->cfg;
     attn_dims dm;
@@ -103,7 +113,7 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     size_t wide = D > F ? D : F;
     wide = wide > V ? wide : V;
     TAKE(w->mm_scratch, (N > D ? N : D) * wide);
-    TAKE(w->row_scratch, B * H * (2 * T + R));
+    TAKE(w->row_scratch, B * H * ROW_SCRATCH(T, (size_t)c->d_model / H, R));
 #undef TAKE
     return off;
 }
@@ -202,13 +212,14 @@ static void forward_pass(cope_model *m, cope_workspace *w, cope_trace *tr) {
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             size_t kv = (size_t)b * T * D + (size_t)h * d;
-            float *relz = w->row_scratch + (size_t)bh * (2 * T + R);
+            float *relz = w->row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Kt = relz + R, *Kgt = Kt + (size_t)d * T;
+            head_transpose(Kt, a->k + kv, T, d, D);
+            if (dm.sep_keys) head_transpose(Kgt, a->kg + kv, T, d, D);
             for (int i = 0; i < T; i++) {
                 size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
                 size_t trow = ((size_t)h * T + i) * T;
-                attn_row_forward(&dm, i, a->q + qo, a->k + kv, dm.sep_keys ? a->kg + kv : NULL,
-                                 a->v + kv, (size_t)D, cope_table(m, m->params, l, h),
-                                 rel_table(m, m->params, l, h), a->att + row,
+                attn_row_forward(&dm, i, a->q + qo, Kt, Kgt, (size_t)T, a->v + kv, (size_t)D,
+                                 cope_table(m, m->params, l, h), rel_table(m, m->params, l, h), a->att + row,
                                  dm.has_cope ? a->gate + row : NULL, dm.has_cope ? a->pos + row : NULL,
                                  dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL, relz,
                                  a->atty + qo, tr ? tr->content_logits[l] + trow : NULL,
@@ -329,16 +340,16 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             size_t kv = (size_t)b * T * D + (size_t)h * d;
-            float *scratch = w->row_scratch + (size_t)bh * (2 * T + R);
-            float *kg = dm.sep_keys ? a->kg + kv : a->k + kv, *dkg = dm.sep_keys ? w->dkg + kv : w->dk + kv;
+            float *scratch = w->row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Vt = scratch + 2 * T;
+            head_transpose(Vt, a->v + kv, T, d, D);
             for (int i = 0; i < T; i++) {
                 size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
-                attn_row_backward(&dm, i, a->q + qo, a->k + kv, kg, a->v + kv, (size_t)D,
-                                  cope_table(m, m->params, l, h), rel_table(m, m->params, l, h),
+                attn_row_backward(&dm, i, a->q + qo, a->k + kv, dm.sep_keys ? a->kg + kv : NULL, (size_t)D, Vt,
+                                  (size_t)T, cope_table(m, m->params, l, h), rel_table(m, m->params, l, h),
                                   a->att + row, dm.has_cope ? a->gate + row : NULL,
                                   dm.has_cope ? a->pos + row : NULL,
                                   dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL,
-                                  w->datty + qo, w->dq + qo, w->dk + kv, dkg, w->dv + kv,
+                                  w->datty + qo, w->dq + qo, w->dk + kv, dm.sep_keys ? w->dkg + kv : NULL, w->dv + kv,
                                   dm.has_cope ? w->dz + ((size_t)bh * T + i) * npos : NULL,
                                   dm.has_rel ? w->drelz + ((size_t)bh * T + i) * R : NULL, scratch);
             }
@@ -457,7 +468,9 @@ static const char *const step_row_names[STEP_ROWS] = {"gates", "positions", "con
 
 struct cope_state {
     int len;
-    float *kc, *vc, *kgc;    /* [L, n_ctx, D] */
+    float *kt, *kgt;         /* [L, D, n_ctx] keys transposed (row t of head h at h*d + t) */
+    float *vc;               /* [L, n_ctx, D] values */
+    float *krow;             /* [D] */
     float *x, *ln, *q, *y, *tmp, *mean, *rstd; /* [D] (mean, rstd: [1]) */
     float *h, *hg;           /* [F] */
     float *z, *relz;         /* [npos], [R] */
@@ -472,16 +485,17 @@ cope_status cope_state_new(cope_state **out, const cope_model *m, cope_error *er
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_ctx, D = (size_t)c->d_model, F = (size_t)c->d_ff;
     size_t np = (size_t)(c->npos > 0 ? c->npos : 1), R = (size_t)(c->rel_max > 0 ? c->rel_max : 1);
     size_t rows = STEP_ROWS * L * (size_t)c->n_head * C;
-    size_t total = 3 * L * C * D + 5 * D + 2 + 2 * F + np + R + rows;
+    size_t total = 3 * L * C * D + 6 * D + 2 + 2 * F + np + R + rows;
     cope_state *s = calloc(1, sizeof *s);
     if (!s || !(s->memory = calloc(total, sizeof(float)))) {
         free(s);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (decoding state)");
     }
     float *p = s->memory;
-    s->kc = p; p += L * C * D;
+    s->kt = p; p += L * C * D;
     s->vc = p; p += L * C * D;
-    s->kgc = p; p += L * C * D;
+    s->kgt = p; p += L * C * D;
+    s->krow = p; p += D;
     s->x = p; p += D; s->ln = p; p += D; s->q = p; p += D; s->y = p; p += D; s->tmp = p; p += D;
     s->mean = p++; s->rstd = p++;
     s->h = p; p += F; s->hg = p; p += F;
@@ -526,21 +540,21 @@ cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_
         for (int i = 0; i < D; i++) s->x[i] += P(m->pos_emb)[(size_t)t * D + i];
     for (int l = 0; l < L; l++) {
         const layer_offsets *lo = &m->layers[l];
-        float *kc = s->kc + (size_t)l * C * D, *vc = s->vc + (size_t)l * C * D, *kgc = s->kgc + (size_t)l * C * D;
+        float *kt = s->kt + (size_t)l * D * C, *kgt = s->kgt + (size_t)l * D * C, *vc = s->vc + (size_t)l * C * D;
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, P(lo->ln1_w), P(lo->ln1_b), 1, D);
         matmul_forward(s->q, s->ln, P(lo->wq), P(lo->bq), NULL, 1, D, D);
-        matmul_forward(kc + (size_t)t * D, s->ln, P(lo->wk), P(lo->bk), NULL, 1, D, D);
         matmul_forward(vc + (size_t)t * D, s->ln, P(lo->wv), P(lo->bv), NULL, 1, D, D);
-        if (dm.sep_keys) matmul_forward(kgc + (size_t)t * D, s->ln, P(lo->wkg), P(lo->bkg), NULL, 1, D, D);
-        if (cope_pe_has_rope(c->pe)) {
-            rope_apply(s->q, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
-            rope_apply(kc + (size_t)t * D, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
-            if (dm.sep_keys) rope_apply(kgc + (size_t)t * D, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
+        if (cope_pe_has_rope(c->pe)) rope_apply(s->q, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
+        for (int pass = 0; pass < (dm.sep_keys ? 2 : 1); pass++) { /* k, then kg: into the transposed caches */
+            matmul_forward(s->krow, s->ln, P(pass ? lo->wkg : lo->wk), P(pass ? lo->bkg : lo->bk), NULL, 1, D, D);
+            if (cope_pe_has_rope(c->pe)) rope_apply(s->krow, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
+            float *dst = pass ? kgt : kt;
+            for (int i = 0; i < D; i++) dst[(size_t)i * C + t] = s->krow[i];
         }
         for (int h = 0; h < H; h++) {
             float *r[STEP_ROWS];
             for (int k = 0; k < STEP_ROWS; k++) r[k] = (float *)cope_step_row(s, l, h, step_row_names[k]);
-            attn_row_forward(&dm, t, s->q + (size_t)h * d, kc + (size_t)h * d, kgc + (size_t)h * d,
+            attn_row_forward(&dm, t, s->q + (size_t)h * d, kt + (size_t)h * d * C, kgt + (size_t)h * d * C, C,
                              vc + (size_t)h * d, (size_t)D, cope_table(m, m->params, l, h),
                              rel_table(m, m->params, l, h), r[4], r[0], r[1], s->z, s->relz,
                              s->y + (size_t)h * d, r[2], r[3], r[5]);

@@ -6,6 +6,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 float op_dot(const float *a, const float *b, int n) {
@@ -18,6 +19,27 @@ float op_dot(const float *a, const float *b, int n) {
 static void op_axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
+
+/* exp(x) for float, written so loops over it vectorize (libm's expf does not): Cody-Waite range
+ * reduction x = n ln2 + r and the Cephes degree-6 polynomial for exp(r); about 1 ulp on
+ * [-87, 88]. Inputs are clamped to that range (exp(-87) ~ 1.6e-38 stands in for 0), so no NaN
+ * reaches the integer conversion. */
+static inline float op_expf(float x) {
+    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = {((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
 
 /* ---------------------------------------------------------------------------------------------
  * GEMM: out[N,M] (+)= A[N,K] @ B[K,M]. Register tile of 4 rows x 16 columns: per k, two vector
@@ -142,13 +164,14 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 }
 
 /* ---------------------------------------------------------------------------------------------
- * GELU (tanh): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+ * GELU (tanh): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Uses the identity
+ * 0.5 (1 + tanh(u)) = sigmoid(2u), so the loop vectorizes with op_expf. */
 #define GELU_K 0.7978845608028654f
 
 void gelu_forward(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+        out[i] = x * op_sigmoidf(2.0f * GELU_K * (x + 0.044715f * x * x * x));
     }
 }
 
@@ -156,7 +179,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);
-        float t = tanhf(u);
+        float t = 2.0f * op_sigmoidf(2.0f * u) - 1.0f; /* tanh(u) */
         float sech2 = 1.0f - t * t;
         float grad = 0.5f * (1.0f + t) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] += grad * dout[i];
@@ -189,11 +212,15 @@ void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float
  *   s_ij = q_i.k_j / sqrt(d)      g_ij = sigmoid(q_i.kg_j / sqrt(d))
  *   p_ij = min(sum_{t=j..i} g_it, npos-1)     z_i[n] = q_i . e[n]
  *   c_ij = z[floor p] + (p - floor p)(z[ceil p] - z[floor p])
- *   rel: + q_i . r[min(i-j, R-1)] / sqrt(d)      a_ij = softmax_j(s + rel + c)     y_i = sum a v */
-static float sigmoidf_stable(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+ *   rel: + q_i . r[min(i-j, R-1)] / sqrt(d)      a_ij = softmax_j(s + rel + c)     y_i = sum a v
+ * Keys arrive transposed (Kt[t * ldk + j]) so that the scores of a row are axpy loops over j
+ * that vectorize, instead of i+1 short dot products. */
+
+/* out[0..n) = scale * sum_t q[t] Xt[t * ld + 0..n) */
+static void scores_row(float *out, const float *q, const float *Xt, size_t ld, int d, int n, float scale) {
+    memset(out, 0, (size_t)n * sizeof(float));
+    for (int t = 0; t < d; t++) op_axpy(out, q[t], Xt + (size_t)t * ld, n);
+    for (int j = 0; j < n; j++) out[j] *= scale;
 }
 
 /* z[n] = sum_t q[t] tab[t, n] for a table [d, n_cols] */
@@ -202,29 +229,29 @@ static void table_project(float *z, const float *q, const float *tab, int d, int
     for (int t = 0; t < d; t++) op_axpy(z, q[t], tab + (size_t)t * n_cols, n_cols);
 }
 
-void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
-                      const float *V, size_t stride, const float *e, const float *r, float *a,
+void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *Kt, const float *Kgt,
+                      size_t ldk, const float *V, size_t ldv, const float *e, const float *r, float *a,
                       float *g, float *p, float *z, float *relz, float *y, float *s_out,
                       float *c_out, float *P_out) {
-    const int d = dm->d, R = dm->rel_max;
-    const float scale = dm->scale;
-    if (dm->has_rel) table_project(relz, q, r, d, R);
-    if (dm->has_cope) table_project(z, q, e, d, dm->npos);
-    for (int j = 0; j <= i; j++) {
-        float s = op_dot(q, K + (size_t)j * stride, d) * scale;
-        if (s_out) s_out[j] = s;
-        float l = s, P = 0.0f;
-        if (dm->has_cope)
-            g[j] = sigmoidf_stable(dm->sep_keys ? op_dot(q, Kg + (size_t)j * stride, d) * scale : s);
-        if (dm->has_rel) {
-            int m = i - j < R - 1 ? i - j : R - 1;
-            P = relz[m] * scale;
-            l += P;
+    const int d = dm->d, R = dm->rel_max, n = i + 1;
+    scores_row(a, q, Kt, ldk, d, n, dm->scale);
+    if (s_out) memcpy(s_out, a, (size_t)n * sizeof(float));
+    if (P_out) memset(P_out, 0, (size_t)n * sizeof(float));
+    if (dm->has_cope) {
+        if (dm->sep_keys) scores_row(g, q, Kgt, ldk, d, n, dm->scale);
+        else memcpy(g, a, (size_t)n * sizeof(float));
+        for (int j = 0; j < n; j++) g[j] = op_sigmoidf(g[j]);
+    }
+    if (dm->has_rel) {
+        table_project(relz, q, r, d, R);
+        for (int j = 0; j < n; j++) {
+            float P = relz[i - j < R - 1 ? i - j : R - 1] * dm->scale;
+            a[j] += P;
+            if (P_out) P_out[j] = P;
         }
-        if (P_out) P_out[j] = P;
-        a[j] = l;
     }
     if (dm->has_cope) {
+        table_project(z, q, e, d, dm->npos);
         const float cap = (float)(dm->npos - 1);
         float acc = 0.0f;
         for (int j = i; j >= 0; j--) {
@@ -239,39 +266,39 @@ void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K
         }
     }
     float mx = a[0];
-    for (int j = 1; j <= i; j++) mx = a[j] > mx ? a[j] : mx;
+    for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float sum = 0.0f;
-    for (int j = 0; j <= i; j++) { a[j] = expf(a[j] - mx); sum += a[j]; }
+    for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
+    for (int j = 0; j < n; j++) sum += a[j];
     float inv = 1.0f / sum;
-    for (int j = 0; j <= i; j++) a[j] *= inv;
+    for (int j = 0; j < n; j++) a[j] *= inv;
     memset(y, 0, (size_t)d * sizeof(float));
-    for (int j = 0; j <= i; j++) op_axpy(y, a[j], V + (size_t)j * stride, d);
+    for (int j = 0; j < n; j++) op_axpy(y, a[j], V + (size_t)j * ldv, d);
 }
 
-void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K,
-                       const float *Kg, const float *V, size_t stride, const float *e,
-                       const float *r, const float *a, const float *g, const float *p,
-                       const float *z, const float *dy, float *dq, float *dK, float *dKg,
-                       float *dV, float *dz, float *drelz, float *scratch) {
-    const int d = dm->d, R = dm->rel_max, npos = dm->npos;
+void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
+                       size_t ldk, const float *Vt, size_t ldvt, const float *e, const float *r,
+                       const float *a, const float *g, const float *p, const float *z,
+                       const float *dy, float *dq, float *dK, float *dKg, float *dV, float *dz,
+                       float *drelz, float *scratch) {
+    const int d = dm->d, R = dm->rel_max, npos = dm->npos, n = i + 1;
     const float scale = dm->scale;
-    float *dl = scratch;         /* d loss / d logit_ij */
-    float *dk_coef = scratch + i + 1; /* coefficient of q_i on k_j (content + shared gates) */
-    /* y = sum_j a_j v_j;  softmax: dl_j = a_j (da_j - sum_j' a_j' da_j') */
+    float *dl = scratch;          /* d loss / d logit_ij */
+    float *dk_coef = scratch + n; /* coefficient of q_i on k_j (content + shared gates) */
+    /* y = sum_j a_j v_j: da_j = dy . v_j, dv_j += a_j dy;  softmax: dl_j = a_j (da_j - sum a da) */
+    scores_row(dl, dy, Vt, ldvt, d, n, 1.0f);
     float sum = 0.0f;
-    for (int j = 0; j <= i; j++) {
-        float da = op_dot(dy, V + (size_t)j * stride, d);
-        dl[j] = da;
-        sum += a[j] * da;
-        op_axpy(dV + (size_t)j * stride, a[j], dy, d);
+    for (int j = 0; j < n; j++) {
+        sum += a[j] * dl[j];
+        op_axpy(dV + (size_t)j * ldk, a[j], dy, d);
     }
-    for (int j = 0; j <= i; j++) {
+    for (int j = 0; j < n; j++) {
         dl[j] = a[j] * (dl[j] - sum);
         dk_coef[j] = dl[j] * scale;
     }
     if (dm->has_rel) {
         memset(drelz, 0, (size_t)R * sizeof(float));
-        for (int j = 0; j <= i; j++) drelz[i - j < R - 1 ? i - j : R - 1] += dl[j] * scale;
+        for (int j = 0; j < n; j++) drelz[i - j < R - 1 ? i - j : R - 1] += dl[j] * scale;
         for (int t = 0; t < d; t++) dq[t] += op_dot(drelz, r + (size_t)t * R, R);
     }
     if (dm->has_cope) {
@@ -279,7 +306,7 @@ void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *
          * integer p and past the clamp, where ceil == floor). floor/ceil carry no gradient. */
         memset(dz, 0, (size_t)npos * sizeof(float));
         float *dp = dl; /* dl[j] is consumed here; dk_coef keeps the content part */
-        for (int j = 0; j <= i; j++) {
+        for (int j = 0; j < n; j++) {
             int fl = (int)floorf(p[j]), ce = (int)ceilf(p[j]);
             float w = p[j] - (float)fl, dlj = dl[j];
             dz[fl] += dlj * (1.0f - w);
@@ -289,19 +316,21 @@ void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *
         for (int t = 0; t < d; t++) dq[t] += op_dot(dz, e + (size_t)t * npos, npos);
         /* p_ij = sum_{t=j..i} g_it  =>  dg_it = sum_{j<=t} dp_ij; then through the sigmoid */
         float acc = 0.0f;
-        for (int t = 0; t <= i; t++) {
+        for (int t = 0; t < n; t++) {
             acc += dp[t];
-            float dgl = acc * g[t] * (1.0f - g[t]) * scale;
-            if (dm->sep_keys) {
-                op_axpy(dq, dgl, Kg + (size_t)t * stride, d);
-                op_axpy(dKg + (size_t)t * stride, dgl, q, d);
-            } else {
-                dk_coef[t] += dgl;
+            dp[t] = acc * g[t] * (1.0f - g[t]) * scale; /* d loss / d (q.kg_t) */
+        }
+        if (dm->sep_keys) {
+            for (int t = 0; t < n; t++) {
+                op_axpy(dq, dp[t], Kg + (size_t)t * ldk, d);
+                op_axpy(dKg + (size_t)t * ldk, dp[t], q, d);
             }
+        } else {
+            for (int t = 0; t < n; t++) dk_coef[t] += dp[t];
         }
     }
-    for (int j = 0; j <= i; j++) {
-        op_axpy(dq, dk_coef[j], K + (size_t)j * stride, d);
-        op_axpy(dK + (size_t)j * stride, dk_coef[j], q, d);
+    for (int j = 0; j < n; j++) {
+        op_axpy(dq, dk_coef[j], K + (size_t)j * ldk, d);
+        op_axpy(dK + (size_t)j * ldk, dk_coef[j], q, d);
     }
 }

@@ -43,21 +43,23 @@ typedef struct {
     float scale; /* 1/sqrt(d) */
 } attn_dims;
 
-/* q: [d]; key j's rows at K + j*stride (also Kg, V); e: this head's table [d, npos]; r: [d, R].
- * Writes a[0..i] (probabilities), and with CoPE g[0..i], p[0..i], z[npos]; y[d] = sum_j a_j v_j.
- * relz: scratch [R]. Optional (may be NULL): s_out content logits, c_out CoPE logits, P_out the
- * position-only logits (CoPE + rel terms). */
-void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
-                      const float *V, size_t stride, const float *e, const float *r, float *a,
+/* Forward of one row. q: [d]; Kt, Kgt: this head's keys transposed, Kt[t * ldk + j] (Kgt only
+ * with sep keys); V: value rows V[j * ldv + t]; e: this head's CoPE table [d, npos]; r: rel table
+ * [d, R]. Writes a[0..i] (probabilities), with CoPE g[0..i], p[0..i] and z[npos], and
+ * y[d] = sum_j a_j v_j. relz: scratch [R]. Optional (may be NULL): s_out content logits, c_out
+ * CoPE logits, P_out the position-only logits (CoPE + rel terms). */
+void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *Kt, const float *Kgt,
+                      size_t ldk, const float *V, size_t ldv, const float *e, const float *r, float *a,
                       float *g, float *p, float *z, float *relz, float *y, float *s_out,
                       float *c_out, float *P_out);
-/* Backward of one row. Accumulates dq[d], dK/dKg/dV rows (same stride), writes dz[npos] and
- * drelz[R] (the gradients w.r.t. z_i and relz_i; the caller reduces them into the tables).
+/* Backward of one row. K, Kg (rows, stride ldk; Kg only with sep keys), Vt: values transposed
+ * (Vt[t * ldvt + j]). Accumulates dq[d] and the rows of dK, dKg, dV (stride ldk); writes dz[npos]
+ * and drelz[R] (gradients w.r.t. z_i and relz_i; the caller reduces them into the tables).
  * scratch: 2*(i+1) floats. */
-void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K,
-                       const float *Kg, const float *V, size_t stride, const float *e,
-                       const float *r, const float *a, const float *g, const float *p,
-                       const float *z, const float *dy, float *dq, float *dK, float *dKg,
-                       float *dV, float *dz, float *drelz, float *scratch);
+void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
+                       size_t ldk, const float *Vt, size_t ldvt, const float *e, const float *r,
+                       const float *a, const float *g, const float *p, const float *z,
+                       const float *dy, float *dq, float *dK, float *dKg, float *dV, float *dz,
+                       float *drelz, float *scratch);
 
 #endif

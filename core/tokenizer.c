@@ -112,6 +112,9 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
 }
 
 int cope_tokenizer_size(const cope_tokenizer *t) { return t->n; }
+int cope_tokenizer_id(const cope_tokenizer *t, const char *piece) {
+    return piece ? lookup(t, piece, strlen(piece)) : -1;
+}
 cope_tok_type cope_tokenizer_type(const cope_tokenizer *t) { return t->type; }
 int cope_tokenizer_unk(const cope_tokenizer *t) { return t->unk; }
 const char *cope_tokenizer_piece(const cope_tokenizer *t, int id) {

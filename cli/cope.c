@@ -1,0 +1,700 @@
+/* cope.c — the native command-line program: info, train, eval, trace, grad, sample, bench.
+ * All I/O lives here; the core (core/) only computes. Errors are one line on stderr naming the
+ * problem, with exit code 2 for usage errors and 1 for everything else. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cope.h"
+#include "fileio.h"
+#include "../core/json.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors and argument parsing */
+static void die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cope: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(code);
+}
+
+static void die_err(const char *what, const cope_error *err) { die(1, "%s: %s", what, err->msg); }
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    int argc;
+    char **argv;
+    char *used;
+} args;
+
+/* Value of --name, or NULL. A flag without value: returns "" when present. */
+static const char *opt(args *a, const char *name, int takes_value) {
+    for (int i = 0; i < a->argc; i++)
+        if (strcmp(a->argv[i], name) == 0) {
+            a->used[i] = 1;
+            if (!takes_value) return "";
+            if (i + 1 >= a->argc) die(2, "%s needs a value", name);
+            a->used[i + 1] = 1;
+            return a->argv[i + 1];
+        }
+    return NULL;
+}
+
+static long opt_int(args *a, const char *name, long def, long lo, long hi) {
+    const char *v = opt(a, name, 1);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        die(2, "%s must be an integer in %ld..%ld, got \"%s\"", name, lo, hi, v);
+    return x;
+}
+
+static double opt_num(args *a, const char *name, double def, double lo, double hi) {
+    const char *v = opt(a, name, 1);
+    if (!v) return def;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        die(2, "%s must be a number in %g..%g, got \"%s\"", name, lo, hi, v);
+    return x;
+}
+
+/* The positional argument at index k (counting unused non-option words), or NULL. */
+static const char *positional(args *a, int k) {
+    for (int i = 0; i < a->argc; i++)
+        if (!a->used[i] && strncmp(a->argv[i], "--", 2) != 0) {
+            if (k-- == 0) { a->used[i] = 1; return a->argv[i]; }
+        }
+    return NULL;
+}
+
+static void no_leftovers(args *a) {
+    for (int i = 0; i < a->argc; i++)
+        if (!a->used[i]) die(2, "unknown or misplaced argument \"%s\" (see cope --help)", a->argv[i]);
+}
+
+static int *parse_int_list(const char *s, const char *what, int *n) {
+    size_t cap = 16;
+    int *v = malloc(cap * sizeof(int));
+    *n = 0;
+    const char *p = s;
+    while (v) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (errno || end == p || x < INT_MIN || x > INT_MAX) die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
+        if ((size_t)*n == cap) {
+            int *nv = realloc(v, (cap *= 2) * sizeof(int));
+            if (!nv) free(v);
+            v = nv;
+            if (!v) break;
+        }
+        v[(*n)++] = (int)x;
+        if (*end == '\0') break;
+        if (*end != ',') die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
+        p = end + 1;
+    }
+    if (!v) die(1, "out of memory");
+    return v;
+}
+
+static cope_model *load_model(const char *path) {
+    if (!path) die(2, "missing MODEL argument");
+    size_t len;
+    void *buf = read_file(path, &len);
+    if (!buf) die(1, "cannot read %s: %s", path, strerror(errno));
+    cope_model *m;
+    cope_error err;
+    if (cope_model_load(&m, buf, len, &err)) die(1, "%s: %s", path, err.msg);
+    free(buf);
+    return m;
+}
+
+static void save_model(const cope_model *m, const char *path) {
+    void *buf;
+    size_t len;
+    cope_error err;
+    if (cope_model_save(m, &buf, &len, &err)) die_err("save", &err);
+    if (write_file(path, buf, len)) die(1, "cannot write %s: %s", path, strerror(errno));
+    cope_free(buf);
+}
+
+static void set_threads(args *a) {
+    long n = opt_int(a, "--threads", 0, 0, 256);
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads((int)n);
+#else
+    if (n > 1) fprintf(stderr, "cope: note: built without OpenMP, --threads %ld ignored\n", n);
+#endif
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * info */
+static int cmd_info(args *a) {
+    cope_model *m = load_model(positional(a, 0));
+    no_leftovers(a);
+    const cope_config *c = cope_model_config(m);
+    const cope_tokenizer *t = cope_model_tokenizer(m);
+    printf("pe            %s\n", cope_pe_name(c->pe));
+    printf("layers        %d\nheads         %d (head dim %d)\nd_model       %d\nd_ff          %d\n", c->n_layer,
+           c->n_head, c->d_model / c->n_head, c->d_model, c->d_ff);
+    printf("n_ctx         %d\nvocab_size    %d\ntied          %s\n", c->n_ctx, c->vocab_size, c->tied ? "yes" : "no");
+    if (cope_pe_has_cope(c->pe))
+        printf("npos          %d\ngate keys     %s\ntable         %s\n", c->npos, c->sep_keys ? "sep" : "shared",
+               c->per_head_table ? "per-head" : "per-layer");
+    if (cope_pe_has_rel(c->pe)) printf("rel_max       %d\n", c->rel_max);
+    printf("parameters    %zu\n", cope_model_num_params(m));
+    printf("tokenizer     %s, %d pieces:", cope_tokenizer_type(t) == COPE_TOK_CHARS ? "chars" : "words",
+           cope_tokenizer_size(t));
+    for (int i = 0; i < cope_tokenizer_size(t) && i < 24; i++) {
+        cope_buf b = {0};
+        const char *p = cope_tokenizer_piece(t, i);
+        buf_json_string(&b, p, strlen(p));
+        printf(" %s", b.data ? b.data : "?");
+        free(b.data);
+    }
+    printf("%s\n", cope_tokenizer_size(t) > 24 ? " ..." : "");
+    printf("provenance    %s\n", cope_model_provenance(m));
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * eval: error rates on fresh seeded examples */
+typedef struct {
+    double token_err, seq_err;
+    long tokens, seqs;
+} eval_result;
+
+static eval_result evaluate(cope_model *m, const cope_task *task, const char *split, int n, uint64_t seed) {
+    const cope_config *c = cope_model_config(m);
+    int T = cope_task_max_len(task, split) - 1;
+    if (T > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, T, c->n_ctx);
+    int B = 32;
+    cope_workspace *ws;
+    cope_error err;
+    if (cope_workspace_new(&ws, m, B, T, &err)) die_err("eval", &err);
+    int *ids = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
+    float *mask = malloc(sizeof(float) * B * T);
+    cope_rng rng;
+    cope_rng_seed(&rng, seed);
+    long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
+    const int V = c->vocab_size;
+    for (int done = 0; done < n; done += B) {
+        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err)) die_err("eval data", &err);
+        if (cope_forward(m, ws, ids, NULL, NULL, B, T, NULL, &err)) die_err("eval forward", &err);
+        const float *lg = cope_workspace_logits(ws);
+        for (int b = 0; b < B && done + b < n; b++) {
+            int wrong = 0;
+            for (int t = 0; t < T; t++) {
+                size_t k = (size_t)b * T + t;
+                if (mask[k] == 0.0f) continue;
+                int best = 0;
+                for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
+                tok++;
+                if (best != tg[k]) { tok_wrong++; wrong = 1; }
+            }
+            seqs++;
+            seq_wrong += wrong;
+        }
+    }
+    free(ids);
+    free(tg);
+    free(mask);
+    cope_workspace_free(ws);
+    eval_result r = {tok ? 100.0 * tok_wrong / tok : 0.0, seqs ? 100.0 * seq_wrong / seqs : 0.0, tok, seqs};
+    return r;
+}
+
+static const cope_task *task_arg(args *a, const char *def) {
+    const char *name = opt(a, "--task", 1);
+    if (!name) name = def;
+    const cope_task *t = cope_task_find(name);
+    if (!t) {
+        fprintf(stderr, "cope: error: unknown task \"%s\"; tasks:", name ? name : "");
+        for (int i = 0; i < cope_task_count(); i++) fprintf(stderr, " %s", cope_task_name(cope_task_get(i)));
+        fprintf(stderr, "\n");
+        exit(2);
+    }
+    return t;
+}
+
+/* The task named in a model's provenance ("task": "..."), if any. */
+static const char *provenance_task(const cope_model *m, char *out, size_t cap) {
+    const char *p = strstr(cope_model_provenance(m), "\"task\": \"");
+    if (!p) return NULL;
+    p += 9;
+    size_t n = strcspn(p, "\"");
+    if (n >= cap) return NULL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static int cmd_eval(args *a) {
+    cope_model *m = load_model(positional(a, 0));
+    char name[64];
+    const cope_task *task = task_arg(a, provenance_task(m, name, sizeof name));
+    const char *split = opt(a, "--split", 1);
+    int n = (int)opt_int(a, "--n", 1000, 1, 10000000);
+    uint64_t seed = (uint64_t)opt_int(a, "--seed", 12345, 0, LONG_MAX);
+    set_threads(a);
+    no_leftovers(a);
+    char splits[128];
+    snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
+    for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+        if (split && strcmp(split, s) != 0) continue;
+        eval_result r = evaluate(m, task, s, n, seed);
+        printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
+               cope_task_name(task), s, r.token_err, r.seq_err, r.seqs, r.tokens, (unsigned long long)seed);
+    }
+    if (split && !cope_task_max_len(task, split)) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * train */
+static int cmd_train(args *a) {
+    const cope_task *task = task_arg(a, "toy");
+    cope_config c;
+    cope_config_default(&c);
+    const char *pe = opt(a, "--pe", 1);
+    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+    c.n_layer = (int)opt_int(a, "--layers", 2, 1, COPE_MAX_LAYER);
+    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
+    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
+    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
+    c.npos = (int)opt_int(a, "--npos", 16, 1, COPE_MAX_NPOS);
+    c.rel_max = (int)opt_int(a, "--rel-max", 64, 1, COPE_MAX_CTX);
+    c.sep_keys = opt(a, "--sep-keys", 0) != NULL;
+    c.per_head_table = opt(a, "--per-head", 0) != NULL;
+    c.tied = opt(a, "--untied", 0) == NULL;
+    int max_len = 0;
+    char splits[128];
+    snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
+    for (char *s = strtok(splits, ","); s; s = strtok(NULL, ","))
+        max_len = cope_task_max_len(task, s) > max_len ? cope_task_max_len(task, s) : max_len;
+    c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
+    int T = cope_task_max_len(task, "train") - 1;
+    if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
+    long steps = opt_int(a, "--steps", 1000, 1, 100000000);
+    int B = (int)opt_int(a, "--batch", 32, 1, 1 << 16);
+    cope_adamw hp;
+    cope_adamw_default(&hp);
+    hp.lr = (float)opt_num(a, "--lr", 1e-3, 0.0, 10.0);
+    hp.weight_decay = (float)opt_num(a, "--wd", 0.0, 0.0, 10.0);
+    hp.clip = (float)opt_num(a, "--clip", 1.0, 0.0, 1e9);
+    long warmup = opt_int(a, "--warmup", steps / 20, 0, steps);
+    uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
+    int n_eval = (int)opt_int(a, "--eval-n", 1000, 0, 10000000);
+    const char *out = opt(a, "--out", 1);
+    set_threads(a);
+    no_leftovers(a);
+    if (!out) die(2, "train needs --out MODEL.safetensors");
+    const char *const *vocab;
+    int nv = cope_task_vocab(task, &vocab);
+    c.vocab_size = nv;
+    cope_error err;
+    cope_tokenizer *tok;
+    if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
+    cope_model *m;
+    if (cope_config_validate(&c, &err)) die_err("config", &err);
+    if (cope_model_new(&m, &c, tok, seed, &err)) die_err("model", &err);
+    cope_workspace *ws;
+    cope_optimizer *optim;
+    if (cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&optim, m, &err)) die_err("train", &err);
+    size_t N = (size_t)B * T;
+    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+    float *mask = malloc(N * sizeof(float)), *grads = malloc(cope_model_num_params(m) * sizeof(float));
+    if (!ids || !tg || !mask || !grads) die(1, "out of memory");
+    cope_rng data_rng;
+    cope_rng_seed(&data_rng, seed * 7919 + 17);
+    fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu\n", cope_pe_name(c.pe),
+            cope_task_name(task), cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
+    int tty = isatty(2);
+    double t0 = now_seconds(), ema = 0.0, last_print = 0.0;
+    float loss = 0.0f, gnorm = 0.0f;
+    for (long step = 1; step <= steps; step++) {
+        /* linear warmup, then cosine decay to 10% */
+        float frac = warmup && step <= warmup ? (float)step / warmup : 1.0f;
+        float prog = steps > warmup ? (float)(step - warmup) / (float)(steps - warmup) : 1.0f;
+        cope_adamw h = hp;
+        h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
+        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err)) die_err("data", &err);
+        if (cope_forward(m, ws, ids, tg, mask, B, T, &loss, &err)) die_err("forward", &err);
+        if (!isfinite(loss)) die(1, "loss is %g at step %ld; stopping without writing %s", loss, step, out);
+        if (cope_backward(m, ws, grads, &err)) die_err("backward", &err);
+        if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) die(1, "step %ld: %s; stopping without writing %s", step, err.msg, out);
+        ema = step == 1 ? loss : 0.95 * ema + 0.05 * loss;
+        double t = now_seconds() - t0;
+        if ((tty && t - last_print > 0.2) || step == steps || (!tty && step % (steps / 10 > 0 ? steps / 10 : 1) == 0)) {
+            last_print = t;
+            double tps = (double)step * N / t, eta = t / step * (steps - step);
+            fprintf(stderr, "%sstep %6ld/%ld  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  %.0fs elapsed, ETA %.0fs%s",
+                    tty ? "\r" : "", step, steps, loss, ema, gnorm, h.lr, tps, t, eta, tty ? "   " : "\n");
+        }
+    }
+    double secs = now_seconds() - t0;
+    if (tty) fprintf(stderr, "\n");
+    cope_buf prov = {0};
+    buf_printf(&prov, "{\"task\": \"%s\", \"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
+                      "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
+                      "\"final_loss_avg\": %.5f, \"trainer\": \"cope train\"",
+               cope_task_name(task), (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
+               secs, ema);
+    if (n_eval > 0) {
+        buf_puts(&prov, ", \"eval\": {");
+        snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
+        int first = 1;
+        for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+            eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
+            fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
+            buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ", s,
+                       r.token_err, r.seq_err, r.seqs);
+            first = 0;
+        }
+        buf_puts(&prov, "}");
+    }
+    buf_puts(&prov, "}");
+    if (prov.oom || cope_model_set_provenance(m, prov.data, &err)) die(1, "provenance: %s", prov.oom ? "out of memory" : err.msg);
+    free(prov.data);
+    save_model(m, out);
+    fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs, steps * (double)N / secs,
+            ema, out);
+    free(ids);
+    free(tg);
+    free(mask);
+    free(grads);
+    cope_optimizer_free(optim);
+    cope_workspace_free(ws);
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * trace and grad: inputs from --text or --ids; outputs as JSON or safetensors */
+static int *input_ids(args *a, const cope_model *m, int *T) {
+    const char *text = opt(a, "--text", 1), *list = opt(a, "--ids", 1);
+    if (!!text == !!list) die(2, "give exactly one of --text \"...\" or --ids 1,2,3");
+    const cope_config *c = cope_model_config(m);
+    int *ids;
+    if (list) {
+        ids = parse_int_list(list, "--ids", T);
+    } else {
+        int n, unk;
+        cope_error err;
+        size_t len = strlen(text);
+        if (cope_tokenize(cope_model_tokenizer(m), text, len, NULL, NULL, 0, &n, &unk, &err)) die_err("--text", &err);
+        ids = malloc(((size_t)n + 1) * sizeof(int));
+        if (!ids) die(1, "out of memory");
+        if (cope_tokenize(cope_model_tokenizer(m), text, len, ids, NULL, n, &n, &unk, &err)) die_err("--text", &err);
+        if (unk) fprintf(stderr, "cope: note: %d piece(s) of --text are not in the vocabulary and map to <unk>\n", unk);
+        *T = n;
+    }
+    if (*T < 1) die(2, "the input has no tokens");
+    if (*T > c->n_ctx) die(1, "the input has %d tokens, more than the model's context n_ctx = %d", *T, c->n_ctx);
+    for (int i = 0; i < *T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size) die(1, "token id %d at position %d is outside 0..%d", ids[i], i, c->vocab_size - 1);
+    return ids;
+}
+
+static void write_tensors(const char *path, const cope_st_tensor *ts, int n, const char *meta) {
+    void *buf;
+    size_t len;
+    cope_error err;
+    if (cope_st_write(ts, n, meta ? "cope_config_source" : NULL, meta, &buf, &len, &err)) die_err("write", &err);
+    if (write_file(path, buf, len)) die(1, "cannot write %s: %s", path, strerror(errno));
+    cope_free(buf);
+}
+
+static void json_matrix(FILE *f, const float *x, int rows, int cols, int lower) {
+    fputc('[', f);
+    for (int i = 0; i < rows; i++) {
+        fputs(i ? ",[" : "[", f);
+        int n = lower ? i + 1 : cols;
+        for (int j = 0; j < n; j++) fprintf(f, j ? ",%.7g" : "%.7g", x[(size_t)i * cols + j]);
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
+static int cmd_trace(args *a) {
+    cope_model *m = load_model(positional(a, 0));
+    int T;
+    int *ids = input_ids(a, m, &T);
+    const char *out = opt(a, "--out", 1);
+    int json = opt(a, "--json", 0) != NULL;
+    set_threads(a);
+    no_leftovers(a);
+    if (!!out == json) die(2, "give exactly one of --json or --out FILE.safetensors");
+    cope_trace *tr;
+    cope_error err;
+    if (cope_trace_new(&tr, m, T, &err) || cope_trace_run(m, tr, ids, T, &err)) die_err("trace", &err);
+    const cope_config *c = cope_model_config(m);
+    static const char *const names[6] = {"gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"};
+    float **arrays[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
+    if (out) {
+        int n = 1 + 6 * c->n_layer;
+        cope_st_tensor *ts = calloc((size_t)n, sizeof *ts);
+        char *names_buf = malloc((size_t)n * 48);
+        ts[0] = (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
+        for (int l = 0, k = 1; l < c->n_layer; l++)
+            for (int q = 0; q < 6; q++, k++) {
+                char *nm = names_buf + (size_t)k * 48;
+                snprintf(nm, 48, "layers.%d.%s", l, names[q]);
+                ts[k] = (cope_st_tensor){nm, COPE_ST_F32, 3, {c->n_head, T, T}, (size_t)c->n_head * T * T, 0, arrays[q][l]};
+            }
+        write_tensors(out, ts, n, NULL);
+        free(ts);
+        free(names_buf);
+    } else {
+        const cope_tokenizer *tk = cope_model_tokenizer(m);
+        printf("{\"T\": %d, \"n_layer\": %d, \"n_head\": %d, \"tokens\": [", T, c->n_layer, c->n_head);
+        for (int i = 0; i < T; i++) {
+            cope_buf b = {0};
+            const char *p = cope_tokenizer_piece(tk, ids[i]);
+            buf_json_string(&b, p, strlen(p));
+            printf("%s%s", i ? ", " : "", b.data ? b.data : "\"\"");
+            free(b.data);
+        }
+        printf("], \"ids\": [");
+        for (int i = 0; i < T; i++) printf("%s%d", i ? ", " : "", ids[i]);
+        printf("],\n\"logits\": ");
+        json_matrix(stdout, tr->logits, T, c->vocab_size, 0);
+        printf(",\n\"layers\": [");
+        for (int l = 0; l < c->n_layer; l++) {
+            printf("%s{", l ? ",\n" : "\n");
+            for (int q = 0; q < 6; q++) {
+                printf("%s\"%s\": [", q ? ",\n " : "", names[q]);
+                for (int h = 0; h < c->n_head; h++) {
+                    if (h) printf(",");
+                    json_matrix(stdout, arrays[q][l] + (size_t)h * T * T, T, T, 1);
+                }
+                printf("]");
+            }
+            printf("}");
+        }
+        printf("]}\n");
+    }
+    cope_trace_free(tr);
+    free(ids);
+    cope_model_free(m);
+    return 0;
+}
+
+static int cmd_grad(args *a) {
+    cope_model *m = load_model(positional(a, 0));
+    int T, nt, nm = 0;
+    int *ids = input_ids(a, m, &T);
+    const char *tl = opt(a, "--targets", 1), *ml = opt(a, "--mask", 1), *out = opt(a, "--out", 1);
+    set_threads(a);
+    no_leftovers(a);
+    if (!tl || !out) die(2, "grad needs --targets and --out FILE.safetensors");
+    int *targets = parse_int_list(tl, "--targets", &nt);
+    int *mi = ml ? parse_int_list(ml, "--mask", &nm) : NULL;
+    if (nt != T) die(2, "--targets has %d entries, the input has %d tokens", nt, T);
+    if (mi && nm != T) die(2, "--mask has %d entries, the input has %d tokens", nm, T);
+    float *mask = malloc((size_t)T * sizeof(float));
+    for (int i = 0; i < T; i++) {
+        if (mi && mi[i] != 0 && mi[i] != 1) die(2, "--mask entries must be 0 or 1");
+        mask[i] = mi ? (float)mi[i] : 1.0f;
+    }
+    cope_workspace *ws;
+    cope_error err;
+    float loss;
+    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    if (cope_workspace_new(&ws, m, 1, T, &err) || cope_forward(m, ws, ids, targets, mask, 1, T, &loss, &err) ||
+        cope_backward(m, ws, g, &err))
+        die_err("grad", &err);
+    int n = cope_model_num_tensors(m);
+    cope_st_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    ts[0] = (cope_st_tensor){"loss", COPE_ST_F32, 1, {1}, 1, 4, &loss};
+    for (int i = 0; i < n; i++) {
+        const cope_tensor_info *t = cope_model_tensor(m, i);
+        ts[i + 1] = (cope_st_tensor){t->name, COPE_ST_F32, t->ndim, {t->shape[0], t->shape[1], t->shape[2]}, t->numel,
+                                     t->numel * 4, g + t->offset};
+    }
+    write_tensors(out, ts, n + 1, NULL);
+    printf("loss %.7g\n", loss);
+    free(ts);
+    free(g);
+    free(mask);
+    free(mi);
+    free(targets);
+    free(ids);
+    cope_workspace_free(ws);
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * sample: print task examples as text */
+static int cmd_sample(args *a) {
+    const cope_task *task = task_arg(a, NULL);
+    const char *split = opt(a, "--split", 1);
+    if (!split) split = "train";
+    uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
+    int n = (int)opt_int(a, "--n", 1, 1, 100000);
+    no_leftovers(a);
+    int max_len = cope_task_max_len(task, split);
+    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
+    const char *const *vocab;
+    int nv = cope_task_vocab(task, &vocab);
+    cope_tokenizer *tok;
+    cope_error err;
+    if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
+    int *seq = malloc((size_t)max_len * sizeof(int));
+    unsigned char *on = malloc((size_t)max_len);
+    cope_rng rng;
+    cope_rng_seed(&rng, seed);
+    int chars = cope_task_tok_type(task) == COPE_TOK_CHARS;
+    for (int e = 0; e < n; e++) {
+        int len;
+        if (cope_task_example(task, split, &rng, tok, seq, on, max_len, &len, &err)) die_err("sample", &err);
+        int k = 0;
+        while (k < len && !on[k]) k++;
+        for (int i = 0; i < len; i++) {
+            if (i == k) printf(chars ? "\t=> " : "\t=> ");
+            printf("%s%s", i && !chars && i != k ? " " : "", cope_tokenizer_piece(tok, seq[i]));
+        }
+        printf("\n");
+    }
+    free(seq);
+    free(on);
+    cope_tokenizer_free(tok);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * bench: training throughput on the reference config (random tokens, loss on every token) */
+static int cmd_bench(args *a) {
+    cope_config c;
+    cope_config_default(&c);
+    const char *pe = opt(a, "--pe", 1);
+    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+    c.n_layer = (int)opt_int(a, "--layers", 4, 1, COPE_MAX_LAYER);
+    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
+    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
+    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
+    c.npos = (int)opt_int(a, "--npos", 64, 1, COPE_MAX_NPOS);
+    c.vocab_size = (int)opt_int(a, "--vocab", 64, 2, 100000);
+    int T = (int)opt_int(a, "--seq", 128, 1, COPE_MAX_CTX), B = (int)opt_int(a, "--batch", 32, 1, 4096);
+    int steps = (int)opt_int(a, "--steps", 20, 1, 100000), warm = (int)opt_int(a, "--warmup", 3, 0, 1000);
+    c.n_ctx = T;
+    c.rel_max = T;
+    set_threads(a);
+    no_leftovers(a);
+    const char **vocab = malloc((size_t)c.vocab_size * sizeof(char *));
+    char *store = malloc((size_t)c.vocab_size * 16);
+    for (int i = 0; i < c.vocab_size; i++) {
+        snprintf(store + 16 * i, 16, "t%d", i);
+        vocab[i] = store + 16 * i;
+    }
+    cope_tokenizer *tok;
+    cope_model *m;
+    cope_workspace *ws;
+    cope_optimizer *o;
+    cope_error err;
+    if (cope_tokenizer_new(&tok, COPE_TOK_WORDS, vocab, c.vocab_size, &err) || cope_model_new(&m, &c, tok, 1, &err) ||
+        cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&o, m, &err))
+        die_err("bench", &err);
+    size_t N = (size_t)B * T;
+    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    cope_rng rng;
+    cope_rng_seed(&rng, 7);
+    for (size_t i = 0; i < N; i++) { ids[i] = cope_rng_int(&rng, c.vocab_size); tg[i] = cope_rng_int(&rng, c.vocab_size); }
+    cope_adamw h;
+    cope_adamw_default(&h);
+    double *times = malloc((size_t)steps * sizeof(double));
+    float loss;
+    for (int s = 0; s < warm + steps; s++) {
+        double t0 = now_seconds();
+        if (cope_forward(m, ws, ids, tg, NULL, B, T, &loss, &err) || cope_backward(m, ws, g, &err) ||
+            cope_optimizer_step(o, m, g, &h, NULL, &err))
+            die_err("bench", &err);
+        if (s >= warm) times[s - warm] = now_seconds() - t0;
+    }
+    for (int i = 1; i < steps; i++) /* insertion sort for the median */
+        for (int j = i; j > 0 && times[j] < times[j - 1]; j--) { double t = times[j]; times[j] = times[j - 1]; times[j - 1] = t; }
+    double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
+    /* model FLOPs per training token: 6 x matmul MACs... counted as 2 flops per MAC, x3 for fwd+bwd */
+    double D = c.d_model, F = c.d_ff, V = c.vocab_size, d = D / c.n_head, np = cope_pe_has_cope(c.pe) ? c.npos : 0;
+    double attn_pairs = (T + 1) / 2.0; /* average keys per query */
+    double macs = c.n_layer * (4 * D * D + 2 * D * F + c.n_head * (attn_pairs * 2 * d + np * d)) + V * D;
+    double flops_tok = 6.0 * macs;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    printf("cope pe=%s threads=%d tokens/s=%.0f step_ms=%.2f gflops=%.2f (median of %d steps, B=%d T=%d L=%d D=%d H=%d F=%d npos=%d)\n",
+           cope_pe_name(c.pe), threads, N / med, med * 1e3, flops_tok * N / med * 1e-9, steps, B, T, c.n_layer,
+           c.d_model, c.n_head, c.d_ff, c.npos);
+    free(times);
+    free(ids);
+    free(tg);
+    free(g);
+    free(vocab);
+    free(store);
+    cope_optimizer_free(o);
+    cope_workspace_free(ws);
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * main */
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: cope COMMAND [options]\n"
+            "  info MODEL                          config, parameter count, tokenizer, provenance\n"
+            "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
+            "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
+            "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
+            "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
+            "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
+            "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
+            "  sample --task T [--split S] [--seed S] [--n 1]\n"
+            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    args a = {argc - 2, argv + 2, calloc((size_t)argc, 1)};
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "info") == 0) rc = cmd_info(&a);
+    else if (strcmp(cmd, "train") == 0) rc = cmd_train(&a);
+    else if (strcmp(cmd, "eval") == 0) rc = cmd_eval(&a);
+    else if (strcmp(cmd, "trace") == 0) rc = cmd_trace(&a);
+    else if (strcmp(cmd, "grad") == 0) rc = cmd_grad(&a);
+    else if (strcmp(cmd, "sample") == 0) rc = cmd_sample(&a);
+    else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(&a);
+    else die(2, "unknown command \"%s\" (see cope --help)", cmd);
+    free(a.used);
+    return rc;
+}
