@@ -1,7 +1,7 @@
 # Makefile — native core library, CLI and tests. See README.md.
 CC      ?= cc
 OPT     ?= -O3 -march=native
-CFLAGS  ?= $(OPT) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter -fopenmp-simd
+CFLAGS  ?= $(OPT) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter -fopenmp-simd -fno-trapping-math -ffp-contract=fast
 OMP     ?= -fopenmp
 LDLIBS  += -lm
 BUILD   ?= build

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 /* Returns a malloc'd buffer with the file's bytes (plus a NUL), or NULL. */
-static void *read_file(const char *path, size_t *len) {
+static inline void *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
@@ -29,7 +29,7 @@ static void *read_file(const char *path, size_t *len) {
 }
 
 /* Writes len bytes; returns 0 on success. */
-static int write_file(const char *path, const void *buf, size_t len) {
+static inline int write_file(const char *path, const void *buf, size_t len) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     size_t w = fwrite(buf, 1, len, f);

@@ -25,7 +25,8 @@ static void op_axpy(float *y, float a, const float *x, int n) {
  * [-87, 88]. Inputs are clamped to that range (exp(-87) ~ 1.6e-38 stands in for 0), so no NaN
  * reaches the integer conversion. */
 static inline float op_expf(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    x = x > -87.0f ? x : -87.0f; /* also maps NaN to -87 */
+    x = x < 88.0f ? x : 88.0f;
     float n = floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -47,42 +48,48 @@ static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
 #define TILE_N 4
 #define TILE_M 16
 
+#define TILE_K 128 /* rows of B per pass, so a block of B stays in L2 while all row tiles use it */
+
 void op_gemm_nn(float *out, const float *A, const float *B, int N, int K, int M, int acc) {
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        int k1 = K - k0 < TILE_K ? K : k0 + TILE_K;
+        int add = acc || k0 > 0;
 #pragma omp parallel for schedule(static)
-    for (int n0 = 0; n0 < N; n0 += TILE_N) {
-        int nr = N - n0 < TILE_N ? N - n0 : TILE_N;
-        const float *a[TILE_N];
-        for (int r = 0; r < TILE_N; r++) /* rows past N repeat the last row; never stored */
-            a[r] = A + (size_t)(n0 + (r < nr ? r : nr - 1)) * K;
-        int m0 = 0;
-        for (; m0 + TILE_M <= M; m0 += TILE_M) {
-            float c[TILE_N][TILE_M];
-            memset(c, 0, sizeof c);
-            for (int k = 0; k < K; k++) {
-                const float *b = B + (size_t)k * M + m0;
-                float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k];
-                for (int t = 0; t < TILE_M; t++) {
-                    c[0][t] += x0 * b[t];
-                    c[1][t] += x1 * b[t];
-                    c[2][t] += x2 * b[t];
-                    c[3][t] += x3 * b[t];
+        for (int n0 = 0; n0 < N; n0 += TILE_N) {
+            int nr = N - n0 < TILE_N ? N - n0 : TILE_N;
+            const float *a[TILE_N];
+            for (int r = 0; r < TILE_N; r++) /* rows past N repeat the last row; never stored */
+                a[r] = A + (size_t)(n0 + (r < nr ? r : nr - 1)) * K;
+            int m0 = 0;
+            for (; m0 + TILE_M <= M; m0 += TILE_M) {
+                float c[TILE_N][TILE_M];
+                memset(c, 0, sizeof c);
+                for (int k = k0; k < k1; k++) {
+                    const float *b = B + (size_t)k * M + m0;
+                    float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k];
+                    for (int t = 0; t < TILE_M; t++) {
+                        c[0][t] += x0 * b[t];
+                        c[1][t] += x1 * b[t];
+                        c[2][t] += x2 * b[t];
+                        c[3][t] += x3 * b[t];
+                    }
+                }
+                for (int r = 0; r < nr; r++) {
+                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    if (add)
+                        for (int t = 0; t < TILE_M; t++) o[t] += c[r][t];
+                    else
+                        for (int t = 0; t < TILE_M; t++) o[t] = c[r][t];
                 }
             }
-            for (int r = 0; r < nr; r++) {
-                float *o = out + (size_t)(n0 + r) * M + m0;
-                if (acc)
-                    for (int t = 0; t < TILE_M; t++) o[t] += c[r][t];
-                else
-                    for (int t = 0; t < TILE_M; t++) o[t] = c[r][t];
-            }
+            for (; m0 < M; m0++) /* leftover columns */
+                for (int r = 0; r < nr; r++) {
+                    float s = 0.0f;
+                    for (int k = k0; k < k1; k++) s += a[r][k] * B[(size_t)k * M + m0];
+                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    *o = add ? *o + s : s;
+                }
         }
-        for (; m0 < M; m0++) /* leftover columns */
-            for (int r = 0; r < nr; r++) {
-                float s = 0.0f;
-                for (int k = 0; k < K; k++) s += a[r][k] * B[(size_t)k * M + m0];
-                float *o = out + (size_t)(n0 + r) * M + m0;
-                *o = acc ? *o + s : s;
-            }
     }
 }
 
