@@ -28,3 +28,12 @@ $(BUILD)/test_core: tests/test_core.c tests/check.h $(BUILD)/libcope.a
 
 clean:
 	rm -rf build build-debug
+
+# Sanitizer build of the core and tests (AddressSanitizer + UndefinedBehaviorSanitizer, fatal).
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+debug:
+	$(MAKE) --no-print-directory BUILD=build-debug OPT="$(SAN_FLAGS)" LDLIBS="-lm $(SAN_FLAGS)" build-debug/cope build-debug/test_core
+	./build-debug/test_core
+
+test: all $(BUILD)/test_core
+	./$(BUILD)/test_core

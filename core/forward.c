@@ -59,10 +59,10 @@ static attn_dims model_attn_dims(const cope_model *m) {
     const cope_config *c = &m->cfg;
     attn_dims dm;
     dm.d = c->d_model / c->n_head;
-    dm.npos = c->npos;
-    dm.rel_max = c->rel_max;
     dm.has_cope = cope_pe_has_cope(c->pe);
     dm.has_rel = cope_pe_has_rel(c->pe);
+    dm.npos = dm.has_cope ? c->npos : 0;     /* sizes of buffers that exist only with the feature */
+    dm.rel_max = dm.has_rel ? c->rel_max : 0;
     dm.sep_keys = dm.has_cope && c->sep_keys;
     dm.scale = 1.0f / sqrtf((float)dm.d);
     return dm;

@@ -90,15 +90,14 @@ static cope_status tensor_entry(cope_st_file *f, int k, const unsigned char *dat
     if (c0 < 0 || !json_int(d, c0, 0, (long long)1 << 53, &ob) ||
         !json_int(d, d->nodes[c0].next, 0, (long long)1 << 53, &oe))
         return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.120s\": data_offsets must be two non-negative integers", name);
-    if ((uint64_t)oe > data_len || ob > oe)
-        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%lld, %lld] outside the data section (%llu bytes)",
-                         name, ob, oe, (unsigned long long)data_len);
+    if (ob > oe)
+        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%lld, %lld] end before they begin", name, ob, oe);
     if ((uint64_t)(oe - ob) != numel * 4)
         return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets span %lld bytes, its shape needs %llu",
                          name, oe - ob, (unsigned long long)(numel * 4));
     t->numel = (size_t)numel;
     t->nbytes = (size_t)(oe - ob);
-    t->data = data + ob;
+    t->data = (uint64_t)oe <= data_len ? data + ob : NULL; /* range checked by the caller */
     sp->b = (uint64_t)ob;
     sp->e = (uint64_t)oe;
     return COPE_OK;
@@ -157,6 +156,24 @@ cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_e
         if ((st = tensor_entry(f, k, data, data_len, &f->tensors[f->n], &spans[f->n], err))) goto fail;
         spans[f->n].idx = f->n;
         f->n++;
+    }
+    /* Data past the end: a file cut short (the tensors tile the announced size) or bad offsets. */
+    uint64_t max_end = 0, total = 0;
+    int far = -1;
+    for (int i = 0; i < f->n; i++) {
+        total += spans[i].e - spans[i].b;
+        if (spans[i].e > max_end) max_end = spans[i].e;
+        if (far < 0 && spans[i].e > data_len) far = i;
+    }
+    if (far >= 0) {
+        if (total == max_end)
+            st = cope_fail(err, COPE_ERR_TRUNCATED, "file is truncated: the data section has %llu bytes, the header needs %llu",
+                           (unsigned long long)data_len, (unsigned long long)max_end);
+        else
+            st = cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%llu, %llu] outside the data section (%llu bytes)",
+                           f->tensors[far].name, (unsigned long long)spans[far].b, (unsigned long long)spans[far].e,
+                           (unsigned long long)data_len);
+        goto fail;
     }
     qsort(spans, (size_t)f->n, sizeof(span), span_cmp);
     for (int i = 1; i < f->n; i++)

@@ -219,11 +219,675 @@ static void test_golden(void) {
     free(man);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Finite differences, op by op. The kernels are float; each check perturbs one input by +-eps,
+ * accumulates the scalar loss L = sum(w * out) in double, and compares the central difference
+ * with the analytic gradient at |fd - an| <= 2e-3 + 2e-2 |an|. */
+static cope_rng g_rng;
+
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] = scale * cope_rng_normal(&g_rng);
+}
+
+typedef double (*loss_fn)(void *ctx);
+typedef int (*kink_fn)(void *ctx); /* a signature of the discrete state (floor of every p) */
+
+static void fd_check(const char *what, float *x, size_t n, const float *analytic, loss_fn f, kink_fn kink,
+                     void *ctx, float eps) {
+    float *fd = malloc(n * sizeof(float)), *an = malloc(n * sizeof(float));
+    size_t used = 0, skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        float save = x[i];
+        x[i] = save + eps;
+        double lp = f(ctx);
+        int kp = kink ? kink(ctx) : 0;
+        x[i] = save - eps;
+        double lm = f(ctx);
+        int km = kink ? kink(ctx) : 0;
+        x[i] = save;
+        if (kp != km) { skipped++; continue; } /* an interpolation kink lies between: skip */
+        fd[used] = (float)((lp - lm) / (2.0 * eps));
+        an[used] = analytic[i];
+        used++;
+    }
+    char name[160];
+    snprintf(name, sizeof name, "fd %s (%zu/%zu checked)", what, used, n);
+    check_close(name, an, fd, used, 2e-3, 2e-2, 1);
+    check(skipped * 2 <= n, "fd %s: at most half the entries sit next to a kink (%zu skipped)", what, skipped);
+    free(fd);
+    free(an);
+}
+
+/* matmul, layernorm, gelu, rope: out = op(x); L = sum(w * out) */
+typedef struct {
+    int kind, N, C, OC;
+    float *x, *wt, *b, *out, *w, *mean, *rstd, *cs, *scratch;
+} simple_op;
+
+static void simple_forward(simple_op *o) {
+    size_t n = (size_t)o->N * o->C;
+    switch (o->kind) {
+    case 0: matmul_forward(o->out, o->x, o->wt, o->b, o->scratch, o->N, o->C, o->OC); break;
+    case 1: layernorm_forward(o->out, o->mean, o->rstd, o->x, o->wt, o->b, o->N, o->C); break;
+    case 2: gelu_forward(o->out, o->x, n); break;
+    case 3: memcpy(o->out, o->x, n * sizeof(float)); rope_apply(o->out, o->N, o->N, 2, o->C / 2, (size_t)o->C, o->cs, +1, 0); break;
+    }
+}
+
+static size_t simple_out_n(const simple_op *o) { return (size_t)o->N * (o->kind == 0 ? o->OC : o->C); }
+
+static double simple_loss(void *ctx) {
+    simple_op *o = ctx;
+    simple_forward(o);
+    double l = 0.0;
+    for (size_t i = 0; i < simple_out_n(o); i++) l += (double)o->w[i] * o->out[i];
+    return l;
+}
+
+static void test_fd_simple_ops(void) {
+    static const char *const names[4] = {"matmul", "layernorm", "gelu", "rope"};
+    for (int kind = 0; kind < 4; kind++)
+        for (int variant = 0; variant < (kind == 0 ? 2 : 1); variant++) {
+            simple_op o;
+            memset(&o, 0, sizeof o);
+            o.kind = kind; o.N = variant ? 2 : 5; o.C = 8; o.OC = 3;
+            size_t nx = (size_t)o.N * o.C, nmax = nx + (size_t)o.N * o.OC + 64;
+            o.x = calloc(nmax, 4); o.wt = calloc(nmax, 4); o.b = calloc(nmax, 4); o.out = calloc(nmax, 4);
+            o.w = calloc(nmax, 4); o.mean = calloc(nmax, 4); o.rstd = calloc(nmax, 4); o.scratch = calloc(nmax, 4);
+            o.cs = calloc((size_t)o.N * o.C, 4);
+            for (int i = 0; i < o.N; i++) /* rope table for head dim C/2 = 4: 2 pairs */
+                for (int t = 0; t < o.C / 4; t++) {
+                    double th = i * pow(10000.0, -2.0 * t / (o.C / 2));
+                    o.cs[(i * (o.C / 4) + t) * 2] = (float)cos(th);
+                    o.cs[(i * (o.C / 4) + t) * 2 + 1] = (float)sin(th);
+                }
+            fill(o.x, nx, 1.0f);
+            fill(o.wt, (size_t)o.OC * o.C, 0.5f);
+            fill(o.b, (size_t)(kind == 0 ? o.OC : o.C), 0.5f);
+            if (kind == 1) for (int i = 0; i < o.C; i++) o.wt[i] += 1.0f;
+            fill(o.w, simple_out_n(&o), 1.0f);
+            simple_forward(&o);
+            float *dx = calloc(nx, 4), *dw = calloc(nmax, 4), *db = calloc(nmax, 4);
+            switch (kind) {
+            case 0: matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.scratch, o.N, o.C, o.OC); break;
+            case 1: layernorm_backward(dx, dw, db, o.w, o.x, o.wt, o.mean, o.rstd, o.N, o.C); break;
+            case 2: gelu_backward(dx, o.x, o.w, nx); break;
+            case 3: memcpy(dx, o.w, nx * 4); rope_apply(dx, o.N, o.N, 2, o.C / 2, (size_t)o.C, o.cs, -1, 0); break;
+            }
+            char what[64];
+            snprintf(what, sizeof what, "%s%s d/dx", names[kind], variant ? " (N=2 path)" : "");
+            fd_check(what, o.x, nx, dx, simple_loss, NULL, &o, 1e-2f);
+            if (kind <= 1) {
+                snprintf(what, sizeof what, "%s%s d/dw", names[kind], variant ? " (N=2 path)" : "");
+                fd_check(what, o.wt, kind == 0 ? (size_t)o.OC * o.C : (size_t)o.C, dw, simple_loss, NULL, &o, 1e-2f);
+                snprintf(what, sizeof what, "%s%s d/db", names[kind], variant ? " (N=2 path)" : "");
+                fd_check(what, o.b, (size_t)(kind == 0 ? o.OC : o.C), db, simple_loss, NULL, &o, 1e-2f);
+            }
+            free(dx); free(dw); free(db);
+            free(o.x); free(o.wt); free(o.b); free(o.out); free(o.w); free(o.mean); free(o.rstd); free(o.scratch); free(o.cs);
+        }
+}
+
+/* One attention head over T tokens (all rows), with CoPE/rel options: L = sum(w * y). */
+typedef struct {
+    attn_dims dm;
+    int T;
+    float *q, *k, *kg, *v, *e, *r;     /* [T,d] x4, [d,npos], [d,R] */
+    float *kt, *kgt, *vt;              /* transposed [d,T] */
+    float *a, *g, *p, *z, *relz, *y, *w; /* [T,T] x3, [T,npos], [R], [T,d], [T,d] */
+} head_op;
+
+static void head_forward(head_op *o) {
+    int T = o->T, d = o->dm.d;
+    for (int j = 0; j < T; j++)
+        for (int t = 0; t < d; t++) {
+            o->kt[t * T + j] = o->k[j * d + t];
+            o->kgt[t * T + j] = o->kg[j * d + t];
+            o->vt[t * T + j] = o->v[j * d + t];
+        }
+    for (int i = 0; i < T; i++)
+        attn_row_forward(&o->dm, i, o->q + i * d, o->kt, o->kgt, (size_t)T, o->v, (size_t)d, o->e, o->r,
+                         o->a + i * T, o->g + i * T, o->p + i * T, o->z + i * o->dm.npos, o->relz, o->y + i * d,
+                         NULL, NULL, NULL);
+}
+
+static double head_loss(void *ctx) {
+    head_op *o = ctx;
+    head_forward(o);
+    double l = 0.0;
+    for (int i = 0; i < o->T * o->dm.d; i++) l += (double)o->w[i] * o->y[i];
+    return l;
+}
+
+static int head_kinks(void *ctx) {
+    head_op *o = ctx;
+    unsigned sig = 0;
+    for (int i = 0; i < o->T; i++)
+        for (int j = 0; j <= i; j++) sig = sig * 31u + (unsigned)floorf(o->p[i * o->T + j]);
+    return (int)(sig & 0x7fffffff);
+}
+
+static void test_fd_attention(void) {
+    struct { int cope, rel, sep, npos, R; const char *name; } variants[] = {
+        {1, 0, 0, 16, 1, "cope shared keys"}, {1, 0, 1, 16, 1, "cope sep keys"},
+        {1, 0, 0, 3, 1, "cope clamped (npos 3)"}, {0, 1, 0, 1, 3, "rel (R 3)"},
+        {1, 1, 1, 4, 4, "cope+rel sep keys"}, {0, 0, 0, 1, 1, "content only"}};
+    for (size_t vi = 0; vi < sizeof variants / sizeof *variants; vi++) {
+        head_op o;
+        memset(&o, 0, sizeof o);
+        int T = 7, d = 4;
+        o.T = T;
+        o.dm = (attn_dims){d, variants[vi].npos, variants[vi].R, variants[vi].cope, variants[vi].rel, variants[vi].sep, 0.5f};
+        int np = o.dm.npos, R = o.dm.rel_max;
+        float **bufs[] = {&o.q, &o.k, &o.kg, &o.v, &o.kt, &o.kgt, &o.vt, &o.y, &o.w};
+        for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++) { *bufs[b] = calloc((size_t)T * d, 4); fill(*bufs[b], (size_t)T * d, 1.0f); }
+        o.e = calloc((size_t)d * np, 4); fill(o.e, (size_t)d * np, 1.0f);
+        o.r = calloc((size_t)d * R, 4); fill(o.r, (size_t)d * R, 1.0f);
+        o.a = calloc((size_t)T * T, 4); o.g = calloc((size_t)T * T, 4); o.p = calloc((size_t)T * T, 4);
+        o.z = calloc((size_t)T * np, 4); o.relz = calloc((size_t)R, 4);
+        head_forward(&o);
+        /* analytic: row backward for every query, then the table reductions */
+        float *dq = calloc((size_t)T * d, 4), *dk = calloc((size_t)T * d, 4), *dkg = calloc((size_t)T * d, 4);
+        float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
+        float *dz = calloc((size_t)np, 4), *drelz = calloc((size_t)R, 4), *scratch = calloc(2 * (size_t)T, 4);
+        for (int i = 0; i < T; i++) {
+            attn_row_backward(&o.dm, i, o.q + i * d, o.k, o.kg, (size_t)d, o.vt, (size_t)T, o.e, o.r, o.a + i * T,
+                              o.g + i * T, o.p + i * T, o.z + i * np, o.w + i * d, dq + i * d, dk,
+                              o.dm.sep_keys ? dkg : NULL, dv, dz, drelz, scratch);
+            for (int t = 0; t < d; t++) {
+                if (o.dm.has_cope) for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[n];
+                if (o.dm.has_rel) for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[m];
+            }
+        }
+        char what[96];
+        float *xs[] = {o.q, o.k, o.kg, o.v, o.e, o.r};
+        float *ds[] = {dq, dk, dkg, dv, de, dr};
+        size_t ns[] = {(size_t)T * d, (size_t)T * d, (size_t)T * d, (size_t)T * d, (size_t)d * np, (size_t)d * R};
+        const char *nm[] = {"q", "k", "kg", "v", "cope table", "rel table"};
+        for (int x = 0; x < 6; x++) {
+            if ((x == 2 && !o.dm.sep_keys) || (x == 4 && !o.dm.has_cope) || (x == 5 && !o.dm.has_rel)) continue;
+            snprintf(what, sizeof what, "attention %s d/d%s", variants[vi].name, nm[x]);
+            fd_check(what, xs[x], ns[x], ds[x], head_loss, o.dm.has_cope ? head_kinks : NULL, &o, 2e-3f);
+        }
+        for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++) free(*bufs[b]);
+        free(o.e); free(o.r); free(o.a); free(o.g); free(o.p); free(o.z); free(o.relz);
+        free(dq); free(dk); free(dkg); free(dv); free(de); free(dr); free(dz); free(drelz); free(scratch);
+    }
+}
+
+/* Gates forced to 1 (kg = 100 q, so sigmoid saturates to exactly 1.0f): p_ij = min(i-j+1, npos-1). */
+static void test_gates_one(void) {
+    int T = 12, d = 4, npos = 8;
+    attn_dims dm = {d, npos, 1, 1, 0, 1, 0.5f};
+    float q[4] = {1, -1, 0.5f, 2}, kgt[4 * 12], kt[4 * 12], v[12 * 4], e[4 * 8];
+    fill(kt, sizeof kt / 4, 1.0f);
+    fill(v, sizeof v / 4, 1.0f);
+    fill(e, sizeof e / 4, 1.0f);
+    for (int t = 0; t < d; t++)
+        for (int j = 0; j < T; j++) kgt[t * T + j] = 100.0f * q[t];
+    float a[12], g[12], p[12], z[8], y[4], relz[1];
+    int bad = 0;
+    for (int i = 0; i < T; i++) {
+        attn_row_forward(&dm, i, q, kt, kgt, (size_t)T, v, (size_t)d, e, NULL, a, g, p, z, relz, y, NULL, NULL, NULL);
+        for (int j = 0; j <= i; j++) {
+            float want = (float)(i - j + 1 < npos - 1 ? i - j + 1 : npos - 1);
+            bad += g[j] != 1.0f || p[j] != want;
+        }
+    }
+    check(!bad, "gates forced to 1 give p_ij = min(i-j+1, npos-1) exactly (%d mismatches)", bad);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Random models of every PE variant: model-level finite differences, step == trace, threads */
+static cope_tokenizer *word_tokenizer(int V) {
+    static char store[256][8];
+    const char *vocab[256];
+    for (int i = 0; i < V && i < 256; i++) {
+        snprintf(store[i], sizeof store[i], i ? "w%d" : "<unk>", i);
+        vocab[i] = store[i];
+    }
+    cope_tokenizer *t;
+    cope_error err;
+    if (cope_tokenizer_new(&t, COPE_TOK_WORDS, vocab, V, &err)) return NULL;
+    return t;
+}
+
+static cope_model *random_model(cope_pe pe, int sep, int per_head, int npos, int n_ctx, uint64_t seed) {
+    cope_config c;
+    cope_config_default(&c);
+    c.vocab_size = 13; c.n_ctx = n_ctx; c.n_layer = 2; c.n_head = 2; c.d_model = 8; c.d_ff = 12;
+    c.pe = pe; c.npos = npos; c.sep_keys = sep; c.per_head_table = per_head; c.rel_max = 5; c.tied = !sep;
+    cope_model *m;
+    cope_error err;
+    if (cope_model_new(&m, &c, word_tokenizer(c.vocab_size), seed, &err)) { check(0, "model_new: %s", err.msg); return NULL; }
+    /* the seeded init is deliberately small; spread the weights so gates and positions vary */
+    float *p = cope_model_params(m);
+    for (size_t i = 0; i < cope_model_num_params(m); i++) p[i] += 0.4f * cope_rng_normal(&g_rng);
+    return m;
+}
+
+static double model_loss(cope_model *m, cope_workspace *ws, const int *ids, const int *tg, const float *mask, int B, int T) {
+    float loss;
+    cope_forward(m, ws, ids, tg, mask, B, T, &loss, NULL);
+    return loss;
+}
+
+static void test_models_all_pe(void) {
+    for (int pe = 0; pe < COPE_PE_COUNT; pe++)
+        for (int opt = 0; opt < (cope_pe_has_cope((cope_pe)pe) ? 2 : 1); opt++) {
+            int T = 23, B = 2;
+            cope_model *m = random_model((cope_pe)pe, opt, opt, opt ? 6 : 32, 30, 100 + pe);
+            if (!m) continue;
+            char name[64];
+            snprintf(name, sizeof name, "random %s%s", cope_pe_name((cope_pe)pe), opt ? " sep-keys per-head npos 6" : "");
+            int ids[46], tg[46];
+            float mask[46];
+            for (int i = 0; i < B * T; i++) { ids[i] = cope_rng_int(&g_rng, 13); tg[i] = cope_rng_int(&g_rng, 13); mask[i] = (float)(i % 3 != 0); }
+            cope_workspace *ws;
+            cope_error err;
+            cope_workspace_new(&ws, m, B, T, &err);
+            float *g = calloc(cope_model_num_params(m), 4);
+            double l0 = model_loss(m, ws, ids, tg, mask, B, T);
+            /* model-level finite differences on a sample of parameters in every tensor, on the
+             * first sequence; a parameter whose +-eps moves any p_ij across an integer is skipped */
+            float *p = cope_model_params(m);
+            float an[512], fd[512];
+            int n = 0, skipped = 0;
+            cope_workspace *ws1;
+            cope_trace *kt;
+            cope_workspace_new(&ws1, m, 1, T, &err);
+            cope_trace_new(&kt, m, T, &err);
+            float *g1 = calloc(cope_model_num_params(m), 4);
+            model_loss(m, ws1, ids, tg, mask, 1, T);
+            cope_backward(m, ws1, g1, &err);
+            for (int ti = 0; ti < cope_model_num_tensors(m); ti++) {
+                const cope_tensor_info *t = cope_model_tensor(m, ti);
+                for (int s = 0; s < 4 && n < 512; s++) {
+                    size_t k = t->offset + (size_t)cope_rng_int(&g_rng, (int)t->numel);
+                    float save = p[k], eps = 1e-3f;
+                    unsigned long sig[2];
+                    double l[2];
+                    for (int side = 0; side < 2; side++) {
+                        p[k] = save + (side ? -eps : eps);
+                        l[side] = model_loss(m, ws1, ids, tg, mask, 1, T);
+                        cope_trace_run(m, kt, ids, T, &err);
+                        sig[side] = 0;
+                        for (int ll = 0; ll < kt->n_layer; ll++)
+                            for (size_t e = 0; e < (size_t)kt->n_head * T * T; e++) sig[side] = sig[side] * 31u + (unsigned long)floorf(kt->positions[ll][e]);
+                    }
+                    p[k] = save;
+                    if (sig[0] != sig[1]) { skipped++; continue; }
+                    an[n] = g1[k];
+                    fd[n] = (float)((l[0] - l[1]) / (2.0 * eps));
+                    n++;
+                }
+            }
+            free(g1);
+            cope_trace_free(kt);
+            cope_workspace_free(ws1);
+            char what[128];
+            snprintf(what, sizeof what, "%s: model-level fd, %d params (%d next to a kink skipped)", name, n, skipped);
+            check_close(what, an, fd, (size_t)n, 2e-3, 2e-2, 1);
+            check(n >= 60, "%s: at least 60 sampled parameters away from kinks (%d of %d skipped)", name, skipped, n + skipped);
+            check(isfinite(l0) && l0 > 0.0, "%s: loss %.4f is finite and positive", name, l0);
+#ifdef _OPENMP
+            /* threads: 1 vs 2 give the same loss and gradients (work is split by output) */
+            float *gt1 = calloc(cope_model_num_params(m), 4);
+            int saved = omp_get_max_threads();
+            omp_set_num_threads(1);
+            double l1 = model_loss(m, ws, ids, tg, mask, B, T);
+            cope_backward(m, ws, gt1, &err);
+            omp_set_num_threads(2);
+            double l2 = model_loss(m, ws, ids, tg, mask, B, T);
+            cope_backward(m, ws, g, &err);
+            omp_set_num_threads(saved);
+            snprintf(what, sizeof what, "%s: 1 thread == 2 threads (gradients)", name);
+            check_close(what, g, gt1, cope_model_num_params(m), 1e-6, 1e-5, 0);
+            check(fabs(l1 - l2) <= 1e-6 * fabs(l1), "%s: 1 thread == 2 threads (loss %.7f vs %.7f)", name, l1, l2);
+            free(gt1);
+#endif
+            /* trace and incremental decoding */
+            cope_trace *tr;
+            if (!cope_trace_new(&tr, m, T, &err) && !cope_trace_run(m, tr, ids, T, &err)) {
+                check_trace_structure(name, m, tr);
+                check_step_equals_trace(name, m, tr, ids, T);
+                /* the trace's logits equal the batched forward's first sequence */
+                model_loss(m, ws, ids, tg, mask, B, T);
+                snprintf(what, sizeof what, "%s: trace logits == batch forward", name);
+                check_close(what, tr->logits, cope_workspace_logits(ws), (size_t)T * 13, 1e-5, 1e-5, 0);
+                cope_trace_free(tr);
+            } else check(0, "%s: trace: %s", name, err.msg);
+            free(g);
+            cope_workspace_free(ws);
+            cope_model_free(m);
+        }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Loader: round trip and every kind of bad file */
+typedef struct { unsigned char *buf; size_t len; } bytes;
+
+/* Replaces the first occurrence of `from` in the header with `to`; re-pads and fixes the length. */
+static bytes mutate_header(const bytes *in, const char *from, const char *to) {
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | in->buf[i];
+    const char *h = (const char *)in->buf + 8;
+    char *hdr = malloc(hlen + 1);
+    memcpy(hdr, h, hlen);
+    hdr[hlen] = '\0';
+    char *at = strstr(hdr, from);
+    bytes out = {NULL, 0};
+    if (!at) { free(hdr); return out; }
+    size_t pre = (size_t)(at - hdr), fl = strlen(from), tl = strlen(to), rest = hlen - pre - fl;
+    size_t nh = pre + tl + rest;
+    size_t data = in->len - 8 - hlen;
+    out.len = 8 + nh + data;
+    out.buf = malloc(out.len);
+    for (int i = 0; i < 8; i++) out.buf[i] = (unsigned char)((uint64_t)nh >> (8 * i));
+    memcpy(out.buf + 8, hdr, pre);
+    memcpy(out.buf + 8 + pre, to, tl);
+    memcpy(out.buf + 8 + pre + tl, at + fl, rest);
+    memcpy(out.buf + 8 + nh, in->buf + 8 + hlen, data);
+    free(hdr);
+    return out;
+}
+
+static bytes write_model_tensors(cope_model *m, int drop, int extra, int i32_at) {
+    int n = cope_model_num_tensors(m);
+    cope_st_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == drop) continue;
+        const cope_tensor_info *t = cope_model_tensor(m, i);
+        ts[k] = (cope_st_tensor){t->name, i == i32_at ? COPE_ST_I32 : COPE_ST_F32, t->ndim,
+                                 {t->shape[0], t->shape[1], t->shape[2]}, t->numel, t->numel * 4,
+                                 cope_model_params(m) + t->offset};
+        k++;
+    }
+    if (extra) ts[k++] = (cope_st_tensor){"blocks.0.attn.extra.weight", COPE_ST_F32, 1, {2}, 2, 8, cope_model_params(m)};
+    /* the real model's config, taken from a normal save */
+    void *full;
+    size_t flen;
+    cope_model_save(m, &full, &flen, NULL);
+    cope_st_file *f;
+    cope_st_open(&f, full, flen, NULL);
+    const char *cfg = cope_st_metadata(f, "cope_config", NULL);
+    bytes out = {NULL, 0};
+    void *b;
+    if (!cope_st_write(ts, k, "cope_config", cfg, &b, &out.len, NULL)) out.buf = b;
+    cope_st_close(f);
+    cope_free(full);
+    free(ts);
+    return out;
+}
+
+static void expect_load(const char *what, const bytes *b, cope_status want) {
+    cope_model *m = NULL;
+    cope_error err = {0};
+    if (!b->buf) { check(0, "%s: could not build the broken file", what); return; }
+    cope_status st = cope_model_load(&m, b->buf, b->len, &err);
+    check(st == want && (st == COPE_OK || err.msg[0]), "loader rejects %-28s -> %-22s \"%s\"", what,
+          cope_strerror(st), st ? err.msg : "");
+    if (st != want) printf("     expected %s\n", cope_strerror(want));
+    cope_model_free(m);
+}
+
+static void test_loader(void) {
+    cope_model *m = random_model(COPE_PE_COPE_REL, 1, 1, 8, 16, 7);
+    if (!m) return;
+    cope_error err;
+    if (cope_model_set_provenance(m, "{\"task\": \"test \\\"quoted\\\" \\u00e9\", \"n\": [1, 2.5e-3]}", &err)) check(0, "provenance: %s", err.msg);
+    bytes ok;
+    void *b;
+    check(cope_model_save(m, &b, &ok.len, &err) == COPE_OK, "save");
+    ok.buf = b;
+    check(ok.len % 4 == 0 && (ok.buf[0] | ok.buf[1] << 8) % 8 == 0, "saved header length is a multiple of 8");
+    /* round trip: same params, same config, same bytes when saved again */
+    cope_model *m2 = NULL;
+    cope_status st = cope_model_load(&m2, ok.buf, ok.len, &err);
+    check(st == COPE_OK, "load what we saved%s%s", st ? ": " : "", st ? err.msg : "");
+    if (m2) {
+        check(memcmp(cope_model_params(m), cope_model_params(m2), cope_model_num_params(m) * 4) == 0, "round trip keeps every parameter bit");
+        check(strcmp(cope_model_provenance(m), cope_model_provenance(m2)) == 0, "round trip keeps provenance verbatim");
+        void *b2;
+        size_t l2;
+        cope_model_save(m2, &b2, &l2, NULL);
+        check(l2 == ok.len && memcmp(b2, ok.buf, l2) == 0, "save(load(save(m))) is byte-identical");
+        cope_free(b2);
+        cope_model_free(m2);
+    }
+    /* each kind of broken file */
+    bytes t = ok;
+    t.len = 4; expect_load("file of 4 bytes", &t, COPE_ERR_TRUNCATED);
+    t.len = 40; expect_load("file cut inside the header", &t, COPE_ERR_TRUNCATED);
+    t.len = ok.len - 1; expect_load("file cut inside the data", &t, COPE_ERR_TRUNCATED);
+    unsigned char big[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    t.buf = big; t.len = sizeof big; expect_load("absurd header length", &t, COPE_ERR_HEADER);
+    struct { const char *what, *from, *to; cope_status want; } muts[] = {
+        {"bad JSON in the header", "{\"__metadata__\"", "{\"__metadata__\" :: ", COPE_ERR_JSON},
+        {"header that is not an object", "{\"__metadata__\": {", "[{\"__metadata__\": {", COPE_ERR_JSON},
+        {"dtype F16", "\"dtype\": \"F32\"", "\"dtype\": \"F16\"", COPE_ERR_DTYPE},
+        {"wrong shape", "\"shape\": [13, 8]", "\"shape\": [8, 13]", COPE_ERR_SHAPE},
+        {"offsets past the data", "\"data_offsets\": [0, 416]", "\"data_offsets\": [99999584, 100000000]", COPE_ERR_OFFSETS},
+        {"offsets of the wrong size", "\"data_offsets\": [0, 416]", "\"data_offsets\": [0, 412]", COPE_ERR_OFFSETS},
+        {"negative offsets", "\"data_offsets\": [0, 416]", "\"data_offsets\": [-4, 412]", COPE_ERR_OFFSETS},
+        {"overlapping tensors", "\"data_offsets\": [416, 448]", "\"data_offsets\": [0, 32]", COPE_ERR_OVERLAP},
+        {"no cope_config", "\"cope_config\"", "\"other_config\"", COPE_ERR_MISSING},
+        {"unknown config key", "\\\"tied\\\": false", "\\\"tied\\\": false, \\\"colour\\\": 1", COPE_ERR_UNKNOWN},
+        {"bad config JSON", "\\\"tied\\\": false", "\\\"tied\\\": fals", COPE_ERR_JSON},
+        {"config format not cope", "\\\"format\\\": \\\"cope\\\"", "\\\"format\\\": \\\"gpt\\\"", COPE_ERR_CONFIG},
+        {"vocab_size != vocab length", "\\\"vocab_size\\\": 13", "\\\"vocab_size\\\": 12", COPE_ERR_CONFIG},
+        {"n_head not dividing d_model", "\\\"n_head\\\": 2", "\\\"n_head\\\": 3", COPE_ERR_CONFIG},
+        {"absurd n_layer", "\\\"n_layer\\\": 2", "\\\"n_layer\\\": 100000", COPE_ERR_LIMIT},
+        {"unknown pe", "\\\"pe\\\": \\\"cope+rel\\\"", "\\\"pe\\\": \\\"alibi\\\"", COPE_ERR_CONFIG},
+        {"missing npos", "\\\"npos\\\": 8, ", "", COPE_ERR_MISSING},
+        {"duplicate vocab entry", "\\\"w2\\\"", "\\\"w1\\\"", COPE_ERR_CONFIG},
+        {"metadata value not a string", "{\"__metadata__\": {", "{\"__metadata__\": {\"x\": 1, ", COPE_ERR_HEADER},
+        {"tensor listed twice", "\"ln_f.bias\"", "\"ln_f.weight\"", COPE_ERR_HEADER},
+    };
+    for (size_t i = 0; i < sizeof muts / sizeof *muts; i++) {
+        bytes mb = mutate_header(&ok, muts[i].from, muts[i].to);
+        expect_load(muts[i].what, &mb, muts[i].want);
+        free(mb.buf);
+    }
+    bytes w;
+    w = write_model_tensors(m, 3, 0, -1); expect_load("a missing tensor", &w, COPE_ERR_MISSING); free(w.buf);
+    w = write_model_tensors(m, -1, 1, -1); expect_load("an unknown tensor", &w, COPE_ERR_UNKNOWN); free(w.buf);
+    w = write_model_tensors(m, -1, 0, 2); expect_load("an I32 weight", &w, COPE_ERR_DTYPE); free(w.buf);
+    float *p = cope_model_params(m);
+    float save = p[5];
+    p[5] = NAN;
+    w = write_model_tensors(m, -1, 0, -1); expect_load("a NaN weight", &w, COPE_ERR_NONFINITE); free(w.buf);
+    p[5] = INFINITY;
+    w = write_model_tensors(m, -1, 0, -1); expect_load("an Inf weight", &w, COPE_ERR_NONFINITE); free(w.buf);
+    p[5] = save;
+    w = write_model_tensors(m, -1, 0, -1); expect_load("(control) the same file intact", &w, COPE_OK); free(w.buf);
+    /* every prefix of a valid file is rejected cleanly (no crash; ASan checks reads) */
+    int clean = 1;
+    for (size_t len = 0; len < ok.len; len += (len < 600 ? 1 : 97)) {
+        cope_model *x = NULL;
+        if (cope_model_load(&x, ok.buf, len, NULL) == COPE_OK) clean = 0;
+        cope_model_free(x);
+    }
+    check(clean, "every truncated prefix of a valid file is rejected");
+    cope_free(ok.buf);
+    cope_model_free(m);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer and JSON */
+static void test_tokenizer(void) {
+    const char *vocab[] = {"<unk>", "a", "=", "0", ";", "pass;", "++;", "print"};
+    cope_tokenizer *t;
+    cope_error err;
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, vocab, 8, &err) == COPE_OK, "words tokenizer");
+    const char *text = "A = 0 ; pass;\n a ++;  print   a b";
+    int ids[16], spans[32], n, unk;
+    cope_tokenize(t, text, strlen(text), ids, spans, 16, &n, &unk, &err);
+    int want[] = {1, 2, 3, 4, 5, 1, 6, 7, 1, 0};
+    check(n == 10 && unk == 1 && memcmp(ids, want, sizeof want) == 0, "words: lower-cased, split on whitespace, unknown -> <unk> (n=%d unk=%d)", n, unk);
+    check(spans[2 * 9] == (int)strlen(text) - 1 && spans[2 * 9 + 1] == 1 && spans[2 * 4] == 8 && spans[2 * 4 + 1] == 5, "words: byte spans");
+    cope_tokenize(t, text, strlen(text), ids, NULL, 3, &n, &unk, &err);
+    check(n == 10, "words: count reported past max_ids");
+    cope_tokenize(t, "   \n ", 5, ids, NULL, 16, &n, &unk, &err);
+    check(n == 0, "words: blank text has no tokens");
+    cope_tokenizer_free(t);
+    const char *cv[] = {"<unk>", "h", "\xc3\xa9", "l", "o", "\n", " "};
+    check(cope_tokenizer_new(&t, COPE_TOK_CHARS, cv, 7, &err) == COPE_OK, "chars tokenizer");
+    const char *ct = "h\xc3\xa9llo\n\xff x";
+    cope_tokenize(t, ct, strlen(ct), ids, spans, 16, &n, &unk, &err);
+    int cw[] = {1, 2, 3, 3, 4, 5, 0, 6, 0};
+    check(n == 9 && unk == 2 && memcmp(ids, cw, sizeof cw) == 0 && spans[2 * 2] == 3, "chars: UTF-8 code points, invalid byte -> one <unk>");
+    cope_tokenizer_free(t);
+    const char *nounk[] = {"a", "b"};
+    cope_tokenizer_new(&t, COPE_TOK_WORDS, nounk, 2, &err);
+    check(cope_tokenize(t, "a c", 3, ids, NULL, 16, &n, &unk, &err) == COPE_ERR_TOKEN, "no <unk>: unknown word is an error: %s", err.msg);
+    cope_tokenizer_free(t);
+    const char *dup[] = {"a", "a"}, *ws[] = {"a b"}, *up[] = {"A"}, *empty[] = {""}, *two[] = {"ab"};
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, dup, 2, &err) == COPE_ERR_CONFIG, "duplicate piece rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, ws, 1, &err) == COPE_ERR_CONFIG, "piece with whitespace rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, up, 1, &err) == COPE_ERR_CONFIG, "upper-case word rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, empty, 1, &err) == COPE_ERR_CONFIG, "empty piece rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_CHARS, two, 1, &err) == COPE_ERR_CONFIG, "multi-char piece in a chars vocab rejected: %s", err.msg);
+}
+
+#include "../core/json.h"
+
+static void test_json(void) {
+    json_doc d;
+    const char *good = " {\"a\": [1, -2.5e3, true, false, null], \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"} ";
+    cope_status st = json_parse(&d, good, strlen(good), NULL);
+    check(st == COPE_OK, "JSON: valid document parses");
+    if (!st) {
+        int s = json_get(&d, 0, "s"), a = json_get(&d, 0, "a");
+        check(s >= 0 && strcmp(d.nodes[s].str, "q\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80") == 0, "JSON: escapes and surrogate pairs decode to UTF-8");
+        check(a >= 0 && d.nodes[a].count == 5 && d.nodes[d.nodes[d.nodes[a].first_child].next].num == -2500.0, "JSON: arrays and numbers");
+        json_free(&d);
+    }
+    const char *bad[] = {"", "{", "{\"a\":1,}", "[1,]", "{\"a\" 1}", "\"\\x\"", "\"a", "01", "1.", "-", "tru",
+                         "\"\\ud800\"", "\"\\udc00x\"", "\"tab\there\"", "{} {}", "[1] x", "{\"a\":1 \"b\":2}", "\"\\u12\""};
+    int rejected = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cope_error err;
+        if (json_parse(&d, bad[i], strlen(bad[i]), &err) == COPE_ERR_JSON) rejected++;
+        else { printf("     accepted bad JSON: %s\n", bad[i]); json_free(&d); }
+    }
+    check(rejected == (int)(sizeof bad / sizeof *bad), "JSON: %d/%zu malformed documents rejected", rejected, sizeof bad / sizeof *bad);
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    check(json_parse(&d, deep, 200, NULL) == COPE_ERR_JSON, "JSON: nesting deeper than %d rejected", JSON_MAX_DEPTH);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Training smoke test: the loss falls on the toy task, and a seed reproduces the run bit for bit */
+static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
+    const cope_task *task = cope_task_find("toy");
+    const char *const *vocab;
+    int nv = cope_task_vocab(task, &vocab);
+    cope_tokenizer *tok;
+    cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, NULL);
+    cope_config c;
+    cope_config_default(&c);
+    c.vocab_size = nv; c.n_ctx = 49; c.d_model = 32; c.n_head = 2; c.d_ff = 64; c.npos = 12;
+    cope_model *m;
+    cope_error err;
+    if (cope_model_new(&m, &c, tok, seed, &err)) { check(0, "toy model: %s", err.msg); return NULL; }
+    int B = 16, T = cope_task_max_len(task, "train") - 1;
+    cope_workspace *ws;
+    cope_optimizer *o;
+    cope_workspace_new(&ws, m, B, T, &err);
+    cope_optimizer_new(&o, m, &err);
+    int *ids = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
+    float *mask = malloc(sizeof(float) * B * T), *g = malloc(cope_model_num_params(m) * 4);
+    cope_rng rng;
+    cope_rng_seed(&rng, seed);
+    cope_adamw h;
+    cope_adamw_default(&h);
+    h.lr = 3e-3f;
+    *first = *last = 0.0f;
+    for (int s = 0; s < steps; s++) {
+        float loss;
+        cope_task_batch(task, "train", &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err);
+        cope_forward(m, ws, ids, tg, mask, B, T, &loss, &err);
+        cope_backward(m, ws, g, &err);
+        cope_optimizer_step(o, m, g, &h, NULL, &err);
+        if (s < 10) *first += loss / 10;
+        if (s >= steps - 10) *last += loss / 10;
+    }
+    float *params = malloc(cope_model_num_params(m) * 4);
+    memcpy(params, cope_model_params(m), cope_model_num_params(m) * 4);
+    free(ids); free(tg); free(mask); free(g);
+    cope_optimizer_free(o);
+    cope_workspace_free(ws);
+    cope_model_free(m);
+    return params;
+}
+
+static void test_training(void) {
+    float f1, l1, f2, l2;
+    float *p1 = train_toy(150, 3, &f1, &l1), *p2 = train_toy(150, 3, &f2, &l2);
+    check(p1 && l1 < 0.7f * f1, "training smoke test: toy loss falls from %.3f to %.3f in 150 steps", f1, l1);
+    check(p1 && p2 && f1 == f2 && l1 == l2, "training is reproducible: same seed, same losses");
+    free(p1);
+    free(p2);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * API misuse gives errors, not crashes */
+static void test_api_errors(void) {
+    cope_model *m = random_model(COPE_PE_COPE, 0, 0, 8, 10, 3);
+    if (!m) return;
+    cope_error err;
+    cope_workspace *ws;
+    cope_trace *tr;
+    cope_state *s;
+    check(cope_workspace_new(&ws, m, 1, 11, &err) == COPE_ERR_CONTEXT, "workspace longer than n_ctx: %s", err.msg);
+    check(cope_trace_new(&tr, m, 11, &err) == COPE_ERR_CONTEXT, "trace longer than n_ctx: %s", err.msg);
+    check(cope_trace_new(&tr, m, 0, &err) == COPE_ERR_TOKEN, "empty trace: %s", err.msg);
+    cope_trace_new(&tr, m, 3, &err);
+    int bad_ids[3] = {1, 13, 2};
+    check(cope_trace_run(m, tr, bad_ids, 3, &err) == COPE_ERR_TOKEN, "token id out of range: %s", err.msg);
+    cope_trace_free(tr);
+    cope_state_new(&s, m, &err);
+    int ok = 1;
+    for (int i = 0; i < 10; i++) ok &= cope_step(m, s, i % 13, NULL, &err) == COPE_OK;
+    check(ok && cope_step(m, s, 1, NULL, &err) == COPE_ERR_CONTEXT, "step past n_ctx: %s", err.msg);
+    check(cope_step_row(s, 0, 0, "nonsense") == NULL && cope_step_row(s, 5, 0, "attn") == NULL, "step_row rejects bad names and indices");
+    cope_state_reset(s);
+    check(cope_state_length(s) == 0 && cope_step(m, s, -1, NULL, &err) == COPE_ERR_TOKEN, "negative token id: %s", err.msg);
+    cope_state_free(s);
+    cope_workspace_new(&ws, m, 1, 4, &err);
+    int ids[4] = {1, 2, 3, 4};
+    float zero[4] = {0, 0, 0, 0}, g;
+    check(cope_forward(m, ws, ids, ids, zero, 1, 4, &g, &err) == COPE_ERR_ARG, "mask selecting nothing: %s", err.msg);
+    check(cope_backward(m, ws, &g, &err) == COPE_ERR_ARG, "backward without a loss: %s", err.msg);
+    cope_workspace_free(ws);
+    check(cope_model_set_provenance(m, "[1]", &err) == COPE_ERR_CONFIG, "provenance must be an object: %s", err.msg);
+    cope_config c = *cope_model_config(m);
+    c.d_model = 9;
+    check(cope_config_validate(&c, &err) == COPE_ERR_CONFIG, "config validation: %s", err.msg);
+    c = *cope_model_config(m);
+    c.pe = COPE_PE_ROPE; c.d_model = 6; c.n_head = 2;
+    check(cope_config_validate(&c, &err) == COPE_ERR_CONFIG, "RoPE needs an even head dim: %s", err.msg);
+    cope_model_free(m);
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) g_verbose = 1;
         else g_dir = argv[i];
     }
+    cope_rng_seed(&g_rng, 2024);
     test_golden();
+    test_fd_simple_ops();
+    test_fd_attention();
+    test_gates_one();
+    test_models_all_pe();
+    test_loader();
+    test_tokenizer();
+    test_json();
+    test_training();
+    test_api_errors();
     return check_summary();
 }
