@@ -36,4 +36,7 @@ debug:
 	./build-debug/test_core
 
 test: all $(BUILD)/test_core
-	./$(BUILD)/test_core
+	tests/run.sh "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
+
+bench: all
+	COPE=$(BUILD)/cope bench/run.sh

@@ -118,7 +118,7 @@ cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_e
     if (hlen > ST_MAX_HEADER)
         return cope_fail(err, COPE_ERR_HEADER, "header length %llu is absurd (limit %u bytes)", (unsigned long long)hlen, ST_MAX_HEADER);
     if (hlen > len - 8)
-        return cope_fail(err, COPE_ERR_TRUNCATED, "header length %llu runs past the end of the %zu-byte file", (unsigned long long)hlen, len);
+        return cope_fail(err, COPE_ERR_TRUNCATED, "file is truncated: header length %llu runs past the end of the %zu-byte file", (unsigned long long)hlen, len);
     cope_st_file *f = calloc(1, sizeof *f);
     if (!f) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     f->meta = -1;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test_cli.sh — the `cope` command line: exit codes, one-line errors for bad arguments and files,
+# and each command end to end on the golden test models. Usage: tests/test_cli.sh [path/to/cope]
+set -u
+COPE=${1:-build/cope}
+G=tests/golden
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# expect CODE PATTERN -- command...: exit code CODE, and (for errors) exactly one stderr line
+# matching PATTERN.
+expect() {
+    local code=$1 pat=$2
+    shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    if [[ $rc -ne $code ]]; then bad "exit $rc (want $code): $*"; sed 's/^/     /' "$TMP/err" | head -3; return; fi
+    if [[ $code -ne 0 ]]; then
+        local lines
+        lines=$(wc -l <"$TMP/err")
+        if [[ $lines -ne 1 ]] || ! grep -qE -e "$pat" "$TMP/err"; then
+            bad "want one error line matching /$pat/: $*"; sed 's/^/     /' "$TMP/err" | head -3; return
+        fi
+    elif [[ -n $pat ]] && ! grep -qE -e "$pat" "$TMP/out"; then
+        bad "stdout does not match /$pat/: $*"; head -3 "$TMP/out" | sed 's/^/     /'; return
+    fi
+    ok
+}
+
+expect 0 "usage" -- "$COPE" --help
+expect 2 "." -- "$COPE"
+expect 2 "unknown command" -- "$COPE" frobnicate
+expect 0 "pe +cope" -- "$COPE" info $G/cope.model.safetensors
+expect 0 "parameters" -- "$COPE" info $G/cope_rope_sep.model.safetensors
+expect 1 "cannot read .*nope" -- "$COPE" info "$TMP/nope.safetensors"
+expect 1 "Makefile: .*header" -- "$COPE" info Makefile
+head -c 300 $G/cope.model.safetensors >"$TMP/cut.safetensors"
+expect 1 "truncated" -- "$COPE" info "$TMP/cut.safetensors"
+head -c 1000000 /dev/urandom >"$TMP/random.safetensors" 2>/dev/null || dd if=/dev/urandom of="$TMP/random.safetensors" bs=1000 count=1000 2>/dev/null
+expect 1 "random.safetensors: " -- "$COPE" info "$TMP/random.safetensors"
+expect 2 "unknown or misplaced argument \"--bogus\"" -- "$COPE" info $G/cope.model.safetensors --bogus
+expect 2 "missing MODEL" -- "$COPE" info
+
+# trace
+expect 0 '"layers"' -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4 --json
+if command -v node >/dev/null; then
+    "$COPE" trace $G/cope_sep_head.model.safetensors --text "the cat sat on the mat" --json >"$TMP/t.json" 2>/dev/null
+    if node -e 'const t=JSON.parse(require("fs").readFileSync(process.argv[1]));
+        if (t.T!==6||t.layers.length!==2||t.layers[0].attn.length!==2||t.layers[1].pos_attn[1][5].length!==6) process.exit(1);
+        for (const L of t.layers) for (const row of L.attn[0]) { const s=row.reduce((a,b)=>a+b,0); if (Math.abs(s-1)>1e-5) process.exit(1); }' "$TMP/t.json"; then ok
+    else bad "trace --json is not the documented structure"; fi
+fi
+expect 0 "" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4 --out "$TMP/trace.safetensors"
+if [[ -s $TMP/trace.safetensors ]] && grep -q '"layers.1.pos_attn"' "$TMP/trace.safetensors" && grep -q '"logits"' "$TMP/trace.safetensors"; then ok; else bad "trace --out file lacks tensors"; fi
+expect 0 "" -- "$COPE" trace $G/cope.model.safetensors --text "a big dog ran" --out "$TMP/trace2.safetensors"
+expect 1 "outside 0..10" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,99 --json
+expect 1 "more than the model's context" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4,5,6,7,8,9,1,2,3,4,5,6,7,8 --json
+expect 2 "not a comma-separated list" -- "$COPE" trace $G/cope.model.safetensors --ids 1,,2 --json
+expect 2 "exactly one of --text" -- "$COPE" trace $G/cope.model.safetensors --json
+expect 2 "exactly one of --json" -- "$COPE" trace $G/cope.model.safetensors --ids 1
+expect 2 "no tokens" -- "$COPE" trace $G/cope.model.safetensors --text "   " --json
+expect 2 "needs a value" -- "$COPE" trace $G/cope.model.safetensors --ids
+
+# grad
+expect 0 "^loss " -- "$COPE" grad $G/cope_rel.model.safetensors --ids 1,2,3 --targets 2,3,4 --mask 0,1,1 --out "$TMP/g.safetensors"
+if grep -q '"blocks.1.attn.cope.weight"' "$TMP/g.safetensors" && grep -q '"loss"' "$TMP/g.safetensors"; then ok; else bad "grad file lacks tensors"; fi
+expect 2 "--targets has 2 entries" -- "$COPE" grad $G/cope.model.safetensors --ids 1,2,3 --targets 2,3 --out "$TMP/g2.safetensors"
+expect 2 "0 or 1" -- "$COPE" grad $G/cope.model.safetensors --ids 1,2,3 --targets 2,3,4 --mask 0,2,1 --out "$TMP/g2.safetensors"
+expect 1 "selects no token" -- "$COPE" grad $G/cope.model.safetensors --ids 1,2,3 --targets 2,3,4 --mask 0,0,0 --out "$TMP/g2.safetensors"
+expect 1 "cannot write" -- "$COPE" grad $G/cope.model.safetensors --ids 1,2,3 --targets 2,3,4 --out "$TMP/no/such/dir/g.safetensors"
+
+# train, info, eval, sample on the toy task
+expect 0 "" -- "$COPE" train --task toy --steps 30 --batch 8 --dim 16 --heads 2 --layers 1 --eval-n 64 --out "$TMP/toy.safetensors"
+expect 0 '"task": "toy"' -- "$COPE" info "$TMP/toy.safetensors"
+expect 0 "toy train .*token error" -- "$COPE" eval "$TMP/toy.safetensors" --n 64
+expect 0 "ood" -- "$COPE" eval "$TMP/toy.safetensors" --n 64 --split ood
+expect 2 "has no split" -- "$COPE" eval "$TMP/toy.safetensors" --split nope
+expect 2 "unknown task" -- "$COPE" train --task nope --out "$TMP/x.safetensors"
+expect 2 "--pe must be one of" -- "$COPE" train --pe alibi --out "$TMP/x.safetensors"
+expect 2 "--steps must be an integer" -- "$COPE" train --steps -5 --out "$TMP/x.safetensors"
+expect 2 "--lr must be a number" -- "$COPE" train --lr abc --out "$TMP/x.safetensors"
+expect 1 "not a multiple of n_head" -- "$COPE" train --dim 10 --heads 3 --steps 1 --out "$TMP/x.safetensors"
+expect 2 "needs --out" -- "$COPE" train --steps 1
+expect 0 "\?.=> " -- "$COPE" sample --task toy --seed 3 --n 2
+a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
+if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
