@@ -33,7 +33,7 @@ clean:
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 debug:
 	$(MAKE) --no-print-directory BUILD=build-debug OPT="$(SAN_FLAGS)" LDLIBS="-lm $(SAN_FLAGS)" build-debug/cope build-debug/test_core
-	./build-debug/test_core
+	tests/run.sh "./build-debug/test_core" "tests/test_cli.sh build-debug/cope"
 
 test: all $(BUILD)/test_core
 	tests/run.sh "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
