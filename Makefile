@@ -35,8 +35,14 @@ debug:
 	$(MAKE) --no-print-directory BUILD=build-debug OPT="$(SAN_FLAGS)" LDLIBS="-lm $(SAN_FLAGS)" build-debug/cope build-debug/test_core
 	tests/run.sh "./build-debug/test_core" "tests/test_cli.sh build-debug/cope"
 
-test: all $(BUILD)/test_core
-	tests/run.sh "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
+# Each suite is a command that ends with "N passed, N failed"; other makefiles add theirs.
+TEST_SUITES := "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
+TEST_DEPS   := all $(BUILD)/test_core
+
+-include wasm/wasm.mk
+
+test: $(TEST_DEPS)
+	tests/run.sh $(TEST_SUITES)
 
 bench: all
 	COPE=$(BUILD)/cope bench/run.sh
