@@ -201,13 +201,14 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
     const int V = c->vocab_size;
     for (int done = 0; done < n; done += B) {
-        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err)) die_err("eval data", &err);
-        if (cope_forward(m, ws, ids, NULL, NULL, B, T, NULL, &err)) die_err("eval forward", &err);
+        int Tb;
+        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err)) die_err("eval data", &err);
+        if (cope_forward(m, ws, ids, NULL, NULL, B, Tb, NULL, &err)) die_err("eval forward", &err);
         const float *lg = cope_workspace_logits(ws);
         for (int b = 0; b < B && done + b < n; b++) {
             int wrong = 0;
-            for (int t = 0; t < T; t++) {
-                size_t k = (size_t)b * T + t;
+            for (int t = 0; t < Tb; t++) {
+                size_t k = (size_t)b * Tb + t;
                 if (mask[k] == 0.0f) continue;
                 int best = 0;
                 for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
@@ -315,6 +316,7 @@ static int cmd_train(args *a) {
     const char *const *vocab;
     int nv = cope_task_vocab(task, &vocab);
     c.vocab_size = nv;
+
     cope_error err;
     cope_tokenizer *tok;
     if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
@@ -333,7 +335,7 @@ static int cmd_train(args *a) {
     fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu\n", cope_pe_name(c.pe),
             cope_task_name(task), cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
     int tty = isatty(2);
-    double t0 = now_seconds(), ema = 0.0, last_print = 0.0;
+    double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0;
     float loss = 0.0f, gnorm = 0.0f;
     for (long step = 1; step <= steps; step++) {
         /* linear warmup, then cosine decay to 10% */
@@ -341,8 +343,10 @@ static int cmd_train(args *a) {
         float prog = steps > warmup ? (float)(step - warmup) / (float)(steps - warmup) : 1.0f;
         cope_adamw h = hp;
         h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
-        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err)) die_err("data", &err);
-        if (cope_forward(m, ws, ids, tg, mask, B, T, &loss, &err)) die_err("forward", &err);
+        int Tb;
+        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err)) die_err("data", &err);
+        if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
+        tokens += (double)B * Tb;
         if (!isfinite(loss)) die(1, "loss is %g at step %ld; stopping without writing %s", loss, step, out);
         if (cope_backward(m, ws, grads, &err)) die_err("backward", &err);
         if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) die(1, "step %ld: %s; stopping without writing %s", step, err.msg, out);
@@ -350,7 +354,7 @@ static int cmd_train(args *a) {
         double t = now_seconds() - t0;
         if ((tty && t - last_print > 0.2) || step == steps || (!tty && step % (steps / 10 > 0 ? steps / 10 : 1) == 0)) {
             last_print = t;
-            double tps = (double)step * N / t, eta = t / step * (steps - step);
+            double tps = tokens / t, eta = t / step * (steps - step);
             fprintf(stderr, "%sstep %6ld/%ld  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  %.0fs elapsed, ETA %.0fs%s",
                     tty ? "\r" : "", step, steps, loss, ema, gnorm, h.lr, tps, t, eta, tty ? "   " : "\n");
         }
@@ -380,7 +384,7 @@ static int cmd_train(args *a) {
     if (prov.oom || cope_model_set_provenance(m, prov.data, &err)) die(1, "provenance: %s", prov.oom ? "out of memory" : err.msg);
     free(prov.data);
     save_model(m, out);
-    fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs, steps * (double)N / secs,
+    fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs, tokens / secs,
             ema, out);
     free(ids);
     free(tg);

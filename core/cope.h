@@ -89,8 +89,9 @@ int cope_pe_has_rel(cope_pe pe);
 int cope_pe_has_rope(cope_pe pe);
 
 /* ---------------------------------------------------------------------------------------------
- * Tokenizer: "words" (lower-case ASCII, split on whitespace) or "chars" (one UTF-8 code point a
- * token). Unknown pieces map to the id of "<unk>" when the vocabulary has one. */
+ * Tokenizer: "words" (lower-case ASCII, split on whitespace; a newline is itself a token when the
+ * vocabulary has the piece "\n") or "chars" (one UTF-8 code point a token). Unknown pieces map to
+ * the id of "<unk>" when the vocabulary has one. */
 typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1 } cope_tok_type;
 
 typedef struct cope_tokenizer cope_tokenizer;
@@ -180,7 +181,8 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
 void cope_workspace_free(cope_workspace *ws);
 
 /* ids, targets: [B, T]; mask: [B, T] of 0/1 or NULL (all tokens count); targets may be NULL
- * (no loss). Loss = sum(mask * CE) / sum(mask). Writes *loss (NaN when there is no target). */
+ * (no loss). Loss = sum(mask * CE) / sum(mask). Writes *loss (NaN when there is no target).
+ * Any B x T up to the workspace's size is accepted (batches of varying length). */
 cope_status cope_forward(cope_model *m, cope_workspace *ws, const int *ids, const int *targets,
                          const float *mask, int B, int T, float *loss, cope_error *err);
 /* Gradient of the last forward's loss w.r.t. every parameter, written (not accumulated) into
@@ -267,11 +269,12 @@ int cope_task_max_len(const cope_task *t, const char *split); /* 0 if the split 
 cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,
                               const cope_tokenizer *tok, int *seq, unsigned char *loss_on,
                               int max_len, int *n, cope_error *err);
-/* B examples as a training batch of length T: ids [B,T], targets [B,T] (next token), mask [B,T];
- * short examples are padded with "<pad>" and mask 0. Needs T >= max_len - 1. */
+/* B examples as a training batch: ids [B,T], targets [B,T] (next token), mask [B,T] with
+ * T = *t_used = the longest example's length - 1 (<= t_max, the arrays' row length); shorter
+ * examples are padded with "<pad>" and mask 0. Needs t_max >= cope_task_max_len - 1. */
 cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng,
-                            const cope_tokenizer *tok, int B, int T, int *ids, int *targets,
-                            float *mask, cope_error *err);
+                            const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets,
+                            float *mask, int *t_used, cope_error *err);
 
 #ifdef __cplusplus
 }

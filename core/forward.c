@@ -26,7 +26,8 @@ typedef struct {
 } layer_acts;
 
 struct cope_workspace {
-    int B, T;
+    int B, T;                 /* the current call's batch (<= the allocated B_max x T_max) */
+    int B_max, T_max;
     layer_acts *layers;
     float *resid_final;       /* [N, D] */
     float *lnf, *lnf_mean, *lnf_rstd;
@@ -133,8 +134,8 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
     if (est * 4.0 > 16e9) return cope_fail(err, COPE_ERR_LIMIT, "workspace for batch %d x %d would need %.1f GB", B, T, est * 4e-9);
     struct cope_workspace *w = calloc(1, sizeof *w);
     if (!w) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
-    w->B = B;
-    w->T = T;
+    w->B = w->B_max = B;
+    w->T = w->T_max = T;
     w->layers = calloc((size_t)c->n_layer, sizeof(layer_acts));
     w->ids = malloc((size_t)B * T * sizeof(int));
     w->targets = malloc((size_t)B * T * sizeof(int));
@@ -250,8 +251,11 @@ static void forward_pass(cope_model *m, cope_workspace *w, cope_trace *tr) {
 cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const int *targets,
                          const float *mask, int B, int T, float *loss, cope_error *err) {
     if (!m || !w || !ids) return cope_fail(err, COPE_ERR_ARG, "NULL model, workspace or ids");
-    if (B != w->B || T != w->T)
-        return cope_fail(err, COPE_ERR_ARG, "batch %d x %d differs from the workspace's %d x %d", B, T, w->B, w->T);
+    if (B < 1 || T < 1 || B > w->B_max || T > w->T_max)
+        return cope_fail(err, COPE_ERR_ARG, "batch %d x %d does not fit the workspace's %d x %d", B, T, w->B_max, w->T_max);
+    /* A smaller batch uses the start of every buffer: each region is sized for B_max x T_max. */
+    w->B = B;
+    w->T = T;
     size_t N = (size_t)B * T;
     cope_status st;
     if ((st = check_ids(m, ids, N, "ids", err))) return st;

@@ -1,12 +1,13 @@
-/* tasks.c — seeded example generators for training and evaluation. Each task writes a sequence of
- * vocabulary pieces and marks which of them the model is scored on; cope_task_batch turns examples
- * into padded next-token batches. Generators draw only from the cope_rng they are given, so a seed
- * reproduces the data on every platform (native and wasm). */
+/* tasks.c — seeded example generators for the paper's tasks, in miniature (cope-paper.md §5):
+ * counting (the authors' generator), selective copy, flip-flop, and structured text for Figure 4,
+ * plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
+ * is scored on; cope_task_batch turns examples into padded next-token batches. Generators draw
+ * only from the cope_rng they are given, so a seed reproduces the data natively and in wasm. */
 #include <string.h>
 
 #include "json.h"
 
-#define MAX_PIECES 4096
+#define MAX_PIECES 2048
 
 typedef struct {
     const char *pieces[MAX_PIECES];
@@ -22,16 +23,28 @@ static void emit(example *e, const char *piece, int scored) {
     e->n++;
 }
 
+typedef struct {
+    const char *name;
+    int max_len; /* tokens, including the scored ones */
+    int a, b;    /* task-specific settings */
+    double p;
+} split_def;
+
+#define MAX_SPLITS 4
+
 struct cope_task {
     const char *name, *description, *splits;
     cope_tok_type tok_type;
     const char *const *vocab;
     int n_vocab;
-    int (*max_len)(const char *split);
-    void (*generate)(example *e, const char *split, cope_rng *rng);
+    split_def split[MAX_SPLITS];
+    int n_splits;
+    int param; /* e.g. the number of variables */
+    void (*generate)(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng);
 };
 
-static const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
+static const char *const numbers[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
+static const char *const letters[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
 
 /* ---------------------------------------------------------------------------------------------
  * toy: letters a/b and sentence ends '.', then '?' and the number of 'a' since the last '.'
@@ -39,15 +52,8 @@ static const char *const digits[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"
 static const char *const toy_vocab[] = {"<unk>", "<pad>", "a", "b", ".", "?",
                                         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
-static int toy_max_len(const char *split) {
-    if (strcmp(split, "train") == 0) return 26;
-    if (strcmp(split, "ood") == 0) return 50;
-    return 0;
-}
-
-static void toy_generate(example *e, const char *split, cope_rng *rng) {
-    int len = strcmp(split, "ood") == 0 ? 25 + cope_rng_int(rng, 24) : 4 + cope_rng_int(rng, 20);
-    int count = 0;
+static void toy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    int len = s->a + cope_rng_int(rng, s->b - s->a + 1), count = 0;
     for (int i = 0; i < len; i++) {
         int r = cope_rng_int(rng, 6);
         const char *p = r < 2 ? "a" : r < 5 ? "b" : ".";
@@ -56,12 +62,172 @@ static void toy_generate(example *e, const char *split, cope_rng *rng) {
         emit(e, p, 0);
     }
     emit(e, "?", 0);
-    emit(e, digits[count < 9 ? count : 9], 1);
+    emit(e, numbers[count < 9 ? count : 9], 1);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * counting — the authors' generator (facebookresearch/RAM, projects/cope), as cope-paper.md §5
+ * states it: variables are the first nvars letters; statements SET "v = 0 ;", INCREMENT
+ * "v ++;" (a variable that is set and below 10), DUMMY "pass;", drawn with weights 1 : 7 : 50;
+ * a draw that cannot be carried out (increment of an unset variable or of a 10) is drawn again;
+ * the statement count is uniform in [3, max_steps]; then "print v" for a random set variable and
+ * its value as the answer (one token). Text: `a = 0 ; pass; a ++; print a` -> answer 1.
+ * Ours: max_steps 48 in training ("train"), and 49..96 statements out of distribution ("ood");
+ * an example longer than the split's token cap, or with no variable set, is drawn again. */
+static const char *const counting_vocab[] = {"<unk>", "<pad>", "a", "b", "c", "d", "e", "=",
+                                             ";", "++;", "pass;", "print", "0", "1", "2", "3",
+                                             "4", "5", "6", "7", "8", "9", "10"};
+
+static void counting_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    const int nvars = t->param;
+    for (;;) {
+        e->n = 0;
+        int value[5] = {-1, -1, -1, -1, -1};
+        int steps = s->a + cope_rng_int(rng, s->b - s->a + 1);
+        for (int k = 0; k < steps;) {
+            int r = cope_rng_int(rng, 58), v = cope_rng_int(rng, nvars);
+            if (r < 1) { /* SET */
+                emit(e, letters[v], 0); emit(e, "=", 0); emit(e, "0", 0); emit(e, ";", 0);
+                value[v] = 0;
+            } else if (r < 8) { /* INCREMENT */
+                if (value[v] < 0 || value[v] >= 10) continue; /* failed draw: retry */
+                emit(e, letters[v], 0); emit(e, "++;", 0);
+                value[v]++;
+            } else { /* DUMMY */
+                emit(e, "pass;", 0);
+            }
+            k++;
+        }
+        int set[5], n_set = 0;
+        for (int v = 0; v < nvars; v++)
+            if (value[v] >= 0) set[n_set++] = v;
+        if (!n_set) continue;
+        int v = set[cope_rng_int(rng, n_set)];
+        emit(e, "print", 0);
+        emit(e, letters[v], 0);
+        emit(e, numbers[value[v]], 1);
+        if (e->n <= s->max_len) return;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * flip-flop (Liu et al. 2023): instructions "w b", "r b", "i b" with b a bit; at each read the
+ * model predicts the bit of the last write. FFL(p): each instruction is ignore with probability
+ * p, else read or write with equal odds; the first is a write and the last a read. Ours: 64
+ * instructions (128 tokens); train FFL(0.8), "ood-sparse" FFL(0.98), "ood-dense" FFL(0.1). */
+static const char *const flipflop_vocab[] = {"<unk>", "<pad>", "w", "r", "i", "0", "1"};
+
+static void flipflop_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    int n = s->a, last = 0;
+    for (int k = 0; k < n; k++) {
+        int op; /* 0 write, 1 read, 2 ignore */
+        if (k == 0) op = 0;
+        else if (k == n - 1) op = 1;
+        else if (cope_rng_uniform(rng) < s->p) op = 2;
+        else op = cope_rng_int(rng, 2) ? 1 : 0;
+        int bit = cope_rng_int(rng, 2);
+        if (op == 0) last = bit;
+        if (op == 1) bit = last;
+        emit(e, op == 0 ? "w" : op == 1 ? "r" : "i", 0);
+        emit(e, numbers[bit], op == 1);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * selective copy (Gu & Dao 2023): 16 tokens from an 8-letter alphabet at random places among
+ * blanks "_", then "|" and the 16 tokens in order (scored). Ours: 64 places in training (48
+ * blanks); "ood-dense" 24 places (8 blanks); "ood-sparse" 128 places (112 blanks). */
+static const char *const selcopy_vocab[] = {"<unk>", "<pad>", "_", "|", "a", "b", "c", "d",
+                                            "e", "f", "g", "h"};
+
+static void selcopy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    int L = s->a, K = s->b, left = K;
+    int data[128];
+    int nd = 0;
+    for (int i = 0; i < L; i++) {
+        /* choose each place with probability left / (places left): a uniform K-subset */
+        if (cope_rng_int(rng, L - i) < left) {
+            int c = cope_rng_int(rng, 8);
+            data[nd++] = c;
+            emit(e, letters[c], 0);
+            left--;
+        } else {
+            emit(e, "_", 0);
+        }
+    }
+    emit(e, "|", 0);
+    for (int i = 0; i < nd; i++) emit(e, letters[data[i]], 1);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * structured text (for Figure 4), generated here: documents of sections, each headed by a title
+ * line "= = title = =", holding paragraphs that end with a newline token. A paragraph is about one
+ * subject: its first sentence names it and every later sentence starts with the same subject or
+ * "it"; sentences may start "in <title> ," naming the current section's title. So predicting the
+ * subject needs the current paragraph and predicting the title needs the current section — the
+ * units a CoPE head can count. Scored on every token. "train": 192 tokens, "long": 512 tokens. */
+static const char *const text_vocab[] = {
+    "<unk>", "<pad>", "\n", "=", ".", ",", "the", "in", "it", "and",
+    /* titles */ "history", "geography", "music", "science", "sport", "economy", "culture", "climate",
+    /* subjects */ "king", "river", "band", "city", "team", "market", "painter", "forest", "engine",
+    "village", "church", "festival",
+    /* verbs */ "built", "crossed", "played", "joined", "left", "found", "made", "saw", "won", "lost",
+    /* objects */ "bridge", "song", "road", "prize", "tower", "wall", "ship", "garden", "stone", "field"};
+
+#define TEXT_TITLES 10
+#define TEXT_SUBJECTS 18
+#define TEXT_VERBS 30
+#define TEXT_OBJECTS 40
+
+static void text_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    const char *const *w = text_vocab;
+    while (e->n < s->max_len) {
+        const char *title = w[TEXT_TITLES + cope_rng_int(rng, 8)];
+        emit(e, "=", 1); emit(e, "=", 1); emit(e, title, 1); emit(e, "=", 1); emit(e, "=", 1); emit(e, "\n", 1);
+        int paragraphs = 1 + cope_rng_int(rng, 3);
+        for (int p = 0; p < paragraphs; p++) {
+            const char *subject = w[TEXT_SUBJECTS + cope_rng_int(rng, 12)];
+            int sentences = 2 + cope_rng_int(rng, 3);
+            for (int k = 0; k < sentences; k++) {
+                if (k > 0 && cope_rng_int(rng, 3) == 0) { emit(e, "in", 1); emit(e, title, 1); emit(e, ",", 1); }
+                if (k > 0 && cope_rng_int(rng, 2) == 0) emit(e, "it", 1);
+                else { emit(e, "the", 1); emit(e, subject, 1); }
+                emit(e, w[TEXT_VERBS + cope_rng_int(rng, 10)], 1);
+                emit(e, "the", 1);
+                emit(e, w[TEXT_OBJECTS + cope_rng_int(rng, 10)], 1);
+                if (cope_rng_int(rng, 3) == 0) { emit(e, "and", 1); emit(e, w[TEXT_OBJECTS + cope_rng_int(rng, 10)], 1); }
+                emit(e, ".", 1);
+            }
+            emit(e, "\n", 1);
+        }
+    }
+    e->n = s->max_len; /* documents are cut to the split's length */
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The task table */
+#define VOCAB(v) v, (int)(sizeof v / sizeof *v)
+
 static const cope_task tasks[] = {
-    {"toy", "count 'a' since the last '.' (a smoke-test task)", "train,ood", COPE_TOK_WORDS,
-     toy_vocab, (int)(sizeof toy_vocab / sizeof *toy_vocab), toy_max_len, toy_generate},
+    {"counting1", "counting, 1 variable: print the value of a variable after set/increment/pass statements",
+     "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab), {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 1,
+     counting_generate},
+    {"counting3", "counting, 3 variables", "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab),
+     {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 3, counting_generate},
+    {"counting5", "counting, 5 variables", "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab),
+     {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 5, counting_generate},
+    {"flipflop", "flip-flop: at each read, the bit of the last write (64 instructions)",
+     "train,ood-sparse,ood-dense", COPE_TOK_WORDS, VOCAB(flipflop_vocab),
+     {{"train", 128, 64, 0, 0.8}, {"ood-sparse", 128, 64, 0, 0.98}, {"ood-dense", 128, 64, 0, 0.1}}, 3, 0,
+     flipflop_generate},
+    {"selcopy", "selective copy: copy the 16 non-blank tokens in order", "train,ood-dense,ood-sparse",
+     COPE_TOK_WORDS, VOCAB(selcopy_vocab),
+     {{"train", 81, 64, 16, 0}, {"ood-dense", 41, 24, 16, 0}, {"ood-sparse", 145, 128, 16, 0}}, 3, 0,
+     selcopy_generate},
+    {"text", "structured text: sections with titles and paragraphs (for Figure 4)", "train,long",
+     COPE_TOK_WORDS, VOCAB(text_vocab), {{"train", 193, 0, 0, 0}, {"long", 513, 0, 0, 0}}, 2, 0, text_generate},
+    {"toy", "count 'a' since the last '.' (a smoke-test task)", "train,ood", COPE_TOK_WORDS, VOCAB(toy_vocab),
+     {{"train", 26, 4, 23, 0}, {"ood", 50, 25, 48, 0}}, 2, 0, toy_generate},
 };
 
 #define N_TASKS ((int)(sizeof tasks / sizeof *tasks))
@@ -81,18 +247,29 @@ int cope_task_vocab(const cope_task *t, const char *const **vocab) {
     return t->n_vocab;
 }
 const char *cope_task_splits(const cope_task *t) { return t->splits; }
-int cope_task_max_len(const cope_task *t, const char *split) { return split ? t->max_len(split) : 0; }
+
+static const split_def *find_split(const cope_task *t, const char *split) {
+    for (int i = 0; i < t->n_splits; i++)
+        if (split && strcmp(t->split[i].name, split) == 0) return &t->split[i];
+    return NULL;
+}
+
+int cope_task_max_len(const cope_task *t, const char *split) {
+    const split_def *s = find_split(t, split);
+    return s ? s->max_len : 0;
+}
 
 cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,
                               const cope_tokenizer *tok, int *seq, unsigned char *loss_on,
                               int max_len, int *n, cope_error *err) {
     *n = 0;
-    if (!cope_task_max_len(t, split))
+    const split_def *s = find_split(t, split);
+    if (!s)
         return cope_fail(err, COPE_ERR_ARG, "task %s has no split \"%s\" (splits: %s)", t->name,
                          split ? split : "(null)", t->splits);
-    example e; /* ~40 KB on the stack */
+    example e; /* ~18 KB on the stack */
     e.n = 0;
-    t->generate(&e, split, rng);
+    t->generate(&e, t, s, rng);
     if (e.n > MAX_PIECES || e.n > max_len)
         return cope_fail(err, COPE_ERR_CONTEXT, "task %s example has %d tokens, room for %d", t->name, e.n,
                          e.n > MAX_PIECES ? MAX_PIECES : max_len);
@@ -108,24 +285,34 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
 }
 
 cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng,
-                            const cope_tokenizer *tok, int B, int T, int *ids, int *targets,
-                            float *mask, cope_error *err) {
+                            const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets,
+                            float *mask, int *t_used, cope_error *err) {
     int pad = cope_tokenizer_id(tok, "<pad>");
     if (pad < 0) pad = 0;
+    int room = t_max + 1 < MAX_PIECES ? t_max + 1 : MAX_PIECES;
+    int T = 1;
     int seq[MAX_PIECES];
     unsigned char on[MAX_PIECES];
-    int room = T + 1 < MAX_PIECES ? T + 1 : MAX_PIECES;
+    /* rows are written with stride t_max, then compacted to the longest example's length */
     for (int b = 0; b < B; b++) {
         int n;
         cope_status st = cope_task_example(t, split, rng, tok, seq, on, room, &n, err);
         if (st) return st;
-        for (int i = 0; i < T; i++) {
-            size_t k = (size_t)b * T + i;
+        for (int i = 0; i < t_max; i++) {
+            size_t k = (size_t)b * t_max + i;
             int real = i + 1 < n;
             ids[k] = i < n ? seq[i] : pad;
             targets[k] = real ? seq[i + 1] : pad;
             mask[k] = real && on[i + 1] ? 1.0f : 0.0f;
         }
+        if (n - 1 > T) T = n - 1;
     }
+    /* compact rows from stride t_max to stride T */
+    for (int b = 1; b < B && T < t_max; b++) {
+        memmove(ids + (size_t)b * T, ids + (size_t)b * t_max, (size_t)T * sizeof(int));
+        memmove(targets + (size_t)b * T, targets + (size_t)b * t_max, (size_t)T * sizeof(int));
+        memmove(mask + (size_t)b * T, mask + (size_t)b * t_max, (size_t)T * sizeof(float));
+    }
+    if (t_used) *t_used = T;
     return COPE_OK;
 }

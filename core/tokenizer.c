@@ -13,6 +13,7 @@ struct cope_tokenizer {
     int *table;      /* hash slots: piece id or -1 */
     size_t n_slots;  /* power of two */
     int unk;
+    int newline; /* words: id of the piece "\n" (then a newline is a token), or -1 */
 };
 
 static uint64_t hash_bytes(const char *s, size_t n) {
@@ -61,6 +62,7 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
     if (!t) return cope_fail(err, COPE_ERR_NOMEM, "out of memory (tokenizer)");
     t->type = type;
     t->unk = -1;
+    t->newline = -1;
     t->n_slots = 16;
     while (t->n_slots < (size_t)n * 2) t->n_slots *= 2;
     t->pieces = calloc((size_t)n, sizeof(char *));
@@ -82,7 +84,7 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
             if (type == COPE_TOK_CHARS && utf8_len((const unsigned char *)p, len) != len)
                 st = cope_fail(err, COPE_ERR_CONFIG,
                                "tokenizer.vocab[%d] is not a single UTF-8 character", i);
-            if (type == COPE_TOK_WORDS)
+            if (type == COPE_TOK_WORDS && strcmp(p, "\n") != 0)
                 for (size_t k = 0; k < len && !st; k++) {
                     char c = p[k];
                     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
@@ -106,6 +108,7 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
         while (t->table[s] >= 0) s = (s + 1) & mask;
         t->table[s] = i;
         if (strcmp(p, "<unk>") == 0) t->unk = i;
+        if (strcmp(p, "\n") == 0) t->newline = i;
     }
     *out = t;
     return COPE_OK;
@@ -136,6 +139,15 @@ cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len,
     while (i < len) {
         size_t b = i, e;
         if (t->type == COPE_TOK_WORDS) {
+            if (text[i] == '\n' && t->newline >= 0) { /* newline as a token */
+                i++;
+                if (n < max_ids) {
+                    ids[n] = t->newline;
+                    if (spans) { spans[2 * n] = (int)b; spans[2 * n + 1] = 1; }
+                }
+                n++;
+                continue;
+            }
             if (is_space(text[i])) { i++; continue; }
             while (i < len && !is_space(text[i])) i++;
             e = i;

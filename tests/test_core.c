@@ -808,8 +808,9 @@ static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
     *first = *last = 0.0f;
     for (int s = 0; s < steps; s++) {
         float loss;
-        cope_task_batch(task, "train", &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &err);
-        cope_forward(m, ws, ids, tg, mask, B, T, &loss, &err);
+        int Tb;
+        cope_task_batch(task, "train", &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err);
+        cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err);
         cope_backward(m, ws, g, &err);
         cope_optimizer_step(o, m, g, &h, NULL, &err);
         if (s < 10) *first += loss / 10;

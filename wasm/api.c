@@ -1,0 +1,174 @@
+/* api.c — the WebAssembly boundary: a thin exported C API over core/cope.h for wasm/cope.mjs.
+ * Numbers and pointers only, no callbacks. Every fallible call takes a cope_error* that the caller
+ * allocated (cope_wasm_error_new), so the shim has no global state at all; a context object owns
+ * the model, a cached trace (reused while T stays the same, so repeated traces do not allocate) and
+ * the incremental decoding state. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <emscripten.h>
+
+#include "cope.h"
+
+#define API EMSCRIPTEN_KEEPALIVE
+
+/* ---------------------------------------------------------------------------------------------
+ * Memory and errors */
+API void *cope_wasm_malloc(size_t n) { return malloc(n ? n : 1); }
+API void cope_wasm_free(void *p) { free(p); }
+
+API cope_error *cope_wasm_error_new(void) { return calloc(1, sizeof(cope_error)); }
+API int cope_wasm_error_code(const cope_error *e) { return e->code; }
+API const char *cope_wasm_error_msg(const cope_error *e) { return e->msg; }
+API const char *cope_wasm_strerror(int code) { return cope_strerror((cope_status)code); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Context: one loaded model and what its calls keep between calls */
+typedef struct {
+    cope_model *m;
+    cope_trace *tr;      /* last trace; reused when the next one has the same T */
+    cope_state *st;      /* created at the first step */
+    float *step_logits;  /* [V] */
+} cope_wasm_ctx;
+
+API void cope_wasm_unload(cope_wasm_ctx *c) {
+    if (!c) return;
+    cope_trace_free(c->tr);
+    cope_state_free(c->st);
+    free(c->step_logits);
+    cope_model_free(c->m);
+    free(c);
+}
+
+/* Returns a context, or NULL with err filled. The bytes are not retained. */
+API cope_wasm_ctx *cope_wasm_load(const void *buf, size_t len, cope_error *err) {
+    cope_wasm_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        err->code = COPE_ERR_NOMEM;
+        strcpy(err->msg, "out of memory");
+        return NULL;
+    }
+    if (cope_model_load(&c->m, buf, len, err)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Config as 13 ints: vocab_size, n_ctx, n_layer, n_head, d_model, d_ff, pe, npos, sep_keys,
+ * per_head_table, rel_max, tied, tokenizer type. Returns the count written. */
+#define CONFIG_INTS 13
+API int cope_wasm_config(const cope_wasm_ctx *c, int *out) {
+    const cope_config *g = cope_model_config(c->m);
+    int v[CONFIG_INTS] = {g->vocab_size, g->n_ctx, g->n_layer, g->n_head, g->d_model, g->d_ff, (int)g->pe,
+                          g->npos, g->sep_keys, g->per_head_table, g->rel_max, g->tied,
+                          (int)cope_tokenizer_type(cope_model_tokenizer(c->m))};
+    memcpy(out, v, sizeof v);
+    return CONFIG_INTS;
+}
+API const char *cope_wasm_pe_name(int pe) { return cope_pe_name((cope_pe)pe); }
+API const char *cope_wasm_provenance(const cope_wasm_ctx *c) { return cope_model_provenance(c->m); }
+API double cope_wasm_num_params(const cope_wasm_ctx *c) { return (double)cope_model_num_params(c->m); }
+/* Vocabulary piece of id (NUL-terminated UTF-8), NULL when out of range. */
+API const char *cope_wasm_piece(const cope_wasm_ctx *c, int id) {
+    return cope_tokenizer_piece(cope_model_tokenizer(c->m), id);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer. ids [max_ids], spans [2*max_ids] (byte offset, byte length); counts[0] = tokens
+ * found (may exceed max_ids), counts[1] = unknown pieces. Returns a status. A text of len bytes
+ * has at most len tokens. */
+API int cope_wasm_tokenize(const cope_wasm_ctx *c, const char *text, size_t len, int *ids, int *spans,
+                           int max_ids, int *counts, cope_error *err) {
+    return cope_tokenize(cope_model_tokenizer(c->m), text, len, ids, spans, max_ids, &counts[0],
+                         &counts[1], err);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Trace: full forward of ids[0..T). Returns the trace (owned by the context, valid until the next
+ * trace or unload) or NULL with err filled. */
+API cope_trace *cope_wasm_trace(cope_wasm_ctx *c, const int *ids, int T, cope_error *err) {
+    if (c->tr && c->tr->T != T) {
+        cope_trace_free(c->tr);
+        c->tr = NULL;
+    }
+    if (!c->tr && cope_trace_new(&c->tr, c->m, T, err)) return NULL;
+    if (cope_trace_run(c->m, c->tr, ids, T, err)) return NULL;
+    return c->tr;
+}
+
+/* which: 0 gates, 1 positions, 2 content_logits, 3 cope_logits, 4 attn, 5 pos_attn (the order of
+ * cope_step_row's names); -1 the logits [T, V]. Layer l's array is [H, T, T]. */
+API const float *cope_wasm_trace_array(const cope_trace *tr, int which, int l) {
+    float **all[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
+    if (which == -1) return tr->logits;
+    if (which < 0 || which >= 6 || l < 0 || l >= tr->n_layer) return NULL;
+    return all[which][l];
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Incremental decoding. Returns the logits [V] (owned by the context) or NULL with err filled. */
+API const float *cope_wasm_step(cope_wasm_ctx *c, int id, cope_error *err) {
+    if (!c->st) {
+        if (cope_state_new(&c->st, c->m, err)) return NULL;
+        c->step_logits = malloc((size_t)cope_model_config(c->m)->vocab_size * sizeof(float));
+        if (!c->step_logits) {
+            cope_state_free(c->st);
+            c->st = NULL;
+            err->code = COPE_ERR_NOMEM;
+            strcpy(err->msg, "out of memory");
+            return NULL;
+        }
+    }
+    if (cope_step(c->m, c->st, id, c->step_logits, err)) return NULL;
+    return c->step_logits;
+}
+API void cope_wasm_reset(cope_wasm_ctx *c) {
+    if (c->st) cope_state_reset(c->st);
+}
+API int cope_wasm_length(const cope_wasm_ctx *c) { return c->st ? cope_state_length(c->st) : 0; }
+/* The last step's row (length cope_wasm_length) of layer l, head h; which as in trace_array. */
+API const float *cope_wasm_step_row(const cope_wasm_ctx *c, int l, int h, int which) {
+    static const char *const names[6] = {"gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"};
+    if (!c->st || which < 0 || which >= 6) return NULL;
+    return cope_step_row(c->st, l, h, names[which]);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tasks */
+API int cope_wasm_task_count(void) { return cope_task_count(); }
+API const char *cope_wasm_task_name(int i) {
+    const cope_task *t = cope_task_get(i);
+    return t ? cope_task_name(t) : NULL;
+}
+API const char *cope_wasm_task_description(int i) {
+    const cope_task *t = cope_task_get(i);
+    return t ? cope_task_description(t) : NULL;
+}
+API const char *cope_wasm_task_splits(int i) {
+    const cope_task *t = cope_task_get(i);
+    return t ? cope_task_splits(t) : NULL;
+}
+/* Longest example of a split (0 when the task or split is unknown): the size of seq/loss_on. */
+API int cope_wasm_task_max_len(int i, const char *split) {
+    const cope_task *t = cope_task_get(i);
+    return t ? cope_task_max_len(t, split) : 0;
+}
+/* One example of task i from a generator seeded with seed_hi:seed_lo (the 64-bit seed in two
+ * halves, since a JS number cannot carry it), in the ids of the model's vocabulary. Returns the
+ * length, or -1 with err filled. */
+API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint32_t seed_lo,
+                         uint32_t seed_hi, int *seq, unsigned char *loss_on, int max_len, cope_error *err) {
+    const cope_task *t = cope_task_get(i);
+    if (!t) {
+        err->code = COPE_ERR_ARG;
+        strcpy(err->msg, "unknown task");
+        return -1;
+    }
+    cope_rng rng;
+    cope_rng_seed(&rng, ((uint64_t)seed_hi << 32) | seed_lo);
+    int n;
+    if (cope_task_example(t, split, &rng, cope_model_tokenizer(c->m), seq, loss_on, max_len, &n, err)) return -1;
+    return n;
+}
