@@ -1,0 +1,352 @@
+// cope.mjs — the CoPE core in WebAssembly as an ES module, for Node 20, browsers and Web Workers.
+// No Emscripten glue: the .wasm is a standalone reactor (wasm/api.c) that this file instantiates
+// itself; a SIMD build is used where WebAssembly.validate accepts SIMD, the scalar build elsewhere.
+//
+//   import { CopeModel } from './cope.mjs';
+//   const model = await CopeModel.load(bytesOrUrl);       // ArrayBuffer, typed array, URL or path
+//   const { ids } = model.tokenize('a b . a ?');
+//   const tr = model.trace(ids);                           // tr.layers[l].attn[h][i * T + j]
+//   const st = model.step(ids[0]);                         // st.logits, st.layers[l].gates[h][j]
+//   model.free();
+//
+// Every model owns its own wasm instance (so free() returns all of its memory to the JS heap);
+// the compiled module is shared. Results are copies and survive later calls.
+
+// The single-file build (build/wasm/cope.single.mjs) replaces the next line with the two .wasm
+// files in base64; this file then needs nothing else.
+const EMBEDDED = null;
+
+/** Names of the per-layer [H, T, T] arrays, in the order wasm/api.c numbers them. */
+export const TRACE_ARRAYS = ['gates', 'positions', 'content_logits', 'cope_logits', 'attn', 'pos_attn'];
+const CONFIG_KEYS = ['vocab_size', 'n_ctx', 'n_layer', 'n_head', 'd_model', 'd_ff', 'pe', 'npos',
+  'sep_keys', 'per_head_table', 'rel_max', 'tied', 'tokenizer'];
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/** An error from the core: message as the core wrote it, code = cope_status, status = its name. */
+export class CopeError extends Error {
+  constructor(message, code = 0, status = '') {
+    super(message);
+    this.name = 'CopeError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading bytes and the wasm module
+
+/** True when this engine runs wasm SIMD (a function returning i8x16.popcnt of a splat validates). */
+export function simdSupported() {
+  return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3,
+    2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+}
+
+function base64Bytes(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Bytes of an ArrayBuffer, typed array, Response, URL or (in Node) file path or file: URL. */
+async function readBytes(src) {
+  if (src instanceof ArrayBuffer) return new Uint8Array(src);
+  if (ArrayBuffer.isView(src)) return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  if (typeof Response !== 'undefined' && src instanceof Response) return new Uint8Array(await src.arrayBuffer());
+  if (typeof src === 'string' || src instanceof URL) {
+    const s = String(src);
+    if (isNode && (s.startsWith('file:') || !/^[a-z][a-z0-9+.-]*:/i.test(s))) {
+      const { readFile } = await import('node:fs/promises');
+      return new Uint8Array(await readFile(s.startsWith('file:') ? new URL(s) : s));
+    }
+    const r = await fetch(s);
+    if (!r.ok) throw new CopeError(`cannot fetch ${s}: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  }
+  throw new TypeError('expected an ArrayBuffer, a typed array, a Response, a URL or a path');
+}
+
+const compiled = new Map(); // 'simd' | 'scalar' -> Promise<WebAssembly.Module>
+
+function wasmModule(simd) {
+  const key = simd ? 'simd' : 'scalar';
+  if (!compiled.has(key)) {
+    const p = (async () => {
+      const bytes = EMBEDDED ? base64Bytes(EMBEDDED[key])
+        : await readBytes(new URL(`cope-${key}.wasm`, import.meta.url));
+      return WebAssembly.compile(bytes);
+    })();
+    p.catch(() => compiled.delete(key)); // a failed fetch may be retried
+    compiled.set(key, p);
+  }
+  return compiled.get(key);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One wasm instance: heap access and strings
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class Runtime {
+  constructor(instance) {
+    this.x = instance.exports;
+    this.x._initialize();
+    this.err = this.x.cope_wasm_error_new();
+  }
+  // Views are made from the current buffer on every access: any call may have grown memory.
+  get u8() { return new Uint8Array(this.x.memory.buffer); }
+  i32(ptr, n) { return new Int32Array(this.x.memory.buffer, ptr, n); }
+  f32(ptr, n) { return new Float32Array(this.x.memory.buffer, ptr, n); }
+  malloc(n) {
+    const p = this.x.cope_wasm_malloc(n);
+    if (!p) throw new CopeError(`out of memory (${n} bytes)`, 1, 'out of memory');
+    return p;
+  }
+  str(ptr) { // NUL-terminated UTF-8 at ptr, or null
+    if (!ptr) return null;
+    const u8 = this.u8;
+    let end = ptr;
+    while (u8[end]) end++;
+    return dec.decode(u8.subarray(ptr, end));
+  }
+  cstr(s) { // malloc'd NUL-terminated copy of s; the caller frees it
+    const b = enc.encode(s);
+    const p = this.malloc(b.length + 1);
+    this.u8.set(b, p);
+    this.u8[p + b.length] = 0;
+    return p;
+  }
+  ints(arr) { // malloc'd int32 copy
+    const p = this.malloc(Math.max(1, arr.length) * 4);
+    this.i32(p, arr.length).set(arr);
+    return p;
+  }
+  fail() {
+    const code = this.x.cope_wasm_error_code(this.err);
+    return new CopeError(this.str(this.x.cope_wasm_error_msg(this.err)), code,
+      this.str(this.x.cope_wasm_strerror(code)));
+  }
+}
+
+async function instantiate(simd) {
+  const mod = await wasmModule(simd);
+  const instance = await WebAssembly.instantiate(mod, {
+    env: { emscripten_notify_memory_growth() {} }, // views are re-read anyway
+  });
+  return new Runtime(instance);
+}
+
+function checkIds(ids, what = 'ids') {
+  const a = Array.from(ids);
+  for (let i = 0; i < a.length; i++)
+    if (!Number.isInteger(a[i])) throw new CopeError(`${what}[${i}] = ${a[i]} is not an integer`, 2, 'bad argument');
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+export class CopeModel {
+  /**
+   * Loads a model (safetensors bytes, or a URL/path to fetch them from).
+   * options.simd: true/false forces the SIMD or scalar build (default: feature detection).
+   */
+  static async load(source, options = {}) {
+    const simd = options.simd ?? simdSupported();
+    const [bytes, rt] = await Promise.all([readBytes(source), instantiate(simd)]);
+    const buf = rt.malloc(bytes.length);
+    rt.u8.set(bytes, buf);
+    const ctx = rt.x.cope_wasm_load(buf, bytes.length, rt.err);
+    rt.x.cope_wasm_free(buf);
+    if (!ctx) throw rt.fail(); // the instance is dropped with this model
+    return new CopeModel(rt, ctx, simd);
+  }
+
+  constructor(rt, ctx, simd) {
+    this._rt = rt;
+    this._ctx = ctx;
+    /** true when this model runs the SIMD build */
+    this.simd = simd;
+    const x = rt.x;
+    const p = rt.malloc(4 * CONFIG_KEYS.length);
+    const n = x.cope_wasm_config(ctx, p);
+    const v = Array.from(rt.i32(p, n));
+    x.cope_wasm_free(p);
+    const c = {};
+    CONFIG_KEYS.forEach((k, i) => { c[k] = v[i]; });
+    c.pe = rt.str(x.cope_wasm_pe_name(c.pe));
+    c.sep_keys = !!c.sep_keys;
+    c.per_head_table = !!c.per_head_table;
+    c.tied = !!c.tied;
+    c.tokenizer = c.tokenizer === 1 ? 'chars' : 'words';
+    c.n_params = x.cope_wasm_num_params(ctx);
+    c.provenance = JSON.parse(rt.str(x.cope_wasm_provenance(ctx)));
+    /** the config, as in the file's cope_config, plus n_params */
+    this.config = Object.freeze(c);
+    /** vocabulary pieces, index = token id */
+    this.vocab = Object.freeze(Array.from({ length: c.vocab_size }, (_, i) => rt.str(x.cope_wasm_piece(ctx, i))));
+    this.unkId = this.vocab.indexOf('<unk>');
+  }
+
+  get _x() {
+    if (!this._ctx) throw new CopeError('the model was freed', 2, 'bad argument');
+    return this._rt.x;
+  }
+
+  /** Bytes of wasm memory this model's instance holds (it never shrinks). */
+  get memoryBytes() { return this._x.memory.buffer.byteLength; }
+
+  /** The tasks compiled into the core: [{ name, description, splits }]. */
+  get tasks() {
+    const x = this._x, rt = this._rt;
+    return Array.from({ length: x.cope_wasm_task_count() }, (_, i) => ({
+      name: rt.str(x.cope_wasm_task_name(i)),
+      description: rt.str(x.cope_wasm_task_description(i)),
+      splits: rt.str(x.cope_wasm_task_splits(i)).split(','),
+    }));
+  }
+
+  /**
+   * Tokenizes text. Returns { ids: Int32Array, spans: [[start, end], ...] (indices into text),
+   * byteSpans: Int32Array of (offset, length) pairs in UTF-8, unknown: count of pieces not in the
+   * vocabulary, unknownPieces: those pieces of text }.
+   */
+  tokenize(text) {
+    const x = this._x, rt = this._rt;
+    const bytes = enc.encode(String(text));
+    const max = Math.max(1, bytes.length);
+    const tp = rt.malloc(max), ip = rt.malloc(4 * max), sp = rt.malloc(8 * max), cp = rt.malloc(8);
+    try {
+      rt.u8.set(bytes, tp);
+      if (x.cope_wasm_tokenize(this._ctx, tp, bytes.length, ip, sp, max, cp, rt.err)) throw rt.fail();
+      const [n, unknown] = rt.i32(cp, 2);
+      const ids = rt.i32(ip, n).slice(), byteSpans = rt.i32(sp, 2 * n).slice();
+      // UTF-8 byte offsets -> string indices: count UTF-16 units of the bytes before each offset
+      const spans = [];
+      for (let i = 0; i < n; i++) {
+        const b = byteSpans[2 * i], e = b + byteSpans[2 * i + 1];
+        const s = dec.decode(bytes.subarray(0, b)).length;
+        spans.push([s, s + dec.decode(bytes.subarray(b, e)).length]);
+      }
+      const unknownPieces = [];
+      if (unknown)
+        for (let i = 0; i < n; i++) {
+          const piece = dec.decode(bytes.subarray(byteSpans[2 * i], byteSpans[2 * i] + byteSpans[2 * i + 1]));
+          if (ids[i] === this.unkId && piece !== '<unk>') unknownPieces.push(piece);
+        }
+      return { ids, spans, byteSpans, unknown, unknownPieces };
+    } finally {
+      for (const p of [tp, ip, sp, cp]) x.cope_wasm_free(p);
+    }
+  }
+
+  /** Vocabulary piece of a token id. */
+  piece(id) {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.length)
+      throw new CopeError(`token id ${id} is outside the vocabulary 0..${this.vocab.length - 1}`, 14, 'bad token');
+    return this.vocab[id];
+  }
+
+  /** Text of token ids: pieces joined by spaces (words tokenizer) or directly (chars). */
+  detokenize(ids) {
+    return Array.from(ids, (id) => this.piece(id)).join(this.config.tokenizer === 'words' ? ' ' : '');
+  }
+
+  /**
+   * Full forward of ids (at most n_ctx of them). Returns { T, ids, logits: Float32Array [T*V],
+   * layers: [{ gates, positions, content_logits, cope_logits, attn, pos_attn }] } where each
+   * field is an array over heads of Float32Array [T*T], row = query i, column = key j.
+   */
+  trace(ids) {
+    const x = this._x, rt = this._rt;
+    const a = checkIds(ids);
+    const { n_layer: L, n_head: H, vocab_size: V } = this.config;
+    const T = a.length;
+    const ip = rt.ints(a);
+    let tr;
+    try {
+      tr = x.cope_wasm_trace(this._ctx, ip, T, rt.err);
+    } finally {
+      x.cope_wasm_free(ip);
+    }
+    if (!tr) throw rt.fail();
+    const per = T * T;
+    const layers = [];
+    for (let l = 0; l < L; l++) {
+      const layer = {};
+      TRACE_ARRAYS.forEach((name, k) => {
+        const all = rt.f32(x.cope_wasm_trace_array(tr, k, l), H * per).slice(); // one copy per layer
+        layer[name] = Array.from({ length: H }, (_, h) => all.subarray(h * per, (h + 1) * per));
+      });
+      layers.push(layer);
+    }
+    const logits = rt.f32(x.cope_wasm_trace_array(tr, -1, 0), T * V).slice();
+    return { T, ids: Int32Array.from(a), logits, layers };
+  }
+
+  /**
+   * Appends one token to the decoding state. Returns { t (its position), logits: Float32Array [V],
+   * layers: [{ gates, ... }] }: each field an array over heads of Float32Array [t+1], the new
+   * query's row.
+   */
+  step(id) {
+    const x = this._x, rt = this._rt;
+    const [tok] = checkIds([id], 'id');
+    const lp = x.cope_wasm_step(this._ctx, tok, rt.err);
+    if (!lp) throw rt.fail();
+    const { n_layer: L, n_head: H, vocab_size: V } = this.config;
+    const n = x.cope_wasm_length(this._ctx);
+    const layers = [];
+    for (let l = 0; l < L; l++) {
+      const layer = {};
+      TRACE_ARRAYS.forEach((name, k) => {
+        layer[name] = Array.from({ length: H }, (_, h) => rt.f32(x.cope_wasm_step_row(this._ctx, l, h, k), n).slice());
+      });
+      layers.push(layer);
+    }
+    return { t: n - 1, logits: rt.f32(lp, V).slice(), layers };
+  }
+
+  /** Empties the decoding state. */
+  reset() { this._x.cope_wasm_reset(this._ctx); }
+
+  /** Tokens in the decoding state. */
+  get length() { return this._x.cope_wasm_length(this._ctx); }
+
+  /**
+   * One example of a task from a generator seeded with seed (a non-negative integer or BigInt
+   * below 2^64), as token ids of this model's vocabulary. Returns { task, split, seed, ids:
+   * Int32Array, pieces: string[], scored: Uint8Array (1 where the model is scored) }.
+   */
+  sample(task, seed, split = 'train') {
+    const x = this._x, rt = this._rt;
+    const names = this.tasks.map((t) => t.name);
+    const i = names.indexOf(task);
+    if (i < 0) throw new CopeError(`unknown task "${task}" (tasks: ${names.join(', ')})`, 2, 'bad argument');
+    let s;
+    try { s = BigInt(seed); } catch { s = -1n; }
+    if (s < 0n || s >= 1n << 64n) throw new CopeError(`seed ${seed} is not an integer in 0..2^64-1`, 2, 'bad argument');
+    const sp = rt.cstr(String(split));
+    const max = Math.max(1, x.cope_wasm_task_max_len(i, sp));
+    const qp = rt.malloc(4 * max), lp = rt.malloc(max);
+    try {
+      const n = x.cope_wasm_sample(this._ctx, i, sp, Number(s & 0xffffffffn), Number(s >> 32n), qp, lp, max, rt.err);
+      if (n < 0) throw rt.fail();
+      const ids = rt.i32(qp, n).slice();
+      return { task, split: String(split), seed: s, ids, pieces: Array.from(ids, (id) => this.vocab[id]),
+        scored: rt.u8.slice(lp, lp + n) };
+    } finally {
+      for (const p of [sp, qp, lp]) x.cope_wasm_free(p);
+    }
+  }
+
+  /** Frees the model; its wasm instance and memory go to the garbage collector. */
+  free() {
+    if (!this._ctx) return;
+    this._rt.x.cope_wasm_unload(this._ctx);
+    this._ctx = 0;
+    this._rt = null;
+  }
+}

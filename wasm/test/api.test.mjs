@@ -1,0 +1,184 @@
+// api.test.mjs — the JS API around the trace: errors carry the core's message and leave the
+// module usable, the context limit, the tokenizer, task sampling, memory over repeated calls,
+// the single-file build, free().
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { COPE, CopeError, CopeModel, ROOT, TMP, WASM_DIR, compareTraces, cope, flatTrace, randomIds,
+  toyModel } from './helpers.mjs';
+
+const GOLDEN = join(ROOT, 'tests/golden/cope.model.safetensors');
+const goldenBytes = readFileSync(GOLDEN);
+
+/** The message the native program prints for a file that does not load. */
+function nativeLoadError(bytes, tag) {
+  const path = join(TMP, `${tag}.bad.safetensors`);
+  execFileSync('sh', ['-c', 'cat > "$1"', 'sh', path], { input: bytes });
+  try {
+    execFileSync(COPE, ['info', path], { stdio: 'pipe' });
+  } catch (e) {
+    const line = e.stderr.toString().trim();
+    const prefix = `cope: error: ${path}: `;
+    assert.ok(line.startsWith(prefix), line);
+    return line.slice(prefix.length);
+  }
+  assert.fail(`native cope loaded ${tag}`);
+}
+
+function randomBytes(n, seed) {
+  let s = seed;
+  return Uint8Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) >>> 0; return s >>> 24; });
+}
+
+test('bad bytes throw a CopeError with the core\'s message; loading works afterwards', async () => {
+  const header = Number(goldenBytes.readBigUInt64LE(0));
+  const cases = {
+    empty: new Uint8Array(0),
+    'truncated at 5': goldenBytes.subarray(0, 5),
+    'truncated in the header': goldenBytes.subarray(0, 8 + (header >> 1)),
+    'truncated in the data': goldenBytes.subarray(0, goldenBytes.length - 100),
+    'random 64 bytes': randomBytes(64, 1),
+    'random 4096 bytes': randomBytes(4096, 2),
+    'random after a valid length': Uint8Array.from([16, 0, 0, 0, 0, 0, 0, 0, ...randomBytes(100, 3)]),
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    for (const simd of [true, false]) {
+      await assert.rejects(CopeModel.load(bytes, { simd }), (e) => {
+        assert.ok(e instanceof CopeError && e instanceof Error, name);
+        assert.equal(e.message, nativeLoadError(bytes, name.replace(/ /g, '_')), name);
+        assert.ok(e.code > 0 && e.status.length > 0, name);
+        return true;
+      }, name);
+    }
+  }
+  const m = await CopeModel.load(goldenBytes);
+  assert.equal(m.trace([1, 2, 3]).T, 3);
+  m.free();
+});
+
+test('errors on a loaded model leave it usable', async () => {
+  const m = await CopeModel.load(goldenBytes);
+  const ids = randomIds(10, m.config.vocab_size, 4);
+  const before = flatTrace(m.trace(ids));
+  assert.throws(() => m.trace([1, 99, 2]), (e) => e instanceof CopeError && /ids\[1\] = 99 is outside the vocabulary 0\.\.10/.test(e.message));
+  assert.throws(() => m.trace([]), (e) => e instanceof CopeError && /empty/.test(e.message));
+  assert.throws(() => m.trace([1, 1.5]), (e) => e instanceof CopeError && /not an integer/.test(e.message));
+  assert.throws(() => m.step(-1), (e) => e instanceof CopeError && /outside the vocabulary/.test(e.message));
+  assert.throws(() => m.piece(11), CopeError);
+  assert.throws(() => m.sample('no-such-task', 1), (e) => /unknown task "no-such-task" \(tasks: .*toy/.test(e.message));
+  assert.throws(() => m.sample('toy', 1), (e) => /vocabulary lacks/.test(e.message)); // not a toy model
+  const c = compareTraces(flatTrace(m.trace(ids)), before, 0, 0);
+  assert.equal(c.worst, 0, c.where);
+  m.free();
+});
+
+test('input longer than the context is a clear error', async () => {
+  const m = await CopeModel.load(goldenBytes);
+  const C = m.config.n_ctx;
+  assert.throws(() => m.trace(randomIds(C + 1, m.config.vocab_size)), (e) => e instanceof CopeError &&
+    e.message === `sequence of ${C + 1} tokens exceeds the model's context n_ctx = ${C}` && e.status.length > 0);
+  assert.equal(m.trace(randomIds(C, m.config.vocab_size)).T, C); // exactly n_ctx is fine
+  const text = Array(C + 5).fill('the').join(' ');
+  assert.throws(() => m.trace(m.tokenize(text).ids), /exceeds the model's context/);
+  for (let t = 0; t < C; t++) m.step(1);
+  assert.throws(() => m.step(1), (e) => e.message === `the context is full (n_ctx = ${C})`);
+  m.reset();
+  assert.equal(m.step(1).t, 0);
+  m.free();
+});
+
+test('tokenize: ids, spans in string indices, unknown words reported', async () => {
+  const m = await CopeModel.load(goldenBytes);
+  const text = 'The  cat sat on the Mätt and zebra\tran';
+  const tk = m.tokenize(text);
+  const v = (w) => m.vocab.indexOf(w);
+  assert.deepEqual(Array.from(tk.ids), [v('the'), v('cat'), v('sat'), v('on'), v('the'), v('<unk>'), v('and'), v('<unk>'), v('ran')]);
+  assert.equal(tk.unknown, 2);
+  assert.deepEqual(tk.unknownPieces, ['Mätt', 'zebra']);
+  assert.deepEqual(tk.spans.map(([s, e]) => text.slice(s, e)), ['The', 'cat', 'sat', 'on', 'the', 'Mätt', 'and', 'zebra', 'ran']);
+  assert.equal(m.detokenize(tk.ids), 'the cat sat on the <unk> and <unk> ran');
+  assert.equal(m.tokenize('').ids.length, 0);
+  assert.equal(m.tokenize('   ').ids.length, 0);
+  m.free();
+});
+
+test('model info: config and vocabulary as the file says', async () => {
+  const m = await CopeModel.load(goldenBytes);
+  const info = cope('info', GOLDEN);
+  assert.match(info, new RegExp(`pe +${m.config.pe}\\n`));
+  assert.match(info, new RegExp(`parameters +${m.config.n_params}\\n`));
+  assert.match(info, new RegExp(`n_ctx +${m.config.n_ctx}\\n`));
+  assert.equal(m.vocab.length, m.config.vocab_size);
+  assert.equal(m.config.tokenizer, 'words');
+  assert.equal(typeof m.config.provenance, 'object');
+  m.free();
+});
+
+test('task sampling is deterministic per seed and matches native cope sample', async () => {
+  const m = await CopeModel.load(toyModel());
+  const text = (s) => {
+    const k = s.scored.indexOf(1);
+    return s.pieces.map((p, i) => (i === k ? `\t=> ${p}` : `${i ? ' ' : ''}${p}`)).join('');
+  };
+  for (const split of ['train', 'ood'])
+    for (const seed of [0, 1, 42, 2 ** 40 + 3]) {
+      const a = m.sample('toy', seed, split), b = m.sample('toy', seed, split);
+      assert.deepEqual(a.ids, b.ids);
+      assert.deepEqual(a.scored, b.scored);
+      assert.equal(a.scored.reduce((x, y) => x + y, 0), 1);
+      assert.equal(text(a), cope('sample', '--task', 'toy', '--split', split, '--seed', String(seed)).trim());
+    }
+  const seen = new Set(Array.from({ length: 20 }, (_, s) => m.sample('toy', s).ids.join(',')));
+  assert.ok(seen.size > 10, 'different seeds give different examples');
+  assert.deepEqual(m.sample('toy', 2n ** 64n - 1n).ids, m.sample('toy', 2n ** 64n - 1n).ids);
+  assert.throws(() => m.sample('toy', -1), /seed -1/);
+  assert.throws(() => m.sample('toy', 1, 'nosplit'), /has no split "nosplit"/);
+  assert.ok(m.tasks.some((t) => t.name === 'toy' && t.splits.includes('ood')));
+  m.free();
+});
+
+test('memory does not grow over 1,000 traces, steps and failed calls', async () => {
+  const m = await CopeModel.load(toyModel());
+  const { n_ctx: C, vocab_size: V } = m.config;
+  const ids = randomIds(C, V, 9);
+  m.trace(ids);
+  m.trace(ids.slice(0, 5));
+  m.step(1);
+  const start = m.memoryBytes;
+  for (let i = 0; i < 1000; i++) {
+    m.trace(i % 2 ? ids : ids.slice(0, 5 + (i % 7))); // alternating lengths: the trace is remade
+    m.tokenize('a b . a ?');
+    if (i % 10 === 0) { m.reset(); for (let t = 0; t < 5; t++) m.step(ids[t]); }
+    if (i % 100 === 0) assert.throws(() => m.trace([V]));
+  }
+  assert.equal(m.memoryBytes, start);
+  m.free();
+});
+
+test('the single-file module works alone and equals the module with .wasm files', async () => {
+  const alone = join(TMP, 'alone.mjs');
+  copyFileSync(join(WASM_DIR, 'cope.single.mjs'), alone); // no .wasm beside it
+  const single = await import(alone);
+  const ids = randomIds(16, 11, 5);
+  for (const simd of [true, false]) {
+    const a = await single.CopeModel.load(goldenBytes, { simd });
+    const b = await CopeModel.load(goldenBytes, { simd });
+    assert.equal(compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), 0, 0).worst, 0);
+    a.free();
+    b.free();
+  }
+});
+
+test('load from a path, a file: URL, an ArrayBuffer; calls after free() throw', async () => {
+  const ab = goldenBytes.buffer.slice(goldenBytes.byteOffset, goldenBytes.byteOffset + goldenBytes.length);
+  for (const src of [GOLDEN, new URL(`file://${GOLDEN}`), ab]) {
+    const m = await CopeModel.load(src);
+    assert.equal(m.config.vocab_size, 11);
+    m.free();
+    assert.throws(() => m.trace([1]), /freed/);
+    m.free(); // twice is harmless
+  }
+  await assert.rejects(CopeModel.load(join(TMP, 'missing.safetensors')), /ENOENT/);
+});

@@ -1,0 +1,102 @@
+// trace.test.mjs — the wasm trace equals the native `cope trace --out` on every reference test
+// model and every shipped model, for the SIMD and the scalar build; the SIMD build equals the
+// scalar build; incremental steps equal the trace.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { basename } from 'node:path';
+import { CopeModel, TRACE_ARRAYS, compare, compareTraces, flatTrace, nativeTrace, randomIds,
+  simdSupported, testModels } from './helpers.mjs';
+
+// Tolerances |wasm - native| <= atol + rtol |native|. Native (GCC -O3 -march=native, FMA
+// contraction) and wasm (no FMA, other summation order) round differently; the core's own golden
+// test allows 1e-5 + 1e-4 |ref| against float64 PyTorch, and we allow the same.
+export const NATIVE_TOL = { atol: 1e-5, rtol: 1e-4 };
+// SIMD vs scalar wasm: same operations, only the summation order of reductions differs.
+export const SIMD_TOL = { atol: 1e-5, rtol: 1e-4 };
+// step vs trace (different kernels: dot products vs GEMM), as the core's test: 1e-4 relative.
+export const STEP_TOL = { atol: 1e-5, rtol: 1e-4 };
+
+const models = testModels();
+const loaded = new Map();
+async function load(path, simd) {
+  const key = `${path}:${simd}`;
+  if (!loaded.has(key)) loaded.set(key, await CopeModel.load(path, { simd }));
+  return loaded.get(key);
+}
+after(() => { for (const m of loaded.values()) m.free(); });
+
+test('this Node runs wasm SIMD', () => assert.equal(simdSupported(), true));
+
+for (const path of models) {
+  describe(basename(path), () => {
+    // Two lengths: the full context (up to 128) and 7 (not a multiple of the SIMD width).
+    const lengths = async () => {
+      const m = await load(path, true);
+      return [...new Set([Math.min(m.config.n_ctx, 128), Math.min(m.config.n_ctx, 7)])];
+    };
+
+    test('wasm trace equals native cope trace (SIMD and scalar)', async (t) => {
+      for (const T of await lengths()) {
+        const V = (await load(path, true)).config.vocab_size;
+        const ids = randomIds(T, V, T);
+        const ref = nativeTrace(path, ids, `${basename(path)}.${T}`);
+        for (const simd of [true, false]) {
+          const got = flatTrace((await load(path, simd)).trace(ids));
+          const c = compareTraces(got, ref, NATIVE_TOL.atol, NATIVE_TOL.rtol);
+          t.diagnostic(`T=${T} simd=${simd}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
+          assert.ok(c.worst <= 1, `T=${T} simd=${simd}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
+        }
+      }
+    });
+
+    test('SIMD build equals scalar build', async (t) => {
+      for (const T of await lengths()) {
+        const a = await load(path, true), b = await load(path, false);
+        const ids = randomIds(T, a.config.vocab_size, 100 + T);
+        const c = compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), SIMD_TOL.atol, SIMD_TOL.rtol);
+        t.diagnostic(`T=${T}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
+        assert.ok(c.worst <= 1, `T=${T}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
+      }
+    });
+
+    test('step equals trace, row by row', async () => {
+      for (const simd of [true, false]) {
+        const m = await load(path, simd);
+        const { n_ctx: C, vocab_size: V } = m.config;
+        const T = Math.min(C, 40);
+        const ids = randomIds(T, V, 7);
+        const tr = m.trace(ids);
+        m.reset();
+        for (let t = 0; t < T; t++) {
+          const st = m.step(ids[t]);
+          assert.equal(st.t, t);
+          let c = compare(st.logits, tr.logits.subarray(t * V, (t + 1) * V), STEP_TOL.atol, STEP_TOL.rtol);
+          assert.ok(c.worst <= 1, `simd=${simd} logits t=${t}: ${c.where}`);
+          st.layers.forEach((layer, l) => {
+            for (const name of TRACE_ARRAYS)
+              layer[name].forEach((row, h) => {
+                assert.equal(row.length, t + 1);
+                c = compare(row, tr.layers[l][name][h].subarray(t * T, t * T + t + 1), STEP_TOL.atol, STEP_TOL.rtol);
+                assert.ok(c.worst <= 1, `simd=${simd} layer ${l} ${name} head ${h} t=${t}: ${c.where}`);
+              });
+          });
+        }
+        assert.equal(m.length, T);
+        m.reset();
+        assert.equal(m.length, 0);
+      }
+    });
+  });
+}
+
+test('trace results are copies that survive later calls', async () => {
+  const m = await load(models[0], true);
+  const V = m.config.vocab_size;
+  const a = m.trace(randomIds(9, V, 1));
+  const keep = flatTrace(a);
+  const saved = Object.fromEntries(Object.entries(keep).map(([k, v]) => [k, v.slice()]));
+  m.trace(randomIds(9, V, 2));
+  m.trace(randomIds(12, V, 3));
+  m.step(1);
+  for (const [k, v] of Object.entries(flatTrace(a))) assert.deepEqual(v, saved[k], k);
+});

@@ -1,0 +1,56 @@
+# wasm.mk — the WebAssembly build (included by the top-level Makefile). See wasm/README.md.
+# Outputs in build/wasm/ (a stable path for the web page):
+#   cope.mjs            the ES module; it loads cope-simd.wasm or cope-scalar.wasm beside it
+#   cope.single.mjs     the same module with both .wasm inlined (one file, for a blog widget)
+# Debian's emscripten 3.1.6 needs NODE_PATH for its optimizer (see shared/TOOLCHAIN.md); the
+# tools are installed on first use when missing.
+WASM_DIR   := build/wasm
+EMCC       := NODE_PATH=/usr/share/nodejs emcc
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
+WASM_SRC   := $(CORE_SRC) wasm/api.c
+WASM_CFLAGS := -O3 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
+               -fopenmp-simd -fno-trapping-math -Icore
+# A standalone reactor: no Emscripten JS glue (its 3.1.6 glue does not run as an ES module in
+# Node 20); wasm/cope.mjs instantiates it. The only import is emscripten_notify_memory_growth.
+WASM_LDFLAGS := --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB \
+                -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=1MB -sMALLOC=emmalloc
+WASM_OUT   := $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm $(WASM_DIR)/cope.mjs \
+              $(WASM_DIR)/cope.single.mjs
+
+.PHONY: wasm wasm-tools npm-deps bench-wasm
+wasm: $(WASM_OUT)
+
+wasm-tools:
+	@command -v emcc >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y emscripten; }
+	@command -v node >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
+
+# npm packages (devDependencies: the tfjs peer of the benchmark), from the committed lockfile
+node_modules/.package-lock.json: package.json package-lock.json | wasm-tools
+	npm ci --no-audit --no-fund
+npm-deps: node_modules/.package-lock.json
+
+$(WASM_DIR)/cope-simd.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(WASM_DIR)
+	$(EMCC) $(WASM_CFLAGS) -msimd128 $(WASM_SRC) $(WASM_LDFLAGS) -o $@
+
+$(WASM_DIR)/cope-scalar.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(WASM_DIR)
+	$(EMCC) $(WASM_CFLAGS) $(WASM_SRC) $(WASM_LDFLAGS) -o $@
+
+$(WASM_DIR)/cope.mjs: wasm/cope.mjs
+	@mkdir -p $(WASM_DIR)
+	cp $< $@
+
+$(WASM_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
+	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
+
+TEST_SUITES += "wasm/run-tests.sh"
+TEST_DEPS   += wasm
+
+# Benchmarks (not a test): wasm SIMD / scalar, native single-threaded, TensorFlow.js
+$(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a
+	@mkdir -p $(WASM_DIR)
+	$(CC) $(CFLAGS) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
+
+bench-wasm: wasm all npm-deps $(WASM_DIR)/bench_native
+	node bench/wasm_bench.mjs
