@@ -10,7 +10,7 @@ CORE_SRC := $(wildcard core/*.c)
 CORE_HDR := $(wildcard core/*.h)
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
 
-.PHONY: all test debug bench clean golden
+.PHONY: all test debug bench clean models results
 all: $(BUILD)/cope
 
 $(BUILD)/core/%.o: core/%.c $(CORE_HDR)
@@ -46,3 +46,10 @@ test: $(TEST_DEPS)
 
 bench: all
 	COPE=$(BUILD)/cope bench/run.sh
+
+# Shipped models and the paper's tables in miniature (see models/results.py; hours of CPU for all).
+models: all
+	/usr/bin/python3 models/results.py --ship-only
+
+results: all
+	/usr/bin/python3 models/results.py

@@ -591,6 +591,92 @@ static int cmd_sample(args *a) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * locality: Figure 4, measured. For every head, the share of the position-only attention
+ * (pos_attn, each row normalized to sum 1) that falls inside the query's current paragraph and
+ * section, averaged over queries whose paragraph (section) does not start at 0; beside it the
+ * share a head without position preference would give (the unit's length / (i+1)). Paragraphs end
+ * at "\n"; a section starts at a title line "= = ... = =". */
+static int cmd_locality(args *a) {
+    cope_model *m = load_model(positional(a, 0));
+    char tname[64];
+    const cope_task *task = task_arg(a, provenance_task(m, tname, sizeof tname));
+    const char *split = opt(a, "--split", 1);
+    if (!split) split = "train";
+    int n = (int)opt_int(a, "--n", 16, 1, 100000);
+    uint64_t seed = (uint64_t)opt_int(a, "--seed", 777, 0, LONG_MAX);
+    int json = opt(a, "--json", 0) != NULL;
+    set_threads(a);
+    no_leftovers(a);
+    const cope_config *c = cope_model_config(m);
+    const cope_tokenizer *tk = cope_model_tokenizer(m);
+    int max_len = cope_task_max_len(task, split);
+    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
+    if (max_len > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len, c->n_ctx);
+    int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
+    if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
+    int L = c->n_layer, H = c->n_head;
+    double *acc = calloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
+    long nq_par = 0, nq_sec = 0;
+    int *seq = malloc((size_t)max_len * sizeof(int)), *ps = malloc((size_t)max_len * sizeof(int)),
+        *ss = malloc((size_t)max_len * sizeof(int));
+    cope_rng rng;
+    cope_rng_seed(&rng, seed);
+    cope_error err;
+    for (int e = 0; e < n; e++) {
+        int T;
+        if (cope_task_example(task, split, &rng, tk, seq, NULL, max_len, &T, &err)) die_err("locality", &err);
+        int par = 0, sec = 0;
+        for (int i = 0; i < T; i++) { /* unit starts seen from query i */
+            if (seq[i] == eq && (i == 0 || seq[i - 1] == nl)) sec = par = i;
+            ps[i] = par;
+            ss[i] = sec;
+            if (seq[i] == nl) par = i + 1;
+        }
+        cope_trace *tr;
+        if (cope_trace_new(&tr, m, T, &err) || cope_trace_run(m, tr, seq, T, &err)) die_err("locality", &err);
+        for (int i = 0; i < T; i++) {
+            int use_p = ps[i] > 0, use_s = ss[i] > 0;
+            nq_par += use_p;
+            nq_sec += use_s;
+            for (int l = 0; l < L; l++)
+                for (int h = 0; h < H; h++) {
+                    const float *row = tr->pos_attn[l] + ((size_t)h * T + i) * T;
+                    double tot = 0.0, in_p = 0.0, in_s = 0.0;
+                    for (int j = 0; j <= i; j++) {
+                        tot += row[j];
+                        if (j >= ps[i]) in_p += row[j];
+                        if (j >= ss[i]) in_s += row[j];
+                    }
+                    double *A = acc + ((size_t)l * H + h) * 4;
+                    if (use_p) { A[0] += in_p / tot; A[1] += (double)(i - ps[i] + 1) / (i + 1); }
+                    if (use_s) { A[2] += in_s / tot; A[3] += (double)(i - ss[i] + 1) / (i + 1); }
+                }
+        }
+        cope_trace_free(tr);
+    }
+    if (json) printf("{\"task\": \"%s\", \"split\": \"%s\", \"n\": %d, \"heads\": [", cope_task_name(task), split, n);
+    else printf("layer head  paragraph share (uniform)  section share (uniform)   [%s/%s, %d documents]\n", cope_task_name(task), split, n);
+    for (int l = 0; l < L; l++)
+        for (int h = 0; h < H; h++) {
+            const double *A = acc + ((size_t)l * H + h) * 4;
+            double p = nq_par ? A[0] / nq_par : 0, pu = nq_par ? A[1] / nq_par : 0;
+            double s = nq_sec ? A[2] / nq_sec : 0, su = nq_sec ? A[3] / nq_sec : 0;
+            if (json)
+                printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, \"section\": %.4f, \"section_uniform\": %.4f}",
+                       l + h ? ", " : "", l, h, p, pu, s, su);
+            else
+                printf("%5d %4d  %15.3f (%.3f)  %13.3f (%.3f)\n", l, h, p, pu, s, su);
+        }
+    if (json) printf("]}\n");
+    free(acc);
+    free(seq);
+    free(ps);
+    free(ss);
+    cope_model_free(m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * bench: training throughput on the reference config (random tokens, loss on every token) */
 static int cmd_bench(args *a) {
     cope_config c;
@@ -680,6 +766,8 @@ static void usage(FILE *f) {
             "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
             "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
             "  sample --task T [--split S] [--seed S] [--n 1]\n"
+            "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
+            "        inside the current paragraph / section, per head\n"
             "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n");
 }
 
@@ -699,6 +787,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "grad") == 0) rc = cmd_grad(&a);
     else if (strcmp(cmd, "sample") == 0) rc = cmd_sample(&a);
     else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(&a);
+    else if (strcmp(cmd, "locality") == 0) rc = cmd_locality(&a);
     else die(2, "unknown command \"%s\" (see cope --help)", cmd);
     free(a.used);
     return rc;

@@ -67,13 +67,15 @@ static void toy_generate(example *e, const struct cope_task *t, const split_def 
 
 /* ---------------------------------------------------------------------------------------------
  * counting — the authors' generator (facebookresearch/RAM, projects/cope), as cope-paper.md §5
- * states it: variables are the first nvars letters; statements SET "v = 0 ;", INCREMENT
- * "v ++;" (a variable that is set and below 10), DUMMY "pass;", drawn with weights 1 : 7 : 50;
- * a draw that cannot be carried out (increment of an unset variable or of a 10) is drawn again;
- * the statement count is uniform in [3, max_steps]; then "print v" for a random set variable and
- * its value as the answer (one token). Text: `a = 0 ; pass; a ++; print a` -> answer 1.
- * Ours: max_steps 48 in training ("train"), and 49..96 statements out of distribution ("ood");
- * an example longer than the split's token cap, or with no variable set, is drawn again. */
+ * states it: variables are the first nvars letters; statements SET "v = 0 ;" (any variable),
+ * INCREMENT "v ++;" (a variable already set, chosen uniformly among those; not past 10), DUMMY
+ * "pass;", drawn with weights 1 : 7 : 50; a draw that cannot be carried out (no variable set yet,
+ * or the chosen one is at 10) is drawn again; the statement count is uniform in [3, max_steps];
+ * then "print v" for a variable chosen uniformly among the set ones, whose value is the answer
+ * (one token). If no variable was set, the whole example is drawn again (as the authors' code
+ * does), which favours longer programs. Text: `a = 0 ; pass; a ++; print a` -> answer 1.
+ * Ours: max_steps 48 in training ("train"), 49..96 statements out of distribution ("ood"); an
+ * example longer than the split's token cap (rare) is also drawn again. */
 static const char *const counting_vocab[] = {"<unk>", "<pad>", "a", "b", "c", "d", "e", "=",
                                              ";", "++;", "pass;", "print", "0", "1", "2", "3",
                                              "4", "5", "6", "7", "8", "9", "10"};
@@ -82,15 +84,19 @@ static void counting_generate(example *e, const struct cope_task *t, const split
     const int nvars = t->param;
     for (;;) {
         e->n = 0;
-        int value[5] = {-1, -1, -1, -1, -1};
+        int value[5] = {-1, -1, -1, -1, -1}, set[5], n_set = 0;
         int steps = s->a + cope_rng_int(rng, s->b - s->a + 1);
         for (int k = 0; k < steps;) {
-            int r = cope_rng_int(rng, 58), v = cope_rng_int(rng, nvars);
+            int r = cope_rng_int(rng, 58);
             if (r < 1) { /* SET */
+                int v = cope_rng_int(rng, nvars);
                 emit(e, letters[v], 0); emit(e, "=", 0); emit(e, "0", 0); emit(e, ";", 0);
+                if (value[v] < 0) set[n_set++] = v;
                 value[v] = 0;
             } else if (r < 8) { /* INCREMENT */
-                if (value[v] < 0 || value[v] >= 10) continue; /* failed draw: retry */
+                if (!n_set) continue; /* failed draw: retry */
+                int v = set[cope_rng_int(rng, n_set)];
+                if (value[v] + 1 > 10) continue;
                 emit(e, letters[v], 0); emit(e, "++;", 0);
                 value[v]++;
             } else { /* DUMMY */
@@ -98,9 +104,6 @@ static void counting_generate(example *e, const struct cope_task *t, const split
             }
             k++;
         }
-        int set[5], n_set = 0;
-        for (int v = 0; v < nvars; v++)
-            if (value[v] >= 0) set[n_set++] = v;
         if (!n_set) continue;
         int v = set[cope_rng_int(rng, n_set)];
         emit(e, "print", 0);

@@ -526,7 +526,7 @@ static void test_models_all_pe(void) {
             cope_trace_free(kt);
             cope_workspace_free(ws1);
             char what[128];
-            snprintf(what, sizeof what, "%s: model-level fd, %d params (%d next to a kink skipped)", name, n, skipped);
+            snprintf(what, sizeof what, "%.40s: model-level fd, %d params (%d next to a kink skipped)", name, n, skipped);
             check_close(what, an, fd, (size_t)n, 2e-3, 2e-2, 1);
             check(n >= 60, "%s: at least 60 sampled parameters away from kinks (%d of %d skipped)", name, skipped, n + skipped);
             check(isfinite(l0) && l0 > 0.0, "%s: loss %.4f is finite and positive", name, l0);
@@ -874,6 +874,224 @@ static void test_api_errors(void) {
     cope_model_free(m);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Task generators: statistics, independent recounts of the answers, splits, seeds */
+typedef struct {
+    const cope_task *t;
+    cope_tokenizer *tok;
+    int seq[2048];
+    unsigned char on[2048];
+    int n;
+} gen;
+
+static int gen_open(gen *g, const char *task) {
+    g->t = cope_task_find(task);
+    if (!g->t) { check(0, "task %s exists", task); return 0; }
+    const char *const *v;
+    int nv = cope_task_vocab(g->t, &v);
+    return cope_tokenizer_new(&g->tok, cope_task_tok_type(g->t), v, nv, NULL) == COPE_OK;
+}
+
+static const char *pc(gen *g, int i) { return cope_tokenizer_piece(g->tok, g->seq[i]); }
+
+static int gen_next(gen *g, const char *split, cope_rng *rng) {
+    cope_error err;
+    if (cope_task_example(g->t, split, rng, g->tok, g->seq, g->on, 2048, &g->n, &err)) {
+        check(0, "%s/%s example: %s", cope_task_name(g->t), split, err.msg);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_counting_task(int nvars) {
+    gen g;
+    char name[16];
+    snprintf(name, sizeof name, "counting%d", nvars);
+    if (!gen_open(&g, name)) return;
+    for (int sp = 0; sp < 2; sp++) {
+        const char *split = sp ? "ood" : "train";
+        int lo = sp ? 49 : 3, hi = sp ? 96 : 48, N = 3000;
+        cope_rng rng;
+        cope_rng_seed(&rng, 11 + sp);
+        long n_set = 0, n_inc = 0, n_pass = 0, wrong = 0, bad_form = 0, over10 = 0, steps_sum = 0, too_long = 0;
+        int steps_min = 1 << 30, steps_max = 0, vars_seen = 0;
+        for (int e = 0; e < N && gen_next(&g, split, &rng); e++) {
+            /* independent recount: parse the statements and replay them */
+            int value[26], steps = 0, i = 0, scored = 0, any_set = 0;
+            for (int v = 0; v < 26; v++) value[v] = -1;
+            for (int k = 0; k < g.n; k++) scored += g.on[k];
+            while (i < g.n && strcmp(pc(&g, i), "print") != 0) {
+                const char *a = pc(&g, i);
+                if (strcmp(a, "pass;") == 0) { n_pass += any_set; i++; }
+                else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 1 < g.n && strcmp(pc(&g, i + 1), "++;") == 0) {
+                    if (value[a[0] - 'a'] < 0) bad_form++; /* increments only set variables */
+                    if (++value[a[0] - 'a'] > 10) over10++;
+                    n_inc++; i += 2;
+                } else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 3 < g.n && strcmp(pc(&g, i + 1), "=") == 0 &&
+                           strcmp(pc(&g, i + 2), "0") == 0 && strcmp(pc(&g, i + 3), ";") == 0) {
+                    value[a[0] - 'a'] = 0; vars_seen |= 1 << (a[0] - 'a');
+                    n_set += any_set; any_set = 1; i += 4;
+                } else { bad_form++; break; }
+                steps++;
+            }
+            steps_sum += steps;
+            steps_min = steps < steps_min ? steps : steps_min;
+            steps_max = steps > steps_max ? steps : steps_max;
+            too_long += g.n > cope_task_max_len(g.t, split);
+            if (i + 3 != g.n || scored != 1 || !g.on[g.n - 1] || strlen(pc(&g, i + 1)) != 1) { bad_form++; continue; }
+            int v = pc(&g, i + 1)[0] - 'a', ans = atoi(pc(&g, i + 2));
+            if (v < 0 || v >= nvars || value[v] < 0 || ans != value[v]) wrong++;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s/%s", name, split);
+        check(!bad_form && !too_long, "%s: every example is statements, \"print v\", one scored answer, within %d tokens (%ld malformed)", what,
+              cope_task_max_len(g.t, split), bad_form);
+        check(!wrong, "%s: every answer equals an independent recount (%ld wrong of %d)", what, wrong, N);
+        check(!over10, "%s: values never exceed 10", what);
+        /* A statement is SET with probability 1/51 until the first SET (increments fail before it),
+         * and an example without any SET is drawn again, so the accepted statement count k has
+         * weight 1 - (50/51)^k on [lo, hi]. */
+        double wsum = 0.0, ksum = 0.0;
+        for (int k = lo; k <= hi; k++) { double w = 1.0 - pow(50.0 / 51.0, k); wsum += w; ksum += w * k; }
+        double mean = (double)steps_sum / N, expect = ksum / wsum;
+        check(steps_min == lo && steps_max == hi && fabs(mean - expect) < 0.6,
+              "%s: statement count in [%d, %d] (seen %d..%d), mean %.2f (expected %.2f)", what, lo, hi, steps_min, steps_max, mean, expect);
+        /* after the first SET, SET and DUMMY never fail: DUMMY : SET = 50 : 1 */
+        double dummy_per_set = (double)n_pass / n_set;
+        check(fabs(dummy_per_set - 50.0) < 6.0, "%s: after the first SET, DUMMY : SET = 50 : 1 (%.1f)", what, dummy_per_set);
+        check(n_inc <= 7.5 * n_set && n_inc > 0, "%s: INCREMENT : SET <= 7 : 1, less where draws fail (%.2f)", what, (double)n_inc / n_set);
+        check(vars_seen == (1 << nvars) - 1, "%s: every one of the %d variables is used", what, nvars);
+    }
+    cope_tokenizer_free(g.tok);
+}
+
+static void test_flipflop_task(void) {
+    gen g;
+    if (!gen_open(&g, "flipflop")) return;
+    const char *splits[3] = {"train", "ood-sparse", "ood-dense"};
+    double want[3] = {0.8, 0.98, 0.1};
+    for (int sp = 0; sp < 3; sp++) {
+        cope_rng rng;
+        cope_rng_seed(&rng, 5);
+        long ign = 0, instr = 0, wrong = 0, bad = 0, reads = 0;
+        for (int e = 0; e < 2000 && gen_next(&g, splits[sp], &rng); e++) {
+            int last = -1;
+            bad += g.n != 128 || strcmp(pc(&g, 0), "w") != 0 || strcmp(pc(&g, g.n - 2), "r") != 0;
+            for (int k = 0; k + 1 < g.n; k += 2) {
+                const char *op = pc(&g, k);
+                int bit = atoi(pc(&g, k + 1));
+                if (k > 0 && k + 2 < g.n) { instr++; ign += op[0] == 'i'; }
+                if (op[0] == 'w') last = bit;
+                if (op[0] == 'r') { reads++; wrong += bit != last || !g.on[k + 1]; }
+                else bad += g.on[k + 1];
+            }
+        }
+        double frac = (double)ign / instr;
+        check(!bad && !wrong, "flipflop/%s: 64 instructions, first write, last read; each read's bit = last write (%ld of %ld wrong)",
+              splits[sp], wrong, reads);
+        check(fabs(frac - want[sp]) < 0.01, "flipflop/%s: ignore fraction %.3f (FFL(%.2f))", splits[sp], frac, want[sp]);
+    }
+    cope_tokenizer_free(g.tok);
+}
+
+static void test_selcopy_task(void) {
+    gen g;
+    if (!gen_open(&g, "selcopy")) return;
+    const char *splits[3] = {"train", "ood-dense", "ood-sparse"};
+    int places[3] = {64, 24, 128};
+    for (int sp = 0; sp < 3; sp++) {
+        cope_rng rng;
+        cope_rng_seed(&rng, 9);
+        long bad = 0;
+        double first_pos = 0;
+        for (int e = 0; e < 1000 && gen_next(&g, splits[sp], &rng); e++) {
+            int bar = -1, nd = 0, data[128];
+            for (int k = 0; k < g.n; k++)
+                if (strcmp(pc(&g, k), "|") == 0) { bar = k; break; }
+            if (bar != places[sp] || g.n != bar + 17) { bad++; continue; }
+            for (int k = 0; k < bar; k++)
+                if (strcmp(pc(&g, k), "_") != 0) { if (!nd) first_pos += k; data[nd++] = g.seq[k]; }
+            for (int k = 0; k < 16; k++) bad += nd != 16 || g.seq[bar + 1 + k] != data[k] || !g.on[bar + 1 + k];
+            for (int k = 0; k <= bar; k++) bad += g.on[k];
+        }
+        check(!bad, "selcopy/%s: 16 tokens among %d places, then '|' and the same 16 in order, scored (%ld bad)", splits[sp],
+              places[sp], bad);
+        /* places are a uniform 16-subset: the first token's mean position is (L - 16) / 17 */
+        double m = first_pos / 1000, expect = (places[sp] - 16) / 17.0;
+        check(fabs(m - expect) < 0.15 * expect + 0.3, "selcopy/%s: data places look uniform (first at %.2f, expect %.2f)", splits[sp], m, expect);
+    }
+    cope_tokenizer_free(g.tok);
+}
+
+static void test_text_task(void) {
+    gen g;
+    if (!gen_open(&g, "text")) return;
+    cope_rng rng;
+    cope_rng_seed(&rng, 4);
+    long bad = 0, sections = 0, paragraphs = 0, subj_ok = 0, subj_all = 0;
+    for (int sp = 0; sp < 2; sp++)
+        for (int e = 0; e < 200 && gen_next(&g, sp ? "long" : "train", &rng); e++) {
+            bad += g.n != (sp ? 513 : 193) || strcmp(pc(&g, 0), "=") != 0;
+            const char *subject = NULL;
+            for (int k = 0; k < g.n; k++) {
+                bad += !g.on[k];
+                if (k + 5 < g.n && strcmp(pc(&g, k), "=") == 0 && (k == 0 || strcmp(pc(&g, k - 1), "\n") == 0)) {
+                    sections++;
+                    bad += strcmp(pc(&g, k + 1), "=") != 0 || strcmp(pc(&g, k + 3), "=") != 0 || strcmp(pc(&g, k + 5), "\n") != 0;
+                    k += 5;
+                    subject = NULL;
+                    continue;
+                }
+                if (strcmp(pc(&g, k), "\n") == 0) { paragraphs++; subject = NULL; }
+                /* every "the SUBJECT" at a sentence start repeats the paragraph's first subject */
+                int start = k > 0 && (strcmp(pc(&g, k - 1), "\n") == 0 || strcmp(pc(&g, k - 1), ".") == 0 || strcmp(pc(&g, k - 1), ",") == 0);
+                if (start && k + 1 < g.n && strcmp(pc(&g, k), "the") == 0) {
+                    if (!subject) subject = pc(&g, k + 1);
+                    else { subj_all++; subj_ok += strcmp(subject, pc(&g, k + 1)) == 0; }
+                }
+            }
+        }
+    check(!bad, "text: documents of 192 (train) and 512 (long) tokens, title lines \"= = t = =\", all tokens scored (%ld bad)", bad);
+    check(sections > 400 && paragraphs > sections && subj_all > 100 && subj_ok == subj_all,
+          "text: %ld sections, %ld paragraphs; a paragraph keeps its subject (%ld/%ld)", sections, paragraphs, subj_ok, subj_all);
+    cope_tokenizer_free(g.tok);
+}
+
+static void test_task_seeds(void) {
+    int same = 1, differ = 0, total = 0;
+    for (int i = 0; i < cope_task_count(); i++) {
+        gen g;
+        if (!gen_open(&g, cope_task_name(cope_task_get(i)))) continue;
+        char splits[128];
+        snprintf(splits, sizeof splits, "%s", cope_task_splits(g.t));
+        for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+            cope_rng r1, r2, r3;
+            cope_rng_seed(&r1, 42); cope_rng_seed(&r2, 42); cope_rng_seed(&r3, 43);
+            int a[2048], na;
+            gen_next(&g, s, &r1);
+            memcpy(a, g.seq, sizeof a);
+            na = g.n;
+            gen_next(&g, s, &r2);
+            same &= na == g.n && memcmp(a, g.seq, (size_t)na * sizeof(int)) == 0;
+            gen_next(&g, s, &r3);
+            differ += na != g.n || memcmp(a, g.seq, (size_t)na * sizeof(int)) != 0;
+            total++;
+        }
+        cope_tokenizer_free(g.tok);
+    }
+    check(same, "tasks: the same seed gives the same example (every task and split)");
+    check(differ == total, "tasks: another seed gives another example (%d of %d)", differ, total);
+    /* the authors' text feeds the counting model's tokenizer unchanged */
+    gen g;
+    if (gen_open(&g, "counting3")) {
+        const char *text = "a = 0 ; pass; a ++; b = 0 ; b ++; pass; print a";
+        int ids[32], n, unk;
+        cope_tokenize(g.tok, text, strlen(text), ids, NULL, 32, &n, &unk, NULL);
+        check(n == 16 && unk == 0, "counting: the authors' text format tokenizes with no unknown piece (%d tokens)", n);
+        cope_tokenizer_free(g.tok);
+    }
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) g_verbose = 1;
@@ -890,5 +1108,10 @@ int main(int argc, char **argv) {
     test_json();
     test_training();
     test_api_errors();
+    for (int nv = 1; nv <= 5; nv += 2) test_counting_task(nv);
+    test_flipflop_task();
+    test_selcopy_task();
+    test_text_task();
+    test_task_seeds();
     return check_summary();
 }
