@@ -40,6 +40,7 @@ TEST_SUITES := "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
 TEST_DEPS   := all $(BUILD)/test_core
 
 -include wasm/wasm.mk
+-include web/web.mk
 
 test: $(TEST_DEPS)
 	tests/run.sh $(TEST_SUITES)
