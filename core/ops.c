@@ -2,14 +2,29 @@
  * the inner loops (fixed-width register tiles, axpy forms); reductions use `omp simd reduction`
  * (enabled by -fopenmp-simd) instead of -ffast-math, so NaN checks and results stay portable.
  * OpenMP threads (optional, -fopenmp) split work so that no two threads write the same output:
- * threaded results equal single-threaded ones bit for bit. */
+ * threaded results equal single-threaded ones bit for bit.
+ * WebAssembly with -msimd128 gets explicit 4-lane kernels (core/simd.h) in the
+ * `#if defined(__wasm_simd128__)` blocks; every other build runs exactly the portable code. */
 #include "ops.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 float op_dot(const float *a, const float *b, int n) {
+#if defined(__wasm_simd128__)
+    int k = 0;
+    f32x4 s0 = F32x4_ZERO(), s1 = F32x4_ZERO();
+    for (; k + 8 <= n; k += 8) {
+        s0 = F32x4_FMA(s0, F32x4_LOAD(a + k), F32x4_LOAD(b + k));
+        s1 = F32x4_FMA(s1, F32x4_LOAD(a + k + 4), F32x4_LOAD(b + k + 4));
+    }
+    for (; k + 4 <= n; k += 4) s0 = F32x4_FMA(s0, F32x4_LOAD(a + k), F32x4_LOAD(b + k));
+    float r = f32x4_hsum(F32x4_ADD(s0, s1));
+    for (; k < n; k++) r += a[k] * b[k];
+    return r;
+#endif
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int i = 0; i < n; i++) s += a[i] * b[i];
@@ -17,7 +32,12 @@ float op_dot(const float *a, const float *b, int n) {
 }
 
 static void op_axpy(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+    int i = 0;
+#if defined(__wasm_simd128__)
+    f32x4 va = F32x4_SPLAT(a);
+    for (; i + 4 <= n; i += 4) F32x4_STORE(y + i, F32x4_FMA(F32x4_LOAD(y + i), va, F32x4_LOAD(x + i)));
+#endif
+    for (; i < n; i++) y[i] += a * x[i];
 }
 
 /* exp(x) for float, written so loops over it vectorize (libm's expf does not): Cody-Waite range
@@ -42,6 +62,29 @@ static inline float op_expf(float x) {
 
 static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
 
+#if defined(__wasm_simd128__)
+/* op_expf on 4 lanes, operation for operation (no FMA in wasm), so it gives the same bits. */
+static inline f32x4 f32x4_expf(f32x4 x) {
+    x = wasm_f32x4_pmax(F32x4_SPLAT(-87.0f), x); /* -87 < x ? x : -87, NaN -> -87 */
+    x = wasm_f32x4_pmin(F32x4_SPLAT(88.0f), x);  /* x < 88 ? x : 88 */
+    f32x4 n = wasm_f32x4_floor(F32x4_ADD(F32x4_MUL(x, F32x4_SPLAT(1.44269504088896341f)), F32x4_SPLAT(0.5f)));
+    f32x4 r = F32x4_ADD(F32x4_SUB(x, F32x4_MUL(n, F32x4_SPLAT(0.693359375f))), F32x4_MUL(n, F32x4_SPLAT(2.12194440e-4f)));
+    f32x4 p = F32x4_SPLAT(1.9875691500e-4f);
+    p = F32x4_FMA(F32x4_SPLAT(1.3981999507e-3f), p, r);
+    p = F32x4_FMA(F32x4_SPLAT(8.3334519073e-3f), p, r);
+    p = F32x4_FMA(F32x4_SPLAT(4.1665795894e-2f), p, r);
+    p = F32x4_FMA(F32x4_SPLAT(1.6666665459e-1f), p, r);
+    p = F32x4_FMA(F32x4_SPLAT(5.0000001201e-1f), p, r);
+    p = F32x4_ADD(F32x4_ADD(F32x4_MUL(F32x4_MUL(p, r), r), r), F32x4_SPLAT(1.0f));
+    v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return F32x4_MUL(p, scale);
+}
+static inline f32x4 f32x4_sigmoidf(f32x4 x) {
+    f32x4 one = F32x4_SPLAT(1.0f);
+    return wasm_f32x4_div(one, F32x4_ADD(one, f32x4_expf(wasm_f32x4_neg(x))));
+}
+#endif
+
 /* ---------------------------------------------------------------------------------------------
  * GEMM: out[N,M] (+)= A[N,K] @ B[K,M]. Register tile of 4 rows x 16 columns: per k, two vector
  * loads of B, four broadcasts of A, eight multiply-adds. Threads split the rows. */
@@ -50,7 +93,72 @@ static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
 
 #define TILE_K 128 /* rows of B per pass, so a block of B stays in L2 while all row tiles use it */
 
+#if defined(__wasm_simd128__)
+/* wasm SIMD: a tile of 4 rows x 8 columns is 8 vector accumulators, which with the two loads of B
+ * and a broadcast of A stays within the 16 registers V8 has on x86-64; then a 4-column tile and
+ * scalar leftovers. Each output sums over k in the same order as the portable code. */
+static void gemm_nn_simd(float *out, const float *A, const float *B, int N, int K, int M, int acc) {
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        int k1 = K - k0 < TILE_K ? K : k0 + TILE_K;
+        int add = acc || k0 > 0;
+        for (int n0 = 0; n0 < N; n0 += TILE_N) {
+            int nr = N - n0 < TILE_N ? N - n0 : TILE_N;
+            const float *a[TILE_N];
+            for (int r = 0; r < TILE_N; r++) /* rows past N repeat the last row; never stored */
+                a[r] = A + (size_t)(n0 + (r < nr ? r : nr - 1)) * K;
+            const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+            int m0 = 0;
+            for (; m0 + 8 <= M; m0 += 8) {
+                f32x4 c00 = F32x4_ZERO(), c01 = F32x4_ZERO(), c10 = F32x4_ZERO(), c11 = F32x4_ZERO();
+                f32x4 c20 = F32x4_ZERO(), c21 = F32x4_ZERO(), c30 = F32x4_ZERO(), c31 = F32x4_ZERO();
+                const float *b = B + (size_t)k0 * M + m0;
+                for (int k = k0; k < k1; k++, b += M) {
+                    f32x4 b0 = F32x4_LOAD(b), b1 = F32x4_LOAD(b + 4), x;
+                    x = F32x4_LOAD_SPLAT(a0 + k); c00 = F32x4_FMA(c00, x, b0); c01 = F32x4_FMA(c01, x, b1);
+                    x = F32x4_LOAD_SPLAT(a1 + k); c10 = F32x4_FMA(c10, x, b0); c11 = F32x4_FMA(c11, x, b1);
+                    x = F32x4_LOAD_SPLAT(a2 + k); c20 = F32x4_FMA(c20, x, b0); c21 = F32x4_FMA(c21, x, b1);
+                    x = F32x4_LOAD_SPLAT(a3 + k); c30 = F32x4_FMA(c30, x, b0); c31 = F32x4_FMA(c31, x, b1);
+                }
+                f32x4 c[TILE_N][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+                for (int r = 0; r < nr; r++) {
+                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    if (add) {
+                        F32x4_STORE(o, F32x4_ADD(F32x4_LOAD(o), c[r][0]));
+                        F32x4_STORE(o + 4, F32x4_ADD(F32x4_LOAD(o + 4), c[r][1]));
+                    } else {
+                        F32x4_STORE(o, c[r][0]);
+                        F32x4_STORE(o + 4, c[r][1]);
+                    }
+                }
+            }
+            for (; m0 + 4 <= M; m0 += 4) {
+                f32x4 c[TILE_N] = {F32x4_ZERO(), F32x4_ZERO(), F32x4_ZERO(), F32x4_ZERO()};
+                for (int k = k0; k < k1; k++) {
+                    f32x4 b0 = F32x4_LOAD(B + (size_t)k * M + m0);
+                    for (int r = 0; r < TILE_N; r++) c[r] = F32x4_FMA(c[r], F32x4_LOAD_SPLAT(a[r] + k), b0);
+                }
+                for (int r = 0; r < nr; r++) {
+                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    F32x4_STORE(o, add ? F32x4_ADD(F32x4_LOAD(o), c[r]) : c[r]);
+                }
+            }
+            for (; m0 < M; m0++) /* leftover columns */
+                for (int r = 0; r < nr; r++) {
+                    float s = 0.0f;
+                    for (int k = k0; k < k1; k++) s += a[r][k] * B[(size_t)k * M + m0];
+                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    *o = add ? *o + s : s;
+                }
+        }
+    }
+}
+#endif
+
 void op_gemm_nn(float *out, const float *A, const float *B, int N, int K, int M, int acc) {
+#if defined(__wasm_simd128__)
+    gemm_nn_simd(out, A, B, N, K, M, acc);
+    return;
+#endif
     for (int k0 = 0; k0 < K; k0 += TILE_K) {
         int k1 = K - k0 < TILE_K ? K : k0 + TILE_K;
         int add = acc || k0 > 0;
@@ -176,7 +284,15 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 #define GELU_K 0.7978845608028654f
 
 void gelu_forward(float *out, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#if defined(__wasm_simd128__)
+    for (; i + 4 <= n; i += 4) {
+        f32x4 x = F32x4_LOAD(inp + i);
+        f32x4 u = F32x4_ADD(x, F32x4_MUL(F32x4_MUL(F32x4_MUL(F32x4_SPLAT(0.044715f), x), x), x));
+        F32x4_STORE(out + i, F32x4_MUL(x, f32x4_sigmoidf(F32x4_MUL(F32x4_SPLAT(2.0f * GELU_K), u))));
+    }
+#endif
+    for (; i < n; i++) {
         float x = inp[i];
         out[i] = x * op_sigmoidf(2.0f * GELU_K * (x + 0.044715f * x * x * x));
     }
@@ -223,8 +339,46 @@ void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float
  * Keys arrive transposed (Kt[t * ldk + j]) so that the scores of a row are axpy loops over j
  * that vectorize, instead of i+1 short dot products. */
 
+#if defined(__wasm_simd128__)
+/* out[0..n) = scale * sum_t q[t] Xt[t * ld + 0..n): 16 columns in 4 accumulators across all t,
+ * then 4 and 1; sums over t in the portable code's order. */
+static void gemv_t_simd(float *out, const float *q, const float *Xt, size_t ld, int d, int n, float scale) {
+    int j = 0;
+    f32x4 sc = F32x4_SPLAT(scale);
+    for (; j + 16 <= n; j += 16) {
+        f32x4 c0 = F32x4_ZERO(), c1 = F32x4_ZERO(), c2 = F32x4_ZERO(), c3 = F32x4_ZERO();
+        const float *x = Xt + j;
+        for (int t = 0; t < d; t++, x += ld) {
+            f32x4 qt = F32x4_LOAD_SPLAT(q + t);
+            c0 = F32x4_FMA(c0, qt, F32x4_LOAD(x));
+            c1 = F32x4_FMA(c1, qt, F32x4_LOAD(x + 4));
+            c2 = F32x4_FMA(c2, qt, F32x4_LOAD(x + 8));
+            c3 = F32x4_FMA(c3, qt, F32x4_LOAD(x + 12));
+        }
+        F32x4_STORE(out + j, F32x4_MUL(c0, sc));
+        F32x4_STORE(out + j + 4, F32x4_MUL(c1, sc));
+        F32x4_STORE(out + j + 8, F32x4_MUL(c2, sc));
+        F32x4_STORE(out + j + 12, F32x4_MUL(c3, sc));
+    }
+    for (; j + 4 <= n; j += 4) {
+        f32x4 c0 = F32x4_ZERO();
+        for (int t = 0; t < d; t++) c0 = F32x4_FMA(c0, F32x4_LOAD_SPLAT(q + t), F32x4_LOAD(Xt + (size_t)t * ld + j));
+        F32x4_STORE(out + j, F32x4_MUL(c0, sc));
+    }
+    for (; j < n; j++) {
+        float c = 0.0f;
+        for (int t = 0; t < d; t++) c += q[t] * Xt[(size_t)t * ld + j];
+        out[j] = c * scale;
+    }
+}
+#endif
+
 /* out[0..n) = scale * sum_t q[t] Xt[t * ld + 0..n) */
 static void scores_row(float *out, const float *q, const float *Xt, size_t ld, int d, int n, float scale) {
+#if defined(__wasm_simd128__)
+    gemv_t_simd(out, q, Xt, ld, d, n, scale);
+    return;
+#endif
     memset(out, 0, (size_t)n * sizeof(float));
     for (int t = 0; t < d; t++) op_axpy(out, q[t], Xt + (size_t)t * ld, n);
     for (int j = 0; j < n; j++) out[j] *= scale;
@@ -232,9 +386,63 @@ static void scores_row(float *out, const float *q, const float *Xt, size_t ld, i
 
 /* z[n] = sum_t q[t] tab[t, n] for a table [d, n_cols] */
 static void table_project(float *z, const float *q, const float *tab, int d, int n_cols) {
+#if defined(__wasm_simd128__)
+    gemv_t_simd(z, q, tab, (size_t)n_cols, d, n_cols, 1.0f);
+    return;
+#endif
     memset(z, 0, (size_t)n_cols * sizeof(float));
     for (int t = 0; t < d; t++) op_axpy(z, q[t], tab + (size_t)t * n_cols, n_cols);
 }
+
+#if defined(__wasm_simd128__)
+/* a = softmax(a[0..n)), then y[0..d) = sum_j a_j V[j * ldv + 0..d) with 16 (then 4, 1) entries of
+ * y in registers across all j. Only the sum of the exponentials changes order. */
+static void softmax_y_simd(float *a, float *y, const float *V, size_t ldv, int d, int n) {
+    int j = 0;
+    f32x4 vm = F32x4_SPLAT(a[0]);
+    for (; j + 4 <= n; j += 4) vm = F32x4_MAX(vm, F32x4_LOAD(a + j));
+    float mx = f32x4_hmax(vm);
+    for (; j < n; j++) mx = a[j] > mx ? a[j] : mx;
+    f32x4 vs = F32x4_ZERO(), m4 = F32x4_SPLAT(mx);
+    for (j = 0; j + 4 <= n; j += 4) {
+        f32x4 e = f32x4_expf(F32x4_SUB(F32x4_LOAD(a + j), m4));
+        F32x4_STORE(a + j, e);
+        vs = F32x4_ADD(vs, e);
+    }
+    float sum = f32x4_hsum(vs);
+    for (; j < n; j++) sum += (a[j] = op_expf(a[j] - mx));
+    float inv = 1.0f / sum;
+    f32x4 vi = F32x4_SPLAT(inv);
+    for (j = 0; j + 4 <= n; j += 4) F32x4_STORE(a + j, F32x4_MUL(F32x4_LOAD(a + j), vi));
+    for (; j < n; j++) a[j] *= inv;
+    int t = 0;
+    for (; t + 16 <= d; t += 16) {
+        f32x4 c0 = F32x4_ZERO(), c1 = F32x4_ZERO(), c2 = F32x4_ZERO(), c3 = F32x4_ZERO();
+        const float *v = V + t;
+        for (j = 0; j < n; j++, v += ldv) {
+            f32x4 aj = F32x4_LOAD_SPLAT(a + j);
+            c0 = F32x4_FMA(c0, aj, F32x4_LOAD(v));
+            c1 = F32x4_FMA(c1, aj, F32x4_LOAD(v + 4));
+            c2 = F32x4_FMA(c2, aj, F32x4_LOAD(v + 8));
+            c3 = F32x4_FMA(c3, aj, F32x4_LOAD(v + 12));
+        }
+        F32x4_STORE(y + t, c0);
+        F32x4_STORE(y + t + 4, c1);
+        F32x4_STORE(y + t + 8, c2);
+        F32x4_STORE(y + t + 12, c3);
+    }
+    for (; t + 4 <= d; t += 4) {
+        f32x4 c0 = F32x4_ZERO();
+        for (j = 0; j < n; j++) c0 = F32x4_FMA(c0, F32x4_LOAD_SPLAT(a + j), F32x4_LOAD(V + (size_t)j * ldv + t));
+        F32x4_STORE(y + t, c0);
+    }
+    for (; t < d; t++) {
+        float c = 0.0f;
+        for (j = 0; j < n; j++) c += a[j] * V[(size_t)j * ldv + t];
+        y[t] = c;
+    }
+}
+#endif
 
 void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *Kt, const float *Kgt,
                       size_t ldk, const float *V, size_t ldv, const float *e, const float *r, float *a,
@@ -247,7 +455,11 @@ void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K
     if (dm->has_cope) {
         if (dm->sep_keys) scores_row(g, q, Kgt, ldk, d, n, dm->scale);
         else memcpy(g, a, (size_t)n * sizeof(float));
-        for (int j = 0; j < n; j++) g[j] = op_sigmoidf(g[j]);
+        int j = 0;
+#if defined(__wasm_simd128__)
+        for (; j + 4 <= n; j += 4) F32x4_STORE(g + j, f32x4_sigmoidf(F32x4_LOAD(g + j)));
+#endif
+        for (; j < n; j++) g[j] = op_sigmoidf(g[j]);
     }
     if (dm->has_rel) {
         table_project(relz, q, r, d, R);
@@ -261,7 +473,33 @@ void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K
         table_project(z, q, e, d, dm->npos);
         const float cap = (float)(dm->npos - 1);
         float acc = 0.0f;
-        for (int j = i; j >= 0; j--) {
+        int j = i;
+#if defined(__wasm_simd128__)
+        /* Four keys j-3..j at a time: their suffix sums of g in-register (another summation
+         * order than the sequential loop, so p differs in the last bits), interpolation with
+         * the z entries gathered lane by lane. */
+        const f32x4 vcap = F32x4_SPLAT(cap), zero = F32x4_ZERO();
+        for (; j >= 3; j -= 4) {
+            f32x4 v = F32x4_LOAD(g + j - 3);
+            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4));   /* + next lane */
+            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5));   /* + two lanes on */
+            v = F32x4_ADD(v, F32x4_SPLAT(acc));
+            acc = F32x4_GET(v, 0);
+            f32x4 pj = wasm_f32x4_pmin(vcap, v); /* v < cap ? v : cap */
+            f32x4 fl = wasm_f32x4_floor(pj), ce = wasm_f32x4_ceil(pj);
+            v128_t fi = wasm_i32x4_trunc_sat_f32x4(fl), ci = wasm_i32x4_trunc_sat_f32x4(ce);
+            f32x4 zf = wasm_f32x4_make(z[wasm_i32x4_extract_lane(fi, 0)], z[wasm_i32x4_extract_lane(fi, 1)],
+                                       z[wasm_i32x4_extract_lane(fi, 2)], z[wasm_i32x4_extract_lane(fi, 3)]);
+            f32x4 zc = wasm_f32x4_make(z[wasm_i32x4_extract_lane(ci, 0)], z[wasm_i32x4_extract_lane(ci, 1)],
+                                       z[wasm_i32x4_extract_lane(ci, 2)], z[wasm_i32x4_extract_lane(ci, 3)]);
+            f32x4 c = F32x4_FMA(zf, F32x4_SUB(pj, fl), F32x4_SUB(zc, zf));
+            F32x4_STORE(p + j - 3, pj);
+            F32x4_STORE(a + j - 3, F32x4_ADD(F32x4_LOAD(a + j - 3), c));
+            if (c_out) F32x4_STORE(c_out + j - 3, c);
+            if (P_out) F32x4_STORE(P_out + j - 3, F32x4_ADD(F32x4_LOAD(P_out + j - 3), c));
+        }
+#endif
+        for (; j >= 0; j--) {
             acc += g[j];
             float pj = acc < cap ? acc : cap;
             p[j] = pj;
@@ -272,6 +510,10 @@ void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K
             if (P_out) P_out[j] += c;
         }
     }
+#if defined(__wasm_simd128__)
+    softmax_y_simd(a, y, V, ldv, d, n);
+    return;
+#endif
     float mx = a[0];
     for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float sum = 0.0f;

@@ -50,7 +50,7 @@ TEST_DEPS   += wasm
 # Benchmarks (not a test): wasm SIMD / scalar, native single-threaded, TensorFlow.js
 $(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a
 	@mkdir -p $(WASM_DIR)
-	$(CC) $(CFLAGS) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
 
 bench-wasm: wasm all npm-deps $(WASM_DIR)/bench_native
 	node bench/wasm_bench.mjs
