@@ -36,7 +36,7 @@ debug:
 	tests/run.sh "./build-debug/test_core" "tests/test_cli.sh build-debug/cope"
 
 # Each suite is a command that ends with "N passed, N failed"; other makefiles add theirs.
-TEST_SUITES := "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope"
+TEST_SUITES := "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope" "tests/test_models.sh $(BUILD)/cope"
 TEST_DEPS   := all $(BUILD)/test_core
 
 -include wasm/wasm.mk
