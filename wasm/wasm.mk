@@ -31,7 +31,7 @@ npm-deps: node_modules/.package-lock.json
 
 $(WASM_DIR)/cope-simd.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
 	@mkdir -p $(WASM_DIR)
-	$(EMCC) $(WASM_CFLAGS) -msimd128 $(WASM_SRC) $(WASM_LDFLAGS) -o $@
+	$(EMCC) $(WASM_CFLAGS) -msimd128 -mbulk-memory $(WASM_SRC) $(WASM_LDFLAGS) -o $@
 
 $(WASM_DIR)/cope-scalar.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
 	@mkdir -p $(WASM_DIR)
