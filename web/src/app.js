@@ -1,0 +1,301 @@
+// app.js — the visualizer page: pick a shipped model or drop a .safetensors file, type or
+// generate an input, see the model's prediction, and explore it in the panel (panel.js). The
+// whole state lives in the URL, so a link reproduces the view.
+import { Model } from './model.js';
+import { VizPanel } from './panel.js';
+import { targets, defaultQuery, showPiece, TASK_BLURBS } from './tasks.js';
+import { readState, writeState, modelEntry, loadIndex, embedSnippets } from './state.js';
+import { el, button, setOptions } from './dom.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  modelSel: $('model'), file: $('file'), progress: $('progress'), progressLabel: $('progress-label'),
+  loadBox: $('loading'), info: $('model-info'), error: $('error'), errorMsg: $('error-msg'),
+  text: $('text'), tokens: $('tokens'), sample: $('sample'), split: $('split'), notice: $('notice'),
+  prediction: $('prediction'), share: $('share'), embed: $('embed'), embedBox: $('embed-box'),
+  embedCode: $('embed-code'), drop: $('drop'),
+};
+
+const app = {
+  index: [],       // shipped models (models/index.json)
+  model: null,     // the Model shown
+  base: null,      // its baseline (same task, other pe), when shipped
+  modelRef: null,  // what the URL names: an index name or a URL; null for a dropped file
+  run: null,
+  seed: 1,
+};
+
+const panel = new VizPanel($('panel'), {
+  onChange: () => saveURL(),
+  onError: (err) => showError('Could not draw the view', err),
+});
+window.copeViz = { app, panel }; // for the browser tests and the curious (console)
+
+// ---------------------------------------------------------------------------------------------
+// Errors and progress
+
+function showError(title, err) {
+  ui.errorMsg.textContent = '';
+  ui.errorMsg.append(el('strong', {}, `${title}: `), document.createTextNode(err?.message || String(err)));
+  ui.error.hidden = false;
+  console.warn(title, err); // a warning, not an error: a bad file is an expected event
+}
+function clearError() { ui.error.hidden = true; }
+$('error-close').addEventListener('click', clearError);
+
+function progress(label, frac) {
+  ui.loadBox.hidden = label === null;
+  if (label === null) return;
+  ui.progressLabel.textContent = label;
+  if (frac === undefined) ui.progress.removeAttribute('value');
+  else ui.progress.value = frac;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+async function loadModel(source, name, ref, entry) {
+  progress(`Loading ${name}…`, 0);
+  try {
+    const m = await Model.load(source, name, (f) => progress(`Loading ${name}… ${Math.round(100 * f)}%`, f));
+    app.model?.free();
+    app.base?.free();
+    app.model = m;
+    app.base = null;
+    app.modelRef = ref;
+    app.entry = entry || null;
+    clearError();
+    showInfo();
+    return m;
+  } finally {
+    progress(null);
+  }
+}
+
+/** The baseline of the shown shipped model, loaded beside it (for the compare view). */
+async function loadBaseline() {
+  const pair = app.entry?.baseline && app.index.find((e) => e.name === app.entry.baseline);
+  if (!pair) return null;
+  try {
+    const m = await Model.load(new URL(pair.file, location.href).href, pair.name);
+    app.base?.free();
+    app.base = m;
+    return m;
+  } catch (err) {
+    showError(`Could not load the baseline ${pair.name}`, err);
+    return null;
+  }
+}
+
+function showInfo() {
+  const c = app.model.config, task = app.model.task;
+  const ev = c.provenance?.eval;
+  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${r.seq_error ?? r.token_error}%`).join(', ');
+  ui.info.textContent = '';
+  ui.info.append(
+    el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens, npos ${c.npos}${task ? `, task ${task}` : ''}${err ? `; error rate ${err}` : ''}.`),
+  );
+  if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
+  const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
+  setOptions(ui.split, splits.map((s) => [s, s]), splits[0]);
+  ui.sample.disabled = !splits.length;
+  ui.split.disabled = !splits.length;
+  if (app.modelRef && ui.modelSel.querySelector(`option[value="${CSS.escape(app.modelRef)}"]`)) ui.modelSel.value = app.modelRef;
+  else ui.modelSel.value = '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input, prediction and tracing
+
+async function newExample() {
+  const task = app.model.task;
+  if (!task) return;
+  const s = await app.model.sample(task, app.seed++, ui.split.value || 'train');
+  ui.text.value = app.model.detokenizeText(s.pieces);
+  await update({ query: null });
+}
+
+let updating = null;
+/** Tokenizes the text box, traces it (and the baseline), and redraws. state: panel state to apply. */
+async function update(state = {}) {
+  const text = ui.text.value;
+  const my = (updating = Symbol('update'));
+  const tok = await app.model.tokenize(text);
+  if (my !== updating) return;
+  const nctx = app.model.config.n_ctx;
+  let ids = Array.from(tok.ids);
+  const notes = [];
+  if (!ids.length) { notes.push('Type some text: the input has no tokens.'); }
+  if (ids.length > nctx) {
+    notes.push(`The text has ${ids.length} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`);
+    ids = ids.slice(0, nctx);
+  }
+  if (tok.unknown) notes.push(`${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces.slice(0, 8).map((p) => JSON.stringify(p)).join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`);
+  ui.notice.textContent = notes.join(' ');
+  ui.notice.hidden = !notes.length;
+  showTokens(text, tok, ids.length);
+  if (!ids.length) return;
+  const run = await app.model.run(ids);
+  let baseRun = null;
+  if (app.base) {
+    const bt = await app.base.tokenize(text);
+    baseRun = await app.base.run(Array.from(bt.ids).slice(0, Math.min(ids.length, app.base.config.n_ctx)));
+  }
+  if (my !== updating) return;
+  app.run = run;
+  showPrediction(run);
+  const st = { ...state };
+  if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
+  panel.setRuns(run, baseRun, st);
+  saveURL();
+}
+
+function showTokens(text, tok, used) {
+  ui.tokens.textContent = '';
+  tok.spans.forEach(([a, b], k) => {
+    const unk = app.model.vocab[tok.ids[k]] === '<unk>' && text.slice(a, b) !== '<unk>';
+    const chip = el('button', { type: 'button', class: `tok${unk ? ' unk' : ''}${k >= used ? ' cut' : ''}`, title: unk ? `${JSON.stringify(text.slice(a, b))} is not in the vocabulary: read as <unk>` : `token ${k}`, tabindex: '-1' });
+    chip.textContent = unk ? `${text.slice(a, b)} → <unk>` : showPiece(text.slice(a, b));
+    if (k < used) chip.addEventListener('click', () => panel.set({ query: k }, true));
+    ui.tokens.appendChild(chip);
+  });
+  ui.tokens.setAttribute('aria-label', `${tok.ids.length} tokens`);
+}
+
+function showPrediction(run) {
+  const task = app.model.task, pieces = run.pieces, T = run.T, vocab = app.model.vocab;
+  const ts = targets(task, pieces).filter((t) => t.t <= T);
+  ui.prediction.textContent = '';
+  const say = (...parts) => ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
+  const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
+  const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }, true), { class: 'link' });
+  const pct = (p) => `${Math.round(100 * p)}%`;
+  if (task === 'text' || task === 'toy') {
+    const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length, n = ts.filter((t) => t.t < T).length;
+    say(`Next-word accuracy on this input: ${n ? pct(ok / n) : '–'} (${ok} of ${n}). `);
+  } else if (ts.length === 1) {
+    const { t, expected } = ts[0], q = t - 1, got = vocab[run.pred[q]];
+    say('After ', tokenBtn(q, `token ${q} ${JSON.stringify(pieces[q])}`), ` the model predicts ${JSON.stringify(got)} (${pct(run.prob[q])}); the answer is ${JSON.stringify(expected)}: `, verdict(got === expected), '. ');
+  } else if (ts.length > 1) {
+    const wrong = ts.filter(({ t, expected }) => vocab[run.pred[t - 1]] !== expected);
+    say(`${ts.length - wrong.length} of ${ts.length} answers right. `);
+    if (wrong.length) {
+      say('Wrong at: ');
+      wrong.slice(0, 6).forEach(({ t, expected }, k) => say(k ? ', ' : '', tokenBtn(t - 1, `${t - 1} (says ${JSON.stringify(vocab[run.pred[t - 1]])}, not ${JSON.stringify(expected)})`)));
+      if (wrong.length > 6) say(', …');
+      say('. ');
+    }
+  }
+  const last = T - 1;
+  say(`After the last token the model predicts ${JSON.stringify(vocab[run.pred[last]])} (${pct(run.prob[last])}).`);
+  ui.prediction.dataset.task = task || '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// URL state, share and embed
+
+let saveTimer = null;
+function saveURL() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => {
+    writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
+    ui.embedCode.value = embedSnippets(location.href, app.entry, ui.text.value, panel.state);
+  }, 150);
+}
+
+ui.share.addEventListener('click', async () => {
+  writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
+  try {
+    await navigator.clipboard.writeText(location.href);
+    ui.share.textContent = 'Link copied';
+  } catch {
+    ui.share.textContent = 'Copy the address bar';
+  }
+  setTimeout(() => { ui.share.textContent = 'Copy link'; }, 2000);
+});
+ui.embed.addEventListener('click', () => {
+  ui.embedBox.hidden = !ui.embedBox.hidden;
+  ui.embed.setAttribute('aria-expanded', String(!ui.embedBox.hidden));
+  ui.embedCode.value = embedSnippets(location.href, app.entry, ui.text.value, panel.state);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Controls
+
+ui.modelSel.addEventListener('change', async () => {
+  const e = app.index.find((x) => x.name === ui.modelSel.value);
+  if (!e) return;
+  try {
+    await loadModel(new URL(e.file, location.href).href, e.name, e.name, e);
+    await newExample();
+    loadBaseline().then((b) => b && update({ ...panel.state }));
+  } catch (err) {
+    showError(`Could not load ${e.name}`, err);
+    showInfo();
+  }
+});
+
+async function openFile(f) {
+  if (!f) return;
+  try {
+    const bytes = await f.arrayBuffer();
+    await loadModel(bytes, f.name, null, null);
+    if (app.model.task && app.model.tasks.some((t) => t.name === app.model.task)) await newExample();
+    else await update({ query: null });
+  } catch (err) {
+    showError(`Could not load “${f.name}”`, new Error(`${err.message}. A model file is safetensors with a cope_config (see the README); ${app.model ? `${app.model.name} is still loaded` : 'no model is loaded'}.`));
+    if (app.model) showInfo();
+  }
+}
+ui.file.addEventListener('change', () => { openFile(ui.file.files[0]); ui.file.value = ''; });
+document.addEventListener('dragover', (e) => { e.preventDefault(); ui.drop.classList.add('over'); });
+document.addEventListener('dragleave', (e) => { if (!e.relatedTarget) ui.drop.classList.remove('over'); });
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  ui.drop.classList.remove('over');
+  openFile(e.dataTransfer?.files?.[0]);
+});
+
+ui.sample.addEventListener('click', () => newExample().catch((err) => showError('Could not make an example', err)));
+let typing = null;
+ui.text.addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => update({ query: Infinity }).catch((err) => showError('Could not run the model', err)), 250);
+});
+// ← → Home End step the query anywhere on the page except in text fields (panel.onKey decides).
+document.addEventListener('keydown', (e) => {
+  if (!panel.root.contains(e.target)) panel.onKey(e);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+async function start() {
+  const st = readState();
+  app.index = await loadIndex(new URL('models/index.json', location.href).href).catch(() => []);
+  setOptions(ui.modelSel, [['', app.index.length ? 'choose a model…' : 'no shipped models: drop a file'],
+    ...app.index.map((e) => [e.name, `${e.name} (${e.task}, ${e.pe}${e.sep_keys ? ' sep-keys' : ''})`])]);
+  if (!st.model && !app.index.length) {
+    showError('No shipped models', new Error('models/index.json lists no models. Open or drop a .safetensors model file.'));
+    return;
+  }
+  const ref = st.model || app.index[0].name;
+  const entry = modelEntry(app.index, ref);
+  try {
+    await loadModel(entry ? new URL(entry.file, location.href).href : new URL(ref, location.href).href, entry ? entry.name : ref.split('/').pop(), ref, entry);
+  } catch (err) {
+    showError(`Could not load the model ${ref}`, err);
+    return;
+  }
+  if (st.view === 'compare') await loadBaseline();
+  const pstate = { view: st.view, layer: st.layer, head: st.head, query: st.query ?? null };
+  if (st.text !== undefined) { ui.text.value = st.text; await update(pstate); }
+  else if (app.model.task) {
+    const s = await app.model.sample(app.model.task, app.seed++, ui.split.value || 'train');
+    ui.text.value = app.model.detokenizeText(s.pieces);
+    await update(pstate);
+  }
+  if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));
+}
+
+start().catch((err) => showError('The page could not start', err));

@@ -1,0 +1,284 @@
+// charts.js — Chart.js set-up and the heatmap used by every map on the page. A heatmap is a
+// Chart.js chart (axes, hover, PNG export are the same everywhere); its cells are matrix-plugin
+// rectangles for short inputs and one bitmap scaled into the chart area for long ones, where
+// T*T rectangles would make Chart.js slow (512 tokens = 131k cells per map).
+import {
+  Chart, LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
+  Legend, Tooltip, Filler,
+} from 'chart.js';
+import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
+import { LUT, lutIndex, colour, fmt } from './scales.js';
+
+Chart.register(LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
+  Legend, Tooltip, Filler, MatrixController, MatrixElement);
+
+/** Inputs up to this many tokens draw maps with the matrix plugin; longer ones as bitmaps. */
+export const MATRIX_MAX_T = 64;
+
+/** Colours of the current theme, read from the CSS custom properties of el. */
+export function theme(el) {
+  const s = getComputedStyle(el);
+  const v = (n, d) => s.getPropertyValue(n).trim() || d;
+  return { fg: v('--fg', '#222'), bg: v('--bg', '#fff'), muted: v('--muted', '#666'), grid: v('--grid', '#ddd'),
+    accent: v('--accent', '#d55e00'), accent2: v('--accent2', '#0072b2'), marker: v('--marker', '#000') };
+}
+
+/** Paints the canvas background, so exported PNGs are not transparent. */
+const background = {
+  id: 'copeBackground',
+  beforeDraw(chart, _args, opts) {
+    const { ctx, width, height } = chart;
+    ctx.save();
+    ctx.fillStyle = opts.color || '#fff';
+    ctx.fillRect(0, 0, width, height);
+    ctx.restore();
+  },
+};
+Chart.register(background);
+
+/** Saves a chart as a PNG file. */
+export function downloadPNG(chart, name) {
+  const a = document.createElement('a');
+  a.href = chart.toBase64Image('image/png');
+  a.download = `${name.replace(/[^\w.-]+/g, '_')}.png`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+/** Common options of every chart: theme colours, no animation (stepping must feel instant). */
+export function baseOptions(th) {
+  return {
+    responsive: true, maintainAspectRatio: false, animation: false,
+    color: th.fg,
+    plugins: { copeBackground: { color: th.bg }, legend: { labels: { color: th.fg, boxWidth: 14 } } },
+  };
+}
+
+/** Only integer ticks (the axes run from -0.5 so that cells and bars centre on integers). */
+const integerTicks = (a) => { a.ticks = a.ticks.filter((t) => Number.isInteger(t.value)); };
+
+function axis(th, title, extra = {}) {
+  return { type: 'linear', title: { display: !!title, text: title, color: th.fg }, afterBuildTicks: integerTicks,
+    ticks: { color: th.muted }, grid: { color: th.grid }, border: { color: th.grid }, ...extra };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heatmap
+
+/**
+ * A map of a [T*T] array (rows = queries i, columns = keys j <= i).
+ *   hm = new Heatmap(container, { title, onHover(i, j, x, y), onLeave(), onClick(i, j) })
+ *   hm.update({ data, T, range: [lo, hi], markers: Set of token indices, query, th })
+ */
+export class Heatmap {
+  constructor(container, opts) {
+    this.opts = opts;
+    this.canvas = document.createElement('canvas');
+    this.canvas.$heatmap = this; // the overlay plugin finds its heatmap here (also while the chart is built)
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', opts.title);
+    container.appendChild(this.canvas);
+    this.chart = null;
+    this.mode = null;
+    this.canvas.addEventListener('mouseleave', () => opts.onLeave?.());
+  }
+
+  /** Token (i, j) under a pointer event, or null. */
+  cellAt(e) {
+    const c = this.chart;
+    if (!c || !this.state) return null;
+    const { left, right, top, bottom } = c.chartArea;
+    if (e.x < left || e.x > right || e.y < top || e.y > bottom) return null;
+    const j = Math.round(c.scales.x.getValueForPixel(e.x)), i = Math.round(c.scales.y.getValueForPixel(e.y));
+    const T = this.state.T;
+    if (i < 0 || j < 0 || i >= T || j >= T || j > i) return null;
+    return { i, j };
+  }
+
+  update(state) {
+    this.state = state;
+    const { T, th } = state;
+    const mode = T <= MATRIX_MAX_T ? 'matrix' : 'bitmap';
+    if (mode === 'bitmap') this.bitmap = this.makeBitmap(state);
+    if (this.chart && this.mode === mode && this.chart.$T === T && this.chart.$th === th) {
+      if (mode === 'matrix') this.chart.data.datasets[0].data = this.cells(state);
+      this.chart.update('none');
+      return;
+    }
+    this.chart?.destroy();
+    this.mode = mode;
+    const self = this;
+    const datasets = mode === 'matrix' ? [{
+      type: 'matrix', data: this.cells(state), borderWidth: 0,
+      backgroundColor: (ctx) => { const d = ctx.raw; return d ? colour(d.v, self.state.range[0], self.state.range[1]) : 'transparent'; },
+      width: ({ chart }) => (chart.chartArea || {}).width / T,
+      height: ({ chart }) => (chart.chartArea || {}).height / T,
+    }] : [];
+    const o = baseOptions(th);
+    this.chart = new Chart(this.canvas, {
+      type: mode === 'matrix' ? 'matrix' : 'line',
+      data: { datasets },
+      options: {
+        ...o,
+        layout: { padding: { right: 58, top: 4 } },
+        plugins: { ...o.plugins, legend: { display: false }, tooltip: { enabled: false } },
+        scales: {
+          x: axis(th, 'key j', { min: -0.5, max: T - 0.5, offset: false, grid: { display: false }, ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 } }),
+          y: axis(th, 'query i', { min: -0.5, max: T - 0.5, reverse: true, offset: false, grid: { display: false }, ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 } }),
+        },
+        onHover(e) {
+          const cell = self.cellAt(e);
+          if (cell) self.opts.onHover?.(cell.i, cell.j, e.native);
+          else self.opts.onLeave?.();
+        },
+        onClick(e) {
+          const cell = self.cellAt(e);
+          if (cell) self.opts.onClick?.(cell.i, cell.j);
+        },
+      },
+      plugins: [heatmapOverlay],
+    });
+    this.chart.$T = T;
+    this.chart.$th = th;
+  }
+
+  cells({ data, T }) {
+    const out = [];
+    for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out.push({ x: j, y: i, v: data[i * T + j] });
+    return out;
+  }
+
+  /** The map as a T x T image, one pixel per cell; j > i transparent. */
+  makeBitmap({ data, T, range }) {
+    const c = this.bitmapCanvas || (this.bitmapCanvas = document.createElement('canvas'));
+    c.width = T;
+    c.height = T;
+    const g = c.getContext('2d'), img = g.createImageData(T, T), px = img.data;
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j <= i; j++) {
+        const v = data[i * T + j];
+        if (Number.isNaN(v)) continue;
+        const [r, gg, b] = LUT[lutIndex(v, range[0], range[1])], k = 4 * (i * T + j);
+        px[k] = r; px[k + 1] = gg; px[k + 2] = b; px[k + 3] = 255;
+      }
+    g.putImageData(img, 0, 0);
+    return c;
+  }
+
+  destroy() { this.chart?.destroy(); this.chart = null; }
+}
+
+/** Bitmap cells, boundary markers (+ on the diagonal, as in the paper), the query row, colour bar. */
+const heatmapOverlay = {
+  id: 'copeHeatmap',
+  beforeDatasetsDraw(chart) {
+    const hm = chart.canvas.$heatmap;
+    if (hm.mode !== 'bitmap' || !hm.bitmap) return;
+    const { ctx, chartArea: a } = chart;
+    ctx.save();
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(hm.bitmap, a.left, a.top, a.right - a.left, a.bottom - a.top);
+    ctx.restore();
+  },
+  afterDatasetsDraw(chart) {
+    const hm = chart.canvas.$heatmap, st = hm.state;
+    if (!st) return;
+    const { ctx, chartArea: a, scales: { x, y } } = chart;
+    const { T, th } = st;
+    ctx.save();
+    const cell = (a.right - a.left) / T;
+    const arm = Math.max(3, Math.min(7, cell * 1.5));
+    const lw = Math.max(1.5, Math.min(3, cell / 2));
+    // a + with a halo in the background colour, so it reads on every colour of the scale
+    for (const [colourOf, w] of [[th.bg, lw + 2.5], [th.marker, lw]]) {
+      ctx.strokeStyle = colourOf;
+      ctx.lineWidth = w;
+      ctx.beginPath();
+      for (const k of st.markers || []) {
+        const px = x.getPixelForValue(k), py = y.getPixelForValue(k);
+        ctx.moveTo(px - arm, py); ctx.lineTo(px + arm, py);
+        ctx.moveTo(px, py - arm); ctx.lineTo(px, py + arm);
+      }
+      ctx.stroke();
+    }
+    if (st.query !== undefined && st.query !== null) { // the selected query row
+      const top = y.getPixelForValue(st.query - 0.5), bot = y.getPixelForValue(st.query + 0.5);
+      ctx.strokeStyle = th.accent;
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(a.left, top, x.getPixelForValue(st.query + 0.5) - a.left, bot - top);
+    }
+    // colour bar in the right padding
+    const bx = a.right + 14, bw = 12, bh = a.bottom - a.top;
+    for (let k = 0; k < bh; k++) {
+      const [r, g, b] = LUT[Math.round(255 * (1 - k / Math.max(1, bh - 1)))];
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(bx, a.top + k, bw, 1);
+    }
+    ctx.fillStyle = th.fg;
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(fmt(st.range[1], 1), bx + bw + 3, a.top + 5);
+    ctx.fillText(fmt(st.range[0], 1), bx + bw + 3, a.bottom - 5);
+    ctx.restore();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Line and bar charts of one query row (the query view)
+
+/** Vertical marks where the plotted position crosses an integer between neighbouring keys. */
+const crossings = {
+  id: 'copeCrossings',
+  afterDatasetsDraw(chart, _args, opts) {
+    const xs = opts.at;
+    if (!xs?.length) return;
+    const { ctx, chartArea: a, scales: { x } } = chart;
+    ctx.save();
+    ctx.strokeStyle = opts.color;
+    ctx.setLineDash([3, 3]);
+    ctx.lineWidth = 1;
+    for (const c of xs) {
+      const px = x.getPixelForValue(c);
+      ctx.beginPath(); ctx.moveTo(px, a.top); ctx.lineTo(px, a.bottom); ctx.stroke();
+    }
+    ctx.restore();
+  },
+};
+
+/**
+ * A chart of values against key j for one query: datasets [{ label, data: [{x, y}], kind:
+ * 'line' | 'dashed' | 'bar', color }]. Options: yTitle, yMin, yMax, integerGrid, crossings.
+ */
+export function rowChart(canvas, th, { datasets, yTitle, yMin, yMax, xMax, crossingsAt, tokenLabel }) {
+  const o = baseOptions(th);
+  return new Chart(canvas, {
+    type: 'line',
+    data: {
+      datasets: datasets.map((d) => ({
+        type: d.kind === 'bar' ? 'bar' : 'line', label: d.label, data: d.data,
+        borderColor: d.color, backgroundColor: d.kind === 'bar' ? d.color : d.color,
+        borderDash: d.kind === 'dashed' ? [6, 4] : [], pointRadius: d.kind === 'dashed' ? 0 : 2.5,
+        borderWidth: d.kind === 'bar' ? 0 : 2, barPercentage: 1, categoryPercentage: 0.9, parsing: false,
+        order: d.kind === 'bar' ? 2 : 1,
+      })),
+    },
+    options: {
+      ...o,
+      interaction: { mode: 'nearest', axis: 'x', intersect: false },
+      plugins: {
+        ...o.plugins,
+        copeCrossings: { at: crossingsAt || [], color: th.accent },
+        tooltip: { callbacks: {
+          title: (items) => items.length ? `key j = ${items[0].parsed.x}  ${tokenLabel(items[0].parsed.x)}` : '',
+          label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}`,
+        } },
+      },
+      scales: {
+        x: axis(th, 'key j', { min: -0.5, max: xMax + 0.5, offset: false, ticks: { color: th.muted, precision: 0, maxTicksLimit: 16 } }),
+        y: axis(th, yTitle, { min: yMin, max: yMax, ticks: { color: th.muted, precision: 0 } }),
+      },
+    },
+    plugins: [crossings],
+  });
+}

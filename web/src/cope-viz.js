@@ -1,0 +1,160 @@
+// cope-viz.js — the <cope-viz> custom element for blogs: one script tag, then
+//   <cope-viz model="https://…/counting3-cope-s1.safetensors" text="a = 0 ; a ++; print a"
+//             view="query" layer="0" head="1" query="5"></cope-viz>
+// It shows a still frame (the input text, or a poster image) until it is scrolled into view, and
+// only then starts the worker, loads the model and computes. Works from any static host: no
+// special headers, the worker is started from a blob when this script is on another origin.
+import { Model } from './model.js';
+import { VizPanel } from './panel.js';
+import { defaultQuery, showPiece } from './tasks.js';
+import { loadIndex, modelEntry } from './state.js';
+import { el, button } from './dom.js';
+import css from './style.css';
+
+const NUM = ['layer', 'head', 'query'];
+
+class CopeViz extends HTMLElement {
+  static get observedAttributes() { return ['model', 'text', 'view', 'layer', 'head', 'query', 'baseline']; }
+
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    const root = this.attachShadow({ mode: 'open' });
+    root.appendChild(el('style', {}, css));
+    this.frame = el('div', { class: 'cope-viz' });
+    root.appendChild(this.frame);
+    this.still();
+    this.io = new IntersectionObserver((es) => {
+      if (es.some((e) => e.isIntersecting)) { this.io.disconnect(); this.start(); }
+    }, { rootMargin: '200px' });
+    this.io.observe(this);
+  }
+
+  disconnectedCallback() {
+    this.io?.disconnect();
+    this.panel?.stop();
+  }
+
+  attributeChangedCallback(name, old, value) {
+    if (!this.panel || old === value) return;
+    if (name === 'model' || name === 'baseline') { this.restart(); return; }
+    if (name === 'text') { this.compute(); return; }
+    this.panel.set(this.attrState());
+  }
+
+  /** The still frame: the input as plain text (or a poster image) and a button to start now. */
+  still() {
+    this.frame.textContent = '';
+    const box = el('div', { class: 'still' });
+    const poster = this.getAttribute('poster');
+    if (poster) box.appendChild(el('img', { src: poster, alt: 'CoPE visualizer (still frame)' }));
+    box.appendChild(el('p', { class: 'still-title' }, 'CoPE visualizer — what each attention head counts'));
+    const text = this.getAttribute('text');
+    if (text) box.appendChild(el('pre', { class: 'still-text' }, text.length > 400 ? `${text.slice(0, 400)}…` : text));
+    box.appendChild(button('Load the model', () => { this.io?.disconnect(); this.start(); }, { class: 'start' }));
+    box.appendChild(el('p', { class: 'caption' }, 'It starts by itself when scrolled into view.'));
+    this.frame.appendChild(box);
+  }
+
+  attrState() {
+    const st = {};
+    const view = this.getAttribute('view');
+    if (view) st.view = view;
+    for (const k of NUM) {
+      const v = this.getAttribute(k);
+      if (v !== null && v !== '' && Number.isInteger(Number(v))) st[k] = Number(v);
+    }
+    return st;
+  }
+
+  /** The model URL: the attribute, else the first shipped model beside this script. */
+  async modelSource() {
+    const ref = this.getAttribute('model');
+    const index = await loadIndex(new URL('models/index.json', import.meta.url).href).catch(() => []);
+    const site = new URL('.', import.meta.url), file = (e) => new URL(e.file, site).href;
+    // a shipped model named by its name or by its URL: its baseline comes with it
+    const entry = ref ? modelEntry(index, ref) || index.find((e) => file(e) === new URL(ref, document.baseURI).href) : index[0];
+    if (entry) {
+      const pair = index.find((e) => e.name === entry.baseline);
+      return { url: file(entry), name: entry.name, baseline: this.getAttribute('baseline') || (pair && file(pair)) };
+    }
+    if (!ref) throw new Error('no model attribute and no shipped models beside cope-viz.js');
+    const url = new URL(ref, document.baseURI).href;
+    return { url, name: decodeURIComponent(url.split('/').pop()), baseline: this.getAttribute('baseline') };
+  }
+
+  async start() {
+    if (this.started) return;
+    this.started = true;
+    this.frame.textContent = '';
+    this.status = el('div', { class: 'loading', role: 'status' });
+    this.bar = el('progress', { max: '1' });
+    this.statusText = el('span', {}, 'Loading…');
+    this.status.append(this.statusText, this.bar);
+    this.err = el('div', { class: 'error', role: 'alert', hidden: true });
+    this.info = el('p', { class: 'caption widget-info' });
+    this.pred = el('p', { class: 'caption' });
+    const host = el('div', { tabindex: '0', 'aria-label': 'CoPE visualizer: ← → step the query' });
+    this.frame.append(this.status, this.err, this.info, host);
+    this.panel = new VizPanel(host, { onError: (e) => this.fail(e) });
+    await this.restart();
+  }
+
+  fail(err) {
+    this.status.hidden = true;
+    this.err.textContent = `CoPE visualizer: ${err.message || err}`;
+    this.err.hidden = false;
+    this.dispatchEvent(new CustomEvent('cope-error', { detail: { message: err.message } }));
+  }
+
+  async restart() {
+    try {
+      this.status.hidden = false;
+      const src = await this.modelSource();
+      this.model?.free();
+      this.base?.free();
+      this.base = null;
+      this.model = await Model.load(src.url, src.name, (f) => { this.bar.value = f; this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`; });
+      if (src.baseline) this.base = await Model.load(src.baseline, src.baseline.split('/').pop().replace(/\.safetensors$/, '')).catch(() => null);
+      const c = this.model.config;
+      this.info.textContent = `${src.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads${this.model.task ? `, task ${this.model.task}` : ''}`;
+      await this.compute();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async compute() {
+    try {
+      let text = this.getAttribute('text');
+      if (text === null && this.model.task) text = this.model.detokenizeText((await this.model.sample(this.model.task, 1, 'train')).pieces);
+      const tok = await this.model.tokenize(text || '');
+      const n = this.model.config.n_ctx;
+      if (!tok.ids.length) throw new Error('the text has no tokens');
+      const ids = Array.from(tok.ids).slice(0, n);
+      const run = await this.model.run(ids);
+      let baseRun = null;
+      if (this.base) baseRun = await this.base.run(Array.from((await this.base.tokenize(text)).ids).slice(0, Math.min(ids.length, this.base.config.n_ctx)));
+      const st = this.attrState();
+      if (st.query === undefined) st.query = defaultQuery(this.model.task, run.pieces);
+      this.status.hidden = true;
+      this.err.hidden = true;
+      const notes = [];
+      if (tok.ids.length > n) notes.push(`The text has ${tok.ids.length} tokens; the model reads ${n}: showing the first ${n}.`);
+      if (tok.unknown) notes.push(`Not in the vocabulary (read as <unk>): ${tok.unknownPieces.slice(0, 5).map((p) => JSON.stringify(p)).join(', ')}.`);
+      const last = run.T - 1;
+      notes.push(`After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`);
+      this.pred.textContent = notes.join(' ');
+      if (!this.pred.isConnected) this.info.after(this.pred);
+      this.panel.setRuns(run, baseRun, st);
+      await this.panel.drawing;
+      this.dispatchEvent(new CustomEvent('cope-ready'));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** For tests: what the panel shows. */
+  snapshot() { return this.panel?.snapshot() ?? null; }
+}
+
+if (!customElements.get('cope-viz')) customElements.define('cope-viz', CopeViz);

@@ -1,0 +1,87 @@
+// model.js — a model loaded in the worker, and one input traced by it. The views read a Run:
+// token pieces, predictions, and each head's [T*T] arrays fetched on demand (cached), so a
+// 512-token input never moves all layers' arrays to the page at once.
+import { sharedClient } from './client.js';
+
+let keys = 0;
+
+export class Model {
+  /** Loads from a URL or an ArrayBuffer; name is what the page calls it. */
+  static async load(source, name, onProgress) {
+    const client = sharedClient();
+    const key = `m${++keys}`;
+    const info = await client.load(key, source, onProgress);
+    return new Model(client, key, name, info);
+  }
+
+  constructor(client, key, name, info) {
+    this.client = client;
+    this.key = key;
+    this.name = name;
+    this.config = info.config;
+    this.vocab = info.vocab;
+    this.tasks = info.tasks;
+    this.simd = info.simd;
+    /** the task the model was trained on, from its provenance (may be undefined) */
+    this.task = info.config.provenance?.task;
+  }
+
+  get hasCope() { return this.config.pe.startsWith('cope'); }
+
+  tokenize(text) { return this.client.call('tokenize', { key: this.key, text }); }
+  sample(task, seed, split) { return this.client.call('sample', { key: this.key, task, seed, split }); }
+
+  async run(ids) {
+    const r = await this.client.call('run', { key: this.key, ids: Int32Array.from(ids) });
+    return new Run(this, Int32Array.from(ids), r);
+  }
+
+  /** Text of pieces that tokenizes back to them: words joined by spaces, newlines as line breaks. */
+  detokenizeText(pieces) {
+    if (this.config.tokenizer !== 'words') return pieces.join('');
+    let out = '';
+    for (const p of pieces) out += p === '\n' ? '\n' : (out === '' || out.endsWith('\n') ? '' : ' ') + p;
+    return out;
+  }
+
+  free() { return this.client.call('unload', { key: this.key }); }
+}
+
+export class Run {
+  constructor(model, ids, r) {
+    this.model = model;
+    this.ids = ids;
+    this.T = r.T;
+    this.gen = r.gen;
+    this.pred = r.pred;
+    this.prob = r.prob;
+    this.pieces = Array.from(ids, (id) => model.vocab[id]);
+    this.heads = new Map();
+    this.thumbCache = new Map();
+  }
+
+  get L() { return this.model.config.n_layer; }
+  get H() { return this.model.config.n_head; }
+
+  /** { gates, positions, content_logits, cope_logits, attn, pos_attn } of one head, [T*T] each. */
+  head(layer, head) {
+    const k = `${layer}/${head}`;
+    if (!this.heads.has(k)) {
+      const p = this.model.client.call('head', { key: this.model.key, gen: this.gen, layer, head });
+      p.catch(() => this.heads.delete(k));
+      this.heads.set(k, p);
+    }
+    return this.heads.get(k);
+  }
+
+  /** Thumbnails of one array for every head: [layer][head] = { n, data: Float32Array [n*n] }. */
+  thumbs(name, size = 72) {
+    if (!this.thumbCache.has(name))
+    {
+      const p = this.model.client.call('thumbs', { key: this.model.key, gen: this.gen, name, size });
+      p.catch(() => this.thumbCache.delete(name));
+      this.thumbCache.set(name, p);
+    }
+    return this.thumbCache.get(name);
+  }
+}

@@ -1,0 +1,219 @@
+// panel.js — the visualizer panel shared by the page and the <cope-viz> widget: the view state
+// (view, layer, head, query), its controls (tabs, layer/head pickers, query stepping and play,
+// keyboard) and the three views: query (Figure 1), sequence (Figure 4) and compare.
+import { QueryView } from './query-view.js';
+import { SequenceView } from './sequence-view.js';
+import { Heatmap, downloadPNG } from './charts.js';
+import { theme } from './charts.js';
+import { mapRange } from './scales.js';
+import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
+import { el, button, select, setOptions } from './dom.js';
+
+export const VIEWS = [['query', 'Query · Figure 1'], ['sequence', 'Sequence · Figure 4'], ['compare', 'Compare with baseline']];
+
+export class VizPanel {
+  /**
+   * root: an element to fill. opts.onChange(state) after every user change of the state.
+   */
+  constructor(root, opts = {}) {
+    this.root = root;
+    this.opts = opts;
+    this.state = { view: 'query', layer: 0, head: 0, query: 0 };
+    this.run = null;
+    this.baseRun = null;
+    this.markers = null; // pieces; null = the task's default
+    root.classList.add('cope-panel');
+
+    const bar = el('div', { class: 'toolbar panel-bar' });
+    this.tabs = el('div', { class: 'tabs', role: 'group', 'aria-label': 'View' });
+    this.tabButtons = VIEWS.map(([v, t]) => {
+      const b = button(t, () => this.set({ view: v }, true), { 'data-view': v, 'aria-pressed': 'false' });
+      this.tabs.appendChild(b);
+      return b;
+    });
+    this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }, true), { 'data-ctl': 'layer' });
+    this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }, true), { 'data-ctl': 'head' });
+    const step = el('div', { class: 'stepper', role: 'group', 'aria-label': 'Query token' });
+    this.slider = el('input', { type: 'range', min: '0', max: '0', value: '0', 'aria-label': 'query token index', 'data-ctl': 'query' });
+    this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }, true));
+    this.playBtn = button('▶ Play', () => this.togglePlay(), { 'aria-pressed': 'false', 'data-ctl': 'play', title: 'Play through the queries' });
+    step.append(
+      button('|◀', () => this.set({ query: 0 }, true), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
+      button('◀', () => this.stepQuery(-1), { 'aria-label': 'previous query (←)', title: 'previous query (←)', 'data-ctl': 'prev' }),
+      this.playBtn,
+      button('▶', () => this.stepQuery(1), { 'aria-label': 'next query (→)', title: 'next query (→)', 'data-ctl': 'next' }),
+      button('▶|', () => this.set({ query: Infinity }, true), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
+      this.slider,
+    );
+    this.queryLabel = el('span', { class: 'query-label', 'aria-live': 'polite' });
+    const mk = el('label', { class: 'field markers' });
+    mk.append(el('span', {}, 'Boundary tokens'));
+    this.markerInput = el('input', { type: 'text', size: '8', 'aria-describedby': '', title: 'pieces separated by spaces; \\n is the newline', 'data-ctl': 'markers' });
+    this.markerInput.addEventListener('change', () => { this.markers = parseMarkers(this.markerInput.value); this.render(); });
+    mk.appendChild(this.markerInput);
+    bar.append(this.tabs, this.layerSel.wrap, this.headSel.wrap, step, this.queryLabel, mk);
+
+    this.body = el('div', { class: 'panel-body' });
+    root.append(bar, this.body);
+    this.queryView = new QueryView(this.body, this);
+    this.sequenceView = new SequenceView(this.body, this);
+    this.compareView = new CompareView(this.body, this);
+
+    root.addEventListener('keydown', (e) => this.onKey(e));
+    this.mql = matchMedia('(prefers-color-scheme: dark)');
+    this.mql.addEventListener?.('change', () => { this.theme = theme(this.root); this.render(); });
+    this.theme = theme(root);
+  }
+
+  isCurrent(run) { return run === this.run || run === this.baseRun; }
+
+  /** Shows a traced input (and optionally the baseline's trace of the same input). */
+  setRuns(run, baseRun = null, state = {}) {
+    this.stop();
+    this.run = run;
+    this.baseRun = baseRun;
+    const { n_layer: L, n_head: H } = run.model.config;
+    setOptions(this.layerSel.select, Array.from({ length: L }, (_, l) => [l, String(l)]));
+    setOptions(this.headSel.select, Array.from({ length: H }, (_, h) => [h, String(h)]));
+    this.slider.max = String(run.T - 1);
+    this.tabButtons[2].hidden = !baseRun;
+    this.markerInput.value = formatMarkers(this.markerPieces());
+    this.set(state);
+  }
+
+  markerPieces() { return this.markers ?? TASK_MARKERS[this.run?.model.task] ?? []; }
+
+  /** Token indices of the boundary markers in the current input. */
+  markerIndices() {
+    const want = new Set(this.markerPieces()), out = [];
+    this.run?.pieces.forEach((p, k) => { if (want.has(p)) out.push(k); });
+    return out;
+  }
+
+  /** Changes the state (clamped to the input and model) and redraws. user: tell onChange. */
+  set(partial, user = false) {
+    const s = { ...this.state, ...partial };
+    if (this.run) {
+      const { n_layer: L, n_head: H } = this.run.model.config;
+      s.layer = clampInt(s.layer, 0, L - 1);
+      s.head = clampInt(s.head, 0, H - 1);
+      s.query = clampInt(s.query, 0, this.run.T - 1);
+    }
+    if (!VIEWS.some(([v]) => v === s.view)) s.view = 'query';
+    if (s.view === 'compare' && this.run && !this.baseRun) s.view = 'query';
+    this.state = s;
+    if (user) this.opts.onChange?.(this.state);
+    this.render();
+  }
+
+  stepQuery(d) { this.set({ query: this.state.query + d }, true); }
+
+  onKey(e) {
+    const t = e.target;
+    if (t && (t.tagName === 'INPUT' && t.type !== 'range' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    if (t?.tagName === 'INPUT' && t.type === 'range' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the slider steps itself
+    const k = e.key;
+    if (k === 'ArrowRight') this.stepQuery(1);
+    else if (k === 'ArrowLeft') this.stepQuery(-1);
+    else if (k === 'Home') this.set({ query: 0 }, true);
+    else if (k === 'End') this.set({ query: Infinity }, true);
+    else return;
+    e.preventDefault();
+  }
+
+  togglePlay() { if (this.timer) this.stop(); else this.play(); }
+
+  play() {
+    if (!this.run) return;
+    if (this.state.query >= this.run.T - 1) this.set({ query: 0 }, true);
+    this.timer = setInterval(() => {
+      if (!this.run || this.state.query >= this.run.T - 1) { this.stop(); return; }
+      this.stepQuery(1);
+    }, Math.max(120, Math.min(600, 12000 / this.run.T)));
+    this.playBtn.textContent = '⏸ Pause';
+    this.playBtn.setAttribute('aria-pressed', 'true');
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+    this.playBtn.textContent = '▶ Play';
+    this.playBtn.setAttribute('aria-pressed', 'false');
+  }
+
+  /** Redraws the current view; calls made while one draw runs collapse into one more draw. */
+  render() {
+    if (!this.run) return;
+    if (this.drawing) { this.dirty = true; return this.drawing; }
+    this.drawing = (async () => {
+      do {
+        this.dirty = false;
+        await this.draw().catch((err) => this.opts.onError?.(err));
+      } while (this.dirty);
+      this.drawing = null;
+      this.root.dispatchEvent(new CustomEvent('cope-rendered', { bubbles: true, composed: true }));
+    })();
+    return this.drawing;
+  }
+
+  async draw() {
+    const { view, layer, head, query } = this.state, run = this.run;
+    for (const b of this.tabButtons) b.setAttribute('aria-pressed', String(b.dataset.view === view));
+    this.layerSel.select.value = String(layer);
+    this.headSel.select.value = String(head);
+    this.slider.value = String(query);
+    this.queryLabel.textContent = `query ${query}/${run.T - 1}: ${showPiece(run.pieces[query])}`;
+    this.root.dataset.view = view;
+    this.root.dataset.query = String(query);
+    this.queryView.root.hidden = view !== 'query';
+    this.sequenceView.root.hidden = view !== 'sequence';
+    this.compareView.root.hidden = view !== 'compare';
+    if (view === 'query') await this.queryView.show(run, layer, head, query);
+    else if (view === 'sequence') await this.sequenceView.show(run, layer, head, query);
+    else await this.compareView.show(run, this.baseRun, layer, head, query);
+  }
+
+  snapshot() { return { state: { ...this.state }, query: this.queryView.snapshot() }; }
+}
+
+function clampInt(v, lo, hi) {
+  const n = Number.isFinite(v) ? Math.round(v) : (v === Infinity ? hi : lo);
+  return Math.max(lo, Math.min(hi, n));
+}
+
+/** Compare: the same input and query through a CoPE model and its baseline, side by side. */
+class CompareView {
+  constructor(container, panel) {
+    this.panel = panel;
+    this.root = el('section', { class: 'compare-view', 'aria-label': 'Compare with the baseline' });
+    this.cols = [0, 1].map(() => {
+      const col = el('div', { class: 'compare-col' });
+      const title = el('h3');
+      col.appendChild(title);
+      const q = new QueryView(col, panel);
+      const mapBox = el('figure', { class: 'map-box' });
+      const cap = el('figcaption');
+      cap.append(el('span', {}, 'Attention a_ij (all queries)'));
+      const holder = el('div', { class: 'map-holder' });
+      mapBox.append(cap, holder);
+      col.appendChild(mapBox);
+      const hm = new Heatmap(holder, { title: 'attention', onClick: (i) => panel.set({ query: i }, true) });
+      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, 'cope-compare-attention'), { class: 'png' }));
+      this.root.appendChild(col);
+      return { title, q, hm };
+    });
+    container.appendChild(this.root);
+  }
+
+  async show(run, base, layer, head, query) {
+    await Promise.all([run, base].map(async (r, k) => {
+      const c = this.cols[k];
+      const m = r.model, L = Math.min(layer, m.config.n_layer - 1), H = Math.min(head, m.config.n_head - 1);
+      c.title.textContent = `${m.name} — pe ${m.config.pe}${m.config.sep_keys ? ' (sep-keys)' : ''}, layer ${L}, head ${H}`;
+      await c.q.show(r, L, H, Math.min(query, r.T - 1));
+      const h = await r.head(L, H);
+      if (!this.panel.isCurrent(r)) return;
+      c.hm.update({ data: h.attn, T: r.T, range: mapRange('attn', h.attn, r.T), markers: this.panel.markerIndices(), query, th: this.panel.theme });
+    }));
+  }
+}

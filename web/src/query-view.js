@@ -1,0 +1,157 @@
+// query-view.js — the paper's Figure 1 for any query: the token strip with, for the selected query
+// i, layer and head, every key's gate, position p_ij (integer crossings marked), CoPE logit and
+// attention; beside it Chart.js charts of p_ij against key j (with the plain distance i - j) and
+// of the attention.
+import { rowChart, downloadPNG } from './charts.js';
+import { colour, textOn, fmt } from './scales.js';
+import { showPiece } from './tasks.js';
+import { el } from './dom.js';
+
+/** Strip rows: [field, label, needs CoPE]. Values come from the head's arrays at row i. */
+const ROWS = [
+  ['gates', 'gate g_ij', true],
+  ['positions', 'position p_ij', true],
+  ['distance', 'distance i−j', false],
+  ['cope_logits', 'CoPE logit c_ij', false],
+  ['content_logits', 'content logit s_ij', false],
+  ['attn', 'attention a_ij', false],
+  ['pos_attn', 'position-only attn', false],
+];
+
+/** The crossing keys of a position row: j where floor(p_i,j-1) != floor(p_ij), 1 <= j <= i. */
+export function integerCrossings(p, i) {
+  const out = [];
+  for (let j = 1; j <= i; j++) if (Math.floor(p[j - 1]) !== Math.floor(p[j])) out.push(j);
+  return out;
+}
+
+export class QueryView {
+  constructor(container, panel) {
+    this.panel = panel;
+    this.root = el('section', { class: 'query-view', 'aria-label': 'Query view (Figure 1)' });
+    this.caption = el('p', { class: 'caption', 'aria-live': 'polite' });
+    this.stripWrap = el('div', { class: 'strip-wrap', tabindex: '0', role: 'region', 'aria-label': 'Token strip: values of every key for the selected query' });
+    this.table = el('table', { class: 'strip' });
+    this.stripWrap.appendChild(this.table);
+    const charts = el('div', { class: 'row-charts' });
+    this.posBox = chartBox('Position of each key seen from the query', 'positions');
+    this.attBox = chartBox('Attention of the query over the keys', 'attention');
+    charts.append(this.posBox.box, this.attBox.box);
+    for (const b of [this.posBox, this.attBox])
+      b.png.addEventListener('click', () => b.chart && downloadPNG(b.chart, `cope-${b.name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`));
+    this.root.append(this.caption, this.stripWrap, charts);
+    container.appendChild(this.root);
+    this.built = null;
+  }
+
+  /** Builds the strip's cells for a run (once per input); show() then only rewrites numbers. */
+  build(run) {
+    this.table.textContent = '';
+    const hasCope = run.model.hasCope;
+    this.rows = ROWS.filter(([, , cope]) => hasCope || !cope);
+    const mk = (tag, text, attrs) => { const c = el(tag, attrs); c.textContent = text; return c; };
+    const head = el('tr', { class: 'tok-row' });
+    head.appendChild(mk('th', 'token', { scope: 'row' }));
+    this.tokCells = run.pieces.map((p, j) => {
+      const c = mk('th', showPiece(p), { scope: 'col', title: `key ${j}: ${JSON.stringify(p)}` });
+      if (p === '<unk>') c.classList.add('unk');
+      head.appendChild(c);
+      return c;
+    });
+    const idx = el('tr', { class: 'idx-row' });
+    idx.appendChild(mk('th', 'key j', { scope: 'row' }));
+    run.pieces.forEach((_, j) => idx.appendChild(mk('td', String(j))));
+    this.table.append(head, idx);
+    this.cells = {};
+    for (const [field, label] of this.rows) {
+      const tr = el('tr', { 'data-field': field });
+      tr.appendChild(mk('th', label, { scope: 'row' }));
+      this.cells[field] = run.pieces.map(() => { const c = el('td'); tr.appendChild(c); return c; });
+      this.table.appendChild(tr);
+    }
+    this.built = run;
+  }
+
+  async show(run, layer, head, query) {
+    if (this.built !== run) this.build(run);
+    const h = await run.head(layer, head);
+    if (!this.panel.isCurrent(run)) return; // a newer input arrived meanwhile
+    const T = run.T, i = query, th = this.panel.theme;
+    const row = (name) => h[name].subarray(i * T, i * T + T);
+    const vals = { distance: Float32Array.from({ length: T }, (_, j) => i - j) };
+    for (const [field] of this.rows) if (field !== 'distance') vals[field] = row(field);
+    const ranges = { gates: [0, 1], attn: [0, 1], pos_attn: [0, 1], positions: [0, Math.max(1, vals.positions ? vals.positions[0] : 1)] };
+    const crossAt = run.model.hasCope ? integerCrossings(vals.positions, i) : [];
+    const cross = new Set(crossAt);
+    this.tokCells.forEach((c, j) => {
+      c.classList.toggle('query', j === i);
+      c.classList.toggle('future', j > i);
+    });
+    for (const [field] of this.rows) {
+      const cs = this.cells[field], v = vals[field], r = ranges[field];
+      for (let j = 0; j < T; j++) {
+        const c = cs[j];
+        if (j > i) { c.textContent = ''; c.className = 'future'; c.removeAttribute('data-v'); c.style.background = ''; c.style.color = ''; continue; }
+        c.textContent = field === 'distance' ? String(v[j]) : fmt(v[j]);
+        c.dataset.v = String(v[j]);
+        c.className = j === i ? 'query' : '';
+        if (field === 'positions' && cross.has(j)) c.classList.add('cross');
+        if (r) { c.style.background = colour(v[j], r[0], r[1]); c.style.color = textOn(v[j], r[0], r[1]); }
+        else { c.style.background = ''; c.style.color = ''; }
+      }
+    }
+    this.tokCells[i].scrollIntoView?.({ block: 'nearest', inline: 'center' });
+    const pieces = run.pieces, tokenLabel = (j) => (pieces[j] === undefined ? '' : JSON.stringify(pieces[j]));
+    const keys = Array.from({ length: i + 1 }, (_, j) => j);
+    const pts = (a) => keys.map((j) => ({ x: j, y: a[j] }));
+    const posSets = [];
+    if (run.model.hasCope) posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
+    posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
+    const maxPos = Math.max(1, i, ...(run.model.hasCope ? [vals.positions[0]] : []));
+    this.posBox.chart = replaceChart(this.posBox, th, {
+      datasets: posSets, yTitle: 'position', yMin: 0, yMax: Math.ceil(maxPos), xMax: i, crossingsAt: crossAt.map((j) => j - 0.5), tokenLabel,
+    });
+    this.attBox.chart = replaceChart(this.attBox, th, {
+      datasets: [
+        { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: th.accent2 },
+        { label: 'position-only (row max 1)', data: pts(vals.pos_attn), kind: 'line', color: th.accent },
+      ], yTitle: 'weight', yMin: 0, yMax: 1, xMax: i, tokenLabel,
+    });
+    const q = JSON.stringify(pieces[i]);
+    const unit = run.model.hasCope
+      ? `Gates near 1 mark the keys this head counts; p_ij sums the gates from key j up to the query, so p crosses an integer (dashed lines) at every counted key. ${crossAt.length} crossing${crossAt.length === 1 ? '' : 's'} for this query.`
+      : `This model has no CoPE (pe = ${run.model.config.pe}): its positions are token distances i−j.`;
+    this.caption.textContent = `Query i = ${i} ${q}, layer ${layer}, head ${head}. ${unit}`;
+    this.lastShown = { layer, head, query: i, vals };
+  }
+
+  /** What the strip and charts show now, for tests: numbers as drawn (data-v and chart data). */
+  snapshot() {
+    if (!this.lastShown) return null;
+    const strip = {};
+    for (const [field] of this.rows) strip[field] = this.cells[field].filter((c) => c.dataset.v !== undefined && !c.classList.contains('future')).map((c) => Number(c.dataset.v));
+    const chart = (b) => Object.fromEntries(b.chart.data.datasets.map((d) => [d.label, d.data.map((p) => p.y)]));
+    return { ...this.lastShown, vals: undefined, strip, posChart: chart(this.posBox), attChart: chart(this.attBox) };
+  }
+}
+
+function chartBox(title, name) {
+  const box = el('figure', { class: 'chart-box' });
+  const cap = el('figcaption');
+  const t = el('span');
+  t.textContent = title;
+  const png = el('button', { type: 'button', class: 'png', title: `Save the ${name} chart as PNG` });
+  png.textContent = 'PNG';
+  cap.append(t, png);
+  const holder = el('div', { class: 'chart-holder' });
+  const canvas = el('canvas', { role: 'img', 'aria-label': title });
+  holder.appendChild(canvas);
+  box.append(cap, holder);
+  return { box, canvas, png, name, chart: null };
+}
+
+/** Charts are rebuilt per query (the axes change); the old one is destroyed first. */
+function replaceChart(b, th, spec) {
+  b.chart?.destroy();
+  return rowChart(b.canvas, th, spec);
+}

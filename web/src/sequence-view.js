@@ -1,0 +1,130 @@
+// sequence-view.js — the paper's Figure 4 for the whole input: heatmaps (rows = queries, columns =
+// keys) of the position-only attention (row max 1), the attention, the gates and the positions of
+// the selected head, boundary markers on chosen tokens, hover details, and a layers x heads grid
+// of small maps to pick a head from.
+import { Heatmap, downloadPNG } from './charts.js';
+import { LUT, lutIndex, mapRange, fmt } from './scales.js';
+import { el, button, select } from './dom.js';
+
+export const MAPS = [
+  ['pos_attn', 'Position-only attention (row max 1)', true],
+  ['attn', 'Attention a_ij', false],
+  ['gates', 'Gates g_ij', true],
+  ['positions', 'Positions p_ij', true],
+];
+
+/** The numbers of one cell, as lines of text (the hover box). */
+export function cellLines(run, h, i, j) {
+  const T = run.T, k = i * T + j, p = h.positions[k];
+  const lines = [
+    `query i = ${i} ${JSON.stringify(run.pieces[i])}`,
+    `key j = ${j} ${JSON.stringify(run.pieces[j])}   (i−j = ${i - j})`,
+    `content logit s_ij = ${fmt(h.content_logits[k], 3)}`,
+  ];
+  if (run.model.hasCope) {
+    const lo = Math.floor(p), hi = Math.ceil(p);
+    lines.push(`gate g_ij = ${fmt(h.gates[k], 3)}`,
+      `position p_ij = ${fmt(p, 3)}  (floor ${lo}, ceil ${hi}, weight ${fmt(p - lo, 3)})`,
+      `CoPE logit c_ij = ${fmt(h.cope_logits[k], 3)}`);
+  } else lines.push(`position logit = ${fmt(h.cope_logits[k], 3)}`);
+  lines.push(`position-only attention = ${fmt(h.pos_attn[k], 3)}`, `attention a_ij = ${fmt(h.attn[k], 3)}`);
+  return lines;
+}
+
+export class SequenceView {
+  constructor(container, panel) {
+    this.panel = panel;
+    this.root = el('section', { class: 'sequence-view', 'aria-label': 'Sequence view (Figure 4)' });
+    const bar = el('div', { class: 'toolbar' });
+    this.gridKind = select('Head grid shows', MAPS.map(([k, t]) => [k, t]), 'pos_attn', () => this.drawGrid());
+    bar.append(this.gridKind.wrap);
+    this.grid = el('div', { class: 'head-grid', role: 'group', 'aria-label': 'Layers × heads: choose a head' });
+    this.maps = el('div', { class: 'maps' });
+    this.tip = el('div', { class: 'tip', role: 'status', hidden: true });
+    this.note = el('p', { class: 'caption' });
+    this.root.append(this.note, bar, this.grid, this.maps, this.tip);
+    container.appendChild(this.root);
+    this.heatmaps = MAPS.map(([kind, title, cope]) => {
+      const box = el('figure', { class: 'map-box', 'data-kind': kind });
+      const cap = el('figcaption');
+      cap.append(el('span', {}, title));
+      const holder = el('div', { class: 'map-holder' });
+      box.append(cap, holder);
+      this.maps.appendChild(box);
+      const hm = new Heatmap(holder, {
+        title,
+        onHover: (i, j, ev) => this.hover(i, j, ev),
+        onLeave: () => { this.tip.hidden = true; },
+        onClick: (i) => panel.set({ query: i }),
+      });
+      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, `cope-${kind}-L${panel.state.layer}H${panel.state.head}`), { class: 'png', title: `Save “${title}” as PNG` }));
+      return { kind, title, cope, box, hm };
+    });
+  }
+
+  async show(run, layer, head, query) {
+    const h = await run.head(layer, head);
+    if (!this.panel.isCurrent(run)) return;
+    this.h = h;
+    this.shownRun = run;
+    const T = run.T, th = this.panel.theme, markers = this.panel.markerIndices();
+    for (const m of this.heatmaps) {
+      const on = run.model.hasCope || !m.cope || m.kind === 'pos_attn';
+      m.box.hidden = !on;
+      if (!on) continue;
+      m.hm.update({ data: h[m.kind], T, range: mapRange(m.kind, h[m.kind], T), markers, query, th });
+    }
+    this.note.textContent = run.model.hasCope
+      ? `Layer ${layer}, head ${head}. + marks the boundary tokens. A head that counts paragraphs or statements shows blocks: every query attends by position to the keys since the last boundary. Hover a cell for its numbers; click to make its row the query.`
+      : `Layer ${layer}, head ${head}. This model has no CoPE (pe = ${run.model.config.pe}): no gates or contextual positions; its position-only attention comes from ${run.model.config.pe === 'rel' ? 'the relative-position term' : 'nothing (all ones)'}.`;
+    await this.drawGrid();
+  }
+
+  /** The layers x heads grid: one small bitmap per head, a button to select it. */
+  async drawGrid() {
+    const run = this.shownRun;
+    if (!run) return;
+    const kind = this.gridKind.select.value;
+    const thumbs = await run.thumbs(kind);
+    if (!this.panel.isCurrent(run)) return;
+    const { layer, head } = this.panel.state;
+    this.grid.textContent = '';
+    this.grid.style.setProperty('--cols', String(run.H));
+    thumbs.forEach((row, l) => row.forEach((t, hh) => {
+      const b = button('', () => this.panel.set({ layer: l, head: hh }), {
+        class: 'thumb', 'aria-pressed': String(l === layer && hh === head), 'aria-label': `layer ${l} head ${hh}`, title: `layer ${l}, head ${hh}`,
+      });
+      const c = el('canvas', { width: t.n, height: t.n });
+      paintThumb(c, t, kind);
+      b.append(c, el('span', {}, `L${l} H${hh}`));
+      this.grid.appendChild(b);
+    }));
+  }
+
+  hover(i, j, ev) {
+    if (!this.h) return;
+    const lines = cellLines(this.shownRun, this.h, i, j);
+    this.tip.textContent = '';
+    for (const line of lines) this.tip.appendChild(el('div', {}, line));
+    this.tip.hidden = false;
+    const r = this.root.getBoundingClientRect();
+    const x = ev.clientX - r.left + 14, y = ev.clientY - r.top + 14;
+    this.tip.style.left = `${Math.min(x, r.width - 260)}px`;
+    this.tip.style.top = `${y}px`;
+  }
+}
+
+function paintThumb(c, { n, data }, kind) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of data) if (!Number.isNaN(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (kind !== 'positions') { lo = 0; hi = 1; }
+  const g = c.getContext('2d'), img = g.createImageData(n, n);
+  for (let k = 0; k < n * n; k++) {
+    const v = data[k];
+    if (Number.isNaN(v)) continue;
+    const [r, gg, b] = LUT[lutIndex(v, lo, hi)];
+    img.data.set([r, gg, b, 255], 4 * k);
+  }
+  g.putImageData(img, 0, 0);
+}
+

@@ -1,0 +1,93 @@
+// tasks.js — what the page knows about each task: the tokens to mark as boundaries by default,
+// and the right answers of an input (recomputed from the text itself, so typed or edited inputs
+// are checked as well as generated ones).
+
+/** Default boundary markers (pieces) per task; the user can change them. */
+export const TASK_MARKERS = {
+  counting1: ['=', '++;'],
+  counting3: ['=', '++;'],
+  counting5: ['=', '++;'],
+  flipflop: ['w'],
+  selcopy: ['|'],
+  text: ['\n'],
+  toy: ['.'],
+};
+
+/** One-line explanations shown beside the model picker. */
+export const TASK_BLURBS = {
+  counting1: 'Counting: statements set (v = 0 ;) and increment (v ++;) variables among pass; fillers; after "print v" the model answers v\'s value.',
+  counting3: 'Counting with 3 variables: after "print v" the model answers how often v was incremented since it was set.',
+  counting5: 'Counting with 5 variables: after "print v" the model answers how often v was incremented since it was set.',
+  flipflop: 'Flip-flop: w/r/i instructions each followed by a bit; after every r the model must repeat the bit of the last w.',
+  selcopy: 'Selective copy: after "|" the model copies the non-blank tokens in order, skipping the blanks "_".',
+  text: 'Structured text: sections with titles "= = title = =" and paragraphs ending in a newline; the model predicts the next word.',
+  toy: 'Toy task.',
+};
+
+/** Marker text as the user types it: pieces separated by spaces, "\n" for the newline. */
+export function parseMarkers(s) {
+  return String(s).split(/\s+/).filter(Boolean).map((p) => (p === '\\n' ? '\n' : p));
+}
+export function formatMarkers(list) {
+  return list.map((p) => (p === '\n' ? '\\n' : p)).join(' ');
+}
+
+/** A piece as shown on screen: the newline and blanks made visible. */
+export function showPiece(p) {
+  if (p === '\n') return '↵';
+  if (p === '') return '∅';
+  return p;
+}
+
+/**
+ * The scored targets of an input: [{ t, expected }] where the model, reading pieces[0..t), should
+ * predict `expected` (t == pieces.length means the token after the input). Tasks the page does
+ * not know give []. `answerIncluded` marks targets whose answer is already in the text.
+ */
+export function targets(task, pieces) {
+  const n = pieces.length;
+  if (/^counting\d$/.test(task)) {
+    // The last "print v": the value of v, replayed from the statements before it.
+    const vals = {};
+    let out = [];
+    for (let t = 0; t < n; t++) {
+      const p = pieces[t];
+      if (p === 'print' && t + 1 < n) {
+        const v = pieces[t + 1];
+        out = v in vals ? [{ t: t + 2, expected: String(vals[v]) }] : [];
+        break;
+      }
+      if (/^[a-z]$/.test(p) && pieces[t + 1] === '=' && /^\d+$/.test(pieces[t + 2] || '')) vals[p] = Number(pieces[t + 2]);
+      else if (/^[a-z]$/.test(p) && pieces[t + 1] === '++;' && p in vals) vals[p] += 1;
+    }
+    return out;
+  }
+  if (task === 'flipflop') {
+    const out = [];
+    let last = null;
+    for (let t = 0; t + 1 <= n; t++) {
+      if (pieces[t] === 'w' && t + 1 < n) last = pieces[t + 1];
+      if (pieces[t] === 'r' && last !== null) out.push({ t: t + 1, expected: last });
+    }
+    return out;
+  }
+  if (task === 'selcopy') {
+    const bar = pieces.indexOf('|');
+    if (bar < 0) return [];
+    const keep = pieces.slice(0, bar).filter((p) => p !== '_');
+    return keep.map((p, k) => ({ t: bar + 1 + k, expected: p })).filter((x) => x.t <= n);
+  }
+  if (task === 'text' || task === 'toy') {
+    const out = [];
+    for (let t = 1; t < n; t++) out.push({ t, expected: pieces[t] });
+    return out;
+  }
+  return [];
+}
+
+/** The query that shows the model answering: the token before the first scored target. */
+export function defaultQuery(task, pieces) {
+  const ts = targets(task, pieces);
+  if (ts.length && task !== 'text' && task !== 'toy') return Math.min(ts[0].t - 1, pieces.length - 1);
+  return Math.max(0, pieces.length - 1);
+}

@@ -1,0 +1,137 @@
+// worker.js — the Web Worker that owns the wasm models, so the page never freezes while a model
+// loads or a long input is traced. Bundled with the single-file wasm module (both .wasm inlined),
+// so this one file is all a blog needs; see client.js for the message protocol.
+import { CopeModel, TRACE_ARRAYS } from 'cope-wasm';
+
+const models = new Map(); // key -> { model, trace }
+
+function post(msg, transfer = []) { self.postMessage(msg, transfer); }
+
+/** Fetches a URL, reporting progress (bytes) to the request that asked for it. */
+async function fetchBytes(url, id) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`cannot fetch ${url}: HTTP ${r.status} ${r.statusText}`.trim());
+  const total = Number(r.headers.get('content-length')) || 0;
+  if (!r.body || !total) return new Uint8Array(await r.arrayBuffer());
+  const out = new Uint8Array(total);
+  const reader = r.body.getReader();
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (got + value.length > total) throw new Error(`${url}: more bytes than its Content-Length`);
+    out.set(value, got);
+    got += value.length;
+    post({ id, progress: got / total });
+  }
+  return out.subarray(0, got);
+}
+
+/** argmax and its probability of every row of logits [T, V]. */
+function predictions(logits, T, V) {
+  const pred = new Int32Array(T), prob = new Float32Array(T);
+  for (let t = 0; t < T; t++) {
+    const row = logits.subarray(t * V, (t + 1) * V);
+    let best = 0;
+    for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(row[v] - row[best]);
+    pred[t] = best;
+    prob[t] = 1 / z;
+  }
+  return { pred, prob };
+}
+
+/**
+ * A T x T map shrunk to at most size x size by block averages (thumbnails of a whole head).
+ * Rows are queries, columns keys; cells above the diagonal stay NaN so they draw as background.
+ */
+function shrink(a, T, size) {
+  const n = Math.min(T, size), out = new Float32Array(n * n).fill(NaN);
+  for (let r = 0; r < n; r++) {
+    const i0 = Math.floor((r * T) / n), i1 = Math.floor(((r + 1) * T) / n);
+    for (let c = 0; c <= r; c++) {
+      const j0 = Math.floor((c * T) / n), j1 = Math.floor(((c + 1) * T) / n);
+      let s = 0, k = 0;
+      for (let i = i0; i < i1; i++) for (let j = j0; j < Math.min(j1, i + 1); j++) { s += a[i * T + j]; k++; }
+      if (k) out[r * n + c] = s / k;
+    }
+  }
+  return { n, data: out };
+}
+
+const ops = {
+  async load({ key, url, bytes }, id) {
+    const src = bytes ? new Uint8Array(bytes) : await fetchBytes(url, id);
+    const model = await CopeModel.load(src);
+    models.get(key)?.model.free();
+    models.set(key, { model, trace: null });
+    return { config: model.config, vocab: model.vocab, tasks: model.tasks, simd: model.simd };
+  },
+  unload({ key }) {
+    models.get(key)?.model.free();
+    models.delete(key);
+    return true;
+  },
+  tokenize({ key, text }) {
+    const r = get(key).model.tokenize(text);
+    return { ids: r.ids, spans: r.spans, unknown: r.unknown, unknownPieces: r.unknownPieces };
+  },
+  sample({ key, task, seed, split }) {
+    const s = get(key).model.sample(task, seed, split);
+    return { ids: s.ids, pieces: s.pieces, scored: s.scored, seed: String(s.seed), split: s.split };
+  },
+  /** Traces ids and keeps the trace; returns what the page shows of the whole input. */
+  run({ key, ids }) {
+    const m = get(key);
+    m.trace = m.model.trace(ids);
+    m.gen = (m.gen || 0) + 1;
+    const { T, logits } = m.trace;
+    return { T, gen: m.gen, ...predictions(logits, T, m.model.config.vocab_size) };
+  },
+  /** The six [T*T] arrays of one head of the last trace. */
+  head({ key, gen, layer, head }) {
+    const tr = traced(key, gen);
+    const L = tr.layers[layer];
+    if (!L || !L.attn[head]) throw new Error(`no layer ${layer} head ${head}`);
+    const out = {};
+    for (const name of TRACE_ARRAYS) out[name] = L[name][head].slice();
+    return out;
+  },
+  /** One array of every head, shrunk to at most size x size: thumbnails for the head picker. */
+  thumbs({ key, gen, name, size }) {
+    const tr = traced(key, gen);
+    return tr.layers.map((L) => L[name].map((a) => shrink(a, tr.T, size)));
+  },
+};
+
+function get(key) {
+  const m = models.get(key);
+  if (!m) throw new Error(`no model "${key}" is loaded`);
+  return m;
+}
+/** The last trace, which must be the one numbered gen (a newer run replaces it). */
+function traced(key, gen) {
+  const m = get(key);
+  if (!m.trace) throw new Error('nothing has been traced yet');
+  if (gen !== m.gen) throw new Error('this input was replaced by a newer one');
+  return m.trace;
+}
+
+/** Typed arrays in a result, so they move to the page instead of being copied. */
+function transferables(x, out = []) {
+  if (ArrayBuffer.isView(x)) { if (!out.includes(x.buffer)) out.push(x.buffer); }
+  else if (x && typeof x === 'object') for (const v of Object.values(x)) transferables(v, out);
+  return out;
+}
+
+self.onmessage = async (e) => {
+  const { id, op, args } = e.data;
+  try {
+    if (!ops[op]) throw new Error(`unknown operation ${op}`);
+    const result = await ops[op](args, id);
+    post({ id, ok: true, result }, transferables(result));
+  } catch (err) {
+    post({ id, ok: false, error: { name: err.name, message: err.message, status: err.status || '' } });
+  }
+};
