@@ -41,6 +41,7 @@ TEST_DEPS   := all $(BUILD)/test_core
 
 -include wasm/wasm.mk
 -include web/web.mk
+include tests/fuzz/fuzz.mk
 
 test: $(TEST_DEPS)
 	tests/run.sh $(TEST_SUITES)

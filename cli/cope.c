@@ -303,12 +303,13 @@ static int cmd_train(args *a) {
     int B = (int)opt_int(a, "--batch", 32, 1, 1 << 16);
     cope_adamw hp;
     cope_adamw_default(&hp);
-    hp.lr = (float)opt_num(a, "--lr", 1e-3, 0.0, 10.0);
+    hp.lr = (float)opt_num(a, "--lr", 1e-3, 0.0, 1e30);
     hp.weight_decay = (float)opt_num(a, "--wd", 0.0, 0.0, 10.0);
     hp.clip = (float)opt_num(a, "--clip", 1.0, 0.0, 1e9);
     long warmup = opt_int(a, "--warmup", steps / 20, 0, steps);
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
     int n_eval = (int)opt_int(a, "--eval-n", 1000, 0, 10000000);
+    long ckpt_every = opt_int(a, "--checkpoint-every", 0, 0, 100000000);
     const char *out = opt(a, "--out", 1);
     set_threads(a);
     no_leftovers(a);
@@ -336,6 +337,7 @@ static int cmd_train(args *a) {
             cope_task_name(task), cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
     int tty = isatty(2);
     double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0;
+    long last_ckpt = 0;
     float loss = 0.0f, gnorm = 0.0f;
     for (long step = 1; step <= steps; step++) {
         /* linear warmup, then cosine decay to 10% */
@@ -347,9 +349,23 @@ static int cmd_train(args *a) {
         if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err)) die_err("data", &err);
         if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
         tokens += (double)B * Tb;
-        if (!isfinite(loss)) die(1, "loss is %g at step %ld; stopping without writing %s", loss, step, out);
+        if (!isfinite(loss)) {
+            if (last_ckpt) die(1, "loss is %g at step %ld; stopping; %s holds the checkpoint of step %ld", loss, step, out, last_ckpt);
+            die(1, "loss is %g at step %ld; stopping before the first checkpoint, %s not written", loss, step, out);
+        }
         if (cope_backward(m, ws, grads, &err)) die_err("backward", &err);
-        if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) die(1, "step %ld: %s; stopping without writing %s", step, err.msg, out);
+        if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) {
+            if (last_ckpt) die(1, "step %ld: %s; stopping; %s holds the checkpoint of step %ld", step, err.msg, out, last_ckpt);
+            die(1, "step %ld: %s; stopping before the first checkpoint, %s not written", step, err.msg, out);
+        }
+        if (ckpt_every && step % ckpt_every == 0 && step < steps) { /* the last good state, kept on failure */
+            char prov[160];
+            snprintf(prov, sizeof prov, "{\"task\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}", cope_task_name(task), step,
+                     (unsigned long long)seed);
+            if (cope_model_set_provenance(m, prov, &err)) die_err("checkpoint", &err);
+            save_model(m, out);
+            last_ckpt = step;
+        }
         ema = step == 1 ? loss : 0.95 * ema + 0.05 * loss;
         double t = now_seconds() - t0;
         if ((tty && t - last_print > 0.2) || step == steps || (!tty && step % (steps / 10 > 0 ? steps / 10 : 1) == 0)) {
@@ -762,6 +778,7 @@ static void usage(FILE *f) {
             "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
             "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
             "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
+            "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
             "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
             "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
             "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"

@@ -87,6 +87,9 @@ expect 2 "--lr must be a number" -- "$COPE" train --lr abc --out "$TMP/x.safeten
 expect 1 "not a multiple of n_head" -- "$COPE" train --dim 10 --heads 3 --steps 1 --out "$TMP/x.safetensors"
 expect 2 "needs --out" -- "$COPE" train --steps 1
 expect 0 "\?.=> " -- "$COPE" sample --task toy --seed 3 --n 2
+# a learning rate that blows up: training stops with a message and keeps the last checkpoint
+expect 1 "not finite; stopping; .* holds the checkpoint of step 1" -- "$COPE" train --task toy --steps 50 --batch 4 --dim 16 --heads 2 --layers 1 --lr 1e10 --clip 0 --warmup 0 --checkpoint-every 1 --eval-n 0 --out "$TMP/nan.safetensors"
+expect 0 '"checkpoint_step"' -- "$COPE" info "$TMP/nan.safetensors"
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# run.sh SECONDS NAME... — runs each libFuzzer harness build/fuzz/fuzz_NAME for SECONDS on a copy
+# of its seed corpus; prints the executions and coverage; fails on the first crash (the input is
+# kept as build/fuzz/crash-NAME-*).
+set -u
+secs=$1; shift
+status=0
+for n in "$@"; do
+    rm -rf "build/fuzz/corpus-$n" && mkdir -p "build/fuzz/corpus-$n" && cp tests/fuzz/corpus/"$n"/* "build/fuzz/corpus-$n/"
+    echo "== fuzz_$n for ${secs}s"
+    ./build/fuzz/fuzz_"$n" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="build/fuzz/crash-$n-" -print_final_stats=1 "build/fuzz/corpus-$n" >"build/fuzz/log-$n.txt" 2>&1
+    rc=$?
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb|^#[0-9]+.*(DONE|cov:)" "build/fuzz/log-$n.txt" | tail -3
+    if [[ $rc -ne 0 ]]; then
+        echo "!! fuzz_$n failed (exit $rc):"; grep -E "ERROR|SUMMARY|Test unit written" "build/fuzz/log-$n.txt" | head -5
+        status=1
+    fi
+done
+exit $status
