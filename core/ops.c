@@ -208,9 +208,41 @@ void op_transpose(float *dst, const float *src, int R, int C) {
 
 /* ---------------------------------------------------------------------------------------------
  * Linear layer (PyTorch nn.Linear: y = x W^T + b, W [OC, C]) */
+#if defined(__wasm_simd128__)
+/* out[OC] = w[OC,C] x[C] (+ bias): four rows of w at a time with two accumulators each, so each
+ * load of x serves four rows and eight independent add chains hide the add latency. */
+static void matvec_simd(float *out, const float *x, const float *w, const float *bias, int C, int OC) {
+    int o = 0;
+    for (; o + 4 <= OC; o += 4) {
+        const float *w0 = w + (size_t)o * C, *w1 = w0 + C, *w2 = w1 + C, *w3 = w2 + C;
+        f32x4 a0 = F32x4_ZERO(), a1 = F32x4_ZERO(), a2 = F32x4_ZERO(), a3 = F32x4_ZERO();
+        f32x4 b0 = F32x4_ZERO(), b1 = F32x4_ZERO(), b2 = F32x4_ZERO(), b3 = F32x4_ZERO();
+        int k = 0;
+        for (; k + 8 <= C; k += 8) {
+            f32x4 x0 = F32x4_LOAD(x + k), x1 = F32x4_LOAD(x + k + 4);
+            a0 = F32x4_FMA(a0, x0, F32x4_LOAD(w0 + k)); b0 = F32x4_FMA(b0, x1, F32x4_LOAD(w0 + k + 4));
+            a1 = F32x4_FMA(a1, x0, F32x4_LOAD(w1 + k)); b1 = F32x4_FMA(b1, x1, F32x4_LOAD(w1 + k + 4));
+            a2 = F32x4_FMA(a2, x0, F32x4_LOAD(w2 + k)); b2 = F32x4_FMA(b2, x1, F32x4_LOAD(w2 + k + 4));
+            a3 = F32x4_FMA(a3, x0, F32x4_LOAD(w3 + k)); b3 = F32x4_FMA(b3, x1, F32x4_LOAD(w3 + k + 4));
+        }
+        float r[4] = {f32x4_hsum(F32x4_ADD(a0, b0)), f32x4_hsum(F32x4_ADD(a1, b1)),
+                      f32x4_hsum(F32x4_ADD(a2, b2)), f32x4_hsum(F32x4_ADD(a3, b3))};
+        for (; k < C; k++) {
+            r[0] += w0[k] * x[k]; r[1] += w1[k] * x[k]; r[2] += w2[k] * x[k]; r[3] += w3[k] * x[k];
+        }
+        for (int t = 0; t < 4; t++) out[o + t] = (bias ? bias[o + t] : 0.0f) + r[t];
+    }
+    for (; o < OC; o++) out[o] = (bias ? bias[o] : 0.0f) + op_dot(x, w + (size_t)o * C, C);
+}
+#endif
+
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                     float *scratch, int N, int C, int OC) {
     if (N < TILE_N) { /* a few rows (incremental decoding): dot products, no transpose */
+#if defined(__wasm_simd128__)
+        for (int n = 0; n < N; n++) matvec_simd(out + (size_t)n * OC, inp + (size_t)n * C, w, bias, C, OC);
+        return;
+#endif
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++)
                 out[(size_t)n * OC + o] =

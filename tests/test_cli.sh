@@ -12,8 +12,8 @@ failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 
-# expect CODE PATTERN -- command...: exit code CODE, and (for errors) exactly one stderr line
-# matching PATTERN.
+# expect CODE PATTERN -- command...: exit code CODE, and (for errors) exactly one error line on
+# stderr, the last one, matching PATTERN.
 expect() {
     local code=$1 pat=$2
     shift 3
@@ -22,8 +22,8 @@ expect() {
     if [[ $rc -ne $code ]]; then bad "exit $rc (want $code): $*"; sed 's/^/     /' "$TMP/err" | head -3; return; fi
     if [[ $code -ne 0 ]]; then
         local lines
-        lines=$(wc -l <"$TMP/err")
-        if [[ $lines -ne 1 ]] || ! grep -qE -e "$pat" "$TMP/err"; then
+        lines=$(grep -c "error" "$TMP/err")
+        if [[ $lines -ne 1 ]] || ! tail -1 "$TMP/err" | grep -qE -e "$pat"; then
             bad "want one error line matching /$pat/: $*"; sed 's/^/     /' "$TMP/err" | head -3; return
         fi
     elif [[ -n $pat ]] && ! grep -qE -e "$pat" "$TMP/out"; then

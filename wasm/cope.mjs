@@ -298,11 +298,16 @@ export class CopeModel {
     if (!lp) throw rt.fail();
     const { n_layer: L, n_head: H, vocab_size: V } = this.config;
     const n = x.cope_wasm_length(this._ctx);
+    const all = new Float32Array(L * TRACE_ARRAYS.length * H * n); // one allocation for every row
     const layers = [];
+    let off = 0;
     for (let l = 0; l < L; l++) {
       const layer = {};
       TRACE_ARRAYS.forEach((name, k) => {
-        layer[name] = Array.from({ length: H }, (_, h) => rt.f32(x.cope_wasm_step_row(this._ctx, l, h, k), n).slice());
+        layer[name] = Array.from({ length: H }, (_, h) => {
+          all.set(rt.f32(x.cope_wasm_step_row(this._ctx, l, h, k), n), off);
+          return all.subarray(off, (off += n));
+        });
       });
       layers.push(layer);
     }

@@ -45,7 +45,7 @@ $(WASM_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_DIR)/cope-simd
 	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
 
 TEST_SUITES += "wasm/run-tests.sh"
-TEST_DEPS   += wasm
+TEST_DEPS   += wasm $(WASM_DIR)/bench_native
 
 # Benchmarks (not a test): wasm SIMD / scalar, native single-threaded, TensorFlow.js
 $(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a

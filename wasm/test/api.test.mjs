@@ -69,7 +69,7 @@ test('errors on a loaded model leave it usable', async () => {
   assert.throws(() => m.piece(11), CopeError);
   assert.throws(() => m.sample('no-such-task', 1), (e) => /unknown task "no-such-task" \(tasks: .*toy/.test(e.message));
   assert.throws(() => m.sample('toy', 1), (e) => /vocabulary lacks/.test(e.message)); // not a toy model
-  const c = compareTraces(flatTrace(m.trace(ids)), before, 0, 0);
+  const c = compareTraces(flatTrace(m.trace(ids)), before, { atol: 0, rtol: 0 });
   assert.equal(c.worst, 0, c.where);
   m.free();
 });
@@ -165,7 +165,7 @@ test('the single-file module works alone and equals the module with .wasm files'
   for (const simd of [true, false]) {
     const a = await single.CopeModel.load(goldenBytes, { simd });
     const b = await CopeModel.load(goldenBytes, { simd });
-    assert.equal(compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), 0, 0).worst, 0);
+    assert.equal(compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), { atol: 0, rtol: 0 }).worst, 0);
     a.free();
     b.free();
   }

@@ -12,11 +12,20 @@ export const { CopeModel, CopeError, TRACE_ARRAYS, simdSupported } = await impor
 export const TMP = mkdtempSync(join(tmpdir(), 'cope-wasm-test-'));
 process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
 
-/** The reference test models and every shipped model present in models/. */
+/**
+ * The reference test models, every shipped model present in models/, and the benchmark model
+ * (random weights and CoPE tables, n_ctx 512: long sequences; made by build/wasm/bench_native).
+ */
 export function testModels() {
   const list = (dir, re) => (existsSync(join(ROOT, dir)) ? readdirSync(join(ROOT, dir)) : [])
     .filter((f) => re.test(f)).sort().map((f) => join(ROOT, dir, f));
-  return [...list('tests/golden', /\.model\.safetensors$/), ...list('models', /\.safetensors$/)];
+  return [...list('tests/golden', /\.model\.safetensors$/), ...list('models', /\.safetensors$/), benchModel()];
+}
+
+export function benchModel() {
+  const path = join(WASM_DIR, 'bench.safetensors');
+  if (!existsSync(path)) execFileSync(join(WASM_DIR, 'bench_native'), ['model', path]);
+  return path;
 }
 
 export function cope(...args) {
@@ -97,11 +106,15 @@ export function compare(got, ref, atol, rtol) {
   return { worst, maxAbs, where: at < 0 ? '' : `index ${at}: got ${got[at]}, expected ${ref[at]}` };
 }
 
-/** Compares every named array of two flat traces; returns the worst entry and the largest |diff|. */
-export function compareTraces(got, ref, atol, rtol) {
+/**
+ * Compares every named array of two flat traces; tol is { atol, rtol } or a function of the
+ * array's name returning one. Returns the worst entry and the largest |diff|.
+ */
+export function compareTraces(got, ref, tol) {
   let worst = { worst: 0, where: '' }, maxAbs = 0;
   for (const k of Object.keys(ref)) {
     if (!(k in got)) return { worst: Infinity, maxAbs: Infinity, where: `missing ${k}` };
+    const { atol, rtol } = typeof tol === 'function' ? tol(k) : tol;
     const c = compare(got[k], ref[k], atol, rtol);
     maxAbs = Math.max(maxAbs, c.maxAbs);
     if (c.worst >= worst.worst) worst = { worst: c.worst, where: `${k} ${c.where}` };

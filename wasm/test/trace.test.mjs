@@ -7,14 +7,15 @@ import { basename } from 'node:path';
 import { CopeModel, TRACE_ARRAYS, compare, compareTraces, flatTrace, nativeTrace, randomIds,
   simdSupported, testModels } from './helpers.mjs';
 
-// Tolerances |wasm - native| <= atol + rtol |native|. Native (GCC -O3 -march=native, FMA
-// contraction) and wasm (no FMA, other summation order) round differently; the core's own golden
-// test allows 1e-5 + 1e-4 |ref| against float64 PyTorch, and we allow the same.
-export const NATIVE_TOL = { atol: 1e-5, rtol: 1e-4 };
-// SIMD vs scalar wasm: same operations, only the summation order of reductions differs.
-export const SIMD_TOL = { atol: 1e-5, rtol: 1e-4 };
-// step vs trace (different kernels: dot products vs GEMM), as the core's test: 1e-4 relative.
-export const STEP_TOL = { atol: 1e-5, rtol: 1e-4 };
+// Tolerances |a - b| <= atol + rtol |b|, per array. Native (GCC -O3 -march=native, FMA
+// contraction) and wasm (no FMA, other summation orders) round differently. Logits, gates,
+// content logits and attention: 1e-5 + 1e-4 |ref|, what the core's golden test allows against
+// float64 PyTorch. Positions are sums of up to T gates, so their rounding grows with T (about
+// 4e-5 at T = 512 with positions near 63); the CoPE logits and position-only attention inherit it
+// through the interpolation slope: 2e-4 + 1e-4 |ref| for those three.
+const TIGHT = { atol: 1e-5, rtol: 1e-4 }, POSITIONAL = { atol: 2e-4, rtol: 1e-4 };
+export const tolerance = (name) => (/(positions|cope_logits|pos_attn)$/.test(name) ? POSITIONAL : TIGHT);
+// step vs trace (different kernels: dot products vs GEMM) and SIMD vs scalar: the same rule.
 
 const models = testModels();
 const loaded = new Map();
@@ -29,10 +30,10 @@ test('this Node runs wasm SIMD', () => assert.equal(simdSupported(), true));
 
 for (const path of models) {
   describe(basename(path), () => {
-    // Two lengths: the full context (up to 128) and 7 (not a multiple of the SIMD width).
+    // Two lengths: the full context (up to 512) and 7 (not a multiple of the SIMD width).
     const lengths = async () => {
       const m = await load(path, true);
-      return [...new Set([Math.min(m.config.n_ctx, 128), Math.min(m.config.n_ctx, 7)])];
+      return [...new Set([Math.min(m.config.n_ctx, 512), Math.min(m.config.n_ctx, 7)])];
     };
 
     test('wasm trace equals native cope trace (SIMD and scalar)', async (t) => {
@@ -42,7 +43,7 @@ for (const path of models) {
         const ref = nativeTrace(path, ids, `${basename(path)}.${T}`);
         for (const simd of [true, false]) {
           const got = flatTrace((await load(path, simd)).trace(ids));
-          const c = compareTraces(got, ref, NATIVE_TOL.atol, NATIVE_TOL.rtol);
+          const c = compareTraces(got, ref, tolerance);
           t.diagnostic(`T=${T} simd=${simd}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
           assert.ok(c.worst <= 1, `T=${T} simd=${simd}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
         }
@@ -53,7 +54,7 @@ for (const path of models) {
       for (const T of await lengths()) {
         const a = await load(path, true), b = await load(path, false);
         const ids = randomIds(T, a.config.vocab_size, 100 + T);
-        const c = compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), SIMD_TOL.atol, SIMD_TOL.rtol);
+        const c = compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), tolerance);
         t.diagnostic(`T=${T}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
         assert.ok(c.worst <= 1, `T=${T}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
       }
@@ -70,13 +71,14 @@ for (const path of models) {
         for (let t = 0; t < T; t++) {
           const st = m.step(ids[t]);
           assert.equal(st.t, t);
-          let c = compare(st.logits, tr.logits.subarray(t * V, (t + 1) * V), STEP_TOL.atol, STEP_TOL.rtol);
+          let c = compare(st.logits, tr.logits.subarray(t * V, (t + 1) * V), TIGHT.atol, TIGHT.rtol);
           assert.ok(c.worst <= 1, `simd=${simd} logits t=${t}: ${c.where}`);
           st.layers.forEach((layer, l) => {
             for (const name of TRACE_ARRAYS)
               layer[name].forEach((row, h) => {
                 assert.equal(row.length, t + 1);
-                c = compare(row, tr.layers[l][name][h].subarray(t * T, t * T + t + 1), STEP_TOL.atol, STEP_TOL.rtol);
+                const { atol, rtol } = tolerance(name);
+                c = compare(row, tr.layers[l][name][h].subarray(t * T, t * T + t + 1), atol, rtol);
                 assert.ok(c.worst <= 1, `simd=${simd} layer ${l} ${name} head ${h} t=${t}: ${c.where}`);
               });
           });

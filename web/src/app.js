@@ -90,10 +90,11 @@ async function loadBaseline() {
 function showInfo() {
   const c = app.model.config, task = app.model.task;
   const ev = c.provenance?.eval;
-  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${r.seq_error ?? r.token_error}%`).join(', ');
+  const lm = task === 'text' || task === 'toy'; // language modelling: the per-token error is the measure
+  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${lm ? r.token_error : (r.seq_error ?? r.token_error)}%`).join(', ');
   ui.info.textContent = '';
   ui.info.append(
-    el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens, npos ${c.npos}${task ? `, task ${task}` : ''}${err ? `; error rate ${err}` : ''}.`),
+    el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens, npos ${c.npos}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`),
   );
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
@@ -263,9 +264,7 @@ ui.text.addEventListener('input', () => {
   typing = setTimeout(() => update({ query: Infinity }).catch((err) => showError('Could not run the model', err)), 250);
 });
 // ← → Home End step the query anywhere on the page except in text fields (panel.onKey decides).
-document.addEventListener('keydown', (e) => {
-  if (!panel.root.contains(e.target)) panel.onKey(e);
-});
+document.addEventListener('keydown', (e) => { if (!e.defaultPrevented) panel.onKey(e); });
 
 // ---------------------------------------------------------------------------------------------
 // Start

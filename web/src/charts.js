@@ -209,7 +209,7 @@ const heatmapOverlay = {
       ctx.strokeRect(a.left, top, x.getPixelForValue(st.query + 0.5) - a.left, bot - top);
     }
     // colour bar in the right padding
-    const bx = a.right + 14, bw = 12, bh = a.bottom - a.top;
+    const bx = a.right + 14, bw = 12, bh = Math.floor(a.bottom - a.top);
     for (let k = 0; k < bh; k++) {
       const [r, g, b] = LUT[Math.round(255 * (1 - k / Math.max(1, bh - 1)))];
       ctx.fillStyle = `rgb(${r},${g},${b})`;

@@ -27,6 +27,9 @@ class CopeViz extends HTMLElement {
       if (es.some((e) => e.isIntersecting)) { this.io.disconnect(); this.start(); }
     }, { rootMargin: '200px' });
     this.io.observe(this);
+    // Focus anywhere in the widget (a click) lets ← → Home End step its query.
+    if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
+    this.addEventListener('keydown', (e) => { if (!e.defaultPrevented) this.panel?.onKey(e); });
   }
 
   disconnectedCallback() {
@@ -93,7 +96,8 @@ class CopeViz extends HTMLElement {
     this.err = el('div', { class: 'error', role: 'alert', hidden: true });
     this.info = el('p', { class: 'caption widget-info' });
     this.pred = el('p', { class: 'caption' });
-    const host = el('div', { tabindex: '0', 'aria-label': 'CoPE visualizer: ← → step the query' });
+    const host = el('div');
+    this.setAttribute('aria-label', 'CoPE visualizer: ← → step the query');
     this.frame.append(this.status, this.err, this.info, host);
     this.panel = new VizPanel(host, { onError: (e) => this.fail(e) });
     await this.restart();

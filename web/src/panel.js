@@ -59,7 +59,7 @@ export class VizPanel {
     this.sequenceView = new SequenceView(this.body, this);
     this.compareView = new CompareView(this.body, this);
 
-    root.addEventListener('keydown', (e) => this.onKey(e));
+    root.addEventListener('keydown', (e) => { if (!e.defaultPrevented) this.onKey(e); });
     this.mql = matchMedia('(prefers-color-scheme: dark)');
     this.mql.addEventListener?.('change', () => { this.theme = theme(this.root); this.render(); });
     this.theme = theme(root);
@@ -109,7 +109,7 @@ export class VizPanel {
   stepQuery(d) { this.set({ query: this.state.query + d }, true); }
 
   onKey(e) {
-    const t = e.target;
+    const t = e.composedPath?.()[0] || e.target; // the real target, also from inside a shadow root
     if (t && (t.tagName === 'INPUT' && t.type !== 'range' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
     if (t?.tagName === 'INPUT' && t.type === 'range' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the slider steps itself
     const k = e.key;
