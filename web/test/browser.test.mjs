@@ -1,0 +1,283 @@
+// browser.test.mjs — the page and the widget in a real browser: Debian's chromium, headless,
+// driven by playwright-core. Serves build/web (or $COPE_WEB_DIR) with web/serve.mjs, checks the
+// page against an independent trace of the same input (wasm/cope.mjs loaded in the page itself),
+// and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+const SITE = process.env.COPE_WEB_DIR || 'build/web';
+const SHOTS = process.env.COPE_SCREENSHOTS || 'build/web-screenshots';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TOL = 1e-5;
+mkdirSync(SHOTS, { recursive: true });
+
+let passed = 0, failed = 0;
+const check = (ok, what, detail = '') => {
+  if (ok) { passed++; console.log(`ok    ${what}`); }
+  else { failed++; console.log(`FAIL  ${what}${detail ? `: ${detail}` : ''}`); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Server and browser
+
+const server = spawn(process.execPath, ['web/serve.mjs', SITE, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const base = await new Promise((resolve, reject) => {
+  server.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/\S+\//); if (m) resolve(m[0]); });
+  server.on('exit', (c) => reject(new Error(`server exited (${c})`)));
+  setTimeout(() => reject(new Error('server did not start')), 10000);
+});
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+
+/** A new page that records console errors and uncaught exceptions. */
+async function open(path, opts = {}) {
+  const ctx = await browser.newContext({ viewport: opts.viewport || { width: 1280, height: 900 }, colorScheme: opts.colorScheme || 'light' });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
+  await page.goto(base + path);
+  return page;
+}
+
+/** Waits until the page's panel has drawn query q (or any query when q is undefined). */
+async function rendered(page, q) {
+  await page.waitForFunction((q) => {
+    const v = window.copeViz;
+    const s = v?.panel?.snapshot();
+    return s && v.panel.run && !v.panel.drawing && (q === undefined || s.state.query === q);
+  }, q, { timeout: 30000 });
+}
+
+/**
+ * The trace of the same input computed in the page by the wasm module itself (not the worker, not
+ * the views): row i of layer l, head h, for each array.
+ */
+async function independentRow(page, modelUrl, text, l, h, i, n_ctx) {
+  return page.evaluate(async ({ wasmUrl, modelUrl, text, l, h, i, n_ctx }) => {
+    const { CopeModel } = await import(wasmUrl);
+    const m = await CopeModel.load(modelUrl);
+    const ids = Array.from(m.tokenize(text).ids).slice(0, n_ctx);
+    const tr = m.trace(ids), T = tr.T, L = tr.layers[l], row = {};
+    for (const k of ['gates', 'positions', 'content_logits', 'cope_logits', 'attn', 'pos_attn'])
+      row[k] = Array.from(L[k][h].subarray(i * T, i * T + i + 1));
+    m.free();
+    return row;
+  }, { wasmUrl: `${base}wasm/cope.mjs`, modelUrl, text, l, h, i, n_ctx });
+}
+
+function maxDiff(a, b) {
+  if (!a || !b || a.length !== b.length) return Infinity;
+  let d = 0;
+  for (let k = 0; k < a.length; k++) d = Math.max(d, Math.abs(a[k] - b[k]));
+  return d;
+}
+
+/** Compares what a panel shows for its query with the independent row. */
+function compareShown(snap, ref, label) {
+  const q = snap.query, i = q.query;
+  const cope = q.strip.gates !== undefined;
+  const pairs = [['attn', q.strip.attn], ['pos_attn', q.strip.pos_attn], ['cope_logits', q.strip.cope_logits],
+    ['content_logits', q.strip.content_logits], ['attn', q.attChart['attention a_ij']], ['pos_attn', q.attChart['position-only (row max 1)']]];
+  if (cope) pairs.push(['gates', q.strip.gates], ['positions', q.strip.positions], ['positions', q.posChart['CoPE position p_ij']]);
+  let worst = 0, where = '';
+  for (const [k, shown] of pairs) {
+    const d = maxDiff(shown, ref[k]);
+    if (d > worst) { worst = d; where = k; }
+  }
+  const dist = q.posChart['token distance i−j'];
+  const distOk = dist && dist.every((v, j) => v === i - j);
+  check(worst <= TOL && distOk, `${label}: strip and charts equal the wasm trace of row ${i} (${pairs.length} series)`,
+    `max |diff| ${worst} in ${where}${distOk ? '' : '; distance series wrong'}`);
+}
+
+const shot = (page, name, full = true) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: full });
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+const index = await (await fetch(`${base}models/index.json`)).json();
+check(index.length > 0, `models/index.json lists models (${index.map((e) => e.name).join(', ')})`);
+const first = index[0];
+
+try {
+  // 1. The page loads with the default model and example, with no console errors.
+  const page = await open('');
+  const t0 = Date.now();
+  await rendered(page);
+  const ms = Date.now() - t0;
+  const st = await page.evaluate(() => ({
+    state: window.copeViz.panel.snapshot().state, text: document.getElementById('text').value,
+    model: window.copeViz.app.model.name, T: window.copeViz.app.run.T, n_ctx: window.copeViz.app.model.config.n_ctx,
+    cells: document.querySelectorAll('.query-view table.strip tr.tok-row th[scope=col]').length,
+    prediction: document.getElementById('prediction').textContent,
+    canvases: [...document.querySelectorAll('#panel > .panel-body > .query-view canvas')].filter((c) => c.width > 0 && c.height > 0).length,
+  }));
+  check(st.model === first.name, `default model is the first shipped one (${st.model})`);
+  check(st.text.length > 0 && st.cells === st.T && st.T > 0, `default example renders: ${st.T} tokens in the strip`);
+  check(st.canvases === 2, 'the query view draws its two charts');
+  check(/predicts/.test(st.prediction), `prediction shown: "${st.prediction.slice(0, 90)}…"`);
+  console.log(`      (page ready in ${ms} ms)`);
+  await shot(page, 'page-query');
+
+  // 2. → moves the query; the numbers shown equal the wasm trace of that row.
+  const q0 = st.state.query;
+  await page.focus('body');
+  await page.keyboard.press(q0 < st.T - 1 ? 'ArrowRight' : 'ArrowLeft');
+  const q1 = q0 < st.T - 1 ? q0 + 1 : q0 - 1;
+  await rendered(page, q1);
+  const snap = await page.evaluate(() => window.copeViz.panel.snapshot());
+  check(snap.query.query === q1 && new URL(page.url()).searchParams.get('query') !== null, `arrow key moved the query ${q0} → ${q1}`);
+  const modelUrl = new URL(first.file, base).href;
+  compareShown(snap, await independentRow(page, modelUrl, st.text, snap.state.layer, snap.state.head, q1, st.n_ctx), 'page');
+  // another head and layer through the controls, then Home
+  const L = first.n_layer, H = first.n_head;
+  await page.selectOption('select[data-ctl=layer]', String(L - 1));
+  await page.selectOption('select[data-ctl=head]', String(H - 1));
+  await page.keyboard.press('Home');
+  await rendered(page, 0);
+  await page.keyboard.press('End');
+  await rendered(page, st.T - 1);
+  const snap2 = await page.evaluate(() => window.copeViz.panel.snapshot());
+  compareShown(snap2, await independentRow(page, modelUrl, st.text, L - 1, H - 1, st.T - 1, st.n_ctx), `layer ${L - 1} head ${H - 1}, End`);
+  check(page.errors.length === 0, 'no console errors on the page', page.errors.join(' | '));
+
+  // 3. The URL state round-trips: sequence view, a head and a query reproduce in a new page.
+  await page.click('[data-view=sequence]');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await rendered(page, 2);
+  await page.waitForTimeout(300); // the URL is written 150 ms after the last change
+  const url = page.url();
+  const p2 = await open(url.slice(base.length));
+  await rendered(p2, 2);
+  const back = await p2.evaluate(() => ({ st: window.copeViz.panel.snapshot().state, text: document.getElementById('text').value, model: window.copeViz.app.model.name }));
+  check(back.st.view === 'sequence' && back.st.layer === L - 1 && back.st.head === H - 1 && back.st.query === 2 && back.text === st.text && back.model === first.name,
+    'a link reproduces model, text, view, layer, head and query', JSON.stringify(back.st));
+  const maps = await p2.evaluate(() => [...document.querySelectorAll('.sequence-view .map-box:not([hidden]) canvas')].length);
+  check(maps >= 2, `sequence view draws its heatmaps (${maps})`);
+  await shot(p2, 'page-sequence');
+  // hover a cell: the box names the cell's numbers
+  await p2.locator('.map-box[data-kind=attn] canvas').scrollIntoViewIfNeeded();
+  const box = await p2.locator('.map-box[data-kind=attn] canvas').boundingBox();
+  await p2.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.8, { steps: 4 });
+  const tip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
+  check(/content logit/.test(tip) && /attention a_ij/.test(tip), 'hovering a map cell shows its numbers', tip.slice(0, 120));
+  check(p2.errors.length === 0, 'no console errors after the round trip', p2.errors.join(' | '));
+  await p2.context().close();
+
+  // 4. Compare view (when the model has a shipped baseline).
+  if (first.baseline) {
+    await page.click('[data-view=compare]');
+    await page.waitForFunction(() => !window.copeViz.panel.drawing && window.copeViz.panel.state.view === 'compare', null, { timeout: 20000 });
+    const titles = await page.locator('.compare-view h3').allTextContents();
+    check(titles.length === 2 && titles[1].includes(first.baseline), `compare shows the model beside its baseline: ${titles.map((t) => t.split(' — ')[0]).join(' | ')}`);
+    await shot(page, 'page-compare');
+  }
+
+  // 5. A bad file (10 MB of random bytes) shows the error panel; the page keeps working.
+  await page.click('[data-view=query]');
+  await page.setInputFiles('#file', { name: 'random.safetensors', mimeType: 'application/octet-stream', buffer: randomBytes(10 << 20) });
+  await page.waitForSelector('#error:not([hidden])', { timeout: 20000 });
+  const err = await page.locator('#error').textContent();
+  check(/random\.safetensors/.test(err) && /still loaded/.test(err), `bad file → error panel: "${err.slice(0, 110)}…"`);
+  await shot(page, 'page-bad-file', false);
+  const qa = await page.evaluate(() => window.copeViz.panel.state.query);
+  await page.keyboard.press('Home');
+  await rendered(page, 0);
+  check(qa !== undefined && (await page.evaluate(() => window.copeViz.app.model.name)) === first.name, 'after the bad file the page still works with the old model');
+
+  // 6. Text longer than the context: a clear message, the first n_ctx tokens shown.
+  const long = Array.from({ length: st.n_ctx + 20 }, (_, k) => (k % 2 ? 'pass;' : 'a')).join(' ');
+  await page.fill('#text', long);
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 10000 });
+  const notice = await page.locator('#notice').textContent();
+  await page.waitForFunction((n) => window.copeViz.app.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, { timeout: 30000 });
+  check(notice.includes(`at most ${st.n_ctx}`), `long text → "${notice.slice(0, 90)}…"`);
+  // unknown tokens are shown as such
+  await page.fill('#text', 'a = 0 ; zebra ++; <b>x</b> print a');
+  await page.waitForFunction(() => document.querySelectorAll('#tokens .tok.unk').length > 0, null, { timeout: 10000 });
+  const unk = await page.locator('#tokens .tok.unk').allTextContents();
+  const injected = await page.evaluate(() => document.querySelectorAll('#tokens b, .strip b').length);
+  check(unk.some((t) => t.startsWith('zebra')) && injected === 0, `unknown pieces shown as <unk>, never as HTML: ${unk.join(', ')}`);
+  check(page.errors.length === 0, 'no console errors after bad file, long and unknown text', page.errors.join(' | '));
+  await page.context().close();
+
+  // 7. The widget on a page at another path: computes when visible, matches the trace.
+  const blog = await open('examples/blog-post.html');
+  await blog.waitForFunction(() => document.getElementById('w1').snapshot()?.query, null, { timeout: 30000 });
+  const w = await blog.evaluate(() => ({ snap: document.getElementById('w1').snapshot(), text: document.getElementById('w1').getAttribute('text'),
+    w2: document.getElementById('w2').shadowRoot.querySelector('.still') !== null }));
+  const wModel = new URL('models/counting3-cope-s1.safetensors', base).href;
+  const nctx = index.find((e) => e.name === 'counting3-cope-s1')?.n_ctx || 255;
+  compareShown(w.snap, await independentRow(blog, wModel, w.text, w.snap.state.layer, w.snap.state.head, w.snap.query.query, nctx), 'widget');
+  check(w.w2, 'the widget below the fold shows its still frame before it is scrolled into view');
+  await shot(blog, 'widget-blog', false);
+  await blog.locator('#w1').click({ position: { x: 30, y: 10 } });
+  await blog.keyboard.press('ArrowLeft');
+  await blog.waitForFunction((q) => document.getElementById('w1').snapshot()?.query?.query === q, w.snap.query.query - 1, { timeout: 10000 })
+    .then(() => check(true, 'the widget steps with ← after a click'), () => check(false, 'the widget steps with ← after a click'));
+  await blog.locator('#w2').scrollIntoViewIfNeeded();
+  await blog.waitForFunction(() => document.getElementById('w2').snapshot()?.state?.view === 'sequence' && !document.getElementById('w2').shadowRoot.querySelector('.still'), null, { timeout: 30000 })
+    .then(() => check(true, 'scrolled into view, the second widget computes its sequence view'), () => check(false, 'scrolled into view, the second widget computes its sequence view'));
+  await shot(blog, 'widget-blog-full');
+  check(blog.errors.length === 0, 'no console errors on the blog page', blog.errors.join(' | '));
+  await blog.context().close();
+
+  // 8. embed.html with the state in its query string; dark mode.
+  const emb = await open(`embed.html?model=${encodeURIComponent(first.name)}&view=sequence&layer=0&head=0`, { colorScheme: 'dark' });
+  await emb.waitForFunction(() => document.querySelector('cope-viz')?.snapshot()?.state?.view === 'sequence', null, { timeout: 30000 })
+    .then(() => check(true, 'embed.html shows the view its URL asks for'), () => check(false, 'embed.html shows the view its URL asks for'));
+  const dark = await emb.evaluate(() => getComputedStyle(document.querySelector('cope-viz')).backgroundColor);
+  check(dark === 'rgb(22, 23, 27)', `dark mode follows the system setting (${dark})`);
+  await shot(emb, 'embed-dark');
+  check(emb.errors.length === 0, 'no console errors in embed.html', emb.errors.join(' | '));
+  await emb.context().close();
+
+  // 9. Phone width: no horizontal page scroll; keyboard focus is visible.
+  const phone = await open('', { viewport: { width: 390, height: 844 } });
+  await rendered(phone);
+  const over = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(over <= 1, `phone width (390 px): the page does not scroll sideways (overflow ${over} px)`);
+  await phone.keyboard.press('Tab');
+  await phone.keyboard.press('Tab');
+  const focus = await phone.evaluate(() => { const e = document.activeElement; const s = getComputedStyle(e); return { tag: e.tagName, outline: s.outlineStyle, width: s.outlineWidth }; });
+  check(focus.outline !== 'none' && parseFloat(focus.width) >= 2, `keyboard focus is visible (${focus.tag}: ${focus.outline} ${focus.width})`);
+  await shot(phone, 'page-phone');
+  await phone.context().close();
+
+  // 10. A long input stays fluid: the largest shipped context (up to 512 tokens), sequence view.
+  const big = [...index].sort((a, b) => b.n_ctx - a.n_ctx)[0];
+  const n = Math.min(512, big.n_ctx);
+  const lp = await open(`?model=${encodeURIComponent(big.name)}&view=sequence`);
+  await rendered(lp);
+  const words = await lp.evaluate(() => window.copeViz.app.model.vocab.filter((p) => !p.startsWith('<') && p !== '\n'));
+  const text = Array.from({ length: n }, (_, k) => words[(k * 7) % words.length]).join(' ');
+  const t1 = Date.now();
+  await lp.fill('#text', text);
+  await lp.waitForFunction((n) => window.copeViz.app.run?.T === n && !window.copeViz.panel.drawing, n, { timeout: 60000 });
+  const traced = Date.now() - t1;
+  await lp.focus('#panel');
+  const t2 = Date.now();
+  for (let k = 0; k < 5; k++) await lp.keyboard.press('ArrowLeft');
+  await rendered(lp, n - 6);
+  const stepMs = (Date.now() - t2) / 5;
+  check(stepMs < 400, `${n} tokens (${big.name}): traced and drawn in ${traced} ms; a query step takes ${stepMs.toFixed(0)} ms`);
+  await shot(lp, 'page-long-sequence');
+  check(lp.errors.length === 0, 'no console errors with the long input', lp.errors.join(' | '));
+  await lp.context().close();
+} catch (e) {
+  check(false, 'the suite ran to the end', e.stack || e.message);
+} finally {
+  await browser.close();
+  server.kill();
+}
+writeFileSync(`${SHOTS}/README.txt`, 'Screenshots of the last browser test run (web/test/browser.test.mjs).\n');
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
