@@ -17,14 +17,19 @@ WASM_LDFLAGS := --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL
 WASM_OUT   := $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm $(WASM_DIR)/cope.mjs \
               $(WASM_DIR)/cope.single.mjs
 
-.PHONY: wasm wasm-tools npm-deps bench-wasm
+.PHONY: wasm wasm-tools browser-tools npm-deps bench-wasm
 wasm: $(WASM_OUT)
 
 wasm-tools:
 	@command -v emcc >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y emscripten; }
 	@command -v node >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
 
-# npm packages (devDependencies: the tfjs peer of the benchmark), from the committed lockfile
+# The browser test drives Debian's Chromium with playwright-core (see shared/TOOLCHAIN.md).
+browser-tools:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# npm packages from the committed lockfile (ours: playwright-core for the browser test, the tfjs
+# peer of the benchmark). The stamp is npm's own record of the last install.
 node_modules/.package-lock.json: package.json package-lock.json | wasm-tools
 	npm ci --no-audit --no-fund
 npm-deps: node_modules/.package-lock.json
@@ -45,7 +50,7 @@ $(WASM_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_DIR)/cope-simd
 	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
 
 TEST_SUITES += "wasm/run-tests.sh"
-TEST_DEPS   += wasm $(WASM_DIR)/bench_native
+TEST_DEPS   += wasm $(WASM_DIR)/bench_native npm-deps browser-tools
 
 # Benchmarks (not a test): wasm SIMD / scalar, native single-threaded, TensorFlow.js
 $(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a

@@ -108,13 +108,13 @@ export function compare(got, ref, atol, rtol) {
 
 /**
  * Compares every named array of two flat traces; tol is { atol, rtol } or a function of the
- * array's name returning one. Returns the worst entry and the largest |diff|.
+ * array's name and reference values returning one. Returns the worst entry and the largest |diff|.
  */
 export function compareTraces(got, ref, tol) {
   let worst = { worst: 0, where: '' }, maxAbs = 0;
   for (const k of Object.keys(ref)) {
     if (!(k in got)) return { worst: Infinity, maxAbs: Infinity, where: `missing ${k}` };
-    const { atol, rtol } = typeof tol === 'function' ? tol(k) : tol;
+    const { atol, rtol } = typeof tol === 'function' ? tol(k, ref[k]) : tol;
     const c = compare(got[k], ref[k], atol, rtol);
     maxAbs = Math.max(maxAbs, c.maxAbs);
     if (c.worst >= worst.worst) worst = { worst: c.worst, where: `${k} ${c.where}` };
