@@ -91,7 +91,7 @@ function showInfo() {
   const c = app.model.config, task = app.model.task;
   const ev = c.provenance?.eval;
   const lm = task === 'text' || task === 'toy'; // language modelling: the per-token error is the measure
-  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${lm ? r.token_error : (r.seq_error ?? r.token_error)}%`).join(', ');
+  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
   ui.info.textContent = '';
   ui.info.append(
     el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens, npos ${c.npos}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`),

@@ -218,8 +218,8 @@ const heatmapOverlay = {
     ctx.fillStyle = th.fg;
     ctx.font = '11px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
-    ctx.fillText(fmt(st.range[1], 1), bx + bw + 3, a.top + 5);
-    ctx.fillText(fmt(st.range[0], 1), bx + bw + 3, a.bottom - 5);
+    ctx.fillText(fmt(st.range[1], Math.abs(st.range[1]) < 10 ? 2 : 1), bx + bw + 3, a.top + 5);
+    ctx.fillText(fmt(st.range[0], Math.abs(st.range[0]) < 10 ? 2 : 1), bx + bw + 3, a.bottom - 5);
     ctx.restore();
   },
 };

@@ -37,7 +37,14 @@ export function fmt(v, digits = 2) {
 
 /** [min, max] over the causal part (j <= i) of a [T*T] map, or the fixed range of a kind. */
 export function mapRange(kind, a, T) {
-  if (kind === 'attn' || kind === 'pos_attn' || kind === 'gates') return [0, 1];
+  if (kind === 'pos_attn' || kind === 'gates') return [0, 1];
+  if (kind === 'attn') {
+    // 0 .. the largest weight outside row 0 (which is always 1): long inputs spread attention thin,
+    // and a fixed 0..1 scale would paint them a uniform dark
+    let hi = 0;
+    for (let i = 1; i < T; i++) for (let j = 0; j <= i; j++) hi = Math.max(hi, a[i * T + j]);
+    return [0, hi > 0 ? hi : 1];
+  }
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < T; i++)
     for (let j = 0; j <= i; j++) {
