@@ -11,9 +11,8 @@ ifeq ($(strip $(WEB_MODELS)),)
 WEB_MODELS   := $(WEB_DEMO)/counting3-cope-s1.safetensors $(WEB_DEMO)/counting3-rel-s1.safetensors
 endif
 PORT         ?= 8000
-CHROMIUM     := /usr/bin/chromium
 
-.PHONY: web serve web-test chromium
+.PHONY: web serve web-test
 web: $(WEB_DIR)/index.html
 
 $(WEB_DIR)/index.html: $(WEB_SRC) $(WEB_MODELS) $(WASM_OUT) node_modules/.package-lock.json
@@ -26,12 +25,10 @@ $(WEB_DEMO)/counting3-%-s1.safetensors: | $(BUILD)/cope
 serve: web
 	node web/serve.mjs $(WEB_DIR) --port $(PORT)
 
-# Browser tests: Debian's chromium driven by playwright-core (installed here when missing).
-chromium:
-	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
-
-web-test: web chromium
+# Browser tests: Debian's chromium driven by playwright-core; browser-tools (wasm/wasm.mk) installs
+# chromium with apt-get when it is missing.
+web-test: web browser-tools
 	node web/test/browser.test.mjs
 
 TEST_SUITES += "node web/test/browser.test.mjs"
-TEST_DEPS   += web chromium
+TEST_DEPS   += web browser-tools

@@ -181,6 +181,20 @@ try {
     await shot(page, 'page-compare');
   }
 
+  // PNG export of a chart; play steps the query by itself, pause stops it.
+  await page.click('[data-view=query]');
+  await rendered(page);
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.click('.query-view .chart-box .png >> nth=0')]);
+  const png = await dl.path().then((f) => import('node:fs').then((fs) => fs.readFileSync(f)));
+  check(/\.png$/.test(dl.suggestedFilename()) && png.subarray(1, 4).toString() === 'PNG' && png.length > 2000, `PNG export: ${dl.suggestedFilename()} (${png.length} bytes)`);
+  await page.keyboard.press('Home');
+  await rendered(page, 0);
+  await page.click('[data-ctl=play]');
+  await page.waitForFunction(() => window.copeViz.panel.state.query >= 2, null, { timeout: 10000 }).catch(() => {});
+  await page.click('[data-ctl=play]');
+  const played = await page.evaluate(() => ({ q: window.copeViz.panel.state.query, on: !!window.copeViz.panel.timer }));
+  check(played.q >= 2 && !played.on, `play steps through the queries, pause stops (at ${played.q})`);
+
   // 5. A bad file (10 MB of random bytes) shows the error panel; the page keeps working.
   await page.click('[data-view=query]');
   await page.setInputFiles('#file', { name: 'random.safetensors', mimeType: 'application/octet-stream', buffer: randomBytes(10 << 20) });
@@ -206,7 +220,11 @@ try {
   const unk = await page.locator('#tokens .tok.unk').allTextContents();
   const injected = await page.evaluate(() => document.querySelectorAll('#tokens b, .strip b').length);
   check(unk.some((t) => t.startsWith('zebra')) && injected === 0, `unknown pieces shown as <unk>, never as HTML: ${unk.join(', ')}`);
-  check(page.errors.length === 0, 'no console errors after bad file, long and unknown text', page.errors.join(' | '));
+  // a valid model without a task (a golden test model): loads, runs the text as it is
+  await page.setInputFiles('#file', 'tests/golden/cope.model.safetensors');
+  await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.app.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
+    .then(() => check(true, 'a dropped model without a task loads and shows the input'), () => check(false, 'a dropped model without a task loads and shows the input'));
+  check(page.errors.length === 0, 'no console errors after bad file, long and unknown text, other model', page.errors.join(' | '));
   await page.context().close();
 
   // 7. The widget on a page at another path: computes when visible, matches the trace.
