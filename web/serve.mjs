@@ -32,7 +32,10 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
     return;
   }
-  res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'content-length': st.size, 'cache-control': 'no-cache' });
+  // CORS as static hosts such as GitHub Pages send it: a blog on another origin may load the
+  // widget, its worker and the models from here.
+  res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'content-length': st.size,
+    'cache-control': 'no-cache', 'access-control-allow-origin': '*' });
   if (req.method === 'HEAD') { res.end(); return; }
   createReadStream(file).pipe(res);
 });

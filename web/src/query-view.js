@@ -100,16 +100,21 @@ export class QueryView {
         else { c.style.background = ''; c.style.color = ''; }
       }
     }
-    this.tokCells[i].scrollIntoView?.({ block: 'nearest', inline: 'center' });
+    // keep the query's column in view by scrolling the strip only (never the page, e.g. while playing)
+    const cell = this.tokCells[i], wrap = this.stripWrap;
+    if (cell.offsetLeft < wrap.scrollLeft + 160 || cell.offsetLeft + cell.offsetWidth > wrap.scrollLeft + wrap.clientWidth)
+      wrap.scrollLeft = cell.offsetLeft - wrap.clientWidth / 2;
     const pieces = run.pieces, tokenLabel = (j) => (pieces[j] === undefined ? '' : JSON.stringify(pieces[j]));
     const keys = Array.from({ length: i + 1 }, (_, j) => j);
     const pts = (a) => keys.map((j) => ({ x: j, y: a[j] }));
     const posSets = [];
     if (run.model.hasCope) posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
     posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
-    const maxPos = Math.max(1, i, ...(run.model.hasCope ? [vals.positions[0]] : []));
+    // With CoPE the axis fits the positions (the distance line runs off the top far from the
+    // query): p_ij is what the reader should be able to read off.
+    const yMax = run.model.hasCope ? Math.min(Math.max(1, i), Math.max(6, 2 * (Math.ceil(vals.positions[0]) + 1))) : Math.max(1, i);
     this.posBox.chart = replaceChart(this.posBox, th, {
-      datasets: posSets, yTitle: 'position', yMin: 0, yMax: Math.ceil(maxPos), xMax: i, crossingsAt: crossAt.map((j) => j - 0.5), tokenLabel,
+      datasets: posSets, yTitle: 'position', yMin: 0, yMax, xMax: i, crossingsAt: crossAt.map((j) => j - 0.5), tokenLabel,
     });
     this.attBox.chart = replaceChart(this.attBox, th, {
       datasets: [

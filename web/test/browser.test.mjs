@@ -4,7 +4,9 @@
 // and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 const SITE = process.env.COPE_WEB_DIR || 'build/web';
@@ -22,12 +24,19 @@ const check = (ok, what, detail = '') => {
 // ---------------------------------------------------------------------------------------------
 // Server and browser
 
-const server = spawn(process.execPath, ['web/serve.mjs', SITE, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const base = await new Promise((resolve, reject) => {
-  server.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/\S+\//); if (m) resolve(m[0]); });
-  server.on('exit', (c) => reject(new Error(`server exited (${c})`)));
-  setTimeout(() => reject(new Error('server did not start')), 10000);
-});
+/** Starts web/serve.mjs on a free port; resolves to { proc, base } (base ends in /). */
+function serve(dir) {
+  const proc = spawn(process.execPath, ['web/serve.mjs', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/\S+\//); if (m) resolve({ proc, base: m[0] }); });
+    proc.on('exit', (c) => reject(new Error(`server exited (${c})`)));
+    setTimeout(() => reject(new Error('server did not start')), 10000);
+  });
+}
+const { proc: server, base } = await serve(SITE);
+// A second origin (another port) for a "blog" that loads the widget from the first one.
+const xoDir = mkdtempSync(join(tmpdir(), 'cope-xo-'));
+const { proc: xoServer, base: xoBase } = await serve(xoDir);
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -41,7 +50,7 @@ async function open(path, opts = {}) {
   page.errors = [];
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
   page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
-  await page.goto(base + path);
+  await page.goto(opts.absolute || base + path);
   return page;
 }
 
@@ -248,6 +257,17 @@ try {
   check(blog.errors.length === 0, 'no console errors on the blog page', blog.errors.join(' | '));
   await blog.context().close();
 
+  // 7b. The widget loaded from another origin (its worker then starts from a blob).
+  writeFileSync(join(xoDir, 'index.html'), `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="${base}cope-viz.js"></script></head><body>
+<cope-viz id="x" model="${base}${first.file}" text="a = 0 ; a ++; print a" view="query"></cope-viz></body></html>`);
+  const xo = await open('', { absolute: xoBase });
+  await xo.waitForFunction(() => document.getElementById('x').snapshot()?.query, null, { timeout: 30000 })
+    .then(() => check(true, `the widget works on another origin (${xoBase} loading from ${base})`), async () => check(false, 'the widget works on another origin',
+      await xo.evaluate(() => document.getElementById('x').shadowRoot?.textContent.slice(0, 200))));
+  check(xo.errors.length === 0, 'no console errors on the other origin', xo.errors.join(' | '));
+  await xo.context().close();
+
   // 8. embed.html with the state in its query string; dark mode.
   const emb = await open(`embed.html?model=${encodeURIComponent(first.name)}&view=sequence&layer=0&head=0`, { colorScheme: 'dark' });
   await emb.waitForFunction(() => document.querySelector('cope-viz')?.snapshot()?.state?.view === 'sequence', null, { timeout: 30000 })
@@ -295,6 +315,8 @@ try {
 } finally {
   await browser.close();
   server.kill();
+  xoServer.kill();
+  rmSync(xoDir, { recursive: true, force: true });
 }
 writeFileSync(`${SHOTS}/README.txt`, 'Screenshots of the last browser test run (web/test/browser.test.mjs).\n');
 console.log(`${passed} passed, ${failed} failed`);
