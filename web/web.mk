@@ -20,7 +20,7 @@ $(WEB_DIR)/index.html: $(WEB_SRC) $(WEB_MODELS) $(WASM_OUT) node_modules/.packag
 
 $(WEB_DEMO)/counting3-%-s1.safetensors: | $(BUILD)/cope
 	@mkdir -p $(WEB_DEMO)
-	$(BUILD)/cope train --task counting3 --pe $* --layers 2 --dim 32 --heads 2 --steps 300 --seed 1 --out $@
+	$(BUILD)/cope train --task counting3 --pe $* --layers 2 --dim 32 --heads 2 --steps 300 --seed 1 --threads 1 --out $@
 
 serve: web
 	node web/serve.mjs $(WEB_DIR) --port $(PORT)
