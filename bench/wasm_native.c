@@ -3,7 +3,8 @@
  *                                  D=128, 4 heads, d_ff=512, n_ctx 512, CoPE npos 64, 256 words;
  *                                  the CoPE tables (zero at init) get random values too
  *   wasm_native time MODEL T REPS  median time of a full trace of T tokens and the mean time per
- *                                  incremental step over T tokens, one line of JSON
+ *                                  incremental step over T tokens, wall clock and CPU time, one
+ *                                  line of JSON
  * Single-threaded when run with OMP_NUM_THREADS=1 (the runner does). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -13,11 +14,14 @@
 
 #include "cope.h"
 
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* CPU time of the process: what the work cost even when other jobs share the cores */
+static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -93,26 +97,30 @@ static int time_model(const char *path, int T, int reps) {
     for (int i = 0; i < T; i++) ids[i] = 1 + (i * 37 + 11) % (V - 1); /* the ids bench/wasm_bench.mjs uses */
     float *logits = malloc((size_t)V * sizeof(float));
     double *tt = malloc((size_t)reps * sizeof(double)), *ts = malloc((size_t)reps * sizeof(double));
+    double *ct = malloc((size_t)reps * sizeof(double)), *cs = malloc((size_t)reps * sizeof(double));
     cope_trace *tr;
     cope_state *st;
     if (cope_trace_new(&tr, m, T, &err)) fail("trace", &err);
     if (cope_state_new(&st, m, &err)) fail("state", &err);
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        double t0 = now();
+        double t0 = now(), c0 = cpu();
         if (cope_trace_run(m, tr, ids, T, &err)) fail("trace", &err);
-        double t1 = now();
+        double t1 = now(), c1 = cpu();
         cope_state_reset(st);
         for (int i = 0; i < T; i++)
             if (cope_step(m, st, ids[i], logits, &err)) fail("step", &err);
-        double t2 = now();
-        if (r >= 0) { tt[r] = (t1 - t0) * 1e3; ts[r] = (t2 - t1) * 1e3 / T; }
+        double t2 = now(), c2 = cpu();
+        if (r >= 0) {
+            tt[r] = (t1 - t0) * 1e3; ts[r] = (t2 - t1) * 1e3 / T;
+            ct[r] = (c1 - c0) * 1e3; cs[r] = (c2 - c1) * 1e3 / T;
+        }
     }
-    printf("{\"T\": %d, \"trace_ms\": %.4f, \"step_ms\": %.5f, \"logit0\": %.6g}\n", T, median(tt, reps),
-           median(ts, reps), tr->logits[0]);
+    printf("{\"T\": %d, \"trace_ms\": %.4f, \"step_ms\": %.5f, \"trace_cpu_ms\": %.4f, \"step_cpu_ms\": %.5f, "
+           "\"logit0\": %.6g}\n", T, median(tt, reps), median(ts, reps), median(ct, reps), median(cs, reps), tr->logits[0]);
     cope_trace_free(tr);
     cope_state_free(st);
     cope_model_free(m);
-    free(ids); free(logits); free(tt); free(ts);
+    free(ids); free(logits); free(tt); free(ts); free(ct); free(cs);
     return 0;
 }
 
