@@ -112,7 +112,8 @@ export class QueryView {
     posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
     // With CoPE the axis fits the positions (the distance line runs off the top far from the
     // query): p_ij is what the reader should be able to read off.
-    const yMax = run.model.hasCope ? Math.min(Math.max(1, i), Math.max(6, 2 * (Math.ceil(vals.positions[0]) + 1))) : Math.max(1, i);
+    const pTop = run.model.hasCope ? Math.max(1, Math.ceil(vals.positions[0])) : 0;
+    const yMax = run.model.hasCope ? Math.max(pTop, Math.min(Math.max(1, i), Math.max(6, 2 * (pTop + 1)))) : Math.max(1, i);
     this.posBox.chart = replaceChart(this.posBox, th, {
       datasets: posSets, yTitle: 'position', yMin: 0, yMax, xMax: i, crossingsAt: crossAt.map((j) => j - 0.5), tokenLabel,
     });
