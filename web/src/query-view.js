@@ -12,7 +12,7 @@ const ROWS = [
   ['gates', 'gate g_ij', true],
   ['positions', 'position p_ij', true],
   ['distance', 'distance i−j', false],
-  ['cope_logits', 'CoPE logit c_ij', false],
+  ['cope_logits', 'CoPE logit c_ij', true],
   ['content_logits', 'content logit s_ij', false],
   ['attn', 'attention a_ij', false],
   ['pos_attn', 'position-only attn', false],

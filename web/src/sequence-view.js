@@ -26,7 +26,7 @@ export function cellLines(run, h, i, j) {
     lines.push(`gate g_ij = ${fmt(h.gates[k], 3)}`,
       `position p_ij = ${fmt(p, 3)}  (floor ${lo}, ceil ${hi}, weight ${fmt(p - lo, 3)})`,
       `CoPE logit c_ij = ${fmt(h.cope_logits[k], 3)}`);
-  } else lines.push(`position logit = ${fmt(h.cope_logits[k], 3)}`);
+  }
   lines.push(`position-only attention = ${fmt(h.pos_attn[k], 3)}`, `attention a_ij = ${fmt(h.attn[k], 3)}`);
   return lines;
 }

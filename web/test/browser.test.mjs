@@ -91,9 +91,9 @@ function maxDiff(a, b) {
 function compareShown(snap, ref, label) {
   const q = snap.query, i = q.query;
   const cope = q.strip.gates !== undefined;
-  const pairs = [['attn', q.strip.attn], ['pos_attn', q.strip.pos_attn], ['cope_logits', q.strip.cope_logits],
+  const pairs = [['attn', q.strip.attn], ['pos_attn', q.strip.pos_attn],
     ['content_logits', q.strip.content_logits], ['attn', q.attChart['attention a_ij']], ['pos_attn', q.attChart['position-only (row max 1)']]];
-  if (cope) pairs.push(['gates', q.strip.gates], ['positions', q.strip.positions], ['positions', q.posChart['CoPE position p_ij']]);
+  if (cope) pairs.push(['gates', q.strip.gates], ['positions', q.strip.positions], ['cope_logits', q.strip.cope_logits], ['positions', q.posChart['CoPE position p_ij']]);
   let worst = 0, where = '';
   for (const [k, shown] of pairs) {
     const d = maxDiff(shown, ref[k]);
