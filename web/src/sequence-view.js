@@ -58,6 +58,11 @@ export class SequenceView {
         onClick: (i) => panel.set({ query: i }),
       });
       cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, `cope-${kind}-L${panel.state.layer}H${panel.state.head}`), { class: 'png', title: `Save “${title}” as PNG` }));
+      // Keyboard: focus a map, arrows move a cell cursor and show its numbers, Enter makes its row the query.
+      hm.canvas.tabIndex = 0;
+      hm.canvas.setAttribute('aria-label', `${title}: arrows show a cell's numbers, Enter selects its row`);
+      hm.canvas.addEventListener('keydown', (e) => this.cellKey(e, hm));
+      hm.canvas.addEventListener('blur', () => { this.tip.hidden = true; });
       return { kind, title, cope, box, hm };
     });
   }
@@ -99,6 +104,26 @@ export class SequenceView {
       b.append(c, el('span', {}, `L${l} H${hh}`));
       this.grid.appendChild(b);
     }));
+  }
+
+  cellKey(e, hm) {
+    const T = this.shownRun?.T;
+    if (!T || !hm.chart) return;
+    const q = this.panel.state.query;
+    let { i, j } = this.cursor && this.cursor.i < T ? this.cursor : { i: q, j: q };
+    const k = e.key;
+    if (k === 'ArrowUp') i--;
+    else if (k === 'ArrowDown') i++;
+    else if (k === 'ArrowLeft') j--;
+    else if (k === 'ArrowRight') j++;
+    else if (k === 'Enter') { this.panel.set({ query: i }, true); e.preventDefault(); return; }
+    else return;
+    e.preventDefault();
+    i = Math.max(0, Math.min(T - 1, i));
+    j = Math.max(0, Math.min(i, j));
+    this.cursor = { i, j };
+    const r = hm.canvas.getBoundingClientRect(), { x, y } = hm.chart.scales;
+    this.hover(i, j, { clientX: r.left + x.getPixelForValue(j), clientY: r.top + y.getPixelForValue(i) });
   }
 
   hover(i, j, ev) {

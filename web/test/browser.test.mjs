@@ -178,6 +178,11 @@ try {
   await p2.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.8, { steps: 4 });
   const tip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
   check(/content logit/.test(tip) && /attention a_ij/.test(tip), 'hovering a map cell shows its numbers', tip.slice(0, 120));
+  // the same numbers by keyboard: focus a map, arrows move a cell cursor
+  await p2.focus('.map-box[data-kind=attn] canvas');
+  await p2.keyboard.press('ArrowUp');
+  const ktip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
+  check(/query i = 1 /.test(ktip) && /key j = 1 /.test(ktip), 'arrow keys on a focused map show a cell\'s numbers', ktip.slice(0, 80));
   check(p2.errors.length === 0, 'no console errors after the round trip', p2.errors.join(' | '));
   await p2.context().close();
 
