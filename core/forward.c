@@ -161,12 +161,6 @@ void cope_workspace_free(cope_workspace *w) {
 
 const float *cope_workspace_logits(const cope_workspace *ws) { return ws->logits; }
 
-/* pos_attn row from the position-only logits P (in place): exp(P_ij - max_j' P_ij') */
-static void pos_attn_row(float *P, int i) {
-    float mx = P[0];
-    for (int j = 1; j <= i; j++) mx = P[j] > mx ? P[j] : mx;
-    for (int j = 0; j <= i; j++) P[j] = expf(P[j] - mx);
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Forward */

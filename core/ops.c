@@ -615,3 +615,11 @@ void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *
         op_axpy(dK + (size_t)j * ldk, dk_coef[j], q, d);
     }
 }
+
+/* Figure 4's attention from position alone, in place on the position-only logits P[0..i]:
+ * exp(P_ij - max_j' P_ij'), so the row's maximum is 1. */
+void pos_attn_row(float *P, int i) {
+    float mx = P[0];
+    for (int j = 1; j <= i; j++) mx = P[j] > mx ? P[j] : mx;
+    for (int j = 0; j <= i; j++) P[j] = op_expf(P[j] - mx);
+}

@@ -62,4 +62,7 @@ void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *
                        const float *dy, float *dq, float *dK, float *dKg, float *dV, float *dz,
                        float *drelz, float *scratch);
 
+/* Figure 4's position-only attention row, in place: P[j] = exp(P[j] - max P[0..i]). */
+void pos_attn_row(float *P, int i);
+
 #endif
