@@ -627,7 +627,7 @@ static int cmd_locality(args *a) {
     const cope_tokenizer *tk = cope_model_tokenizer(m);
     int max_len = cope_task_max_len(task, split);
     if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
-    if (max_len > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len, c->n_ctx);
+    if (max_len - 1 > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
     if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
     int L = c->n_layer, H = c->n_head;
@@ -641,6 +641,7 @@ static int cmd_locality(args *a) {
     for (int e = 0; e < n; e++) {
         int T;
         if (cope_task_example(task, split, &rng, tk, seq, NULL, max_len, &T, &err)) die_err("locality", &err);
+        if (T > c->n_ctx) T = c->n_ctx; /* the model reads the sequence without its last token */
         int par = 0, sec = 0;
         for (int i = 0; i < T; i++) { /* unit starts seen from query i */
             if (seq[i] == eq && (i == 0 || seq[i - 1] == nl)) sec = par = i;
