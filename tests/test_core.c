@@ -1092,6 +1092,40 @@ static void test_task_seeds(void) {
     }
 }
 
+
+/* Extreme weights (logits in the thousands): every output stays finite and every row a
+ * distribution (stable softmax, a sigmoid and exp that cannot overflow). */
+static void test_extreme_weights(void) {
+    for (int pe = 0; pe < COPE_PE_COUNT; pe++) {
+        cope_model *m = random_model((cope_pe)pe, 1, 1, 6, 30, 50 + pe);
+        if (!m) continue;
+        float *p = cope_model_params(m);
+        for (size_t i = 0; i < cope_model_num_params(m); i++) p[i] *= 300.0f;
+        int ids[20];
+        for (int i = 0; i < 20; i++) ids[i] = cope_rng_int(&g_rng, 13);
+        cope_trace *tr;
+        cope_error err;
+        int bad = 0;
+        if (cope_trace_new(&tr, m, 20, &err) || cope_trace_run(m, tr, ids, 20, &err)) { check(0, "extreme: %s", err.msg); continue; }
+        for (int k = 0; k < 20 * 13; k++) bad += !isfinite(tr->logits[k]);
+        for (int l = 0; l < 2; l++)
+            for (int k = 0; k < 6; k++)
+                for (int e = 0; e < 2 * 20 * 20; e++) bad += !isfinite(trace_get(tr, k, l)[e]);
+        float lg[13];
+        cope_state *s;
+        cope_state_new(&s, m, &err);
+        for (int i = 0; i < 20; i++) {
+            cope_step(m, s, ids[i], lg, &err);
+            for (int v = 0; v < 13; v++) bad += !isfinite(lg[v]);
+        }
+        check(!bad, "extreme weights (x300), pe=%s: logits, trace and steps are finite (%d non-finite)", cope_pe_name((cope_pe)pe), bad);
+        check_trace_structure(cope_pe_name((cope_pe)pe), m, tr);
+        cope_state_free(s);
+        cope_trace_free(tr);
+        cope_model_free(m);
+    }
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) g_verbose = 1;
@@ -1113,5 +1147,6 @@ int main(int argc, char **argv) {
     test_selcopy_task();
     test_text_task();
     test_task_seeds();
+    test_extreme_weights();
     return check_summary();
 }
