@@ -10,7 +10,7 @@ CORE_SRC := $(wildcard core/*.c)
 CORE_HDR := $(wildcard core/*.h)
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
 
-.PHONY: all test debug bench clean models results
+.PHONY: all test debug bench clean models results reliability
 all: $(BUILD)/cope
 
 $(BUILD)/core/%.o: core/%.c $(CORE_HDR)
@@ -48,6 +48,10 @@ test: $(TEST_DEPS)
 
 bench: all
 	COPE=$(BUILD)/cope bench/run.sh
+
+# The README's reliability table, generated from the loader and CLI tests
+reliability: all $(BUILD)/test_core
+	tests/reliability.sh $(BUILD)/cope
 
 # Shipped models and the paper's tables in miniature (see models/results.py; hours of CPU for all).
 models: all

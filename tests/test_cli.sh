@@ -20,6 +20,12 @@ expect() {
     "$@" >"$TMP/out" 2>"$TMP/err"
     local rc=$?
     if [[ $rc -ne $code ]]; then bad "exit $rc (want $code): $*"; sed 's/^/     /' "$TMP/err" | head -3; return; fi
+    if [[ $code -ne 0 && -n ${REL_OUT:-} ]]; then # for the README's reliability table
+        local all="$*"
+        local cmd=${all#"$COPE"}
+        cmd=${cmd//$TMP\//}
+        printf '%s\t%s\t%s\n' "cope$cmd" "$rc" "$(tail -1 "$TMP/err" | sed "s|$TMP/||g")" >>"$REL_OUT"
+    fi
     if [[ $code -ne 0 ]]; then
         local lines
         lines=$(grep -c "error" "$TMP/err")

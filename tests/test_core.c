@@ -626,8 +626,8 @@ static void expect_load(const char *what, const bytes *b, cope_status want) {
     cope_error err = {0};
     if (!b->buf) { check(0, "%s: could not build the broken file", what); return; }
     cope_status st = cope_model_load(&m, b->buf, b->len, &err);
-    check(st == want && (st == COPE_OK || err.msg[0]), "loader rejects %-28s -> %-22s \"%s\"", what,
-          cope_strerror(st), st ? err.msg : "");
+    check(st == want && (st == COPE_OK || err.msg[0]), "loader rejects %s => %s => %s", what, cope_strerror(st),
+          st ? err.msg : "");
     if (st != want) printf("     expected %s\n", cope_strerror(want));
     cope_model_free(m);
 }
