@@ -230,12 +230,12 @@ def write_cards(results):
         path = os.path.join(ROOT, "models", e["name"] + ".safetensors")
         size = os.path.getsize(path) if os.path.exists(path) else 0
         info = subprocess.run([COPE, "info", path], capture_output=True, text=True).stdout if size else ""
-        cfg = {l.split(None, 1)[0]: l.split(None, 1)[1] for l in info.splitlines() if len(l.split(None, 1)) == 2}
+        cfg = {l[:14].strip(): l[14:].strip() for l in info.splitlines() if len(l) > 14}  # `cope info`: key column of 14
         L += ["## %s.safetensors" % e["name"], "",
               "- task: `%s`; position encoding: **%s**" % (e["task"], e["pe"]),
               "- config: %s layers, d_model %s, %s heads, d_ff %s, n_ctx %s%s, %s parameters, %.0f KB" % (
                   cfg.get("layers"), cfg.get("d_model"), cfg.get("heads", "").split()[0], cfg.get("d_ff"),
-                  cfg.get("n_ctx"), (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("gate")) if "cope" in e["pe"] else ""),
+                  cfg.get("n_ctx"), (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("gate keys")) if "cope" in e["pe"] else ""),
                   cfg.get("parameters"), size / 1024),
               "- training: `%s`; %d steps of batch %d (fresh examples every step), AdamW lr %g, seed %d" % (
                   r["command"], p["steps"], p["batch"], p["lr"], p["seed"]),
@@ -255,7 +255,8 @@ def main():
     if not os.path.exists(BUILT):
         sys.exit("results.py: build/cope is missing; run make first")
     os.makedirs(WORK, exist_ok=True)
-    shutil.copy2(BUILT, COPE)
+    shutil.copy2(BUILT, COPE + ".new")  # then rename: a run still using the old copy is unaffected
+    os.replace(COPE + ".new", COPE)
     # seed 1 of every experiment first, then seed 2, ...: a partial table covers every task
     for e in sorted(EXPERIMENTS, key=lambda e: e["seed"]):
         if args.report or (args.ship_only and not e["ship"]) or (args.only and args.only not in e["name"]):
