@@ -92,7 +92,12 @@ const dec = new TextDecoder();
 class Runtime {
   constructor(instance) {
     this.x = instance.exports;
-    this.x._initialize();
+    const x = this.x;
+    if (x.__set_stack_limits) { // the checked build's stack-overflow checks need the limits
+      x.emscripten_stack_init();
+      x.__set_stack_limits(x.emscripten_stack_get_base(), x.emscripten_stack_get_end());
+    }
+    x._initialize();
     this.err = this.x.cope_wasm_error_new();
   }
   // Views are made from the current buffer on every access: any call may have grown memory.
@@ -132,8 +137,20 @@ class Runtime {
 
 async function instantiate(simd) {
   const mod = await wasmModule(simd);
+  const fault = (what) => () => { throw new CopeError(`wasm memory check failed: ${what}`, 0, 'fault'); };
   const instance = await WebAssembly.instantiate(mod, {
-    env: { emscripten_notify_memory_growth() {} }, // views are re-read anyway
+    env: {
+      emscripten_notify_memory_growth() {}, // views are re-read anyway
+      // imported only by the checked build (-sSAFE_HEAP=1 -sASSERTIONS=2, `make wasm-check`)
+      segfault: fault('out-of-bounds access (SAFE_HEAP)'),
+      alignfault: fault('misaligned access (SAFE_HEAP)'),
+    },
+    wasi_snapshot_preview1: { // the checked build's assertion messages and abort
+      fd_write: () => 0,
+      fd_close: () => 0,
+      fd_seek: () => 0,
+      proc_exit: (code) => { throw new CopeError(`wasm aborted (exit ${code}): an assertion failed`, 0, 'fault'); },
+    },
   });
   return new Runtime(instance);
 }

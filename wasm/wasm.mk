@@ -59,3 +59,29 @@ $(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a
 
 bench-wasm: wasm all npm-deps $(WASM_DIR)/bench_native
 	node bench/wasm_bench.mjs
+
+# The checked build for CI (issue 6): both variants with -sSAFE_HEAP=1 -sASSERTIONS=2, the same
+# cope.mjs, and the whole wasm suite run against it (`make wasm-check-test`, called by .ci/run).
+WASM_CHECK_DIR := build/wasm-check
+WASM_CHECK_FLAGS := -sSAFE_HEAP=1 -sASSERTIONS=2
+.PHONY: wasm-check wasm-check-test
+$(WASM_CHECK_DIR)/cope-simd.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(WASM_CHECK_DIR)
+	$(EMCC) $(WASM_CFLAGS) -msimd128 -mbulk-memory $(WASM_SRC) $(WASM_LDFLAGS) $(WASM_CHECK_FLAGS) -o $@
+
+$(WASM_CHECK_DIR)/cope-scalar.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(WASM_CHECK_DIR)
+	$(EMCC) $(WASM_CFLAGS) $(WASM_SRC) $(WASM_LDFLAGS) $(WASM_CHECK_FLAGS) -o $@
+
+$(WASM_CHECK_DIR)/cope.mjs: wasm/cope.mjs
+	@mkdir -p $(WASM_CHECK_DIR)
+	cp $< $@
+
+$(WASM_CHECK_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm
+	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm
+
+wasm-check: $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm $(WASM_CHECK_DIR)/cope.mjs \
+            $(WASM_CHECK_DIR)/cope.single.mjs
+
+wasm-check-test: wasm-check all npm-deps $(WASM_DIR)/bench_native
+	COPE_WASM_DIR=$(CURDIR)/$(WASM_CHECK_DIR) wasm/run-tests.sh

@@ -22,9 +22,10 @@ export function testModels() {
   return [...list('tests/golden', /\.model\.safetensors$/), ...list('models', /\.safetensors$/), benchModel()];
 }
 
-export function benchModel() {
-  const path = join(WASM_DIR, 'bench.safetensors');
-  if (!existsSync(path)) execFileSync(join(WASM_DIR, 'bench_native'), ['model', path]);
+export function benchModel() { // made by the native helper, whichever wasm build is under test
+  const dir = join(ROOT, 'build/wasm');
+  const path = join(dir, 'bench.safetensors');
+  if (!existsSync(path)) execFileSync(join(dir, 'bench_native'), ['model', path]);
   return path;
 }
 
