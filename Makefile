@@ -50,7 +50,7 @@ bench: all
 	COPE=$(BUILD)/cope bench/run.sh
 
 # The README's reliability table, generated from the loader and CLI tests
-reliability: all $(BUILD)/test_core
+reliability: all $(BUILD)/test_core web browser-tools
 	tests/reliability.sh $(BUILD)/cope
 
 # Shipped models and the paper's tables in miniature (see models/results.py; hours of CPU for all).

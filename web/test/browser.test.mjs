@@ -4,7 +4,7 @@
 // and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,11 @@ const TOL = 1e-5;
 mkdirSync(SHOTS, { recursive: true });
 
 let passed = 0, failed = 0;
+// For the README's reliability table (tests/reliability.sh): the bad inputs given to the page and
+// what the page answered, as TSV lines in $REL_OUT.
+const reliable = (input, answer) => {
+  if (process.env.REL_OUT) appendFileSync(process.env.REL_OUT, `page: ${input}\t${String(answer).replace(/\s+/g, ' ').trim()}\n`);
+};
 const check = (ok, what, detail = '') => {
   if (ok) { passed++; console.log(`ok    ${what}`); }
   else { failed++; console.log(`FAIL  ${what}${detail ? `: ${detail}` : ''}`); }
@@ -215,6 +220,7 @@ try {
   await page.waitForSelector('#error:not([hidden])', { timeout: 20000 });
   const err = await page.locator('#error').textContent();
   check(/random\.safetensors/.test(err) && /still loaded/.test(err), `bad file → error panel: "${err.slice(0, 110)}…"`);
+  reliable('a 10 MB file of random bytes dropped as a model', `error panel: ${err}`);
   await shot(page, 'page-bad-file', false);
   const qa = await page.evaluate(() => window.copeViz.panel.state.query);
   await page.keyboard.press('Home');
@@ -228,12 +234,14 @@ try {
   const notice = await page.locator('#notice').textContent();
   await page.waitForFunction((n) => window.copeViz.app.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, { timeout: 30000 });
   check(notice.includes(`at most ${st.n_ctx}`), `long text → "${notice.slice(0, 90)}…"`);
+  reliable(`a text of ${st.n_ctx + 20} tokens for a context of ${st.n_ctx}`, `notice: ${notice}`);
   // unknown tokens are shown as such
   await page.fill('#text', 'a = 0 ; zebra ++; <b>x</b> print a');
   await page.waitForFunction(() => document.querySelectorAll('#tokens .tok.unk').length > 0, null, { timeout: 10000 });
   const unk = await page.locator('#tokens .tok.unk').allTextContents();
   const injected = await page.evaluate(() => document.querySelectorAll('#tokens b, .strip b').length);
   check(unk.some((t) => t.startsWith('zebra')) && injected === 0, `unknown pieces shown as <unk>, never as HTML: ${unk.join(', ')}`);
+  reliable('the text "a = 0 ; zebra ++; <b>x</b> print a" (unknown words, HTML)', `token chips shown as text: ${unk.join(', ')}; HTML elements created: ${injected}`);
   // a valid model without a task (a golden test model): loads, runs the text as it is
   await page.setInputFiles('#file', 'tests/golden/cope.model.safetensors');
   await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.app.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
