@@ -4,7 +4,7 @@
 // and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,19 @@ let passed = 0, failed = 0;
 const reliable = (input, answer) => {
   if (process.env.REL_OUT) appendFileSync(process.env.REL_OUT, `page: ${input}\t${String(answer).replace(/\s+/g, ' ').trim()}\n`);
 };
+/** A copy of a model file whose tokenizer piece `id` is replaced by `piece` (header rebuilt). */
+function withVocabPiece(file, id, piece) {
+  const n = Number(file.readBigUInt64LE(0));
+  const header = JSON.parse(file.subarray(8, 8 + n).toString('utf8'));
+  const cfg = JSON.parse(header.__metadata__.cope_config);
+  cfg.tokenizer.vocab[id] = piece;
+  header.__metadata__.cope_config = JSON.stringify(cfg);
+  let text = JSON.stringify(header);
+  while ((8 + Buffer.byteLength(text)) % 8) text += ' ';
+  const h = Buffer.from(text, 'utf8'), len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return Buffer.concat([len, h, file.subarray(8 + n)]);
+}
 const check = (ok, what, detail = '') => {
   if (ok) { passed++; console.log(`ok    ${what}`); }
   else { failed++; console.log(`FAIL  ${what}${detail ? `: ${detail}` : ''}`); }
@@ -246,6 +259,18 @@ try {
   await page.setInputFiles('#file', 'tests/golden/cope.model.safetensors');
   await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.app.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
     .then(() => check(true, 'a dropped model without a task loads and shows the input'), () => check(false, 'a dropped model without a task loads and shows the input'));
+  // a model whose vocabulary holds HTML: its pieces are shown as text everywhere, nothing runs
+  const evil = '<img/src=x/onerror=window.__pwned=1>'; // no whitespace: a valid "words" piece
+  await page.setInputFiles('#file', { name: 'html-vocab.safetensors', mimeType: 'application/octet-stream',
+    buffer: withVocabPiece(readFileSync('tests/golden/cope.model.safetensors'), 1, evil) });
+  await page.waitForFunction(() => window.copeViz.app.model?.name === 'html-vocab.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 });
+  await page.fill('#text', `${evil} the ${evil}`);
+  await page.waitForFunction(() => window.copeViz.app.run?.T === 3 && !window.copeViz.panel.drawing, null, { timeout: 20000 });
+  await page.keyboard.press('End');
+  const html = await page.evaluate(() => ({ imgs: document.querySelectorAll('img:not([src$=".png"])').length, pwned: window.__pwned === 1,
+    shown: [...document.querySelectorAll('#tokens .tok')].map((e) => e.textContent) }));
+  check(html.imgs === 0 && !html.pwned && html.shown.some((t) => t.includes('<img')), `a vocabulary piece that is HTML stays text: ${html.shown.join(' ')}`);
+  reliable('a model whose vocabulary has the piece <img/src=x/onerror=...>', `shown as text (${html.imgs} img elements created, script ran: ${html.pwned})`);
   check(page.errors.length === 0, 'no console errors after bad file, long and unknown text, other model', page.errors.join(' | '));
   await page.context().close();
 
