@@ -208,6 +208,31 @@ def write_results(results):
         L.append("%s text model: in-distribution next-token error %.1f %%, on 512-token documents %.1f %%." %
                  (PE_NAMES[r["pe"]], errors(r, "train")[0], errors(r, "long")[0]))
         L.append("")
+    # Observations computed from the cells above (so they cannot go stale)
+    L += ["## Observations (computed from the runs)", ""]
+    checks = [("counting%d" % nv, s, ("abs", "rel", "cope")) for nv in (1, 3, 5) for s in ("train", "ood")]
+    checks += [("flipflop", s, ("abs", "rope", "cope")) for s in ("train", "ood-sparse", "ood-dense")]
+    checks += [("selcopy", s, ("abs", "rope", "cope")) for s in ("train", "ood-dense", "ood-sparse")]
+    for task, split, pes in checks:
+        means = {}
+        for pe in pes:
+            vals = [errors(r, split)[0] for r in results if r["task"] == task and r["pe"] == pe]
+            if vals:
+                means[pe] = statistics.mean(vals)
+        if len(means) < 2:
+            continue
+        best = min(means, key=means.get)
+        ranked = ", ".join("%s %.1f" % (PE_NAMES[p], means[p]) for p in sorted(means, key=means.get))
+        note = "" if len(means) == len(pes) else " (not every encoding has a run yet)"
+        L.append("- %s / %s: lowest error %s — %s%s" % (task, split, PE_NAMES[best], ranked, note))
+    for r in by(task="text"):
+        loc = r.get("locality_long")
+        if loc:
+            h = max(loc["heads"], key=lambda h: h["paragraph"] - h["paragraph_uniform"])
+            L.append("- text / long, %s: the most paragraph-local head is layer %d head %d, %.2f of its "
+                     "position-only attention inside the paragraph against %.2f for a uniform head" %
+                     (PE_NAMES[r["pe"]], h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"]))
+    L.append("")
     L += ["## Runs", "", "| run | command | wall s |", "|---|---|---|"]
     for r in sorted(results, key=lambda r: r["name"]):
         L.append("| %s | `%s` | %.0f |" % (r["name"], r["command"], r["wall_seconds"]))
