@@ -29,7 +29,7 @@ REL_OUT="$tmp/page.tsv" node web/test/browser.test.mjs >/dev/null 2>&1 || true
         echo "| (the browser tests did not run here) | |"
     fi
     echo "<!-- reliability:end -->"
-} >"$tmp/table.md"
+} | sed -e '/^|/s/</\&lt;/g' >"$tmp/table.md" # table cells show input like <b> as text
 python3 - "$tmp/table.md" <<'PY'
 import re, sys
 table = open(sys.argv[1]).read().rstrip("\n")
