@@ -227,6 +227,18 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     return r;
 }
 
+/* The i-th split of a task (its comma-separated list) copied into buf, or NULL past the end. */
+static const char *task_split(const cope_task *t, int i, char *buf, size_t cap) {
+    const char *s = cope_task_splits(t);
+    for (; i > 0 && s; i--) s = (s = strchr(s, ',')) ? s + 1 : NULL;
+    if (!s) return NULL;
+    size_t n = strcspn(s, ",");
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static const cope_task *task_arg(args *a, const char *def) {
     const char *name = opt(a, "--task", 1);
     if (!name) name = def;
@@ -262,8 +274,8 @@ static int cmd_eval(args *a) {
     set_threads(a);
     no_leftovers(a);
     char splits[128];
-    snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
-    for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+    for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
+        const char *s = splits;
         if (split && strcmp(split, s) != 0) continue;
         eval_result r = evaluate(m, task, s, n, seed);
         printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
@@ -293,9 +305,8 @@ static int cmd_train(args *a) {
     c.tied = opt(a, "--untied", 0) == NULL;
     int max_len = 0;
     char splits[128];
-    snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
-    for (char *s = strtok(splits, ","); s; s = strtok(NULL, ","))
-        max_len = cope_task_max_len(task, s) > max_len ? cope_task_max_len(task, s) : max_len;
+    for (int k = 0; task_split(task, k, splits, sizeof splits); k++)
+        max_len = cope_task_max_len(task, splits) > max_len ? cope_task_max_len(task, splits) : max_len;
     c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
     int T = cope_task_max_len(task, "train") - 1;
     if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
@@ -385,9 +396,10 @@ static int cmd_train(args *a) {
                secs, ema);
     if (n_eval > 0) {
         buf_puts(&prov, ", \"eval\": {");
-        snprintf(splits, sizeof splits, "%s", cope_task_splits(task));
+
         int first = 1;
-        for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+        for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
+            const char *s = splits;
             eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ", s,
@@ -595,7 +607,7 @@ static int cmd_sample(args *a) {
         int k = 0;
         while (k < len && !on[k]) k++;
         for (int i = 0; i < len; i++) {
-            if (i == k) printf(chars ? "\t=> " : "\t=> ");
+            if (i == k) printf("\t=> ");
             printf("%s%s", i && !chars && i != k ? " " : "", cope_tokenizer_piece(tok, seq[i]));
         }
         printf("\n");
