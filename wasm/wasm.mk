@@ -20,13 +20,14 @@ WASM_OUT   := $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm $(WASM_DIR
 .PHONY: wasm wasm-tools browser-tools npm-deps bench-wasm
 wasm: $(WASM_OUT)
 
+# The Debian packages the wasm build and the browser tests need, installed in one apt-get call
+# (two targets running apt-get under `make -j` would fight over dpkg's lock). The browser test
+# drives Debian's Chromium with playwright-core.
+TOOLS_MISSING = $(strip $(if $(shell command -v emcc),,emscripten) $(if $(shell command -v node),,nodejs npm) \
+                $(if $(shell command -v chromium),,chromium))
 wasm-tools:
-	@command -v emcc >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y emscripten; }
-	@command -v node >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs npm; }
-
-# The browser test drives Debian's Chromium with playwright-core (see shared/TOOLCHAIN.md).
-browser-tools:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@$(if $(TOOLS_MISSING),$(SUDO) apt-get update && $(SUDO) apt-get install -y $(TOOLS_MISSING),true)
+browser-tools: wasm-tools
 
 # npm packages from the committed lockfile (ours: playwright-core for the browser test, the tfjs
 # peer of the benchmark). The stamp is npm's own record of the last install.
