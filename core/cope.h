@@ -41,7 +41,15 @@ typedef struct {
     char msg[256];
 } cope_error;
 
-const char *cope_strerror(cope_status s);
+const char *cope_strerror(cope_status s);     /* in words: "bad argument" */
+const char *cope_status_name(cope_status s);  /* short name: "arg"; NULL out of range */
+/* Sets *err (when err is non-NULL) to code and the printf-formatted message; returns code. The
+ * one way errors are reported, in the core and in the programs that wrap it (CLI, wasm shim). */
+cope_status cope_fail(cope_error *err, cope_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* ---------------------------------------------------------------------------------------------
  * Configuration */

@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-cope_status cope_fail(cope_error *err, cope_status code, const char *fmt, ...) {
-    if (err) {
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Parser */
 typedef struct {

@@ -51,7 +51,4 @@ void buf_puts(cope_buf *b, const char *s);
 void buf_printf(cope_buf *b, const char *fmt, ...);
 void buf_json_string(cope_buf *b, const char *s, size_t n); /* quoted and escaped */
 
-/* Sets err (if non-NULL) and returns code. */
-cope_status cope_fail(cope_error *err, cope_status code, const char *fmt, ...);
-
 #endif

@@ -12,16 +12,6 @@
 
 #define COPE_MAX_PARAMS ((size_t)1 << 28) /* floats (1 GiB) */
 
-const char *cope_strerror(cope_status s) {
-    static const char *const names[COPE_STATUS_COUNT] = {
-        "ok", "out of memory", "bad argument", "bad config", "bad JSON",
-        "bad safetensors header", "truncated file", "bad dtype", "bad shape",
-        "bad data offsets", "overlapping tensors", "missing tensor or key",
-        "unknown tensor or key", "non-finite value", "bad token", "sequence too long",
-        "limit exceeded", "non-finite loss"};
-    return (unsigned)s < COPE_STATUS_COUNT ? names[s] : "unknown status";
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Config */
 static const char *const pe_names[COPE_PE_COUNT] = {"none", "abs", "rel", "rope",

@@ -35,6 +35,8 @@ API cope_error *cope_wasm_error_new(void) { return calloc(1, sizeof(cope_error))
 API int cope_wasm_error_code(const cope_error *e) { return e->code; }
 API const char *cope_wasm_error_msg(const cope_error *e) { return e->msg; }
 API const char *cope_wasm_strerror(int code) { return cope_strerror((cope_status)code); }
+API int cope_wasm_status_count(void) { return COPE_STATUS_COUNT; }
+API const char *cope_wasm_status_name(int code) { return cope_status_name((cope_status)code); }
 
 /* ---------------------------------------------------------------------------------------------
  * Context: one loaded model and what its calls keep between calls */
@@ -58,8 +60,7 @@ API void cope_wasm_unload(cope_wasm_ctx *c) {
 API cope_wasm_ctx *cope_wasm_load(const void *buf, size_t len, cope_error *err) {
     cope_wasm_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        err->code = COPE_ERR_NOMEM;
-        strcpy(err->msg, "out of memory");
+        cope_fail(err, COPE_ERR_NOMEM, "out of memory");
         return NULL;
     }
     if (cope_model_load(&c->m, buf, len, err)) {
@@ -129,8 +130,7 @@ API const float *cope_wasm_step(cope_wasm_ctx *c, int id, cope_error *err) {
         if (!c->step_logits) {
             cope_state_free(c->st);
             c->st = NULL;
-            err->code = COPE_ERR_NOMEM;
-            strcpy(err->msg, "out of memory");
+            cope_fail(err, COPE_ERR_NOMEM, "out of memory");
             return NULL;
         }
     }
@@ -175,8 +175,7 @@ API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint3
                          uint32_t seed_hi, int *seq, unsigned char *loss_on, int max_len, cope_error *err) {
     const cope_task *t = cope_task_get(i);
     if (!t) {
-        err->code = COPE_ERR_ARG;
-        strcpy(err->msg, "unknown task");
+        cope_fail(err, COPE_ERR_ARG, "unknown task %d", i);
         return -1;
     }
     cope_rng rng;
