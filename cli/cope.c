@@ -484,18 +484,16 @@ static int cmd_trace(args *a) {
     cope_error err;
     if (cope_trace_new(&tr, m, T, &err) || cope_trace_run(m, tr, ids, T, &err)) die_err("trace", &err);
     const cope_config *c = cope_model_config(m);
-    static const char *const names[6] = {"gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"};
-    float **arrays[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
     if (out) {
-        int n = 1 + 6 * c->n_layer;
+        int n = 1 + COPE_TRACE_COUNT * c->n_layer;
         cope_st_tensor *ts = calloc((size_t)n, sizeof *ts);
         char *names_buf = malloc((size_t)n * 48);
         ts[0] = (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
         for (int l = 0, k = 1; l < c->n_layer; l++)
-            for (int q = 0; q < 6; q++, k++) {
+            for (int q = 0; q < COPE_TRACE_COUNT; q++, k++) {
                 char *nm = names_buf + (size_t)k * 48;
-                snprintf(nm, 48, "layers.%d.%s", l, names[q]);
-                ts[k] = (cope_st_tensor){nm, COPE_ST_F32, 3, {c->n_head, T, T}, (size_t)c->n_head * T * T, 0, arrays[q][l]};
+                snprintf(nm, 48, "layers.%d.%s", l, cope_trace_name(q));
+                ts[k] = (cope_st_tensor){nm, COPE_ST_F32, 3, {c->n_head, T, T}, (size_t)c->n_head * T * T, 0, cope_trace_get(tr, q, l)};
             }
         write_tensors(out, ts, n, NULL);
         free(ts);
@@ -517,11 +515,11 @@ static int cmd_trace(args *a) {
         printf(",\n\"layers\": [");
         for (int l = 0; l < c->n_layer; l++) {
             printf("%s{", l ? ",\n" : "\n");
-            for (int q = 0; q < 6; q++) {
-                printf("%s\"%s\": [", q ? ",\n " : "", names[q]);
+            for (int q = 0; q < COPE_TRACE_COUNT; q++) {
+                printf("%s\"%s\": [", q ? ",\n " : "", cope_trace_name(q));
                 for (int h = 0; h < c->n_head; h++) {
                     if (h) printf(",");
-                    json_matrix(stdout, arrays[q][l] + (size_t)h * T * T, T, T, 1);
+                    json_matrix(stdout, cope_trace_get(tr, q, l) + (size_t)h * T * T, T, T, 1);
                 }
                 printf("]");
             }
@@ -669,7 +667,7 @@ static int cmd_locality(args *a) {
             nq_sec += use_s;
             for (int l = 0; l < L; l++)
                 for (int h = 0; h < H; h++) {
-                    const float *row = tr->pos_attn[l] + ((size_t)h * T + i) * T;
+                    const float *row = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l) + ((size_t)h * T + i) * T;
                     double tot = 0.0, in_p = 0.0, in_s = 0.0;
                     for (int j = 0; j <= i; j++) {
                         tot += row[j];

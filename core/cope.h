@@ -213,24 +213,37 @@ cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *grads,
                                 const cope_adamw *opt, float *grad_norm, cope_error *err);
 
 /* ---------------------------------------------------------------------------------------------
- * Trace of one sequence: everything the visualizer shows. Arrays are [H, T, T] per layer,
- * row = query i, column = key j, entries with j > i are 0. */
+ * Trace of one sequence: everything the visualizer shows. The arrays, per layer and head, have
+ * one row per query i and one column per key j; entries with j > i are 0. This enum is the one
+ * list of them: the trace, the decoding rows, the CLI, the wasm module and the page all
+ * enumerate it and take the names from cope_trace_name. */
+typedef enum {
+    COPE_TRACE_GATES = 0,      /* "gates"           g_ij (0 without CoPE) */
+    COPE_TRACE_POSITIONS,      /* "positions"       p_ij (0 without CoPE) */
+    COPE_TRACE_CONTENT_LOGITS, /* "content_logits"  q_i.k_j / sqrt(d) (after RoPE) */
+    COPE_TRACE_COPE_LOGITS,    /* "cope_logits"     c_ij (0 without CoPE) */
+    COPE_TRACE_ATTN,           /* "attn"            softmax probabilities */
+    COPE_TRACE_POS_ATTN,       /* "pos_attn"        exp(P_ij - max_j' P_ij'), P = CoPE + rel terms */
+    COPE_TRACE_COUNT
+} cope_trace_array;
+
+const char *cope_trace_name(cope_trace_array which); /* NULL out of range */
+cope_status cope_trace_parse(const char *name, cope_trace_array *out);
+
 typedef struct {
     int T, n_layer, n_head, vocab_size;
-    float *logits;          /* [T, V] */
-    float **gates;          /* [L] -> [H, T, T]  g_ij (0 without CoPE) */
-    float **positions;      /* [L] -> [H, T, T]  p_ij (0 without CoPE) */
-    float **content_logits; /* [L] -> [H, T, T]  q_i.k_j / sqrt(d) (after RoPE) */
-    float **cope_logits;    /* [L] -> [H, T, T]  c_ij (0 without CoPE) */
-    float **attn;           /* [L] -> [H, T, T]  softmax probabilities */
-    float **pos_attn;       /* [L] -> [H, T, T]  exp(P_ij - max_j' P_ij'), P = CoPE + rel terms */
-    struct cope_workspace *ws; /* internal */
+    float *logits;                   /* [T, V] */
+    float *arrays[COPE_TRACE_COUNT]; /* each [L, H, T, T]; read with cope_trace_get */
+    struct cope_workspace *ws;       /* internal */
+    float *memory;                   /* internal: logits and arrays in one allocation */
 } cope_trace;
 
 cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_error *err);
 void cope_trace_free(cope_trace *tr);
 /* Full forward of ids[0..T) with T == tr->T, filling tr. */
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err);
+/* Layer l's [H, T, T] array `which`; NULL when which or l is out of range. */
+float *cope_trace_get(const cope_trace *tr, cope_trace_array which, int l);
 
 /* ---------------------------------------------------------------------------------------------
  * Incremental decoding with a KV cache: each step appends one token and computes only the new
@@ -244,9 +257,9 @@ int cope_state_length(const cope_state *s);
 /* Appends token id; writes logits [V] (may be NULL). The new query's rows are then read with
  * cope_step_row. */
 cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_error *err);
-/* The last step's row of layer l, head h (length cope_state_length): which is one of
- * "gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn". NULL if unknown. */
-const float *cope_step_row(const cope_state *s, int l, int h, const char *which);
+/* The last step's row `which` of layer l, head h (length cope_state_length); NULL when out of
+ * range. */
+const float *cope_step_row(const cope_state *s, int l, int h, cope_trace_array which);
 
 /* ---------------------------------------------------------------------------------------------
  * Seeded random numbers (xorshift64*), used by init and the task generators. */

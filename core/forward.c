@@ -1,23 +1,38 @@
 /* forward.c — the model: batched forward and backward for training, the trace of one sequence
- * (everything the visualizer draws), and incremental decoding with a KV cache. All three run the
- * same kernels from ops.c; the attention row function is shared by all of them. */
+ * (everything the visualizer draws), and incremental decoding with a KV cache. The structure of
+ * the model is written once, in block_forward and model_forward; the three uses differ only in
+ * where the activations live, where keys come from (the batch or the cache) and where the trace
+ * rows go (nowhere, the trace, or the decoding state's rows). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
 #include "model.h"
 #include "ops.h"
 
 #define P(off) (m->params + (off))
 
 /* ---------------------------------------------------------------------------------------------
- * Workspace: activations of one forward (kept for backward) and gradient scratch */
+ * Carving buffers out of one allocation: the same walk first counts (base NULL), then assigns.
+ * Used for the workspace, the trace and the decoding state. Zero-sized buffers are NULL. */
 typedef struct {
-    float *resid;             /* [N, D] input of the layer */
+    float *base;
+    size_t off;
+} carver;
+
+static float *carve(carver *c, size_t n) {
+    float *p = c->base && n ? c->base + c->off : NULL;
+    c->off += n;
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Activations of one block over N = B*T rows (kept for backward in training) */
+typedef struct {
+    float *resid;             /* [N, D] input of the block */
     float *ln1, *ln1_mean, *ln1_rstd;
-    float *q, *k, *v, *kg;    /* [N, D], after RoPE */
-    float *att, *gate, *pos;  /* [B, H, T, T] */
+    float *q, *k, *v, *kg;    /* [N, D], after RoPE (kg: sep keys only) */
+    float *att, *gate, *pos;  /* [B, H, T, keys] (gate, pos: CoPE only) */
     float *z;                 /* [B, H, T, npos] */
     float *atty;              /* [N, D] attention output before the o projection */
     float *resid2;            /* [N, D] after the attention residual */
@@ -25,13 +40,71 @@ typedef struct {
     float *fch, *fch_gelu;    /* [N, F] */
 } layer_acts;
 
-struct cope_workspace {
-    int B, T;                 /* the current call's batch (<= the allocated B_max x T_max) */
-    int B_max, T_max;
-    layer_acts *layers;
+/* keys: the length of an attention row buffer (T in a batch, n_ctx when decoding) */
+static void carve_layer(carver *cv, layer_acts *a, const cope_config *c, size_t B, size_t T, size_t keys) {
+    size_t N = B * T, D = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
+    size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
+    int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
+    a->resid = carve(cv, N * D);
+    a->ln1 = carve(cv, N * D);
+    a->ln1_mean = carve(cv, N);
+    a->ln1_rstd = carve(cv, N);
+    a->q = carve(cv, N * D);
+    a->k = carve(cv, N * D);
+    a->v = carve(cv, N * D);
+    a->kg = carve(cv, sep ? N * D : 0);
+    a->att = carve(cv, B * H * T * keys);
+    a->gate = carve(cv, np ? B * H * T * keys : 0);
+    a->pos = carve(cv, np ? B * H * T * keys : 0);
+    a->z = carve(cv, B * H * T * np);
+    a->atty = carve(cv, N * D);
+    a->resid2 = carve(cv, N * D);
+    a->ln2 = carve(cv, N * D);
+    a->ln2_mean = carve(cv, N);
+    a->ln2_rstd = carve(cv, N);
+    a->fch = carve(cv, N * F);
+    a->fch_gelu = carve(cv, N * F);
+}
+
+/* What one forward runs over: per-layer activations (or one set reused by every layer when they
+ * are not kept), the final LayerNorm and logits, and scratch. */
+typedef struct {
+    layer_acts *layers;       /* [n_acts] */
+    int n_acts;               /* n_layer (kept for backward) or 1 (decoding) */
     float *resid_final;       /* [N, D] */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *logits;            /* [N, V] */
+    float *mm_scratch;        /* for matmul_forward (NULL when N < 4) */
+    float *row_scratch;       /* attention rows, per (batch, head) */
+} forward_bufs;
+
+/* Where a forward writes the trace rows: row i of head h in layer l of array k starts at
+ * base[k] + l * layer + h * head + i * row (the trace: [L, H, T, T]; decoding: [L, H, n_ctx], the
+ * one new row, row stride 0). */
+typedef struct {
+    float *base[COPE_TRACE_COUNT];
+    size_t layer, head, row;
+} trace_sink;
+
+static float *sink_row(const trace_sink *s, cope_trace_array k, int l, int h, int i) {
+    return s->base[k] + (size_t)l * s->layer + (size_t)h * s->head + (size_t)i * s->row;
+}
+
+/* The decoding cache, per layer: keys and gate keys transposed [D, C] (feature t of head h in row
+ * h*d + t), values [C, D]. */
+typedef struct {
+    float *kt, *kgt, *v;
+    size_t C;
+} kv_cache;
+
+/* ---------------------------------------------------------------------------------------------
+ * Workspace: activations of one forward (kept for backward) and gradient scratch */
+struct cope_workspace {
+    int B, T;                 /* the current call's batch (<= the allocated B_max x T_max) */
+    int B_max, T_max;
+    forward_bufs f;
+    float *probs;             /* [N, V] softmax of the logits (rows with mask 1) */
+    float *losses;            /* [N] */
     int *ids, *targets;       /* [N] */
     float *mask;              /* [N] */
     float mask_sum;
@@ -41,8 +114,6 @@ struct cope_workspace {
     float *dfch, *dfch_gelu;  /* [N, F] */
     float *dz, *drelz;        /* [B, H, T, npos], [B, H, T, R] */
     float *dlogits;           /* [N, V] */
-    float *mm_scratch;        /* max(D*max(D,F,V), N*max(D,F,V)) */
-    float *row_scratch;       /* [B*H, 2T + R] */
     float *memory;
 };
 
@@ -83,40 +154,44 @@ static float *rel_table(const cope_model *m, float *base, int l, int h) {
     return base + m->layers[l].rel + (size_t)h * d * c->rel_max;
 }
 
+static size_t max3(size_t a, size_t b, size_t c) {
+    size_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
 /* Carves the workspace from one allocation; with base == NULL only counts. */
 static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, float *base) {
     const cope_config *c = &m->cfg;
-    size_t B = (size_t)w->B, T = (size_t)w->T, N = B * T, D = (size_t)c->d_model,
+    size_t B = (size_t)w->B_max, T = (size_t)w->T_max, N = B * T, D = (size_t)c->d_model,
            F = (size_t)c->d_ff, V = (size_t)c->vocab_size, H = (size_t)c->n_head;
     size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
     size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
     int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
-    size_t off = 0;
-#define TAKE(ptr, n) do { size_t n_ = (n); if (base) (ptr) = n_ ? base + off : NULL; off += n_; } while (0)
-    for (int l = 0; l < c->n_layer; l++) {
-        layer_acts *a = &w->layers[l];
-        TAKE(a->resid, N * D); TAKE(a->ln1, N * D); TAKE(a->ln1_mean, N); TAKE(a->ln1_rstd, N);
-        TAKE(a->q, N * D); TAKE(a->k, N * D); TAKE(a->v, N * D); TAKE(a->kg, sep ? N * D : 0);
-        TAKE(a->att, B * H * T * T);
-        TAKE(a->gate, np ? B * H * T * T : 0); TAKE(a->pos, np ? B * H * T * T : 0);
-        TAKE(a->z, B * H * T * np);
-        TAKE(a->atty, N * D); TAKE(a->resid2, N * D);
-        TAKE(a->ln2, N * D); TAKE(a->ln2_mean, N); TAKE(a->ln2_rstd, N);
-        TAKE(a->fch, N * F); TAKE(a->fch_gelu, N * F);
-    }
-    TAKE(w->resid_final, N * D); TAKE(w->lnf, N * D); TAKE(w->lnf_mean, N); TAKE(w->lnf_rstd, N);
-    TAKE(w->logits, N * V); TAKE(w->mask, N);
-    TAKE(w->dresid, N * D); TAKE(w->dln, N * D); TAKE(w->datty, N * D);
-    TAKE(w->dq, N * D); TAKE(w->dk, N * D); TAKE(w->dv, N * D); TAKE(w->dkg, sep ? N * D : 0);
-    TAKE(w->dfch, N * F); TAKE(w->dfch_gelu, N * F);
-    TAKE(w->dz, B * H * T * np); TAKE(w->drelz, B * H * T * R);
-    TAKE(w->dlogits, N * V);
-    size_t wide = D > F ? D : F;
-    wide = wide > V ? wide : V;
-    TAKE(w->mm_scratch, (N > D ? N : D) * wide);
-    TAKE(w->row_scratch, B * H * ROW_SCRATCH(T, (size_t)c->d_model / H, R));
-#undef TAKE
-    return off;
+    carver cv = {base, 0};
+    for (int l = 0; l < c->n_layer; l++) carve_layer(&cv, &w->f.layers[l], c, B, T, T);
+    w->f.resid_final = carve(&cv, N * D);
+    w->f.lnf = carve(&cv, N * D);
+    w->f.lnf_mean = carve(&cv, N);
+    w->f.lnf_rstd = carve(&cv, N);
+    w->f.logits = carve(&cv, N * V);
+    w->f.mm_scratch = carve(&cv, (N > D ? N : D) * max3(D, F, V));
+    w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R));
+    w->probs = carve(&cv, N * V);
+    w->losses = carve(&cv, N);
+    w->mask = carve(&cv, N);
+    w->dresid = carve(&cv, N * D);
+    w->dln = carve(&cv, N * D);
+    w->datty = carve(&cv, N * D);
+    w->dq = carve(&cv, N * D);
+    w->dk = carve(&cv, N * D);
+    w->dv = carve(&cv, N * D);
+    w->dkg = carve(&cv, sep ? N * D : 0);
+    w->dfch = carve(&cv, N * F);
+    w->dfch_gelu = carve(&cv, N * F);
+    w->dz = carve(&cv, B * H * T * np);
+    w->drelz = carve(&cv, B * H * T * R);
+    w->dlogits = carve(&cv, N * V);
+    return cv.off;
 }
 
 cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T,
@@ -129,18 +204,19 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
     /* Estimate in double first so the size_t arithmetic below cannot overflow. */
     double est = (double)B * T * ((double)c->n_layer * (14.0 * c->d_model + 2.0 * c->d_ff +
                                                        (double)c->n_head * (3.0 * T + c->npos + 8)) +
-                                  4.0 * c->vocab_size + 16.0 * c->d_model + 2.0 * c->d_ff) +
+                                  5.0 * c->vocab_size + 16.0 * c->d_model + 2.0 * c->d_ff) +
                  4.0 * (double)c->d_model * (c->d_model + c->d_ff + c->vocab_size);
     if (est * 4.0 > 16e9) return cope_fail(err, COPE_ERR_LIMIT, "workspace for batch %d x %d would need %.1f GB", B, T, est * 4e-9);
     struct cope_workspace *w = calloc(1, sizeof *w);
     if (!w) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     w->B = w->B_max = B;
     w->T = w->T_max = T;
-    w->layers = calloc((size_t)c->n_layer, sizeof(layer_acts));
+    w->f.n_acts = c->n_layer;
+    w->f.layers = calloc((size_t)c->n_layer, sizeof(layer_acts));
     w->ids = malloc((size_t)B * T * sizeof(int));
     w->targets = malloc((size_t)B * T * sizeof(int));
-    size_t n = w->layers ? workspace_layout(w, m, NULL) : 0;
-    w->memory = w->layers ? calloc(n, sizeof(float)) : NULL;
+    size_t n = w->f.layers ? workspace_layout(w, m, NULL) : 0;
+    w->memory = w->f.layers ? calloc(n, sizeof(float)) : NULL;
     if (!w->memory || !w->ids || !w->targets) {
         cope_workspace_free(w);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (workspace for batch %d x %d)", B, T);
@@ -153,14 +229,13 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
 void cope_workspace_free(cope_workspace *w) {
     if (!w) return;
     free(w->memory);
-    free(w->layers);
+    free(w->f.layers);
     free(w->ids);
     free(w->targets);
     free(w);
 }
 
-const float *cope_workspace_logits(const cope_workspace *ws) { return ws->logits; }
-
+const float *cope_workspace_logits(const cope_workspace *ws) { return ws->f.logits; }
 
 /* ---------------------------------------------------------------------------------------------
  * Forward */
@@ -173,73 +248,122 @@ static cope_status check_ids(const cope_model *m, const int *ids, size_t n, cons
     return COPE_OK;
 }
 
-/* Runs the forward over ws->ids; fills the trace (B == 1) when tr is non-NULL. */
-static void forward_pass(cope_model *m, cope_workspace *w, cope_trace *tr) {
+/* Attention of one block for B sequences of T queries at positions pos0 + 0..T-1: a->atty from
+ * a->q and the keys and values, which are this batch's own (a->k, a->kg, a->v, transposed per
+ * head into scratch) or, with a cache, the cache's keys 0..pos0 (decoding: B = T = 1). The rows of
+ * a->att, a->gate, a->pos are `keys` long. Writes the trace rows to sink when it is non-NULL. */
+static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, int T, int pos0,
+                              const kv_cache *kv, float *scratch, size_t keys, const trace_sink *sink) {
     const cope_config *c = &m->cfg;
-    const int B = w->B, T = w->T, N = B * T, D = c->d_model, F = c->d_ff, V = c->vocab_size,
-              H = c->n_head, L = c->n_layer;
+    const int D = c->d_model, H = c->n_head;
     const attn_dims dm = model_attn_dims(m);
     const int d = dm.d, npos = dm.npos, R = dm.rel_max;
-    /* x = tok_emb[ids] (+ pos_emb[t]) */
-    for (int n = 0; n < N; n++) {
-        float *x = w->layers[0].resid + (size_t)n * D;
-        memcpy(x, P(m->tok_emb) + (size_t)w->ids[n] * D, (size_t)D * sizeof(float));
-        if (c->pe == COPE_PE_ABS) {
-            const float *pe = P(m->pos_emb) + (size_t)(n % T) * D;
-            for (int i = 0; i < D; i++) x[i] += pe[i];
+#pragma omp parallel for schedule(static) if (B * T > 1)
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t kvo = (size_t)b * T * D + (size_t)h * d;
+        attn_row_fwd x = {.ldv = (size_t)D, .e = cope_table(m, m->params, l, h), .r = rel_table(m, m->params, l, h)};
+        if (kv) {
+            size_t C = kv->C;
+            x.relz = R ? scratch + (size_t)bh * R : NULL;
+            x.Kt = kv->kt + (size_t)l * D * C + (size_t)h * d * C;
+            x.Kgt = kv->kgt ? kv->kgt + (size_t)l * D * C + (size_t)h * d * C : NULL;
+            x.ldk = C;
+            x.V = kv->v + (size_t)l * C * D + (size_t)h * d;
+        } else {
+            float *relz = scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Kt = relz + R, *Kgt = Kt + (size_t)d * T;
+            head_transpose(Kt, a->k + kvo, T, d, D);
+            if (dm.sep_keys) head_transpose(Kgt, a->kg + kvo, T, d, D);
+            x.relz = relz;
+            x.Kt = Kt;
+            x.Kgt = dm.sep_keys ? Kgt : NULL;
+            x.ldk = (size_t)T;
+            x.V = a->v + kvo;
         }
-    }
-    for (int l = 0; l < L; l++) {
-        layer_acts *a = &w->layers[l];
-        const layer_offsets *lo = &m->layers[l];
-        float *next = l + 1 < L ? w->layers[l + 1].resid : w->resid_final;
-        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->resid, P(lo->ln1_w), P(lo->ln1_b), N, D);
-        matmul_forward(a->q, a->ln1, P(lo->wq), P(lo->bq), w->mm_scratch, N, D, D);
-        matmul_forward(a->k, a->ln1, P(lo->wk), P(lo->bk), w->mm_scratch, N, D, D);
-        matmul_forward(a->v, a->ln1, P(lo->wv), P(lo->bv), w->mm_scratch, N, D, D);
-        if (dm.sep_keys) matmul_forward(a->kg, a->ln1, P(lo->wkg), P(lo->bkg), w->mm_scratch, N, D, D);
-        if (cope_pe_has_rope(c->pe)) {
-            rope_apply(a->q, N, T, H, d, (size_t)D, m->rope_cs, +1, 0);
-            rope_apply(a->k, N, T, H, d, (size_t)D, m->rope_cs, +1, 0);
-            if (dm.sep_keys) rope_apply(a->kg, N, T, H, d, (size_t)D, m->rope_cs, +1, 0);
-        }
-#pragma omp parallel for schedule(static)
-        for (int bh = 0; bh < B * H; bh++) {
-            int b = bh / H, h = bh % H;
-            size_t kv = (size_t)b * T * D + (size_t)h * d;
-            float *relz = w->row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Kt = relz + R, *Kgt = Kt + (size_t)d * T;
-            head_transpose(Kt, a->k + kv, T, d, D);
-            if (dm.sep_keys) head_transpose(Kgt, a->kg + kv, T, d, D);
-            for (int i = 0; i < T; i++) {
-                size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
-                size_t trow = ((size_t)h * T + i) * T;
-                attn_row_forward(&dm, i, a->q + qo, Kt, Kgt, (size_t)T, a->v + kv, (size_t)D,
-                                 cope_table(m, m->params, l, h), rel_table(m, m->params, l, h), a->att + row,
-                                 dm.has_cope ? a->gate + row : NULL, dm.has_cope ? a->pos + row : NULL,
-                                 dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL, relz,
-                                 a->atty + qo, tr ? tr->content_logits[l] + trow : NULL,
-                                 tr ? tr->cope_logits[l] + trow : NULL, tr ? tr->pos_attn[l] + trow : NULL);
-                if (tr) pos_attn_row(tr->pos_attn[l] + trow, i);
+        for (int r = 0; r < T; r++) {
+            int i = pos0 + r;
+            size_t row = ((size_t)bh * T + r) * keys, qo = ((size_t)b * T + r) * D + (size_t)h * d;
+            x.q = a->q + qo;
+            x.y = a->atty + qo;
+            x.a = a->att + row;
+            x.g = dm.has_cope ? a->gate + row : NULL;
+            x.p = dm.has_cope ? a->pos + row : NULL;
+            x.z = dm.has_cope ? a->z + ((size_t)bh * T + r) * npos : NULL;
+            if (sink) {
+                x.s_out = sink_row(sink, COPE_TRACE_CONTENT_LOGITS, l, h, i);
+                x.c_out = sink_row(sink, COPE_TRACE_COPE_LOGITS, l, h, i);
+                x.P_out = sink_row(sink, COPE_TRACE_POS_ATTN, l, h, i);
+            }
+            attn_row_forward(&dm, i, &x);
+            if (!sink) continue;
+            size_t n = (size_t)(i + 1) * sizeof(float);
+            pos_attn_row(x.P_out, i);
+            memcpy(sink_row(sink, COPE_TRACE_ATTN, l, h, i), x.a, n);
+            if (dm.has_cope) {
+                memcpy(sink_row(sink, COPE_TRACE_GATES, l, h, i), x.g, n);
+                memcpy(sink_row(sink, COPE_TRACE_POSITIONS, l, h, i), x.p, n);
             }
         }
-        if (tr) {
-            size_t hs = (size_t)H * T * T * sizeof(float);
-            memcpy(tr->attn[l], a->att, hs);
-            if (dm.has_cope) { memcpy(tr->gates[l], a->gate, hs); memcpy(tr->positions[l], a->pos, hs); }
-        }
-        /* resid2 = resid + o(atty) */
-        matmul_forward(a->resid2, a->atty, P(lo->wo), P(lo->bo), w->mm_scratch, N, D, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) a->resid2[i] += a->resid[i];
-        /* next = resid2 + fc2(gelu(fc1(ln2(resid2)))) */
-        layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, P(lo->ln2_w), P(lo->ln2_b), N, D);
-        matmul_forward(a->fch, a->ln2, P(lo->fc1_w), P(lo->fc1_b), w->mm_scratch, N, D, F);
-        gelu_forward(a->fch_gelu, a->fch, (size_t)N * F);
-        matmul_forward(next, a->fch_gelu, P(lo->fc2_w), P(lo->fc2_b), w->mm_scratch, N, F, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) next[i] += a->resid2[i];
     }
-    layernorm_forward(w->lnf, w->lnf_mean, w->lnf_rstd, w->resid_final, P(m->ln_f_w), P(m->ln_f_b), N, D);
-    matmul_forward(w->logits, w->lnf, P(model_out_weight(m)), NULL, w->mm_scratch, N, D, V);
-    if (tr) memcpy(tr->logits, w->logits, (size_t)T * V * sizeof(float));
+}
+
+/* Appends the block's new key, gate key and value rows (N = 1, at position t) to the cache. */
+static void cache_append(const kv_cache *kv, const layer_acts *a, int l, int t, int D) {
+    size_t C = kv->C, base = (size_t)l * D * C;
+    for (int i = 0; i < D; i++) kv->kt[base + (size_t)i * C + t] = a->k[i];
+    if (kv->kgt)
+        for (int i = 0; i < D; i++) kv->kgt[base + (size_t)i * C + t] = a->kg[i];
+    memcpy(kv->v + base + (size_t)t * D, a->v, (size_t)D * sizeof(float));
+}
+
+/* One pre-norm block (GPT-2) over N = B*T rows at positions pos0 + n % T:
+ *   x2  = x + o(attn(ln1(x)))
+ *   out = x2 + fc2(gelu(fc1(ln2(x2))))
+ * x is a->resid; out may be a->resid itself (it is read for the last time before out is written).
+ * With a cache (decoding, N = 1) the new key and value rows are appended to it first. */
+static void block_forward(const cope_model *m, int l, layer_acts *a, float *out, int B, int T, int pos0,
+                          const kv_cache *kv, const forward_bufs *f, size_t keys, const trace_sink *sink) {
+    const cope_config *c = &m->cfg;
+    const layer_offsets *lo = &m->layers[l];
+    const int N = B * T, D = c->d_model, F = c->d_ff, H = c->n_head, d = D / H;
+    const int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
+    float *mm = f->mm_scratch;
+    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->resid, P(lo->ln1_w), P(lo->ln1_b), N, D);
+    matmul_forward(a->q, a->ln1, P(lo->wq), P(lo->bq), mm, N, D, D);
+    matmul_forward(a->k, a->ln1, P(lo->wk), P(lo->bk), mm, N, D, D);
+    matmul_forward(a->v, a->ln1, P(lo->wv), P(lo->bv), mm, N, D, D);
+    if (sep) matmul_forward(a->kg, a->ln1, P(lo->wkg), P(lo->bkg), mm, N, D, D);
+    if (cope_pe_has_rope(c->pe)) {
+        rope_apply(a->q, N, T, H, d, (size_t)D, m->rope_cs, +1, pos0);
+        rope_apply(a->k, N, T, H, d, (size_t)D, m->rope_cs, +1, pos0);
+        if (sep) rope_apply(a->kg, N, T, H, d, (size_t)D, m->rope_cs, +1, pos0);
+    }
+    if (kv) cache_append(kv, a, l, pos0, D);
+    attention_forward(m, l, a, B, T, pos0, kv, f->row_scratch, keys, sink);
+    matmul_forward(a->resid2, a->atty, P(lo->wo), P(lo->bo), mm, N, D, D);
+    residual_forward(a->resid2, a->resid2, a->resid, (size_t)N * D);
+    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, P(lo->ln2_w), P(lo->ln2_b), N, D);
+    matmul_forward(a->fch, a->ln2, P(lo->fc1_w), P(lo->fc1_b), mm, N, D, F);
+    gelu_forward(a->fch_gelu, a->fch, (size_t)N * F);
+    matmul_forward(out, a->fch_gelu, P(lo->fc2_w), P(lo->fc2_b), mm, N, F, D);
+    residual_forward(out, out, a->resid2, (size_t)N * D);
+}
+
+/* The whole model over ids[B*T] at positions pos0 + t: embedding, the blocks, the final LayerNorm
+ * and the logits, into f. */
+static void model_forward(const cope_model *m, const forward_bufs *f, const int *ids, int B, int T, int pos0,
+                          const kv_cache *kv, size_t keys, const trace_sink *sink) {
+    const cope_config *c = &m->cfg;
+    const int N = B * T, D = c->d_model, L = c->n_layer;
+    encoder_forward(f->layers[0].resid, ids, P(m->tok_emb), c->pe == COPE_PE_ABS ? P(m->pos_emb) : NULL, N, T,
+                    pos0, D);
+    for (int l = 0; l < L; l++) {
+        layer_acts *a = &f->layers[f->n_acts > 1 ? l : 0];
+        float *out = l + 1 == L ? f->resid_final : f->layers[f->n_acts > 1 ? l + 1 : 0].resid;
+        block_forward(m, l, a, out, B, T, pos0, kv, f, keys, sink);
+    }
+    layernorm_forward(f->lnf, f->lnf_mean, f->lnf_rstd, f->resid_final, P(m->ln_f_w), P(m->ln_f_b), N, D);
+    matmul_forward(f->logits, f->lnf, P(model_out_weight(m)), NULL, f->mm_scratch, N, D, c->vocab_size);
 }
 
 cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const int *targets,
@@ -247,37 +371,37 @@ cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const
     if (!m || !w || !ids) return cope_fail(err, COPE_ERR_ARG, "NULL model, workspace or ids");
     if (B < 1 || T < 1 || B > w->B_max || T > w->T_max)
         return cope_fail(err, COPE_ERR_ARG, "batch %d x %d does not fit the workspace's %d x %d", B, T, w->B_max, w->T_max);
+    size_t N = (size_t)B * T;
+    cope_status st;
+    w->has_targets = 0; /* until this call succeeds with targets */
+    if (loss) *loss = NAN;
+    if ((st = check_ids(m, ids, N, "ids", err))) return st;
+    if (targets) {
+        if ((st = check_ids(m, targets, N, "targets", err))) return st;
+        size_t msum = 0;
+        for (size_t n = 0; n < N; n++) {
+            float mk = mask ? mask[n] : 1.0f;
+            if (!(mk == 0.0f || mk == 1.0f)) return cope_fail(err, COPE_ERR_ARG, "mask[%zu] = %g is not 0 or 1", n, mk);
+            msum += mk == 1.0f;
+        }
+        if (!msum) return cope_fail(err, COPE_ERR_ARG, "the loss mask selects no token");
+        w->mask_sum = (float)msum;
+    }
     /* A smaller batch uses the start of every buffer: each region is sized for B_max x T_max. */
     w->B = B;
     w->T = T;
-    size_t N = (size_t)B * T;
-    cope_status st;
-    if ((st = check_ids(m, ids, N, "ids", err))) return st;
-    if (targets && (st = check_ids(m, targets, N, "targets", err))) return st;
     memcpy(w->ids, ids, N * sizeof(int));
-    w->has_targets = targets != NULL;
-    forward_pass(m, w, NULL);
-    if (loss) *loss = NAN;
+    model_forward(m, &w->f, w->ids, B, T, 0, NULL, (size_t)T, NULL);
     if (!targets) return COPE_OK;
     memcpy(w->targets, targets, N * sizeof(int));
-    double msum = 0.0, total = 0.0;
+    for (size_t n = 0; n < N; n++) w->mask[n] = mask ? mask[n] : 1.0f;
     const int V = m->cfg.vocab_size;
-    for (size_t n = 0; n < N; n++) {
-        float mk = mask ? mask[n] : 1.0f;
-        if (!(mk == 0.0f || mk == 1.0f)) return cope_fail(err, COPE_ERR_ARG, "mask[%zu] = %g is not 0 or 1", n, mk);
-        w->mask[n] = mk;
-        if (mk == 0.0f) continue;
-        const float *lg = w->logits + n * V;
-        float mx = lg[0];
-        for (int v = 1; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
-        double s = 0.0;
-        for (int v = 0; v < V; v++) s += exp((double)(lg[v] - mx));
-        total += (log(s) + mx) - lg[targets[n]];
-        msum += 1.0;
-    }
-    if (msum == 0.0) { w->has_targets = 0; return cope_fail(err, COPE_ERR_ARG, "the loss mask selects no token"); }
-    w->mask_sum = (float)msum;
-    if (loss) *loss = (float)(total / msum);
+    crossentropy_forward(w->losses, w->probs, w->f.logits, w->targets, w->mask, (int)N, V);
+    double total = 0.0; /* the mean over tokens, accumulated in double */
+    for (size_t n = 0; n < N; n++)
+        if (w->mask[n] != 0.0f) total += w->losses[n];
+    w->has_targets = 1;
+    if (loss) *loss = (float)(total / w->mask_sum);
     return COPE_OK;
 }
 
@@ -294,42 +418,32 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
     const attn_dims dm = model_attn_dims(m);
     const int d = dm.d, npos = dm.npos, R = dm.rel_max;
     const size_t ND = (size_t)N * D, NF = (size_t)N * F;
+    float *mm = w->f.mm_scratch;
     memset(g, 0, m->n_params * sizeof(float));
-    /* loss = sum_n mask_n CE_n / sum mask: dlogits = (softmax - onehot) mask / sum mask */
-    for (int n = 0; n < N; n++) {
-        const float *lg = w->logits + (size_t)n * V;
-        float *dl = w->dlogits + (size_t)n * V;
-        float mk = w->mask[n] / w->mask_sum;
-        if (mk == 0.0f) { memset(dl, 0, (size_t)V * sizeof(float)); continue; }
-        float mx = lg[0];
-        for (int v = 1; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
-        float s = 0.0f;
-        for (int v = 0; v < V; v++) { dl[v] = expf(lg[v] - mx); s += dl[v]; }
-        for (int v = 0; v < V; v++) dl[v] = dl[v] / s * mk;
-        dl[w->targets[n]] -= mk;
-    }
+    /* loss = sum_n mask_n CE_n / sum mask */
+    crossentropy_backward(w->dlogits, w->probs, w->targets, w->mask, w->mask_sum, N, V);
     memset(w->dln, 0, ND * sizeof(float));
-    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->lnf, P(model_out_weight(m)),
-                    w->mm_scratch, N, D, V);
+    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->f.lnf, P(model_out_weight(m)), mm, N, D, V);
+    /* dresid is d(the block's output); the residual passes it on unchanged, and each branch's
+     * backward accumulates its own part into it, so it becomes d(the block's input). */
     memset(w->dresid, 0, ND * sizeof(float));
-    layernorm_backward(w->dresid, G(m->ln_f_w), G(m->ln_f_b), w->dln, w->resid_final, P(m->ln_f_w),
-                       w->lnf_mean, w->lnf_rstd, N, D);
+    layernorm_backward(w->dresid, G(m->ln_f_w), G(m->ln_f_b), w->dln, w->f.resid_final, P(m->ln_f_w),
+                       w->f.lnf_mean, w->f.lnf_rstd, N, D);
     for (int l = L - 1; l >= 0; l--) {
-        layer_acts *a = &w->layers[l];
+        layer_acts *a = &w->f.layers[l];
         const layer_offsets *lo = &m->layers[l];
         /* MLP: out = resid2 + fc2(gelu(fc1(ln2(resid2)))) */
         memset(w->dfch_gelu, 0, NF * sizeof(float));
-        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w),
-                        w->mm_scratch, N, F, D);
+        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w), mm, N, F, D);
         memset(w->dfch, 0, NF * sizeof(float));
         gelu_backward(w->dfch, a->fch, w->dfch_gelu, NF);
         memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), w->mm_scratch, N, D, F);
+        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), mm, N, D, F);
         layernorm_backward(w->dresid, G(lo->ln2_w), G(lo->ln2_b), w->dln, a->resid2, P(lo->ln2_w),
                            a->ln2_mean, a->ln2_rstd, N, D);
         /* attention: resid2 = resid + o(attn(ln1(resid))) */
         memset(w->datty, 0, ND * sizeof(float));
-        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), w->mm_scratch, N, D, D);
+        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), mm, N, D, D);
         memset(w->dq, 0, ND * sizeof(float));
         memset(w->dk, 0, ND * sizeof(float));
         memset(w->dv, 0, ND * sizeof(float));
@@ -337,19 +451,25 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
 #pragma omp parallel for schedule(static)
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
-            size_t kv = (size_t)b * T * D + (size_t)h * d;
-            float *scratch = w->row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Vt = scratch + 2 * T;
-            head_transpose(Vt, a->v + kv, T, d, D);
+            size_t kvo = (size_t)b * T * D + (size_t)h * d;
+            float *scratch = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Vt = scratch + 2 * T;
+            head_transpose(Vt, a->v + kvo, T, d, D);
+            attn_row_bwd x = {.K = a->k + kvo, .Kg = dm.sep_keys ? a->kg + kvo : NULL, .ldk = (size_t)D,
+                              .Vt = Vt, .ldvt = (size_t)T, .e = cope_table(m, m->params, l, h),
+                              .r = rel_table(m, m->params, l, h), .dK = w->dk + kvo,
+                              .dKg = dm.sep_keys ? w->dkg + kvo : NULL, .dV = w->dv + kvo, .scratch = scratch};
             for (int i = 0; i < T; i++) {
                 size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
-                attn_row_backward(&dm, i, a->q + qo, a->k + kv, dm.sep_keys ? a->kg + kv : NULL, (size_t)D, Vt,
-                                  (size_t)T, cope_table(m, m->params, l, h), rel_table(m, m->params, l, h),
-                                  a->att + row, dm.has_cope ? a->gate + row : NULL,
-                                  dm.has_cope ? a->pos + row : NULL,
-                                  dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL,
-                                  w->datty + qo, w->dq + qo, w->dk + kv, dm.sep_keys ? w->dkg + kv : NULL, w->dv + kv,
-                                  dm.has_cope ? w->dz + ((size_t)bh * T + i) * npos : NULL,
-                                  dm.has_rel ? w->drelz + ((size_t)bh * T + i) * R : NULL, scratch);
+                x.q = a->q + qo;
+                x.a = a->att + row;
+                x.g = dm.has_cope ? a->gate + row : NULL;
+                x.p = dm.has_cope ? a->pos + row : NULL;
+                x.z = dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL;
+                x.dy = w->datty + qo;
+                x.dq = w->dq + qo;
+                x.dz = dm.has_cope ? w->dz + ((size_t)bh * T + i) * npos : NULL;
+                x.drelz = dm.has_rel ? w->drelz + ((size_t)bh * T + i) * R : NULL;
+                attn_row_backward(&dm, i, &x);
             }
         }
         /* tables: de[t, n] += sum over rows of q_i[t] dz_i[n]; dr likewise. Threads own rows t. */
@@ -380,31 +500,47 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
             if (dm.sep_keys) rope_apply(w->dkg, N, T, H, d, (size_t)D, m->rope_cs, -1, 0);
         }
         memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), w->mm_scratch, N, D, D);
-        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), w->mm_scratch, N, D, D);
-        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), w->mm_scratch, N, D, D);
-        if (dm.sep_keys)
-            matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), w->mm_scratch, N, D, D);
+        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), mm, N, D, D);
+        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), mm, N, D, D);
+        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), mm, N, D, D);
+        if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), mm, N, D, D);
         layernorm_backward(w->dresid, G(lo->ln1_w), G(lo->ln1_b), w->dln, a->resid, P(lo->ln1_w),
                            a->ln1_mean, a->ln1_rstd, N, D);
     }
-    for (int n = 0; n < N; n++) {
-        const float *dx = w->dresid + (size_t)n * D;
-        float *dt = G(m->tok_emb) + (size_t)w->ids[n] * D;
-        for (int i = 0; i < D; i++) dt[i] += dx[i];
-        if (c->pe == COPE_PE_ABS) {
-            float *dp = G(m->pos_emb) + (size_t)(n % T) * D;
-            for (int i = 0; i < D; i++) dp[i] += dx[i];
-        }
-    }
+    encoder_backward(G(m->tok_emb), c->pe == COPE_PE_ABS ? G(m->pos_emb) : NULL, w->dresid, w->ids, N, T, D);
     return COPE_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Trace */
-static float **trace_arrays(cope_trace *tr, int k) {
-    float **all[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
-    return all[k];
+static const char *const trace_names[COPE_TRACE_COUNT] = {"gates", "positions", "content_logits",
+                                                          "cope_logits", "attn", "pos_attn"};
+
+const char *cope_trace_name(cope_trace_array which) {
+    return (unsigned)which < COPE_TRACE_COUNT ? trace_names[which] : NULL;
+}
+
+cope_status cope_trace_parse(const char *name, cope_trace_array *out) {
+    for (int k = 0; k < COPE_TRACE_COUNT; k++)
+        if (name && strcmp(name, trace_names[k]) == 0) {
+            *out = (cope_trace_array)k;
+            return COPE_OK;
+        }
+    return COPE_ERR_ARG;
+}
+
+float *cope_trace_get(const cope_trace *tr, cope_trace_array which, int l) {
+    if (!tr || (unsigned)which >= COPE_TRACE_COUNT || l < 0 || l >= tr->n_layer) return NULL;
+    return tr->arrays[which] + (size_t)l * tr->n_head * tr->T * tr->T;
+}
+
+/* logits [T, V], then each array [L, H, T, T]; with base == NULL only counts */
+static size_t trace_layout(cope_trace *tr, float *base) {
+    size_t T = (size_t)tr->T, per = (size_t)tr->n_layer * tr->n_head * T * T;
+    carver cv = {base, 0};
+    tr->logits = carve(&cv, T * tr->vocab_size);
+    for (int k = 0; k < COPE_TRACE_COUNT; k++) tr->arrays[k] = carve(&cv, per);
+    return cv.off;
 }
 
 cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_error *err) {
@@ -419,23 +555,14 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_er
     tr->n_layer = c->n_layer;
     tr->n_head = c->n_head;
     tr->vocab_size = c->vocab_size;
-    size_t per = (size_t)c->n_head * T * T, L = (size_t)c->n_layer;
-    size_t total = (size_t)T * c->vocab_size + 6 * L * per;
-    tr->logits = calloc(total, sizeof(float));
-    tr->gates = calloc(6 * L, sizeof(float *));
-    cope_status st = cope_workspace_new(&tr->ws, m, 1, T, err);
-    if (!tr->logits || !tr->gates || st) {
+    size_t n = trace_layout(tr, NULL);
+    cope_status st = (tr->memory = calloc(n, sizeof(float))) ? cope_workspace_new(&tr->ws, m, 1, T, err)
+                                                            : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
+    if (st) {
         cope_trace_free(tr);
-        return st ? st : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
+        return st;
     }
-    tr->positions = tr->gates + L;
-    tr->content_logits = tr->gates + 2 * L;
-    tr->cope_logits = tr->gates + 3 * L;
-    tr->attn = tr->gates + 4 * L;
-    tr->pos_attn = tr->gates + 5 * L;
-    float *p = tr->logits + (size_t)T * c->vocab_size;
-    for (int k = 0; k < 6; k++)
-        for (size_t l = 0; l < L; l++, p += per) trace_arrays(tr, k)[l] = p;
+    trace_layout(tr, tr->memory);
     *out = tr;
     return COPE_OK;
 }
@@ -443,8 +570,7 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_er
 void cope_trace_free(cope_trace *tr) {
     if (!tr) return;
     cope_workspace_free(tr->ws);
-    free(tr->logits);
-    free(tr->gates);
+    free(tr->memory);
     free(tr);
 }
 
@@ -453,52 +579,61 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
     if (T != tr->T) return cope_fail(err, COPE_ERR_ARG, "trace was made for %d tokens, got %d", tr->T, T);
     cope_status st = check_ids(m, ids, (size_t)T, "ids", err);
     if (st) return st;
-    memcpy(tr->ws->ids, ids, (size_t)T * sizeof(int));
-    forward_pass(m, tr->ws, tr);
+    cope_workspace *w = tr->ws;
+    w->B = 1;
+    w->T = T;
+    w->has_targets = 0;
+    memcpy(w->ids, ids, (size_t)T * sizeof(int));
+    trace_sink sink = {.layer = (size_t)tr->n_head * T * T, .head = (size_t)T * T, .row = (size_t)T};
+    for (int k = 0; k < COPE_TRACE_COUNT; k++) sink.base[k] = tr->arrays[k];
+    model_forward(m, &w->f, w->ids, 1, T, 0, NULL, (size_t)T, &sink);
+    memcpy(tr->logits, w->f.logits, (size_t)T * tr->vocab_size * sizeof(float));
     return COPE_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Incremental decoding */
-#define STEP_ROWS 6 /* gates, positions, content_logits, cope_logits, attn, pos_attn */
-static const char *const step_row_names[STEP_ROWS] = {"gates", "positions", "content_logits",
-                                                      "cope_logits", "attn", "pos_attn"};
-
 struct cope_state {
     int len;
-    float *kt, *kgt;         /* [L, D, n_ctx] keys transposed (row t of head h at h*d + t) */
-    float *vc;               /* [L, n_ctx, D] values */
-    float *krow;             /* [D] */
-    float *x, *ln, *q, *y, *tmp, *mean, *rstd; /* [D] (mean, rstd: [1]) */
-    float *h, *hg;           /* [F] */
-    float *z, *relz;         /* [npos], [R] */
-    float *rows;             /* [STEP_ROWS, L, H, n_ctx] */
+    kv_cache kv;              /* [L] layers of keys (and gate keys) transposed, values */
+    layer_acts acts;          /* one token's activations, reused by every layer */
+    forward_bufs f;
+    float *rows;              /* [COPE_TRACE_COUNT, L, H, n_ctx] the last step's trace rows */
     const cope_model *m;
     float *memory;
 };
 
+static size_t state_layout(cope_state *s, const cope_model *m, float *base) {
+    const cope_config *c = &m->cfg;
+    size_t L = (size_t)c->n_layer, C = (size_t)c->n_ctx, D = (size_t)c->d_model, H = (size_t)c->n_head;
+    size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
+    carver cv = {base, 0};
+    s->kv.C = C;
+    s->kv.kt = carve(&cv, L * D * C);
+    s->kv.kgt = carve(&cv, cope_pe_has_cope(c->pe) && c->sep_keys ? L * D * C : 0);
+    s->kv.v = carve(&cv, L * C * D);
+    carve_layer(&cv, &s->acts, c, 1, 1, C);
+    s->f.layers = &s->acts;
+    s->f.n_acts = 1;
+    s->f.resid_final = carve(&cv, D);
+    s->f.lnf = carve(&cv, D);
+    s->f.lnf_mean = carve(&cv, 1);
+    s->f.lnf_rstd = carve(&cv, 1);
+    s->f.logits = carve(&cv, (size_t)c->vocab_size);
+    s->f.mm_scratch = NULL; /* one row: matmul_forward takes dot products */
+    s->f.row_scratch = carve(&cv, H * R);
+    s->rows = carve(&cv, COPE_TRACE_COUNT * L * H * C);
+    return cv.off;
+}
+
 cope_status cope_state_new(cope_state **out, const cope_model *m, cope_error *err) {
     *out = NULL;
-    const cope_config *c = &m->cfg;
-    size_t L = (size_t)c->n_layer, C = (size_t)c->n_ctx, D = (size_t)c->d_model, F = (size_t)c->d_ff;
-    size_t np = (size_t)(c->npos > 0 ? c->npos : 1), R = (size_t)(c->rel_max > 0 ? c->rel_max : 1);
-    size_t rows = STEP_ROWS * L * (size_t)c->n_head * C;
-    size_t total = 3 * L * C * D + 6 * D + 2 + 2 * F + np + R + rows;
     cope_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->memory = calloc(total, sizeof(float)))) {
+    if (!s || !(s->memory = calloc(state_layout(s, m, NULL), sizeof(float)))) {
         free(s);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (decoding state)");
     }
-    float *p = s->memory;
-    s->kt = p; p += L * C * D;
-    s->vc = p; p += L * C * D;
-    s->kgt = p; p += L * C * D;
-    s->krow = p; p += D;
-    s->x = p; p += D; s->ln = p; p += D; s->q = p; p += D; s->y = p; p += D; s->tmp = p; p += D;
-    s->mean = p++; s->rstd = p++;
-    s->h = p; p += F; s->hg = p; p += F;
-    s->z = p; p += np; s->relz = p; p += R;
-    s->rows = p;
+    state_layout(s, m, s->memory);
     s->m = m;
     *out = s;
     return COPE_OK;
@@ -513,13 +648,10 @@ void cope_state_free(cope_state *s) {
 void cope_state_reset(cope_state *s) { s->len = 0; }
 int cope_state_length(const cope_state *s) { return s->len; }
 
-const float *cope_step_row(const cope_state *s, int l, int h, const char *which) {
+const float *cope_step_row(const cope_state *s, int l, int h, cope_trace_array which) {
     const cope_config *c = &s->m->cfg;
-    if (l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head || !which) return NULL;
-    for (int k = 0; k < STEP_ROWS; k++)
-        if (strcmp(which, step_row_names[k]) == 0)
-            return s->rows + (((size_t)k * c->n_layer + l) * c->n_head + h) * c->n_ctx;
-    return NULL;
+    if (l < 0 || l >= c->n_layer || h < 0 || h >= c->n_head || (unsigned)which >= COPE_TRACE_COUNT) return NULL;
+    return s->rows + (((size_t)which * c->n_layer + l) * c->n_head + h) * c->n_ctx;
 }
 
 cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_error *err) {
@@ -529,45 +661,11 @@ cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_
         return cope_fail(err, COPE_ERR_TOKEN, "token id %d is outside the vocabulary 0..%d", id, c->vocab_size - 1);
     if (s->len >= c->n_ctx)
         return cope_fail(err, COPE_ERR_CONTEXT, "the context is full (n_ctx = %d)", c->n_ctx);
-    const int D = c->d_model, F = c->d_ff, V = c->vocab_size, H = c->n_head, L = c->n_layer, t = s->len;
-    const attn_dims dm = model_attn_dims(m);
-    const int d = dm.d;
-    const size_t C = (size_t)c->n_ctx;
-    memcpy(s->x, P(m->tok_emb) + (size_t)id * D, (size_t)D * sizeof(float));
-    if (c->pe == COPE_PE_ABS)
-        for (int i = 0; i < D; i++) s->x[i] += P(m->pos_emb)[(size_t)t * D + i];
-    for (int l = 0; l < L; l++) {
-        const layer_offsets *lo = &m->layers[l];
-        float *kt = s->kt + (size_t)l * D * C, *kgt = s->kgt + (size_t)l * D * C, *vc = s->vc + (size_t)l * C * D;
-        layernorm_forward(s->ln, s->mean, s->rstd, s->x, P(lo->ln1_w), P(lo->ln1_b), 1, D);
-        matmul_forward(s->q, s->ln, P(lo->wq), P(lo->bq), NULL, 1, D, D);
-        matmul_forward(vc + (size_t)t * D, s->ln, P(lo->wv), P(lo->bv), NULL, 1, D, D);
-        if (cope_pe_has_rope(c->pe)) rope_apply(s->q, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
-        for (int pass = 0; pass < (dm.sep_keys ? 2 : 1); pass++) { /* k, then kg: into the transposed caches */
-            matmul_forward(s->krow, s->ln, P(pass ? lo->wkg : lo->wk), P(pass ? lo->bkg : lo->bk), NULL, 1, D, D);
-            if (cope_pe_has_rope(c->pe)) rope_apply(s->krow, 1, 1, H, d, (size_t)D, m->rope_cs, +1, t);
-            float *dst = pass ? kgt : kt;
-            for (int i = 0; i < D; i++) dst[(size_t)i * C + t] = s->krow[i];
-        }
-        for (int h = 0; h < H; h++) {
-            float *r[STEP_ROWS];
-            for (int k = 0; k < STEP_ROWS; k++) r[k] = (float *)cope_step_row(s, l, h, step_row_names[k]);
-            attn_row_forward(&dm, t, s->q + (size_t)h * d, kt + (size_t)h * d * C, kgt + (size_t)h * d * C, C,
-                             vc + (size_t)h * d, (size_t)D, cope_table(m, m->params, l, h),
-                             rel_table(m, m->params, l, h), r[4], r[0], r[1], s->z, s->relz,
-                             s->y + (size_t)h * d, r[2], r[3], r[5]);
-            pos_attn_row(r[5], t);
-        }
-        matmul_forward(s->tmp, s->y, P(lo->wo), P(lo->bo), NULL, 1, D, D);
-        for (int i = 0; i < D; i++) s->x[i] += s->tmp[i];
-        layernorm_forward(s->ln, s->mean, s->rstd, s->x, P(lo->ln2_w), P(lo->ln2_b), 1, D);
-        matmul_forward(s->h, s->ln, P(lo->fc1_w), P(lo->fc1_b), NULL, 1, D, F);
-        gelu_forward(s->hg, s->h, (size_t)F);
-        matmul_forward(s->tmp, s->hg, P(lo->fc2_w), P(lo->fc2_b), NULL, 1, F, D);
-        for (int i = 0; i < D; i++) s->x[i] += s->tmp[i];
-    }
-    layernorm_forward(s->ln, s->mean, s->rstd, s->x, P(m->ln_f_w), P(m->ln_f_b), 1, D);
-    if (logits) matmul_forward(logits, s->ln, P(model_out_weight(m)), NULL, NULL, 1, D, V);
+    const size_t C = (size_t)c->n_ctx, H = (size_t)c->n_head, L = (size_t)c->n_layer;
+    trace_sink sink = {.layer = H * C, .head = C, .row = 0};
+    for (int k = 0; k < COPE_TRACE_COUNT; k++) sink.base[k] = s->rows + (size_t)k * L * H * C;
+    model_forward(m, &s->f, &id, 1, 1, s->len, &s->kv, C, &sink);
+    if (logits) memcpy(logits, s->f.logits, (size_t)c->vocab_size * sizeof(float));
     s->len++;
     return COPE_OK;
 }

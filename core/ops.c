@@ -268,6 +268,66 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Embedding, residual, cross-entropy */
+void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T,
+                     int pos0, int D) {
+    for (int n = 0; n < N; n++) {
+        float *x = out + (size_t)n * D;
+        memcpy(x, wte + (size_t)ids[n] * D, (size_t)D * sizeof(float));
+        if (wpe) {
+            const float *pe = wpe + (size_t)(pos0 + n % T) * D;
+            for (int i = 0; i < D; i++) x[i] += pe[i];
+        }
+    }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T,
+                      int D) {
+    for (int n = 0; n < N; n++) {
+        const float *dx = dout + (size_t)n * D;
+        op_axpy(dwte + (size_t)ids[n] * D, 1.0f, dx, D);
+        if (dwpe) op_axpy(dwpe + (size_t)(n % T) * D, 1.0f, dx, D);
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                          const float *mask, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        if (mask && mask[n] == 0.0f) continue;
+        const float *lg = logits + (size_t)n * V;
+        float *pr = probs + (size_t)n * V;
+        float mx = lg[0];
+        for (int v = 1; v < V; v++) mx = lg[v] > mx ? lg[v] : mx;
+        float s = 0.0f;
+        for (int v = 0; v < V; v++) {
+            pr[v] = expf(lg[v] - mx);
+            s += pr[v];
+        }
+        for (int v = 0; v < V; v++) pr[v] = pr[v] / s;
+        losses[n] = (logf(s) + mx) - lg[targets[n]];
+    }
+}
+
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
+                           const float *mask, float mask_sum, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        float *dl = dlogits + (size_t)n * V;
+        float mk = (mask ? mask[n] : 1.0f) / mask_sum;
+        if (mk == 0.0f) {
+            memset(dl, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        const float *pr = probs + (size_t)n * V;
+        for (int v = 0; v < V; v++) dl[v] = pr[v] * mk;
+        dl[targets[n]] -= mk;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
  * LayerNorm: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + 1e-5), biased variance */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C) {
@@ -363,7 +423,8 @@ void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Attention row with CoPE (cope-paper.md §2), query i, keys j <= i:
+ * Attention row with CoPE (the paper's appendix listing; README.md "The model"), query i, keys
+ * j <= i:
  *   s_ij = q_i.k_j / sqrt(d)      g_ij = sigmoid(q_i.kg_j / sqrt(d))
  *   p_ij = min(sum_{t=j..i} g_it, npos-1)     z_i[n] = q_i . e[n]
  *   c_ij = z[floor p] + (p - floor p)(z[ceil p] - z[floor p])
@@ -476,10 +537,11 @@ static void softmax_y_simd(float *a, float *y, const float *V, size_t ldv, int d
 }
 #endif
 
-void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *Kt, const float *Kgt,
-                      size_t ldk, const float *V, size_t ldv, const float *e, const float *r, float *a,
-                      float *g, float *p, float *z, float *relz, float *y, float *s_out,
-                      float *c_out, float *P_out) {
+void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
+    const float *q = x->q, *Kt = x->Kt, *Kgt = x->Kgt, *V = x->V, *e = x->e, *r = x->r;
+    const size_t ldk = x->ldk, ldv = x->ldv;
+    float *a = x->a, *g = x->g, *p = x->p, *z = x->z, *relz = x->relz, *y = x->y;
+    float *s_out = x->s_out, *c_out = x->c_out, *P_out = x->P_out;
     const int d = dm->d, R = dm->rel_max, n = i + 1;
     scores_row(a, q, Kt, ldk, d, n, dm->scale);
     if (s_out) memcpy(s_out, a, (size_t)n * sizeof(float));
@@ -557,11 +619,12 @@ void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *K
     for (int j = 0; j < n; j++) op_axpy(y, a[j], V + (size_t)j * ldv, d);
 }
 
-void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
-                       size_t ldk, const float *Vt, size_t ldvt, const float *e, const float *r,
-                       const float *a, const float *g, const float *p, const float *z,
-                       const float *dy, float *dq, float *dK, float *dKg, float *dV, float *dz,
-                       float *drelz, float *scratch) {
+void attn_row_backward(const attn_dims *dm, int i, const attn_row_bwd *x) {
+    const float *q = x->q, *K = x->K, *Kg = x->Kg, *Vt = x->Vt, *e = x->e, *r = x->r;
+    const float *a = x->a, *g = x->g, *p = x->p, *z = x->z, *dy = x->dy;
+    const size_t ldk = x->ldk, ldvt = x->ldvt;
+    float *dq = x->dq, *dK = x->dK, *dKg = x->dKg, *dV = x->dV, *dz = x->dz, *drelz = x->drelz;
+    float *scratch = x->scratch;
     const int d = dm->d, R = dm->rel_max, npos = dm->npos, n = i + 1;
     const float scale = dm->scale;
     float *dl = scratch;          /* d loss / d logit_ij */

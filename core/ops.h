@@ -36,31 +36,73 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign,
                 int row0);
 
-/* One attention row: query i against keys j = 0..i of one head (see cope-paper.md §2). */
+/* Token embedding (+ learned position embedding when wpe is non-NULL): out[N, D] with
+ * out[n] = wte[ids[n]] + wpe[pos0 + n % T]. */
+void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T,
+                     int pos0, int D);
+/* dwte[ids[n]] += dout[n]; dwpe[n % T] += dout[n] (dwpe may be NULL). */
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T,
+                      int D);
+
+/* Residual connection: out[n] = a[n] + b[n] (out may be a). Its backward is the identity on both
+ * inputs, which the model's backward gets by accumulating into one d-residual buffer. */
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+
+/* Softmax cross-entropy, computed once in float and shared by forward and backward: for rows
+ * with mask[n] != 0 (mask NULL: every row), probs[n] = softmax(logits[n]) and
+ * losses[n] = log(sum_v exp(logits[n,v] - max)) + max - logits[n, targets[n]].
+ * Rows with mask 0 are not touched. */
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                          const float *mask, int N, int V);
+/* dlogits[n] = (probs[n] - onehot(targets[n])) * mask[n] / mask_sum (written, not accumulated). */
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
+                           const float *mask, float mask_sum, int N, int V);
+
+/* One attention row: query i against keys j = 0..i of one head, as the paper's appendix code
+ * listing computes it (the formulas are in README.md, "The model"). */
 typedef struct {
     int d, npos, rel_max;
     int has_cope, has_rel, sep_keys;
     float scale; /* 1/sqrt(d) */
 } attn_dims;
 
-/* Forward of one row. q: [d]; Kt, Kgt: this head's keys transposed, Kt[t * ldk + j] (Kgt only
- * with sep keys); V: value rows V[j * ldv + t]; e: this head's CoPE table [d, npos]; r: rel table
- * [d, R]. Writes a[0..i] (probabilities), with CoPE g[0..i], p[0..i] and z[npos], and
- * y[d] = sum_j a_j v_j. relz: scratch [R]. Optional (may be NULL): s_out content logits, c_out
- * CoPE logits, P_out the position-only logits (CoPE + rel terms). */
-void attn_row_forward(const attn_dims *dm, int i, const float *q, const float *Kt, const float *Kgt,
-                      size_t ldk, const float *V, size_t ldv, const float *e, const float *r, float *a,
-                      float *g, float *p, float *z, float *relz, float *y, float *s_out,
-                      float *c_out, float *P_out);
-/* Backward of one row. K, Kg (rows, stride ldk; Kg only with sep keys), Vt: values transposed
- * (Vt[t * ldvt + j]). Accumulates dq[d] and the rows of dK, dKg, dV (stride ldk); writes dz[npos]
- * and drelz[R] (gradients w.r.t. z_i and relz_i; the caller reduces them into the tables).
- * scratch: 2*(i+1) floats. */
-void attn_row_backward(const attn_dims *dm, int i, const float *q, const float *K, const float *Kg,
-                       size_t ldk, const float *Vt, size_t ldvt, const float *e, const float *r,
-                       const float *a, const float *g, const float *p, const float *z,
-                       const float *dy, float *dq, float *dK, float *dKg, float *dV, float *dz,
-                       float *drelz, float *scratch);
+/* Forward of one row: inputs, outputs (written for j = 0..i) and scratch. */
+typedef struct {
+    const float *q;           /* [d] the query */
+    const float *Kt, *Kgt;    /* this head's keys transposed, Kt[t * ldk + j]; Kgt: sep keys only */
+    size_t ldk;
+    const float *V;           /* value rows V[j * ldv + t] */
+    size_t ldv;
+    const float *e;           /* CoPE table [d, npos] of this head (CoPE only) */
+    const float *r;           /* rel table [d, R] of this head (rel only) */
+    float *a;                 /* out [i+1] attention probabilities */
+    float *g, *p;             /* out [i+1] gates and positions (CoPE only) */
+    float *z;                 /* out [npos] z[n] = q . e[:, n] (CoPE only) */
+    float *relz;              /* scratch [R] (rel only) */
+    float *y;                 /* out [d] sum_j a_j v_j */
+    float *s_out, *c_out;     /* optional out [i+1]: content logits, CoPE logits */
+    float *P_out;             /* optional out [i+1]: position-only logits (CoPE + rel terms) */
+} attn_row_fwd;
+void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x);
+
+/* Backward of one row: the forward's row, dy, and where the gradients go. Accumulates dq and the
+ * rows of dK, dKg, dV (stride ldk); writes dz and drelz (gradients w.r.t. z_i and relz_i; the
+ * caller reduces them into the tables). */
+typedef struct {
+    const float *q;           /* [d] */
+    const float *K, *Kg;      /* key rows K[j * ldk + t]; Kg: sep keys only */
+    size_t ldk;
+    const float *Vt;          /* values transposed, Vt[t * ldvt + j] */
+    size_t ldvt;
+    const float *e, *r;       /* the tables, as in the forward */
+    const float *a, *g, *p, *z; /* the forward's outputs */
+    const float *dy;          /* [d] */
+    float *dq;                /* [d] accumulated */
+    float *dK, *dKg, *dV;     /* rows j = 0..i, stride ldk, accumulated */
+    float *dz, *drelz;        /* out [npos], [R] */
+    float *scratch;           /* [2 (i+1)] */
+} attn_row_bwd;
+void attn_row_backward(const attn_dims *dm, int i, const attn_row_bwd *x);
 
 /* Figure 4's position-only attention row, in place: P[j] = exp(P[j] - max P[0..i]). */
 void pos_attn_row(float *P, int i);

@@ -52,13 +52,6 @@ static cope_model *load_model_file(const char *path) {
 
 /* ---------------------------------------------------------------------------------------------
  * Golden files */
-static const char *const trace_names[6] = {"gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"};
-
-static float *trace_get(cope_trace *tr, int k, int l) {
-    float **a[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
-    return a[k][l];
-}
-
 /* Step-by-step decoding must reproduce the trace: logits and every per-head row. */
 static void check_step_equals_trace(const char *name, cope_model *m, cope_trace *tr, const int *ids, int T) {
     const cope_config *c = cope_model_config(m);
@@ -75,9 +68,9 @@ static void check_step_equals_trace(const char *name, cope_model *m, cope_trace 
         }
         for (int l = 0; l < c->n_layer; l++)
             for (int h = 0; h < c->n_head; h++)
-                for (int k = 0; k < 6; k++) {
-                    const float *row = cope_step_row(s, l, h, trace_names[k]);
-                    const float *ref = trace_get(tr, k, l) + ((size_t)h * T + t) * T;
+                for (int k = 0; k < COPE_TRACE_COUNT; k++) {
+                    const float *row = cope_step_row(s, l, h, k);
+                    const float *ref = cope_trace_get(tr, k, l) + ((size_t)h * T + t) * T;
                     for (int j = 0; j <= t; j++) {
                         double r = fabs(row[j] - ref[j]) / (1e-4 + 1e-4 * fabs(ref[j]));
                         worst = r > worst ? r : worst;
@@ -101,15 +94,16 @@ static void check_trace_structure(const char *name, cope_model *m, cope_trace *t
                 for (int j = 0; j < T; j++) {
                     size_t o = ((size_t)h * T + i) * T + j;
                     if (j > i) {
-                        for (int k = 0; k < 6; k++) bad_future += trace_get(tr, k, l)[o] != 0.0f;
+                        for (int k = 0; k < COPE_TRACE_COUNT; k++) bad_future += cope_trace_get(tr, k, l)[o] != 0.0f;
                         continue;
                     }
-                    sum += tr->attn[l][o];
-                    mx = tr->pos_attn[l][o] > mx ? tr->pos_attn[l][o] : mx;
+                    sum += cope_trace_get(tr, COPE_TRACE_ATTN, l)[o];
+                    float pa = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l)[o];
+                    mx = pa > mx ? pa : mx;
                     if (cope_pe_has_cope(c->pe)) {
-                        float p = tr->positions[l][o];
+                        float p = cope_trace_get(tr, COPE_TRACE_POSITIONS, l)[o];
                         bad_pos += !(p >= 0.0f && p <= (float)(c->npos - 1));
-                        if (j == i) bad_pos += fabsf(p - fminf(tr->gates[l][o], (float)(c->npos - 1))) > 1e-6f;
+                        if (j == i) bad_pos += fabsf(p - fminf(cope_trace_get(tr, COPE_TRACE_GATES, l)[o], (float)(c->npos - 1))) > 1e-6f;
                     }
                 }
                 bad_sum += fabs(sum - 1.0) > 1e-5;
@@ -183,12 +177,12 @@ static void test_golden_config(const char *name) {
     else check(0, "%s: golden has no trace.logits", name);
     free(ref);
     for (int l = 0; l < c->n_layer; l++)
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < COPE_TRACE_COUNT; k++) {
             char key[96];
-            snprintf(key, sizeof key, "trace.layers.%d.%s", l, trace_names[k]);
+            snprintf(key, sizeof key, "trace.layers.%d.%s", l, cope_trace_name(k));
             ref = st_floats(gf, key, (size_t)c->n_head * T * T);
             snprintf(what, sizeof what, "%s %s", name, key);
-            if (ref) check_close(what, trace_get(tr, k, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 1);
+            if (ref) check_close(what, cope_trace_get(tr, k, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 1);
             else check(0, "%s: golden has no %s", name, key);
             free(ref);
         }
@@ -345,10 +339,12 @@ static void head_forward(head_op *o) {
             o->kgt[t * T + j] = o->kg[j * d + t];
             o->vt[t * T + j] = o->v[j * d + t];
         }
-    for (int i = 0; i < T; i++)
-        attn_row_forward(&o->dm, i, o->q + i * d, o->kt, o->kgt, (size_t)T, o->v, (size_t)d, o->e, o->r,
-                         o->a + i * T, o->g + i * T, o->p + i * T, o->z + i * o->dm.npos, o->relz, o->y + i * d,
-                         NULL, NULL, NULL);
+    for (int i = 0; i < T; i++) {
+        attn_row_fwd x = {.q = o->q + i * d, .Kt = o->kt, .Kgt = o->kgt, .ldk = (size_t)T, .V = o->v,
+                          .ldv = (size_t)d, .e = o->e, .r = o->r, .a = o->a + i * T, .g = o->g + i * T,
+                          .p = o->p + i * T, .z = o->z + i * o->dm.npos, .relz = o->relz, .y = o->y + i * d};
+        attn_row_forward(&o->dm, i, &x);
+    }
 }
 
 static double head_loss(void *ctx) {
@@ -391,9 +387,11 @@ static void test_fd_attention(void) {
         float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
         float *dz = calloc((size_t)np, 4), *drelz = calloc((size_t)R, 4), *scratch = calloc(2 * (size_t)T, 4);
         for (int i = 0; i < T; i++) {
-            attn_row_backward(&o.dm, i, o.q + i * d, o.k, o.kg, (size_t)d, o.vt, (size_t)T, o.e, o.r, o.a + i * T,
-                              o.g + i * T, o.p + i * T, o.z + i * np, o.w + i * d, dq + i * d, dk,
-                              o.dm.sep_keys ? dkg : NULL, dv, dz, drelz, scratch);
+            attn_row_bwd x = {.q = o.q + i * d, .K = o.k, .Kg = o.kg, .ldk = (size_t)d, .Vt = o.vt,
+                              .ldvt = (size_t)T, .e = o.e, .r = o.r, .a = o.a + i * T, .g = o.g + i * T,
+                              .p = o.p + i * T, .z = o.z + i * np, .dy = o.w + i * d, .dq = dq + i * d, .dK = dk,
+                              .dKg = o.dm.sep_keys ? dkg : NULL, .dV = dv, .dz = dz, .drelz = drelz, .scratch = scratch};
+            attn_row_backward(&o.dm, i, &x);
             for (int t = 0; t < d; t++) {
                 if (o.dm.has_cope) for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[n];
                 if (o.dm.has_rel) for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[m];
@@ -428,7 +426,9 @@ static void test_gates_one(void) {
     float a[12], g[12], p[12], z[8], y[4], relz[1];
     int bad = 0;
     for (int i = 0; i < T; i++) {
-        attn_row_forward(&dm, i, q, kt, kgt, (size_t)T, v, (size_t)d, e, NULL, a, g, p, z, relz, y, NULL, NULL, NULL);
+        attn_row_fwd x = {.q = q, .Kt = kt, .Kgt = kgt, .ldk = (size_t)T, .V = v, .ldv = (size_t)d, .e = e,
+                          .a = a, .g = g, .p = p, .z = z, .relz = relz, .y = y};
+        attn_row_forward(&dm, i, &x);
         for (int j = 0; j <= i; j++) {
             float want = (float)(i - j + 1 < npos - 1 ? i - j + 1 : npos - 1);
             bad += g[j] != 1.0f || p[j] != want;
@@ -513,7 +513,7 @@ static void test_models_all_pe(void) {
                         cope_trace_run(m, kt, ids, T, &err);
                         sig[side] = 0;
                         for (int ll = 0; ll < kt->n_layer; ll++)
-                            for (size_t e = 0; e < (size_t)kt->n_head * T * T; e++) sig[side] = sig[side] * 31u + (unsigned long)floorf(kt->positions[ll][e]);
+                            for (size_t e = 0; e < (size_t)kt->n_head * T * T; e++) sig[side] = sig[side] * 31u + (unsigned long)floorf(cope_trace_get(kt, COPE_TRACE_POSITIONS, ll)[e]);
                     }
                     p[k] = save;
                     if (sig[0] != sig[1]) { skipped++; continue; }
@@ -854,7 +854,10 @@ static void test_api_errors(void) {
     int ok = 1;
     for (int i = 0; i < 10; i++) ok &= cope_step(m, s, i % 13, NULL, &err) == COPE_OK;
     check(ok && cope_step(m, s, 1, NULL, &err) == COPE_ERR_CONTEXT, "step past n_ctx: %s", err.msg);
-    check(cope_step_row(s, 0, 0, "nonsense") == NULL && cope_step_row(s, 5, 0, "attn") == NULL, "step_row rejects bad names and indices");
+    check(cope_step_row(s, 0, 0, COPE_TRACE_COUNT) == NULL && cope_step_row(s, 0, 0, (cope_trace_array)-1) == NULL &&
+              cope_step_row(s, 5, 0, COPE_TRACE_ATTN) == NULL && cope_step_row(s, 0, 2, COPE_TRACE_ATTN) == NULL &&
+              cope_step_row(s, 0, 0, COPE_TRACE_ATTN) != NULL,
+          "step_row rejects bad arrays and indices");
     cope_state_reset(s);
     check(cope_state_length(s) == 0 && cope_step(m, s, -1, NULL, &err) == COPE_ERR_TOKEN, "negative token id: %s", err.msg);
     cope_state_free(s);
@@ -863,6 +866,18 @@ static void test_api_errors(void) {
     float zero[4] = {0, 0, 0, 0}, g;
     check(cope_forward(m, ws, ids, ids, zero, 1, 4, &g, &err) == COPE_ERR_ARG, "mask selecting nothing: %s", err.msg);
     check(cope_backward(m, ws, &g, &err) == COPE_ERR_ARG, "backward without a loss: %s", err.msg);
+    /* a forward that fails leaves no loss behind: backward must not run on a stale one */
+    float *grads = malloc(cope_model_num_params(m) * sizeof(float)), half[4] = {1, 0.5f, 1, 1};
+    check(cope_forward(m, ws, ids, ids, NULL, 1, 4, &g, &err) == COPE_OK && cope_backward(m, ws, grads, &err) == COPE_OK,
+          "forward and backward with targets");
+    check(cope_forward(m, ws, ids, ids, half, 1, 4, &g, &err) == COPE_ERR_ARG && isnan(g), "mask of 0.5: %s", err.msg);
+    check(cope_backward(m, ws, grads, &err) == COPE_ERR_ARG, "backward after a failed forward: %s", err.msg);
+    int bad_target[4] = {1, 2, 99, 4};
+    check(cope_forward(m, ws, ids, ids, NULL, 1, 4, &g, &err) == COPE_OK &&
+              cope_forward(m, ws, ids, bad_target, NULL, 1, 4, &g, &err) == COPE_ERR_TOKEN &&
+              cope_backward(m, ws, grads, &err) == COPE_ERR_ARG,
+          "backward after a forward with a bad target: %s", err.msg);
+    free(grads);
     cope_workspace_free(ws);
     check(cope_model_set_provenance(m, "[1]", &err) == COPE_ERR_CONFIG, "provenance must be an object: %s", err.msg);
     cope_config c = *cope_model_config(m);
@@ -871,6 +886,46 @@ static void test_api_errors(void) {
     c = *cope_model_config(m);
     c.pe = COPE_PE_ROPE; c.d_model = 6; c.n_head = 2;
     check(cope_config_validate(&c, &err) == COPE_ERR_CONFIG, "RoPE needs an even head dim: %s", err.msg);
+    cope_model_free(m);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The name tables: trace arrays and statuses, each one list in the core */
+static void test_names(void) {
+    int ok = 1;
+    for (int k = 0; k < COPE_TRACE_COUNT; k++) {
+        cope_trace_array back = COPE_TRACE_COUNT;
+        const char *n = cope_trace_name(k);
+        ok &= n && cope_trace_parse(n, &back) == COPE_OK && back == (cope_trace_array)k;
+        for (int j = 0; j < k; j++) ok &= n && strcmp(n, cope_trace_name(j)) != 0;
+    }
+    cope_trace_array w;
+    check(ok && cope_trace_name(COPE_TRACE_COUNT) == NULL && cope_trace_name((cope_trace_array)-1) == NULL &&
+              cope_trace_parse("nonsense", &w) == COPE_ERR_ARG && cope_trace_parse(NULL, &w) == COPE_ERR_ARG,
+          "trace array names: %d distinct, parse(name(k)) == k, out of range rejected", COPE_TRACE_COUNT);
+    check(!strcmp(cope_trace_name(COPE_TRACE_GATES), "gates") && !strcmp(cope_trace_name(COPE_TRACE_POS_ATTN), "pos_attn"),
+          "trace array names are the file format's (trace --out tensor names)");
+    ok = 1;
+    for (int s = 0; s < COPE_STATUS_COUNT; s++) {
+        ok &= cope_status_name(s) && cope_strerror(s) && strcmp(cope_strerror(s), "unknown status") != 0;
+        for (int t = 0; t < s; t++) ok &= cope_status_name(s) && strcmp(cope_status_name(s), cope_status_name(t)) != 0;
+    }
+    check(ok && cope_status_name(COPE_STATUS_COUNT) == NULL && !strcmp(cope_strerror(COPE_STATUS_COUNT), "unknown status") &&
+              !strcmp(cope_status_name(COPE_ERR_ARG), "arg"),
+          "status names: %d distinct, with words", COPE_STATUS_COUNT);
+    cope_error err = {COPE_OK, ""};
+    check(cope_fail(&err, COPE_ERR_TOKEN, "token %d of %s", 7, "x") == COPE_ERR_TOKEN && err.code == COPE_ERR_TOKEN &&
+              !strcmp(err.msg, "token 7 of x") && cope_fail(NULL, COPE_ERR_ARG, "ignored") == COPE_ERR_ARG,
+          "cope_fail fills the error and returns the code");
+    cope_model *m = random_model(COPE_PE_COPE, 0, 0, 8, 10, 3);
+    cope_trace *tr;
+    if (!m || cope_trace_new(&tr, m, 4, &err)) { check(0, "names: model/trace"); cope_model_free(m); return; }
+    int L = cope_model_config(m)->n_layer;
+    check(cope_trace_get(tr, COPE_TRACE_ATTN, L) == NULL && cope_trace_get(tr, COPE_TRACE_ATTN, -1) == NULL &&
+              cope_trace_get(tr, COPE_TRACE_COUNT, 0) == NULL &&
+              cope_trace_get(tr, COPE_TRACE_ATTN, 1) == cope_trace_get(tr, COPE_TRACE_ATTN, 0) + 2 * 4 * 4,
+          "cope_trace_get: [H, T, T] per layer, out of range rejected");
+    cope_trace_free(tr);
     cope_model_free(m);
 }
 
@@ -1109,8 +1164,8 @@ static void test_extreme_weights(void) {
         if (cope_trace_new(&tr, m, 20, &err) || cope_trace_run(m, tr, ids, 20, &err)) { check(0, "extreme: %s", err.msg); continue; }
         for (int k = 0; k < 20 * 13; k++) bad += !isfinite(tr->logits[k]);
         for (int l = 0; l < 2; l++)
-            for (int k = 0; k < 6; k++)
-                for (int e = 0; e < 2 * 20 * 20; e++) bad += !isfinite(trace_get(tr, k, l)[e]);
+            for (int k = 0; k < COPE_TRACE_COUNT; k++)
+                for (int e = 0; e < 2 * 20 * 20; e++) bad += !isfinite(cope_trace_get(tr, k, l)[e]);
         float lg[13];
         cope_state *s;
         cope_state_new(&s, m, &err);
@@ -1142,6 +1197,7 @@ int main(int argc, char **argv) {
     test_json();
     test_training();
     test_api_errors();
+    test_names();
     for (int nv = 1; nv <= 5; nv += 2) test_counting_task(nv);
     test_flipflop_task();
     test_selcopy_task();

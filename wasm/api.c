@@ -112,14 +112,14 @@ API cope_trace *cope_wasm_trace(cope_wasm_ctx *c, const int *ids, int T, cope_er
     return c->tr;
 }
 
-/* which: 0 gates, 1 positions, 2 content_logits, 3 cope_logits, 4 attn, 5 pos_attn (the order of
- * cope_step_row's names); -1 the logits [T, V]. Layer l's array is [H, T, T]. */
+/* The trace arrays: count and names (cope_trace_array order; the JS side takes them from here). */
+API int cope_wasm_trace_count(void) { return COPE_TRACE_COUNT; }
+API const char *cope_wasm_trace_name(int which) { return cope_trace_name((cope_trace_array)which); }
+/* Layer l's array `which` [H, T, T] (a cope_trace_array); NULL out of range. */
 API const float *cope_wasm_trace_array(const cope_trace *tr, int which, int l) {
-    float **all[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
-    if (which == -1) return tr->logits;
-    if (which < 0 || which >= 6 || l < 0 || l >= tr->n_layer) return NULL;
-    return all[which][l];
+    return cope_trace_get(tr, (cope_trace_array)which, l);
 }
+API const float *cope_wasm_trace_logits(const cope_trace *tr) { return tr->logits; } /* [T, V] */
 
 /* ---------------------------------------------------------------------------------------------
  * Incremental decoding. Returns the logits [V] (owned by the context) or NULL with err filled. */
@@ -143,9 +143,7 @@ API void cope_wasm_reset(cope_wasm_ctx *c) {
 API int cope_wasm_length(const cope_wasm_ctx *c) { return c->st ? cope_state_length(c->st) : 0; }
 /* The last step's row (length cope_wasm_length) of layer l, head h; which as in trace_array. */
 API const float *cope_wasm_step_row(const cope_wasm_ctx *c, int l, int h, int which) {
-    static const char *const names[6] = {"gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"};
-    if (!c->st || which < 0 || which >= 6) return NULL;
-    return cope_step_row(c->st, l, h, names[which]);
+    return c->st ? cope_step_row(c->st, l, h, (cope_trace_array)which) : NULL;
 }
 
 /* ---------------------------------------------------------------------------------------------
