@@ -6,6 +6,7 @@
 //   const model = await CopeModel.load(bytesOrUrl);       // ArrayBuffer, typed array, URL or path
 //   const { ids } = model.tokenize('a b . a ?');
 //   const tr = model.trace(ids);                           // tr.layers[l].attn[h][i * T + j]
+//   model.traceArrays                                      // the array names, from the core
 //   const st = model.step(ids[0]);                         // st.logits, st.layers[l].gates[h][j]
 //   model.free();
 //
@@ -16,14 +17,13 @@
 // files in base64; this file then needs nothing else.
 const EMBEDDED = null;
 
-/** Names of the per-layer [H, T, T] arrays, in the order wasm/api.c numbers them. */
-export const TRACE_ARRAYS = ['gates', 'positions', 'content_logits', 'cope_logits', 'attn', 'pos_attn'];
 const CONFIG_KEYS = ['vocab_size', 'n_ctx', 'n_layer', 'n_head', 'd_model', 'd_ff', 'pe', 'npos',
   'sep_keys', 'per_head_table', 'rel_max', 'tied', 'tokenizer'];
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-/** An error from the core: message as the core wrote it, code = cope_status, status = its name. */
+/** An error from the core: message as the core wrote it, code = cope_status, status = its name
+ * in words (cope_strerror). Errors that are not the core's (a fetch, a wasm fault) have code 0. */
 export class CopeError extends Error {
   constructor(message, code = 0, status = '') {
     super(message);
@@ -31,6 +31,16 @@ export class CopeError extends Error {
     this.code = code;
     this.status = status;
   }
+}
+
+// The core's status table, { name: [code, words] } (cope_status_name, cope_strerror), read from the
+// first instance; every build has the same table.
+let statuses = null;
+
+/** A CopeError of the core status with short name `name` ('arg', 'token', 'nomem', ...). */
+function coreError(name, message) {
+  const [code, words] = statuses?.[name] ?? [0, name];
+  return new CopeError(message, code, words);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -99,6 +109,14 @@ class Runtime {
     }
     x._initialize();
     this.err = this.x.cope_wasm_error_new();
+    if (!statuses) {
+      statuses = {};
+      for (let c = 0; c < x.cope_wasm_status_count(); c++)
+        statuses[this.str(x.cope_wasm_status_name(c))] = [c, this.str(x.cope_wasm_strerror(c))];
+    }
+    /** the trace arrays' names, in the core's order (cope_trace_array) */
+    this.traceArrays = Object.freeze(Array.from({ length: x.cope_wasm_trace_count() },
+      (_, k) => this.str(x.cope_wasm_trace_name(k))));
   }
   // Views are made from the current buffer on every access: any call may have grown memory.
   get u8() { return new Uint8Array(this.x.memory.buffer); }
@@ -106,7 +124,7 @@ class Runtime {
   f32(ptr, n) { return new Float32Array(this.x.memory.buffer, ptr, n); }
   malloc(n) {
     const p = this.x.cope_wasm_malloc(n);
-    if (!p) throw new CopeError(`out of memory (${n} bytes)`, 1, 'out of memory');
+    if (!p) throw coreError('nomem', `out of memory (${n} bytes)`);
     return p;
   }
   str(ptr) { // NUL-terminated UTF-8 at ptr, or null
@@ -158,7 +176,7 @@ async function instantiate(simd) {
 function checkIds(ids, what = 'ids') {
   const a = Array.from(ids);
   for (let i = 0; i < a.length; i++)
-    if (!Number.isInteger(a[i])) throw new CopeError(`${what}[${i}] = ${a[i]} is not an integer`, 2, 'bad argument');
+    if (!Number.isInteger(a[i])) throw coreError('arg', `${what}[${i}] = ${a[i]} is not an integer`);
   return a;
 }
 
@@ -205,10 +223,12 @@ export class CopeModel {
     /** vocabulary pieces, index = token id */
     this.vocab = Object.freeze(Array.from({ length: c.vocab_size }, (_, i) => rt.str(x.cope_wasm_piece(ctx, i))));
     this.unkId = this.vocab.indexOf('<unk>');
+    /** names of the per-layer arrays of trace() and step(), from the core (cope_trace_name) */
+    this.traceArrays = rt.traceArrays;
   }
 
   get _x() {
-    if (!this._ctx) throw new CopeError('the model was freed', 2, 'bad argument');
+    if (!this._ctx) throw coreError('arg', 'the model was freed');
     return this._rt.x;
   }
 
@@ -262,7 +282,7 @@ export class CopeModel {
   /** Vocabulary piece of a token id. */
   piece(id) {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocab.length)
-      throw new CopeError(`token id ${id} is outside the vocabulary 0..${this.vocab.length - 1}`, 14, 'bad token');
+      throw coreError('token', `token id ${id} is outside the vocabulary 0..${this.vocab.length - 1}`);
     return this.vocab[id];
   }
 
@@ -293,13 +313,13 @@ export class CopeModel {
     const layers = [];
     for (let l = 0; l < L; l++) {
       const layer = {};
-      TRACE_ARRAYS.forEach((name, k) => {
+      this.traceArrays.forEach((name, k) => {
         const all = rt.f32(x.cope_wasm_trace_array(tr, k, l), H * per).slice(); // one copy per layer
         layer[name] = Array.from({ length: H }, (_, h) => all.subarray(h * per, (h + 1) * per));
       });
       layers.push(layer);
     }
-    const logits = rt.f32(x.cope_wasm_trace_array(tr, -1, 0), T * V).slice();
+    const logits = rt.f32(x.cope_wasm_trace_logits(tr), T * V).slice();
     return { T, ids: Int32Array.from(a), logits, layers };
   }
 
@@ -315,12 +335,12 @@ export class CopeModel {
     if (!lp) throw rt.fail();
     const { n_layer: L, n_head: H, vocab_size: V } = this.config;
     const n = x.cope_wasm_length(this._ctx);
-    const all = new Float32Array(L * TRACE_ARRAYS.length * H * n); // one allocation for every row
+    const all = new Float32Array(L * this.traceArrays.length * H * n); // one allocation for every row
     const layers = [];
     let off = 0;
     for (let l = 0; l < L; l++) {
       const layer = {};
-      TRACE_ARRAYS.forEach((name, k) => {
+      this.traceArrays.forEach((name, k) => {
         layer[name] = Array.from({ length: H }, (_, h) => {
           all.set(rt.f32(x.cope_wasm_step_row(this._ctx, l, h, k), n), off);
           return all.subarray(off, (off += n));
@@ -346,10 +366,10 @@ export class CopeModel {
     const x = this._x, rt = this._rt;
     const names = this.tasks.map((t) => t.name);
     const i = names.indexOf(task);
-    if (i < 0) throw new CopeError(`unknown task "${task}" (tasks: ${names.join(', ')})`, 2, 'bad argument');
+    if (i < 0) throw coreError('arg', `unknown task "${task}" (tasks: ${names.join(', ')})`);
     let s;
     try { s = BigInt(seed); } catch { s = -1n; }
-    if (s < 0n || s >= 1n << 64n) throw new CopeError(`seed ${seed} is not an integer in 0..2^64-1`, 2, 'bad argument');
+    if (s < 0n || s >= 1n << 64n) throw coreError('arg', `seed ${seed} is not an integer in 0..2^64-1`);
     const sp = rt.cstr(String(split));
     const max = Math.max(1, x.cope_wasm_task_max_len(i, sp));
     const qp = rt.malloc(4 * max), lp = rt.malloc(max);

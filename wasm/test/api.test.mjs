@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { COPE, CopeError, CopeModel, ROOT, TMP, WASM_DIR, compareTraces, cope, flatTrace, randomIds,
-  toyModel } from './helpers.mjs';
+import { COPE, CopeError, CopeModel, ROOT, TMP, WASM_DIR, compareTraces, cope, flatTrace, nativeTrace,
+  randomIds, toyModel } from './helpers.mjs';
 
 const GOLDEN = join(ROOT, 'tests/golden/cope.model.safetensors');
 const goldenBytes = readFileSync(GOLDEN);
@@ -71,6 +71,24 @@ test('errors on a loaded model leave it usable', async () => {
   assert.throws(() => m.sample('toy', 1), (e) => /vocabulary lacks/.test(e.message)); // not a toy model
   const c = compareTraces(flatTrace(m.trace(ids)), before, { atol: 0, rtol: 0 });
   assert.equal(c.worst, 0, c.where);
+  m.free();
+});
+
+test('trace array names and status codes come from the core', async () => {
+  const m = await CopeModel.load(goldenBytes);
+  const ids = [1, 2, 3];
+  const native = Object.keys(nativeTrace(GOLDEN, ids, 'names')).filter((k) => k.startsWith('layers.0.'));
+  assert.deepEqual(m.traceArrays, native.map((k) => k.slice('layers.0.'.length)));
+  assert.deepEqual(Object.keys(m.trace(ids).layers[0]), m.traceArrays);
+  assert.deepEqual(Object.keys(m.step(1).layers[0]), m.traceArrays);
+  // an error the JS side raises carries the same code and words as the core's own of that kind
+  const code = (f) => { try { f(); } catch (e) { return [e.code, e.status]; } assert.fail('no error'); };
+  const [jsCode, jsWords] = code(() => m.piece(11));      // checked in JS
+  const [coreCode, coreWords] = code(() => m.step(-1));   // checked in the core
+  assert.ok(jsCode > 0);
+  assert.deepEqual([jsCode, jsWords], [coreCode, coreWords]);
+  const [argCode, argWords] = code(() => m.trace([1, 1.5])); // COPE_ERR_ARG, raised in JS
+  assert.ok(argCode > 0 && argCode !== jsCode && argWords === 'bad argument');
   m.free();
 });
 

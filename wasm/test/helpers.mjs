@@ -8,7 +8,7 @@ import { join } from 'node:path';
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const COPE = process.env.COPE ?? join(ROOT, 'build/cope');
 export const WASM_DIR = process.env.COPE_WASM_DIR ?? join(ROOT, 'build/wasm');
-export const { CopeModel, CopeError, TRACE_ARRAYS, simdSupported } = await import(join(WASM_DIR, 'cope.mjs'));
+export const { CopeModel, CopeError, simdSupported } = await import(join(WASM_DIR, 'cope.mjs'));
 export const TMP = mkdtempSync(join(tmpdir(), 'cope-wasm-test-'));
 process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
 
@@ -72,8 +72,7 @@ export function nativeTrace(model, ids, tag) {
 export function flatTrace(tr) {
   const out = { logits: tr.logits };
   tr.layers.forEach((layer, l) => {
-    for (const name of TRACE_ARRAYS) {
-      const heads = layer[name];
+    for (const [name, heads] of Object.entries(layer)) {
       const all = new Float32Array(heads.length * heads[0].length);
       heads.forEach((h, i) => all.set(h, i * h.length));
       out[`layers.${l}.${name}`] = all;

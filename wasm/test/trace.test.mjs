@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { basename } from 'node:path';
-import { CopeModel, TRACE_ARRAYS, compare, compareTraces, flatTrace, nativeTrace, randomIds,
+import { CopeModel, compare, compareTraces, flatTrace, nativeTrace, randomIds,
   simdSupported, testModels } from './helpers.mjs';
 
 // Tolerance, per array A (the logits, or one layer's [H, T, T] array): |a - b| <= eps * max(1,
@@ -80,7 +80,7 @@ for (const path of models) {
           let c = compare(st.logits, tr.logits.subarray(t * V, (t + 1) * V), lt.atol, lt.rtol);
           assert.ok(c.worst <= 1, `simd=${simd} logits t=${t}: ${c.where}`);
           st.layers.forEach((layer, l) => {
-            for (const name of TRACE_ARRAYS)
+            for (const name of m.traceArrays)
               layer[name].forEach((row, h) => {
                 assert.equal(row.length, t + 1);
                 const { atol, rtol } = tolerance(name, tr.layers[l][name][h]);

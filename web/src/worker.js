@@ -1,7 +1,7 @@
 // worker.js — the Web Worker that owns the wasm models, so the page never freezes while a model
 // loads or a long input is traced. Bundled with the single-file wasm module (both .wasm inlined),
 // so this one file is all a blog needs; see client.js for the message protocol.
-import { CopeModel, TRACE_ARRAYS } from 'cope-wasm';
+import { CopeModel } from 'cope-wasm';
 
 const models = new Map(); // key -> { model, trace }
 
@@ -95,7 +95,7 @@ const ops = {
     const L = tr.layers[layer];
     if (!L || !L.attn[head]) throw new Error(`no layer ${layer} head ${head}`);
     const out = {};
-    for (const name of TRACE_ARRAYS) out[name] = L[name][head].slice();
+    for (const [name, heads] of Object.entries(L)) out[name] = heads[head].slice();
     return out;
   },
   /** One array of every head, shrunk to at most size x size: thumbnails for the head picker. */
