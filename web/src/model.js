@@ -65,23 +65,22 @@ export class Run {
 
   /** { gates, positions, content_logits, cope_logits, attn, pos_attn } of one head, [T*T] each. */
   head(layer, head) {
-    const k = `${layer}/${head}`;
-    if (!this.heads.has(k)) {
-      const p = this.model.client.call('head', { key: this.model.key, gen: this.gen, layer, head });
-      p.catch(() => this.heads.delete(k));
-      this.heads.set(k, p);
-    }
-    return this.heads.get(k);
+    return cached(this.heads, `${layer}/${head}`, () => this.model.client.call('head', { key: this.model.key, gen: this.gen, layer, head }));
   }
 
   /** Thumbnails of one array for every head: [layer][head] = { n, data: Float32Array [n*n] }. */
   thumbs(name, size = 72) {
-    if (!this.thumbCache.has(name))
-    {
-      const p = this.model.client.call('thumbs', { key: this.model.key, gen: this.gen, name, size });
-      p.catch(() => this.thumbCache.delete(name));
-      this.thumbCache.set(name, p);
-    }
-    return this.thumbCache.get(name);
+    return cached(this.thumbCache, name, () => this.model.client.call('thumbs', { key: this.model.key, gen: this.gen, name, size }));
   }
+}
+
+/** map.get(key), else the promise make() stored under key; a promise that fails removes itself,
+ * so the next call asks the worker again. */
+function cached(map, key, make) {
+  if (!map.has(key)) {
+    const p = make();
+    p.catch(() => map.delete(key));
+    map.set(key, p);
+  }
+  return map.get(key);
 }
