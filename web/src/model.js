@@ -60,7 +60,6 @@ export class Run {
     this.thumbCache = new Map();
   }
 
-  get L() { return this.model.config.n_layer; }
   get H() { return this.model.config.n_head; }
 
   /** { gates, positions, content_logits, cope_logits, attn, pos_attn } of one head, [T*T] each. */
