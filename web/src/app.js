@@ -21,7 +21,6 @@ const app = {
   model: null,     // the Model shown
   base: null,      // its baseline (same task, other pe), when shipped
   modelRef: null,  // what the URL names: an index name or a URL; null for a dropped file
-  run: null,
   seed: 1,
 };
 
@@ -143,7 +142,6 @@ async function update(state = {}) {
     baseRun = await app.base.run(Array.from(bt.ids).slice(0, Math.min(ids.length, app.base.config.n_ctx)));
   }
   if (my !== updating) return;
-  app.run = run;
   showPrediction(run);
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
