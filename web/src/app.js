@@ -3,7 +3,7 @@
 // whole state lives in the URL, so a link reproduces the view.
 import { Model } from './model.js';
 import { VizPanel } from './panel.js';
-import { targets, defaultQuery, showPiece, TASK_BLURBS } from './tasks.js';
+import { targets, defaultQuery, showPiece, isLanguageTask, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
 
@@ -89,7 +89,7 @@ async function loadBaseline() {
 function showInfo() {
   const c = app.model.config, task = app.model.task;
   const ev = c.provenance?.eval;
-  const lm = task === 'text' || task === 'toy'; // language modelling: the per-token error is the measure
+  const lm = isLanguageTask(task);
   const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
   ui.info.textContent = '';
   ui.info.append(
@@ -169,7 +169,7 @@ function showPrediction(run) {
   const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
   const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }, true), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
-  if (task === 'text' || task === 'toy') {
+  if (isLanguageTask(task)) {
     const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length, n = ts.filter((t) => t.t < T).length;
     say(`Next-word accuracy on this input: ${n ? pct(ok / n) : '–'} (${ok} of ${n}). `);
   } else if (ts.length === 1) {
