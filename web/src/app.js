@@ -87,14 +87,9 @@ async function loadBaseline() {
 }
 
 function showInfo() {
-  const c = app.model.config, task = app.model.task;
-  const ev = c.provenance?.eval;
-  const lm = isLanguageTask(task);
-  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
+  const task = app.model.task;
   ui.info.textContent = '';
-  ui.info.append(
-    el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens${c.pe.startsWith('cope') ? `, npos ${c.npos}` : ''}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`),
-  );
+  ui.info.append(el('span', {}, app.model.summary()));
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
   setOptions(ui.split, splits.map((s) => [s, s]), splits[0]);

@@ -119,8 +119,7 @@ class CopeViz extends HTMLElement {
       this.base = null;
       this.model = await Model.load(src.url, src.name, (f) => { this.bar.value = f; this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`; });
       if (src.baseline) this.base = await Model.load(src.baseline, src.baseline.split('/').pop().replace(/\.safetensors$/, '')).catch(() => null);
-      const c = this.model.config;
-      this.info.textContent = `${src.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads${this.model.task ? `, task ${this.model.task}` : ''}`;
+      this.info.textContent = this.model.summary();
       await this.compute();
     } catch (err) {
       this.fail(err);

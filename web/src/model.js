@@ -2,6 +2,7 @@
 // token pieces, predictions, and each head's [T*T] arrays fetched on demand (cached), so a
 // 512-token input never moves all layers' arrays to the page at once.
 import { sharedClient } from './client.js';
+import { isLanguageTask } from './tasks.js';
 
 let keys = 0;
 
@@ -27,6 +28,17 @@ export class Model {
   }
 
   get hasCope() { return this.config.pe.startsWith('cope'); }
+
+  /** The position encoding, as every view names it: "pe cope (sep-keys)". */
+  get peLabel() { return `pe ${this.config.pe}${this.config.sep_keys ? ' (sep-keys)' : ''}`; }
+
+  /** One sentence on the model (page and widget): shape, context, task and its error rates. */
+  summary() {
+    const c = this.config, task = this.task, lm = isLanguageTask(task);
+    const ev = c.provenance?.eval;
+    const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
+    return `${this.name}: ${this.peLabel}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens${this.hasCope ? `, npos ${c.npos}` : ''}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`;
+  }
 
   tokenize(text) { return this.client.call('tokenize', { key: this.key, text }); }
   sample(task, seed, split) { return this.client.call('sample', { key: this.key, task, seed, split }); }

@@ -209,7 +209,7 @@ class CompareView {
     await Promise.all([run, base].map(async (r, k) => {
       const c = this.cols[k];
       const m = r.model, L = Math.min(layer, m.config.n_layer - 1), H = Math.min(head, m.config.n_head - 1);
-      c.title.textContent = `${m.name} — pe ${m.config.pe}${m.config.sep_keys ? ' (sep-keys)' : ''}, layer ${L}, head ${H}`;
+      c.title.textContent = `${m.name} — ${m.peLabel}, layer ${L}, head ${H}`;
       await c.q.show(r, L, H, Math.min(query, r.T - 1));
       const h = await r.head(L, H);
       if (!this.panel.isCurrent(r)) return;
