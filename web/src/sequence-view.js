@@ -2,8 +2,8 @@
 // keys) of the position-only attention (row max 1), the attention, the gates and the positions of
 // the selected head, boundary markers on chosen tokens, hover details, and a layers x heads grid
 // of small maps to pick a head from.
-import { Heatmap, downloadPNG } from './charts.js';
-import { LUT, lutIndex, mapRange, fmt } from './scales.js';
+import { Heatmap, downloadPNG, paintBitmap } from './charts.js';
+import { mapRange, fmt } from './scales.js';
 import { el, button, select } from './dom.js';
 
 export const MAPS = [
@@ -99,9 +99,7 @@ export class SequenceView {
       const b = button('', () => this.panel.set({ layer: l, head: hh }), {
         class: 'thumb', 'aria-pressed': String(l === layer && hh === head), 'aria-label': `layer ${l} head ${hh}`, title: `layer ${l}, head ${hh}`,
       });
-      const c = el('canvas', { width: t.n, height: t.n });
-      paintThumb(c, t, kind);
-      b.append(c, el('span', {}, `L${l} H${hh}`));
+      b.append(paintBitmap(el('canvas'), t.data, t.n, thumbRange(t.data, kind)), el('span', {}, `L${l} H${hh}`));
       this.grid.appendChild(b);
     }));
   }
@@ -139,17 +137,11 @@ export class SequenceView {
   }
 }
 
-function paintThumb(c, { n, data }, kind) {
+/** The colour range of a thumbnail: 0..1, or the positions' own min..max (NaN cells are empty). */
+function thumbRange(data, kind) {
+  if (kind !== 'positions') return [0, 1];
   let lo = Infinity, hi = -Infinity;
   for (const v of data) if (!Number.isNaN(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (kind !== 'positions') { lo = 0; hi = 1; }
-  const g = c.getContext('2d'), img = g.createImageData(n, n);
-  for (let k = 0; k < n * n; k++) {
-    const v = data[k];
-    if (Number.isNaN(v)) continue;
-    const [r, gg, b] = LUT[lutIndex(v, lo, hi)];
-    img.data.set([r, gg, b, 255], 4 * k);
-  }
-  g.putImageData(img, 0, 0);
+  return [lo, hi];
 }
 
