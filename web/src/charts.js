@@ -8,6 +8,7 @@ import {
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import { LUT, lutIndex, colour, fmt } from './scales.js';
+import { el, button } from './dom.js';
 
 Chart.register(LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
   Legend, Tooltip, Filler, MatrixController, MatrixElement);
@@ -37,13 +38,28 @@ const background = {
 Chart.register(background);
 
 /** Saves a chart as a PNG file. */
-export function downloadPNG(chart, name) {
+function downloadPNG(chart, name) {
   const a = document.createElement('a');
   a.href = chart.toBase64Image('image/png');
   a.download = `${name.replace(/[^\w.-]+/g, '_')}.png`;
   document.body.appendChild(a);
   a.click();
   a.remove();
+}
+
+/**
+ * A figure for one chart with its title and a PNG button in the caption; every chart on the page
+ * sits in one. kind 'chart' or 'map' (the CSS classes kind-box and kind-holder); chart() is the
+ * chart to save (null until drawn), fileName() the name to save it as. The chart goes in holder.
+ */
+export function pngFigure(kind, title, { chart, fileName, attrs = {} }) {
+  const box = el('figure', { class: `${kind}-box`, ...attrs });
+  const cap = el('figcaption');
+  const save = () => { const c = chart(); if (c) downloadPNG(c, fileName()); };
+  cap.append(el('span', {}, title), button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
+  const holder = el('div', { class: `${kind}-holder` });
+  box.append(cap, holder);
+  return { box, holder };
 }
 
 /** Common options of every chart: theme colours, no animation (stepping must feel instant). */

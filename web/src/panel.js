@@ -3,7 +3,7 @@
 // keyboard) and the three views: query (Figure 1), sequence (Figure 4) and compare.
 import { QueryView } from './query-view.js';
 import { SequenceView } from './sequence-view.js';
-import { Heatmap, downloadPNG } from './charts.js';
+import { Heatmap, pngFigure } from './charts.js';
 import { theme } from './charts.js';
 import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
@@ -191,14 +191,9 @@ class CompareView {
       const title = el('h3');
       col.appendChild(title);
       const q = new QueryView(col, panel);
-      const mapBox = el('figure', { class: 'map-box' });
-      const cap = el('figcaption');
-      cap.append(el('span', {}, 'Attention a_ij (all queries)'));
-      const holder = el('div', { class: 'map-holder' });
-      mapBox.append(cap, holder);
-      col.appendChild(mapBox);
-      const hm = new Heatmap(holder, { title: 'attention', onClick: (i) => panel.set({ query: i }, true) });
-      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, 'cope-compare-attention'), { class: 'png' }));
+      const fig = pngFigure('map', 'Attention a_ij (all queries)', { chart: () => hm.chart, fileName: () => 'cope-compare-attention' });
+      col.appendChild(fig.box);
+      const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }, true) });
       this.root.appendChild(col);
       return { title, q, hm };
     });

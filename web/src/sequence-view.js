@@ -2,7 +2,7 @@
 // keys) of the position-only attention (row max 1), the attention, the gates and the positions of
 // the selected head, boundary markers on chosen tokens, hover details, and a layers x heads grid
 // of small maps to pick a head from.
-import { Heatmap, downloadPNG, paintBitmap } from './charts.js';
+import { Heatmap, pngFigure, paintBitmap } from './charts.js';
 import { mapRange, fmt } from './scales.js';
 import { el, button, select } from './dom.js';
 
@@ -45,11 +45,9 @@ export class SequenceView {
     this.root.append(this.note, bar, this.grid, this.maps, this.tip);
     container.appendChild(this.root);
     this.heatmaps = MAPS.map(([kind, title, cope]) => {
-      const box = el('figure', { class: 'map-box', 'data-kind': kind });
-      const cap = el('figcaption');
-      cap.append(el('span', {}, title));
-      const holder = el('div', { class: 'map-holder' });
-      box.append(cap, holder);
+      const { box, holder } = pngFigure('map', title, {
+        chart: () => hm.chart, fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`, attrs: { 'data-kind': kind },
+      });
       this.maps.appendChild(box);
       const hm = new Heatmap(holder, {
         title,
@@ -57,7 +55,6 @@ export class SequenceView {
         onLeave: () => { this.tip.hidden = true; },
         onClick: (i) => panel.set({ query: i }),
       });
-      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, `cope-${kind}-L${panel.state.layer}H${panel.state.head}`), { class: 'png', title: `Save “${title}” as PNG` }));
       // Keyboard: focus a map, arrows move a cell cursor and show its numbers, Enter makes its row the query.
       hm.canvas.tabIndex = 0;
       hm.canvas.setAttribute('aria-label', `${title}: arrows show a cell's numbers, Enter selects its row`);
