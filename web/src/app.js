@@ -1,7 +1,7 @@
 // app.js — the visualizer page: pick a shipped model or drop a .safetensors file, type or
 // generate an input, see the model's prediction, and explore it in the panel (panel.js). The
 // whole state lives in the URL, so a link reproduces the view.
-import { Model } from './model.js';
+import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, loadIndex, embedSnippets } from './state.js';
@@ -115,28 +115,13 @@ let updating = null;
 async function update(state = {}) {
   const text = ui.text.value;
   const my = (updating = Symbol('update'));
-  const tok = await app.model.tokenize(text);
+  const { tok, run, baseRun, notes } = await traceText(app.model, app.base, text);
   if (my !== updating) return;
-  const nctx = app.model.config.n_ctx;
-  let ids = Array.from(tok.ids);
-  const notes = [];
-  if (!ids.length) { notes.push('Type some text: the input has no tokens.'); }
-  if (ids.length > nctx) {
-    notes.push(`The text has ${ids.length} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`);
-    ids = ids.slice(0, nctx);
-  }
-  if (tok.unknown) notes.push(`${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces.slice(0, 8).map((p) => JSON.stringify(p)).join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`);
+  if (!run) notes.unshift('Type some text: the input has no tokens.');
   ui.notice.textContent = notes.join(' ');
   ui.notice.hidden = !notes.length;
-  showTokens(text, tok, ids.length);
-  if (!ids.length) return;
-  const run = await app.model.run(ids);
-  let baseRun = null;
-  if (app.base) {
-    const bt = await app.base.tokenize(text);
-    baseRun = await app.base.run(Array.from(bt.ids).slice(0, Math.min(ids.length, app.base.config.n_ctx)));
-  }
-  if (my !== updating) return;
+  showTokens(text, tok, run ? run.T : 0);
+  if (!run) return;
   showPrediction(run);
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);

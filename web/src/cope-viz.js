@@ -4,7 +4,7 @@
 // It shows a still frame (the input text, or a poster image) until it is scrolled into view, and
 // only then starts the worker, loads the model and computes. Works from any static host: no
 // special headers, the worker is started from a blob when this script is on another origin.
-import { Model } from './model.js';
+import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
 import { loadIndex, modelEntry } from './state.js';
@@ -130,20 +130,12 @@ class CopeViz extends HTMLElement {
     try {
       let text = this.getAttribute('text');
       if (text === null && this.model.task) text = this.model.detokenizeText((await this.model.sample(this.model.task, 1, 'train')).pieces);
-      const tok = await this.model.tokenize(text || '');
-      const n = this.model.config.n_ctx;
-      if (!tok.ids.length) throw new Error('the text has no tokens');
-      const ids = Array.from(tok.ids).slice(0, n);
-      const run = await this.model.run(ids);
-      let baseRun = null;
-      if (this.base) baseRun = await this.base.run(Array.from((await this.base.tokenize(text)).ids).slice(0, Math.min(ids.length, this.base.config.n_ctx)));
+      const { run, baseRun, notes } = await traceText(this.model, this.base, text || '');
+      if (!run) throw new Error('the text has no tokens');
       const st = this.attrState();
       if (st.query === undefined) st.query = defaultQuery(this.model.task, run.pieces);
       this.status.hidden = true;
       this.err.hidden = true;
-      const notes = [];
-      if (tok.ids.length > n) notes.push(`The text has ${tok.ids.length} tokens; the model reads ${n}: showing the first ${n}.`);
-      if (tok.unknown) notes.push(`Not in the vocabulary (read as <unk>): ${tok.unknownPieces.slice(0, 5).map((p) => JSON.stringify(p)).join(', ')}.`);
       const last = run.T - 1;
       notes.push(`After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`);
       this.pred.textContent = notes.join(' ');

@@ -59,6 +59,28 @@ export class Model {
   free() { return this.client.call('unload', { key: this.key }); }
 }
 
+/**
+ * The one way page and widget show a text: tokenize it with model, trace the first n_ctx tokens,
+ * and trace the baseline (when given) on the same text cut to the same length. notes say what the
+ * reader should know about the input: that it was cut to the context, that pieces read as <unk>.
+ *   -> { tok, run, baseRun, notes }; run and baseRun are null when the text has no tokens.
+ */
+export async function traceText(model, baseline, text) {
+  const tok = await model.tokenize(text);
+  const nctx = model.config.n_ctx, n = tok.ids.length, notes = [];
+  if (n > nctx) notes.push(`The text has ${n} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`);
+  if (tok.unknown) notes.push(`${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces.slice(0, 8).map((p) => JSON.stringify(p)).join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`);
+  if (!n) return { tok, run: null, baseRun: null, notes };
+  const ids = Array.from(tok.ids).slice(0, nctx);
+  const run = await model.run(ids);
+  let baseRun = null;
+  if (baseline) {
+    const bt = await baseline.tokenize(text);
+    baseRun = await baseline.run(Array.from(bt.ids).slice(0, Math.min(ids.length, baseline.config.n_ctx)));
+  }
+  return { tok, run, baseRun, notes };
+}
+
 export class Run {
   constructor(model, ids, r) {
     this.model = model;
