@@ -102,12 +102,11 @@ function showInfo() {
 // ---------------------------------------------------------------------------------------------
 // Input, prediction and tracing
 
-async function newExample() {
-  const task = app.model.task;
-  if (!task) return;
-  const s = await app.model.sample(task, app.seed++, ui.split.value || 'train');
-  ui.text.value = app.model.detokenizeText(s.pieces);
-  await update({ query: null });
+/** Puts a generated input of the model's task in the text box and shows it with state. */
+async function newExample(state = { query: null }) {
+  if (!app.model.task) return;
+  ui.text.value = await app.model.exampleText(app.seed++, ui.split.value || 'train');
+  await update(state);
 }
 
 let updating = null;
@@ -267,11 +266,7 @@ async function start() {
   if (st.view === 'compare') await loadBaseline();
   const pstate = { view: st.view, layer: st.layer, head: st.head, query: st.query ?? null };
   if (st.text !== undefined) { ui.text.value = st.text; await update(pstate); }
-  else if (app.model.task) {
-    const s = await app.model.sample(app.model.task, app.seed++, ui.split.value || 'train');
-    ui.text.value = app.model.detokenizeText(s.pieces);
-    await update(pstate);
-  }
+  else await newExample(pstate);
   if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));
 }
 
