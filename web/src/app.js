@@ -24,10 +24,8 @@ const app = {
   seed: 1,
 };
 
-const panel = new VizPanel($('panel'), {
-  onChange: () => saveURL(),
-  onError: (err) => showError('Could not draw the view', err),
-});
+const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
+panel.subscribe(() => saveURL()); // the address bar follows every change of the panel's state
 window.copeViz = { app, panel }; // for the browser tests and the curious (console)
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +123,7 @@ async function update(state = {}) {
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
   panel.setRuns(run, baseRun, st);
-  saveURL();
+  saveURL(); // for the text; the panel's subscription covers its own state
 }
 
 function showTokens(text, tok, used) {
@@ -134,7 +132,7 @@ function showTokens(text, tok, used) {
     const unk = app.model.vocab[tok.ids[k]] === '<unk>' && text.slice(a, b) !== '<unk>';
     const chip = el('button', { type: 'button', class: `tok${unk ? ' unk' : ''}${k >= used ? ' cut' : ''}`, title: unk ? `${JSON.stringify(text.slice(a, b))} is not in the vocabulary: read as <unk>` : `token ${k}`, tabindex: '-1' });
     chip.textContent = unk ? `${text.slice(a, b)} → <unk>` : showPiece(text.slice(a, b));
-    if (k < used) chip.addEventListener('click', () => panel.set({ query: k }, true));
+    if (k < used) chip.addEventListener('click', () => panel.set({ query: k }));
     ui.tokens.appendChild(chip);
   });
   ui.tokens.setAttribute('aria-label', `${tok.ids.length} tokens`);
@@ -146,7 +144,7 @@ function showPrediction(run) {
   ui.prediction.textContent = '';
   const say = (...parts) => ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
   const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
-  const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }, true), { class: 'link' });
+  const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
   if (isLanguageTask(task)) {
     const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length, n = ts.filter((t) => t.t < T).length;

@@ -13,11 +13,13 @@ export const VIEWS = [['query', 'Query · Figure 1'], ['sequence', 'Sequence · 
 
 export class VizPanel {
   /**
-   * root: an element to fill. opts.onChange(state) after every user change of the state.
+   * root: an element to fill. opts.onError(err) when a view cannot draw. subscribe() to hear of
+   * state changes.
    */
   constructor(root, opts = {}) {
     this.root = root;
     this.opts = opts;
+    this.subscribers = new Set();
     this.state = { view: 'query', layer: 0, head: 0, query: 0 };
     this.run = null;
     this.baseRun = null;
@@ -27,22 +29,22 @@ export class VizPanel {
     const bar = el('div', { class: 'toolbar panel-bar' });
     this.tabs = el('div', { class: 'tabs', role: 'group', 'aria-label': 'View' });
     this.tabButtons = VIEWS.map(([v, t]) => {
-      const b = button(t, () => this.set({ view: v }, true), { 'data-view': v, 'aria-pressed': 'false' });
+      const b = button(t, () => this.set({ view: v }), { 'data-view': v, 'aria-pressed': 'false' });
       this.tabs.appendChild(b);
       return b;
     });
-    this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }, true), { 'data-ctl': 'layer' });
-    this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }, true), { 'data-ctl': 'head' });
+    this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }), { 'data-ctl': 'layer' });
+    this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }), { 'data-ctl': 'head' });
     const step = el('div', { class: 'stepper', role: 'group', 'aria-label': 'Query token' });
     this.slider = el('input', { type: 'range', min: '0', max: '0', value: '0', 'aria-label': 'query token index', 'data-ctl': 'query' });
-    this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }, true));
+    this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }));
     this.playBtn = button('▶ Play', () => this.togglePlay(), { 'aria-pressed': 'false', 'data-ctl': 'play', title: 'Play through the queries' });
     step.append(
-      button('|◀', () => this.set({ query: 0 }, true), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
+      button('|◀', () => this.set({ query: 0 }), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
       button('◀', () => this.stepQuery(-1), { 'aria-label': 'previous query (←)', title: 'previous query (←)', 'data-ctl': 'prev' }),
       this.playBtn,
       button('▶', () => this.stepQuery(1), { 'aria-label': 'next query (→)', title: 'next query (→)', 'data-ctl': 'next' }),
-      button('▶|', () => this.set({ query: Infinity }, true), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
+      button('▶|', () => this.set({ query: Infinity }), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
       this.slider,
     );
     this.queryLabel = el('span', { class: 'query-label', 'aria-live': 'polite' });
@@ -90,8 +92,17 @@ export class VizPanel {
     return out;
   }
 
-  /** Changes the state (clamped to the input and model) and redraws. user: tell onChange. */
-  set(partial, user = false) {
+  /**
+   * Calls fn(state) after every change of the state, whatever made it (a control, a key, a click in
+   * a view, play, a new input); returns a function that unsubscribes.
+   */
+  subscribe(fn) {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  /** Changes the state (clamped to the input and model), tells the subscribers if it changed, and redraws. */
+  set(partial) {
     const s = { ...this.state, ...partial };
     if (this.run) {
       const { n_layer: L, n_head: H } = this.run.model.config;
@@ -101,12 +112,13 @@ export class VizPanel {
     }
     if (!VIEWS.some(([v]) => v === s.view)) s.view = 'query';
     if (s.view === 'compare' && this.run && !this.baseRun) s.view = 'query';
+    const changed = Object.keys(s).some((k) => s[k] !== this.state[k]);
     this.state = s;
-    if (user) this.opts.onChange?.(this.state);
+    if (changed) for (const fn of this.subscribers) fn(this.state);
     this.render();
   }
 
-  stepQuery(d) { this.set({ query: this.state.query + d }, true); }
+  stepQuery(d) { this.set({ query: this.state.query + d }); }
 
   onKey(e) {
     const t = e.composedPath?.()[0] || e.target; // the real target, also from inside a shadow root
@@ -115,8 +127,8 @@ export class VizPanel {
     const k = e.key;
     if (k === 'ArrowRight') this.stepQuery(1);
     else if (k === 'ArrowLeft') this.stepQuery(-1);
-    else if (k === 'Home') this.set({ query: 0 }, true);
-    else if (k === 'End') this.set({ query: Infinity }, true);
+    else if (k === 'Home') this.set({ query: 0 });
+    else if (k === 'End') this.set({ query: Infinity });
     else return;
     e.preventDefault();
   }
@@ -125,7 +137,7 @@ export class VizPanel {
 
   play() {
     if (!this.run) return;
-    if (this.state.query >= this.run.T - 1) this.set({ query: 0 }, true);
+    if (this.state.query >= this.run.T - 1) this.set({ query: 0 });
     this.timer = setInterval(() => {
       if (!this.run || this.state.query >= this.run.T - 1) { this.stop(); return; }
       this.stepQuery(1);
@@ -193,7 +205,7 @@ class CompareView {
       const q = new QueryView(col, panel);
       const fig = pngFigure('map', 'Attention a_ij (all queries)', { chart: () => hm.chart, fileName: () => 'cope-compare-attention' });
       col.appendChild(fig.box);
-      const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }, true) });
+      const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }) });
       this.root.appendChild(col);
       return { title, q, hm };
     });

@@ -111,7 +111,7 @@ export class SequenceView {
     else if (k === 'ArrowDown') i++;
     else if (k === 'ArrowLeft') j--;
     else if (k === 'ArrowRight') j++;
-    else if (k === 'Enter') { this.panel.set({ query: i }, true); e.preventDefault(); return; }
+    else if (k === 'Enter') { this.panel.set({ query: i }); e.preventDefault(); return; }
     else return;
     e.preventDefault();
     i = Math.max(0, Math.min(T - 1, i));

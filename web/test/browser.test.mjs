@@ -201,6 +201,24 @@ try {
   await p2.keyboard.press('ArrowUp');
   const ktip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
   check(/query i = 1 /.test(ktip) && /key j = 1 /.test(ktip), 'arrow keys on a focused map show a cell\'s numbers', ktip.slice(0, 80));
+  // Clicks in the sequence view reach the URL too: a map cell makes its row the query, a
+  // thumbnail of the layers x heads grid picks the head.
+  await p2.locator('.map-box[data-kind=attn] canvas').scrollIntoViewIfNeeded();
+  const cell = await p2.evaluate(() => {
+    const c = document.querySelector('.map-box[data-kind=attn] canvas'), hm = c.$heatmap, r = c.getBoundingClientRect();
+    const i = hm.state.T - 1;
+    return { i, x: r.left + hm.chart.scales.x.getPixelForValue(0), y: r.top + hm.chart.scales.y.getPixelForValue(i) };
+  });
+  await p2.mouse.click(cell.x, cell.y);
+  await rendered(p2, cell.i);
+  const urlHas = (want) => p2.waitForFunction((want) => {
+    const p = new URLSearchParams(location.search);
+    return Object.entries(want).every(([k, v]) => p.get(k) === String(v));
+  }, want, { timeout: 5000 }).then(() => true, () => false);
+  check(await urlHas({ view: 'sequence', query: cell.i }), `a click on a map cell puts its row in the URL (query=${cell.i})`, await p2.evaluate(() => location.search));
+  await p2.locator('.head-grid .thumb[aria-label="layer 0 head 0"]').click();
+  await p2.waitForFunction(() => window.copeViz.panel.state.layer === 0 && window.copeViz.panel.state.head === 0 && !window.copeViz.panel.drawing, null, { timeout: 10000 });
+  check(await urlHas({ layer: 0, head: 0, query: cell.i }), 'a click on a head thumbnail puts its layer and head in the URL', await p2.evaluate(() => location.search));
   check(p2.errors.length === 0, 'no console errors after the round trip', p2.errors.join(' | '));
   await p2.context().close();
 
