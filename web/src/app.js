@@ -4,7 +4,7 @@
 import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, TASK_BLURBS } from './tasks.js';
-import { readState, writeState, modelEntry, loadIndex, embedSnippets } from './state.js';
+import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -71,7 +71,7 @@ async function loadModel(source, name, ref, entry) {
 
 /** The baseline of the shown shipped model, loaded beside it (for the compare view). */
 async function loadBaseline() {
-  const pair = app.entry?.baseline && app.index.find((e) => e.name === app.entry.baseline);
+  const pair = baselineEntry(app.index, app.entry);
   if (!pair) return null;
   try {
     const m = await Model.load(new URL(pair.file, location.href).href, pair.name);

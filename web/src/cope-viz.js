@@ -7,7 +7,7 @@
 import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
-import { loadIndex, modelEntry } from './state.js';
+import { loadIndex, modelEntry, baselineEntry } from './state.js';
 import { el, button } from './dom.js';
 import css from './style.css';
 
@@ -77,7 +77,7 @@ class CopeViz extends HTMLElement {
     // a shipped model named by its name or by its URL: its baseline comes with it
     const entry = ref ? modelEntry(index, ref) || index.find((e) => file(e) === new URL(ref, document.baseURI).href) : index[0];
     if (entry) {
-      const pair = index.find((e) => e.name === entry.baseline);
+      const pair = baselineEntry(index, entry);
       return { url: file(entry), name: entry.name, baseline: this.getAttribute('baseline') || (pair && file(pair)) };
     }
     if (!ref) throw new Error('no model attribute and no shipped models beside cope-viz.js');
