@@ -1,10 +1,10 @@
 // app.js — the visualizer page: pick a shipped model or drop a .safetensors file, type or
 // generate an input, see the model's prediction, and explore it in the panel (panel.js). The
 // whole state lives in the URL, so a link reproduces the view.
-import { Model } from './model.js';
+import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
-import { targets, defaultQuery, showPiece, TASK_BLURBS } from './tasks.js';
-import { readState, writeState, modelEntry, loadIndex, embedSnippets } from './state.js';
+import { targets, defaultQuery, showPiece, isLanguageTask, TASK_BLURBS } from './tasks.js';
+import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,14 +21,11 @@ const app = {
   model: null,     // the Model shown
   base: null,      // its baseline (same task, other pe), when shipped
   modelRef: null,  // what the URL names: an index name or a URL; null for a dropped file
-  run: null,
   seed: 1,
 };
 
-const panel = new VizPanel($('panel'), {
-  onChange: () => saveURL(),
-  onError: (err) => showError('Could not draw the view', err),
-});
+const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
+panel.subscribe(() => saveURL()); // the address bar follows every change of the panel's state
 window.copeViz = { app, panel }; // for the browser tests and the curious (console)
 
 // ---------------------------------------------------------------------------------------------
@@ -74,7 +71,7 @@ async function loadModel(source, name, ref, entry) {
 
 /** The baseline of the shown shipped model, loaded beside it (for the compare view). */
 async function loadBaseline() {
-  const pair = app.entry?.baseline && app.index.find((e) => e.name === app.entry.baseline);
+  const pair = baselineEntry(app.index, app.entry);
   if (!pair) return null;
   try {
     const m = await Model.load(new URL(pair.file, location.href).href, pair.name);
@@ -88,14 +85,9 @@ async function loadBaseline() {
 }
 
 function showInfo() {
-  const c = app.model.config, task = app.model.task;
-  const ev = c.provenance?.eval;
-  const lm = task === 'text' || task === 'toy'; // language modelling: the per-token error is the measure
-  const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
+  const task = app.model.task;
   ui.info.textContent = '';
-  ui.info.append(
-    el('span', {}, `${app.model.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens${c.pe.startsWith('cope') ? `, npos ${c.npos}` : ''}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`),
-  );
+  ui.info.append(el('span', {}, app.model.summary()));
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
   setOptions(ui.split, splits.map((s) => [s, s]), splits[0]);
@@ -108,12 +100,11 @@ function showInfo() {
 // ---------------------------------------------------------------------------------------------
 // Input, prediction and tracing
 
-async function newExample() {
-  const task = app.model.task;
-  if (!task) return;
-  const s = await app.model.sample(task, app.seed++, ui.split.value || 'train');
-  ui.text.value = app.model.detokenizeText(s.pieces);
-  await update({ query: null });
+/** Puts a generated input of the model's task in the text box and shows it with state. */
+async function newExample(state = { query: null }) {
+  if (!app.model.task) return;
+  ui.text.value = await app.model.exampleText(app.seed++, ui.split.value || 'train');
+  await update(state);
 }
 
 let updating = null;
@@ -121,34 +112,18 @@ let updating = null;
 async function update(state = {}) {
   const text = ui.text.value;
   const my = (updating = Symbol('update'));
-  const tok = await app.model.tokenize(text);
+  const { tok, run, baseRun, notes } = await traceText(app.model, app.base, text);
   if (my !== updating) return;
-  const nctx = app.model.config.n_ctx;
-  let ids = Array.from(tok.ids);
-  const notes = [];
-  if (!ids.length) { notes.push('Type some text: the input has no tokens.'); }
-  if (ids.length > nctx) {
-    notes.push(`The text has ${ids.length} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`);
-    ids = ids.slice(0, nctx);
-  }
-  if (tok.unknown) notes.push(`${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces.slice(0, 8).map((p) => JSON.stringify(p)).join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`);
+  if (!run) notes.unshift('Type some text: the input has no tokens.');
   ui.notice.textContent = notes.join(' ');
   ui.notice.hidden = !notes.length;
-  showTokens(text, tok, ids.length);
-  if (!ids.length) return;
-  const run = await app.model.run(ids);
-  let baseRun = null;
-  if (app.base) {
-    const bt = await app.base.tokenize(text);
-    baseRun = await app.base.run(Array.from(bt.ids).slice(0, Math.min(ids.length, app.base.config.n_ctx)));
-  }
-  if (my !== updating) return;
-  app.run = run;
+  showTokens(text, tok, run ? run.T : 0);
+  if (!run) return;
   showPrediction(run);
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
   panel.setRuns(run, baseRun, st);
-  saveURL();
+  saveURL(); // for the text; the panel's subscription covers its own state
 }
 
 function showTokens(text, tok, used) {
@@ -157,7 +132,7 @@ function showTokens(text, tok, used) {
     const unk = app.model.vocab[tok.ids[k]] === '<unk>' && text.slice(a, b) !== '<unk>';
     const chip = el('button', { type: 'button', class: `tok${unk ? ' unk' : ''}${k >= used ? ' cut' : ''}`, title: unk ? `${JSON.stringify(text.slice(a, b))} is not in the vocabulary: read as <unk>` : `token ${k}`, tabindex: '-1' });
     chip.textContent = unk ? `${text.slice(a, b)} → <unk>` : showPiece(text.slice(a, b));
-    if (k < used) chip.addEventListener('click', () => panel.set({ query: k }, true));
+    if (k < used) chip.addEventListener('click', () => panel.set({ query: k }));
     ui.tokens.appendChild(chip);
   });
   ui.tokens.setAttribute('aria-label', `${tok.ids.length} tokens`);
@@ -169,9 +144,9 @@ function showPrediction(run) {
   ui.prediction.textContent = '';
   const say = (...parts) => ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
   const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
-  const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }, true), { class: 'link' });
+  const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
-  if (task === 'text' || task === 'toy') {
+  if (isLanguageTask(task)) {
     const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length, n = ts.filter((t) => t.t < T).length;
     say(`Next-word accuracy on this input: ${n ? pct(ok / n) : '–'} (${ok} of ${n}). `);
   } else if (ts.length === 1) {
@@ -289,11 +264,7 @@ async function start() {
   if (st.view === 'compare') await loadBaseline();
   const pstate = { view: st.view, layer: st.layer, head: st.head, query: st.query ?? null };
   if (st.text !== undefined) { ui.text.value = st.text; await update(pstate); }
-  else if (app.model.task) {
-    const s = await app.model.sample(app.model.task, app.seed++, ui.split.value || 'train');
-    ui.text.value = app.model.detokenizeText(s.pieces);
-    await update(pstate);
-  }
+  else await newExample(pstate);
   if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));
 }
 

@@ -8,6 +8,7 @@ import {
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import { LUT, lutIndex, colour, fmt } from './scales.js';
+import { el, button } from './dom.js';
 
 Chart.register(LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
   Legend, Tooltip, Filler, MatrixController, MatrixElement);
@@ -37,13 +38,28 @@ const background = {
 Chart.register(background);
 
 /** Saves a chart as a PNG file. */
-export function downloadPNG(chart, name) {
+function downloadPNG(chart, name) {
   const a = document.createElement('a');
   a.href = chart.toBase64Image('image/png');
   a.download = `${name.replace(/[^\w.-]+/g, '_')}.png`;
   document.body.appendChild(a);
   a.click();
   a.remove();
+}
+
+/**
+ * A figure for one chart with its title and a PNG button in the caption; every chart on the page
+ * sits in one. kind 'chart' or 'map' (the CSS classes kind-box and kind-holder); chart() is the
+ * chart to save (null until drawn), fileName() the name to save it as. The chart goes in holder.
+ */
+export function pngFigure(kind, title, { chart, fileName, attrs = {} }) {
+  const box = el('figure', { class: `${kind}-box`, ...attrs });
+  const cap = el('figcaption');
+  const save = () => { const c = chart(); if (c) downloadPNG(c, fileName()); };
+  cap.append(el('span', {}, title), button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
+  const holder = el('div', { class: `${kind}-holder` });
+  box.append(cap, holder);
+  return { box, holder };
 }
 
 /** Common options of every chart: theme colours, no animation (stepping must feel instant). */
@@ -100,7 +116,7 @@ export class Heatmap {
     this.state = state;
     const { T, th } = state;
     const mode = T <= MATRIX_MAX_T ? 'matrix' : 'bitmap';
-    if (mode === 'bitmap') this.bitmap = this.makeBitmap(state);
+    if (mode === 'bitmap') this.bitmap = paintBitmap(this.bitmapCanvas ||= document.createElement('canvas'), state.data, T, state.range);
     if (this.chart && this.mode === mode && this.chart.$T === T && this.chart.$th === th) {
       if (mode === 'matrix') this.chart.data.datasets[0].data = this.cells(state);
       this.chart.update('none');
@@ -149,24 +165,27 @@ export class Heatmap {
     return out;
   }
 
-  /** The map as a T x T image, one pixel per cell; j > i transparent. */
-  makeBitmap({ data, T, range }) {
-    const c = this.bitmapCanvas || (this.bitmapCanvas = document.createElement('canvas'));
-    c.width = T;
-    c.height = T;
-    const g = c.getContext('2d'), img = g.createImageData(T, T), px = img.data;
-    for (let i = 0; i < T; i++)
-      for (let j = 0; j <= i; j++) {
-        const v = data[i * T + j];
-        if (Number.isNaN(v)) continue;
-        const [r, gg, b] = LUT[lutIndex(v, range[0], range[1])], k = 4 * (i * T + j);
-        px[k] = r; px[k + 1] = gg; px[k + 2] = b; px[k + 3] = 255;
-      }
-    g.putImageData(img, 0, 0);
-    return c;
-  }
-
   destroy() { this.chart?.destroy(); this.chart = null; }
+}
+
+/**
+ * Paints an n x n map (rows = queries i, columns = keys j) into canvas, resized to n x n: one pixel
+ * per cell, viridis over [lo, hi]. Cells above the diagonal (j > i) and NaN cells stay transparent.
+ * Long inputs' heatmaps and the head grid's thumbnails are drawn with it.
+ */
+export function paintBitmap(canvas, data, n, [lo, hi]) {
+  canvas.width = n;
+  canvas.height = n;
+  const g = canvas.getContext('2d'), img = g.createImageData(n, n), px = img.data;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      const v = data[i * n + j];
+      if (Number.isNaN(v)) continue;
+      const [r, gg, b] = LUT[lutIndex(v, lo, hi)], k = 4 * (i * n + j);
+      px[k] = r; px[k + 1] = gg; px[k + 2] = b; px[k + 3] = 255;
+    }
+  g.putImageData(img, 0, 0);
+  return canvas;
 }
 
 /** Bitmap cells, boundary markers (+ on the diagonal, as in the paper), the query row, colour bar. */

@@ -4,10 +4,10 @@
 // It shows a still frame (the input text, or a poster image) until it is scrolled into view, and
 // only then starts the worker, loads the model and computes. Works from any static host: no
 // special headers, the worker is started from a blob when this script is on another origin.
-import { Model } from './model.js';
+import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
-import { loadIndex, modelEntry } from './state.js';
+import { loadIndex, modelEntry, baselineEntry } from './state.js';
 import { el, button } from './dom.js';
 import css from './style.css';
 
@@ -77,7 +77,7 @@ class CopeViz extends HTMLElement {
     // a shipped model named by its name or by its URL: its baseline comes with it
     const entry = ref ? modelEntry(index, ref) || index.find((e) => file(e) === new URL(ref, document.baseURI).href) : index[0];
     if (entry) {
-      const pair = index.find((e) => e.name === entry.baseline);
+      const pair = baselineEntry(index, entry);
       return { url: file(entry), name: entry.name, baseline: this.getAttribute('baseline') || (pair && file(pair)) };
     }
     if (!ref) throw new Error('no model attribute and no shipped models beside cope-viz.js');
@@ -119,8 +119,7 @@ class CopeViz extends HTMLElement {
       this.base = null;
       this.model = await Model.load(src.url, src.name, (f) => { this.bar.value = f; this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`; });
       if (src.baseline) this.base = await Model.load(src.baseline, src.baseline.split('/').pop().replace(/\.safetensors$/, '')).catch(() => null);
-      const c = this.model.config;
-      this.info.textContent = `${src.name}: pe ${c.pe}${c.sep_keys ? ' (sep-keys)' : ''}, ${c.n_layer} layers × ${c.n_head} heads${this.model.task ? `, task ${this.model.task}` : ''}`;
+      this.info.textContent = this.model.summary();
       await this.compute();
     } catch (err) {
       this.fail(err);
@@ -130,21 +129,13 @@ class CopeViz extends HTMLElement {
   async compute() {
     try {
       let text = this.getAttribute('text');
-      if (text === null && this.model.task) text = this.model.detokenizeText((await this.model.sample(this.model.task, 1, 'train')).pieces);
-      const tok = await this.model.tokenize(text || '');
-      const n = this.model.config.n_ctx;
-      if (!tok.ids.length) throw new Error('the text has no tokens');
-      const ids = Array.from(tok.ids).slice(0, n);
-      const run = await this.model.run(ids);
-      let baseRun = null;
-      if (this.base) baseRun = await this.base.run(Array.from((await this.base.tokenize(text)).ids).slice(0, Math.min(ids.length, this.base.config.n_ctx)));
+      if (text === null && this.model.task) text = await this.model.exampleText(1);
+      const { run, baseRun, notes } = await traceText(this.model, this.base, text || '');
+      if (!run) throw new Error('the text has no tokens');
       const st = this.attrState();
       if (st.query === undefined) st.query = defaultQuery(this.model.task, run.pieces);
       this.status.hidden = true;
       this.err.hidden = true;
-      const notes = [];
-      if (tok.ids.length > n) notes.push(`The text has ${tok.ids.length} tokens; the model reads ${n}: showing the first ${n}.`);
-      if (tok.unknown) notes.push(`Not in the vocabulary (read as <unk>): ${tok.unknownPieces.slice(0, 5).map((p) => JSON.stringify(p)).join(', ')}.`);
       const last = run.T - 1;
       notes.push(`After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`);
       this.pred.textContent = notes.join(' ');

@@ -3,7 +3,7 @@
 // keyboard) and the three views: query (Figure 1), sequence (Figure 4) and compare.
 import { QueryView } from './query-view.js';
 import { SequenceView } from './sequence-view.js';
-import { Heatmap, downloadPNG } from './charts.js';
+import { Heatmap, pngFigure } from './charts.js';
 import { theme } from './charts.js';
 import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
@@ -13,11 +13,13 @@ export const VIEWS = [['query', 'Query · Figure 1'], ['sequence', 'Sequence · 
 
 export class VizPanel {
   /**
-   * root: an element to fill. opts.onChange(state) after every user change of the state.
+   * root: an element to fill. opts.onError(err) when a view cannot draw. subscribe() to hear of
+   * state changes.
    */
   constructor(root, opts = {}) {
     this.root = root;
     this.opts = opts;
+    this.subscribers = new Set();
     this.state = { view: 'query', layer: 0, head: 0, query: 0 };
     this.run = null;
     this.baseRun = null;
@@ -27,22 +29,22 @@ export class VizPanel {
     const bar = el('div', { class: 'toolbar panel-bar' });
     this.tabs = el('div', { class: 'tabs', role: 'group', 'aria-label': 'View' });
     this.tabButtons = VIEWS.map(([v, t]) => {
-      const b = button(t, () => this.set({ view: v }, true), { 'data-view': v, 'aria-pressed': 'false' });
+      const b = button(t, () => this.set({ view: v }), { 'data-view': v, 'aria-pressed': 'false' });
       this.tabs.appendChild(b);
       return b;
     });
-    this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }, true), { 'data-ctl': 'layer' });
-    this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }, true), { 'data-ctl': 'head' });
+    this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }), { 'data-ctl': 'layer' });
+    this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }), { 'data-ctl': 'head' });
     const step = el('div', { class: 'stepper', role: 'group', 'aria-label': 'Query token' });
     this.slider = el('input', { type: 'range', min: '0', max: '0', value: '0', 'aria-label': 'query token index', 'data-ctl': 'query' });
-    this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }, true));
+    this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }));
     this.playBtn = button('▶ Play', () => this.togglePlay(), { 'aria-pressed': 'false', 'data-ctl': 'play', title: 'Play through the queries' });
     step.append(
-      button('|◀', () => this.set({ query: 0 }, true), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
+      button('|◀', () => this.set({ query: 0 }), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
       button('◀', () => this.stepQuery(-1), { 'aria-label': 'previous query (←)', title: 'previous query (←)', 'data-ctl': 'prev' }),
       this.playBtn,
       button('▶', () => this.stepQuery(1), { 'aria-label': 'next query (→)', title: 'next query (→)', 'data-ctl': 'next' }),
-      button('▶|', () => this.set({ query: Infinity }, true), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
+      button('▶|', () => this.set({ query: Infinity }), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
       this.slider,
     );
     this.queryLabel = el('span', { class: 'query-label', 'aria-live': 'polite' });
@@ -90,8 +92,17 @@ export class VizPanel {
     return out;
   }
 
-  /** Changes the state (clamped to the input and model) and redraws. user: tell onChange. */
-  set(partial, user = false) {
+  /**
+   * Calls fn(state) after every change of the state, whatever made it (a control, a key, a click in
+   * a view, play, a new input); returns a function that unsubscribes.
+   */
+  subscribe(fn) {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  /** Changes the state (clamped to the input and model), tells the subscribers if it changed, and redraws. */
+  set(partial) {
     const s = { ...this.state, ...partial };
     if (this.run) {
       const { n_layer: L, n_head: H } = this.run.model.config;
@@ -101,12 +112,13 @@ export class VizPanel {
     }
     if (!VIEWS.some(([v]) => v === s.view)) s.view = 'query';
     if (s.view === 'compare' && this.run && !this.baseRun) s.view = 'query';
+    const changed = Object.keys(s).some((k) => s[k] !== this.state[k]);
     this.state = s;
-    if (user) this.opts.onChange?.(this.state);
+    if (changed) for (const fn of this.subscribers) fn(this.state);
     this.render();
   }
 
-  stepQuery(d) { this.set({ query: this.state.query + d }, true); }
+  stepQuery(d) { this.set({ query: this.state.query + d }); }
 
   onKey(e) {
     const t = e.composedPath?.()[0] || e.target; // the real target, also from inside a shadow root
@@ -115,8 +127,8 @@ export class VizPanel {
     const k = e.key;
     if (k === 'ArrowRight') this.stepQuery(1);
     else if (k === 'ArrowLeft') this.stepQuery(-1);
-    else if (k === 'Home') this.set({ query: 0 }, true);
-    else if (k === 'End') this.set({ query: Infinity }, true);
+    else if (k === 'Home') this.set({ query: 0 });
+    else if (k === 'End') this.set({ query: Infinity });
     else return;
     e.preventDefault();
   }
@@ -125,7 +137,7 @@ export class VizPanel {
 
   play() {
     if (!this.run) return;
-    if (this.state.query >= this.run.T - 1) this.set({ query: 0 }, true);
+    if (this.state.query >= this.run.T - 1) this.set({ query: 0 });
     this.timer = setInterval(() => {
       if (!this.run || this.state.query >= this.run.T - 1) { this.stop(); return; }
       this.stepQuery(1);
@@ -191,14 +203,9 @@ class CompareView {
       const title = el('h3');
       col.appendChild(title);
       const q = new QueryView(col, panel);
-      const mapBox = el('figure', { class: 'map-box' });
-      const cap = el('figcaption');
-      cap.append(el('span', {}, 'Attention a_ij (all queries)'));
-      const holder = el('div', { class: 'map-holder' });
-      mapBox.append(cap, holder);
-      col.appendChild(mapBox);
-      const hm = new Heatmap(holder, { title: 'attention', onClick: (i) => panel.set({ query: i }, true) });
-      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, 'cope-compare-attention'), { class: 'png' }));
+      const fig = pngFigure('map', 'Attention a_ij (all queries)', { chart: () => hm.chart, fileName: () => 'cope-compare-attention' });
+      col.appendChild(fig.box);
+      const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }) });
       this.root.appendChild(col);
       return { title, q, hm };
     });
@@ -209,7 +216,7 @@ class CompareView {
     await Promise.all([run, base].map(async (r, k) => {
       const c = this.cols[k];
       const m = r.model, L = Math.min(layer, m.config.n_layer - 1), H = Math.min(head, m.config.n_head - 1);
-      c.title.textContent = `${m.name} — pe ${m.config.pe}${m.config.sep_keys ? ' (sep-keys)' : ''}, layer ${L}, head ${H}`;
+      c.title.textContent = `${m.name} — ${m.peLabel}, layer ${L}, head ${H}`;
       await c.q.show(r, L, H, Math.min(query, r.T - 1));
       const h = await r.head(L, H);
       if (!this.panel.isCurrent(r)) return;

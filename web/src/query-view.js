@@ -2,7 +2,7 @@
 // i, layer and head, every key's gate, position p_ij (integer crossings marked), CoPE logit and
 // attention; beside it Chart.js charts of p_ij against key j (with the plain distance i - j) and
 // of the attention.
-import { rowChart, downloadPNG } from './charts.js';
+import { rowChart, pngFigure } from './charts.js';
 import { colour, textOn, fmt } from './scales.js';
 import { showPiece } from './tasks.js';
 import { el } from './dom.js';
@@ -34,11 +34,9 @@ export class QueryView {
     this.table = el('table', { class: 'strip' });
     this.stripWrap.appendChild(this.table);
     const charts = el('div', { class: 'row-charts' });
-    this.posBox = chartBox('Position of each key seen from the query', 'positions');
-    this.attBox = chartBox('Attention of the query over the keys', 'attention');
+    this.posBox = chartBox(panel, 'Position of each key seen from the query', 'positions');
+    this.attBox = chartBox(panel, 'Attention of the query over the keys', 'attention');
     charts.append(this.posBox.box, this.attBox.box);
-    for (const b of [this.posBox, this.attBox])
-      b.png.addEventListener('click', () => b.chart && downloadPNG(b.chart, `cope-${b.name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`));
     this.root.append(this.caption, this.stripWrap, charts);
     container.appendChild(this.root);
     this.built = null;
@@ -141,19 +139,14 @@ export class QueryView {
   }
 }
 
-function chartBox(title, name) {
-  const box = el('figure', { class: 'chart-box' });
-  const cap = el('figcaption');
-  const t = el('span');
-  t.textContent = title;
-  const png = el('button', { type: 'button', class: 'png', title: `Save the ${name} chart as PNG` });
-  png.textContent = 'PNG';
-  cap.append(t, png);
-  const holder = el('div', { class: 'chart-holder' });
-  const canvas = el('canvas', { role: 'img', 'aria-label': title });
-  holder.appendChild(canvas);
-  box.append(cap, holder);
-  return { box, canvas, png, name, chart: null };
+/** A figure with a canvas for one row chart; its PNG is named after the chart and the query. */
+function chartBox(panel, title, name) {
+  const b = { chart: null, canvas: el('canvas', { role: 'img', 'aria-label': title }) };
+  const fileName = () => `cope-${name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`;
+  const fig = pngFigure('chart', title, { chart: () => b.chart, fileName });
+  fig.holder.appendChild(b.canvas);
+  b.box = fig.box;
+  return b;
 }
 
 /** Charts are rebuilt per query (the axes change); the old one is destroyed first. */

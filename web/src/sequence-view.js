@@ -2,8 +2,8 @@
 // keys) of the position-only attention (row max 1), the attention, the gates and the positions of
 // the selected head, boundary markers on chosen tokens, hover details, and a layers x heads grid
 // of small maps to pick a head from.
-import { Heatmap, downloadPNG } from './charts.js';
-import { LUT, lutIndex, mapRange, fmt } from './scales.js';
+import { Heatmap, pngFigure, paintBitmap } from './charts.js';
+import { mapRange, fmt } from './scales.js';
 import { el, button, select } from './dom.js';
 
 export const MAPS = [
@@ -45,11 +45,9 @@ export class SequenceView {
     this.root.append(this.note, bar, this.grid, this.maps, this.tip);
     container.appendChild(this.root);
     this.heatmaps = MAPS.map(([kind, title, cope]) => {
-      const box = el('figure', { class: 'map-box', 'data-kind': kind });
-      const cap = el('figcaption');
-      cap.append(el('span', {}, title));
-      const holder = el('div', { class: 'map-holder' });
-      box.append(cap, holder);
+      const { box, holder } = pngFigure('map', title, {
+        chart: () => hm.chart, fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`, attrs: { 'data-kind': kind },
+      });
       this.maps.appendChild(box);
       const hm = new Heatmap(holder, {
         title,
@@ -57,7 +55,6 @@ export class SequenceView {
         onLeave: () => { this.tip.hidden = true; },
         onClick: (i) => panel.set({ query: i }),
       });
-      cap.append(button('PNG', () => hm.chart && downloadPNG(hm.chart, `cope-${kind}-L${panel.state.layer}H${panel.state.head}`), { class: 'png', title: `Save “${title}” as PNG` }));
       // Keyboard: focus a map, arrows move a cell cursor and show its numbers, Enter makes its row the query.
       hm.canvas.tabIndex = 0;
       hm.canvas.setAttribute('aria-label', `${title}: arrows show a cell's numbers, Enter selects its row`);
@@ -99,9 +96,7 @@ export class SequenceView {
       const b = button('', () => this.panel.set({ layer: l, head: hh }), {
         class: 'thumb', 'aria-pressed': String(l === layer && hh === head), 'aria-label': `layer ${l} head ${hh}`, title: `layer ${l}, head ${hh}`,
       });
-      const c = el('canvas', { width: t.n, height: t.n });
-      paintThumb(c, t, kind);
-      b.append(c, el('span', {}, `L${l} H${hh}`));
+      b.append(paintBitmap(el('canvas'), t.data, t.n, thumbRange(t.data, kind)), el('span', {}, `L${l} H${hh}`));
       this.grid.appendChild(b);
     }));
   }
@@ -116,7 +111,7 @@ export class SequenceView {
     else if (k === 'ArrowDown') i++;
     else if (k === 'ArrowLeft') j--;
     else if (k === 'ArrowRight') j++;
-    else if (k === 'Enter') { this.panel.set({ query: i }, true); e.preventDefault(); return; }
+    else if (k === 'Enter') { this.panel.set({ query: i }); e.preventDefault(); return; }
     else return;
     e.preventDefault();
     i = Math.max(0, Math.min(T - 1, i));
@@ -139,17 +134,11 @@ export class SequenceView {
   }
 }
 
-function paintThumb(c, { n, data }, kind) {
+/** The colour range of a thumbnail: 0..1, or the positions' own min..max (NaN cells are empty). */
+function thumbRange(data, kind) {
+  if (kind !== 'positions') return [0, 1];
   let lo = Infinity, hi = -Infinity;
   for (const v of data) if (!Number.isNaN(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  if (kind !== 'positions') { lo = 0; hi = 1; }
-  const g = c.getContext('2d'), img = g.createImageData(n, n);
-  for (let k = 0; k < n * n; k++) {
-    const v = data[k];
-    if (Number.isNaN(v)) continue;
-    const [r, gg, b] = LUT[lutIndex(v, lo, hi)];
-    img.data.set([r, gg, b, 255], 4 * k);
-  }
-  g.putImageData(img, 0, 0);
+  return [lo, hi];
 }
 

@@ -46,6 +46,11 @@ export function modelEntry(index, ref) {
   return index.find((e) => e.name === ref) || null;
 }
 
+/** The index entry of a shipped model's baseline (same task, the other kind of pe), or null. */
+export function baselineEntry(index, entry) {
+  return (entry?.baseline && index.find((e) => e.name === entry.baseline)) || null;
+}
+
 /** Copy-paste code for a blog: the widget and the iframe, for the page's current state. */
 export function embedSnippets(pageURL, entry, text, st) {
   const base = new URL('.', pageURL);

@@ -24,6 +24,12 @@ export const TASK_BLURBS = {
   toy: 'Toy task.',
 };
 
+/** Language-model tasks score every next token (their measure is the per-token error); the others
+ * score only their answers. */
+export function isLanguageTask(task) {
+  return task === 'text' || task === 'toy';
+}
+
 /** Marker text as the user types it: pieces separated by spaces, "\n" for the newline. */
 export function parseMarkers(s) {
   return String(s).split(/\s+/).filter(Boolean).map((p) => (p === '\\n' ? '\n' : p));
@@ -77,7 +83,7 @@ export function targets(task, pieces) {
     const keep = pieces.slice(0, bar).filter((p) => p !== '_');
     return keep.map((p, k) => ({ t: bar + 1 + k, expected: p })).filter((x) => x.t <= n);
   }
-  if (task === 'text' || task === 'toy') {
+  if (isLanguageTask(task)) {
     const out = [];
     for (let t = 1; t < n; t++) out.push({ t, expected: pieces[t] });
     return out;
@@ -88,6 +94,6 @@ export function targets(task, pieces) {
 /** The query that shows the model answering: the token before the first scored target. */
 export function defaultQuery(task, pieces) {
   const ts = targets(task, pieces);
-  if (ts.length && task !== 'text' && task !== 'toy') return Math.min(ts[0].t - 1, pieces.length - 1);
+  if (ts.length && !isLanguageTask(task)) return Math.min(ts[0].t - 1, pieces.length - 1);
   return Math.max(0, pieces.length - 1);
 }

@@ -140,7 +140,7 @@ try {
   const ms = Date.now() - t0;
   const st = await page.evaluate(() => ({
     state: window.copeViz.panel.snapshot().state, text: document.getElementById('text').value,
-    model: window.copeViz.app.model.name, T: window.copeViz.app.run.T, n_ctx: window.copeViz.app.model.config.n_ctx,
+    model: window.copeViz.app.model.name, T: window.copeViz.panel.run.T, n_ctx: window.copeViz.app.model.config.n_ctx,
     cells: document.querySelectorAll('.query-view table.strip tr.tok-row th[scope=col]').length,
     prediction: document.getElementById('prediction').textContent,
     canvases: [...document.querySelectorAll('#panel > .panel-body > .query-view canvas')].filter((c) => c.width > 0 && c.height > 0).length,
@@ -201,6 +201,24 @@ try {
   await p2.keyboard.press('ArrowUp');
   const ktip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
   check(/query i = 1 /.test(ktip) && /key j = 1 /.test(ktip), 'arrow keys on a focused map show a cell\'s numbers', ktip.slice(0, 80));
+  // Clicks in the sequence view reach the URL too: a map cell makes its row the query, a
+  // thumbnail of the layers x heads grid picks the head.
+  await p2.locator('.map-box[data-kind=attn] canvas').scrollIntoViewIfNeeded();
+  const cell = await p2.evaluate(() => {
+    const c = document.querySelector('.map-box[data-kind=attn] canvas'), hm = c.$heatmap, r = c.getBoundingClientRect();
+    const i = hm.state.T - 1;
+    return { i, x: r.left + hm.chart.scales.x.getPixelForValue(0), y: r.top + hm.chart.scales.y.getPixelForValue(i) };
+  });
+  await p2.mouse.click(cell.x, cell.y);
+  await rendered(p2, cell.i);
+  const urlHas = (want) => p2.waitForFunction((want) => {
+    const p = new URLSearchParams(location.search);
+    return Object.entries(want).every(([k, v]) => p.get(k) === String(v));
+  }, want, { timeout: 5000 }).then(() => true, () => false);
+  check(await urlHas({ view: 'sequence', query: cell.i }), `a click on a map cell puts its row in the URL (query=${cell.i})`, await p2.evaluate(() => location.search));
+  await p2.locator('.head-grid .thumb[aria-label="layer 0 head 0"]').click();
+  await p2.waitForFunction(() => window.copeViz.panel.state.layer === 0 && window.copeViz.panel.state.head === 0 && !window.copeViz.panel.drawing, null, { timeout: 10000 });
+  check(await urlHas({ layer: 0, head: 0, query: cell.i }), 'a click on a head thumbnail puts its layer and head in the URL', await p2.evaluate(() => location.search));
   check(p2.errors.length === 0, 'no console errors after the round trip', p2.errors.join(' | '));
   await p2.context().close();
 
@@ -245,7 +263,7 @@ try {
   await page.fill('#text', long);
   await page.waitForSelector('#notice:not([hidden])', { timeout: 10000 });
   const notice = await page.locator('#notice').textContent();
-  await page.waitForFunction((n) => window.copeViz.app.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, { timeout: 30000 });
+  await page.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, { timeout: 30000 });
   check(notice.includes(`at most ${st.n_ctx}`), `long text → "${notice.slice(0, 90)}…"`);
   reliable(`a text of ${st.n_ctx + 20} tokens for a context of ${st.n_ctx}`, `notice: ${notice}`);
   // unknown tokens are shown as such
@@ -257,7 +275,7 @@ try {
   reliable('the text "a = 0 ; zebra ++; <b>x</b> print a" (unknown words, HTML)', `token chips shown as text: ${unk.join(', ')}; HTML elements created: ${injected}`);
   // a valid model without a task (a golden test model): loads, runs the text as it is
   await page.setInputFiles('#file', 'tests/golden/cope.model.safetensors');
-  await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.app.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
+  await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.panel.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
     .then(() => check(true, 'a dropped model without a task loads and shows the input'), () => check(false, 'a dropped model without a task loads and shows the input'));
   // a model whose vocabulary holds HTML: its pieces are shown as text everywhere, nothing runs
   const evil = '<img/src=x/onerror=window.__pwned=1>'; // no whitespace: a valid "words" piece
@@ -265,7 +283,7 @@ try {
     buffer: withVocabPiece(readFileSync('tests/golden/cope.model.safetensors'), 1, evil) });
   await page.waitForFunction(() => window.copeViz.app.model?.name === 'html-vocab.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 });
   await page.fill('#text', `${evil} the ${evil}`);
-  await page.waitForFunction(() => window.copeViz.app.run?.T === 3 && !window.copeViz.panel.drawing, null, { timeout: 20000 });
+  await page.waitForFunction(() => window.copeViz.panel.run?.T === 3 && !window.copeViz.panel.drawing, null, { timeout: 20000 });
   await page.keyboard.press('End');
   const html = await page.evaluate(() => ({ imgs: document.querySelectorAll('img:not([src$=".png"])').length, pwned: window.__pwned === 1,
     shown: [...document.querySelectorAll('#tokens .tok')].map((e) => e.textContent) }));
@@ -337,7 +355,7 @@ try {
   const text = Array.from({ length: n }, (_, k) => words[(k * 7) % words.length]).join(' ');
   const t1 = Date.now();
   await lp.fill('#text', text);
-  await lp.waitForFunction((n) => window.copeViz.app.run?.T === n && !window.copeViz.panel.drawing, n, { timeout: 60000 });
+  await lp.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, n, { timeout: 60000 });
   const traced = Date.now() - t1;
   await lp.focus('#panel');
   const t2 = Date.now();
