@@ -31,13 +31,12 @@ static void skip_ws(parser *p) {
     }
 }
 
-static int new_node(parser *p, json_type t, int parent) {
+static int new_node(parser *p, json_type t) {
     if (p->doc->n_nodes >= p->cap_nodes) return -1;
     int i = p->doc->n_nodes++;
     json_node *n = &p->doc->nodes[i];
     memset(n, 0, sizeof *n);
     n->type = t;
-    n->parent = parent;
     n->first_child = -1;
     n->next = -1;
     return i;
@@ -164,7 +163,7 @@ static int match_lit(parser *p, const char *lit) {
     return 1;
 }
 
-static cope_status parse_value(parser *p, int parent, int depth, int *out);
+static cope_status parse_value(parser *p, int depth, int *out);
 
 static cope_status parse_container(parser *p, int node, int depth, int is_obj) {
     char close = is_obj ? '}' : ']';
@@ -185,7 +184,7 @@ static cope_status parse_container(parser *p, int node, int depth, int is_obj) {
             p->pos++;
         }
         int child;
-        if ((st = parse_value(p, node, depth + 1, &child))) return st;
+        if ((st = parse_value(p, depth + 1, &child))) return st;
         p->doc->nodes[child].key = key;
         p->doc->nodes[child].key_len = key_len;
         if (last < 0) p->doc->nodes[node].first_child = child;
@@ -200,7 +199,7 @@ static cope_status parse_container(parser *p, int node, int depth, int is_obj) {
     }
 }
 
-static cope_status parse_value(parser *p, int parent, int depth, int *out) {
+static cope_status parse_value(parser *p, int depth, int *out) {
     if (depth > JSON_MAX_DEPTH) return perr(p, "nesting too deep");
     skip_ws(p);
     if (p->pos >= p->len) return perr(p, "unexpected end of input");
@@ -213,7 +212,7 @@ static cope_status parse_value(parser *p, int parent, int depth, int *out) {
     else if (c == 'n') t = JSON_NULL;
     else if (c == '-' || (c >= '0' && c <= '9')) t = JSON_NUM;
     else return perr(p, "unexpected character");
-    int i = new_node(p, t, parent);
+    int i = new_node(p, t);
     if (i < 0) return perr(p, "too many values");
     p->doc->nodes[i].src_begin = p->pos;
     cope_status st = COPE_OK;
@@ -262,7 +261,7 @@ cope_status json_parse(json_doc *doc, const char *text, size_t len, cope_error *
     }
     parser p = {text, len, 0, doc, (int)cap, 0, err};
     int root;
-    cope_status st = parse_value(&p, -1, 0, &root);
+    cope_status st = parse_value(&p, 0, &root);
     if (!st) {
         skip_ws(&p);
         if (p.pos != len) st = perr(&p, "trailing characters after JSON value");

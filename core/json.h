@@ -10,7 +10,6 @@ typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } js
 
 typedef struct {
     json_type type;
-    int parent;
     int first_child;   /* arrays/objects: first element (objects: values; key is in .key) */
     int next;          /* next sibling or -1 */
     int count;         /* arrays/objects: number of elements */

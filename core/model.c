@@ -77,16 +77,14 @@ cope_status cope_config_validate(const cope_config *c, cope_error *err) {
 typedef struct {
     cope_model *m;
     size_t off;
-    char *name_at;
-    size_t name_left;
-    cope_status st;
+    char *name_at;            /* next free byte of m->names (48 bytes a tensor: longer than any name) */
 } layout_builder;
 
 static size_t add_tensor(layout_builder *b, const char *name, int ndim, int s0, int s1, int s2) {
     cope_model *m = b->m;
     cope_tensor_info *t = &m->tensors[m->n_tensors++];
     size_t n = strlen(name) + 1;
-    memcpy(b->name_at, name, n); /* name_left is sized for the longest name by construction */
+    memcpy(b->name_at, name, n);
     t->name = b->name_at;
     b->name_at += n;
     t->ndim = ndim;
@@ -116,7 +114,7 @@ cope_status model_alloc(cope_model *m, cope_error *err) {
     m->layers = calloc((size_t)L, sizeof(layer_offsets));
     if (!m->tensors || !m->names || !m->layers)
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (model layout)");
-    layout_builder b = {m, 0, m->names, (size_t)max_tensors * 48, COPE_OK};
+    layout_builder b = {m, 0, m->names};
     char nm[48];
     m->tok_emb = add_tensor(&b, "tok_emb.weight", 2, V, D, 0);
     m->pos_emb = c->pe == COPE_PE_ABS ? add_tensor(&b, "pos_emb.weight", 2, c->n_ctx, D, 0) : COPE_NO_TENSOR;

@@ -6,7 +6,9 @@
  * WebAssembly with -msimd128 gets explicit 4-lane kernels (core/simd.h) in the
  * `#if defined(__wasm_simd128__)` blocks; every other build runs exactly the portable code. */
 #include "ops.h"
+#if defined(__wasm_simd128__)
 #include "simd.h"
+#endif
 
 #include <math.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* simd.h — internal: a few 4-lane float operations for the WebAssembly SIMD kernels in ops.c
- * (wasm_simd128.h under -msimd128, plain C otherwise, ggml style). ops.c uses them only inside
- * `#if defined(__wasm_simd128__)` blocks; the native build keeps its autovectorized scalar code.
+ * (wasm_simd128.h under -msimd128, ggml style). ops.c includes it and uses it only in
+ * `#if defined(__wasm_simd128__)` blocks; every other build runs the portable scalar code.
  * wasm SIMD has no fused multiply-add, so F32x4_FMA is a multiply then an add: the same rounding
  * as the scalar code, which is what lets the SIMD and scalar wasm builds agree closely. */
 #ifndef COPE_SIMD_H
@@ -30,31 +30,6 @@ static inline float f32x4_hsum(f32x4 v) {
 static inline float f32x4_hmax(f32x4 v) {
     f32x4 s = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
     float a = wasm_f32x4_extract_lane(s, 0), b = wasm_f32x4_extract_lane(s, 1);
-    return b > a ? b : a;
-}
-
-#else /* scalar stand-in with the same meaning, for reading and for non-wasm experiments */
-
-typedef struct { float v[4]; } f32x4;
-static inline f32x4 f32x4_make(float a, float b, float c, float d) { f32x4 r = {{a, b, c, d}}; return r; }
-#define F32x4_ZERO() f32x4_make(0.0f, 0.0f, 0.0f, 0.0f)
-#define F32x4_SPLAT(x) f32x4_make((x), (x), (x), (x))
-#define F32x4_LOAD_SPLAT(p) F32x4_SPLAT(*(p))
-#define F32x4_LOAD(p) f32x4_make((p)[0], (p)[1], (p)[2], (p)[3])
-#define F32x4_STORE(p, x) do { f32x4 s_ = (x); for (int l_ = 0; l_ < 4; l_++) (p)[l_] = s_.v[l_]; } while (0)
-static inline f32x4 f32x4_add(f32x4 a, f32x4 b) { for (int l = 0; l < 4; l++) a.v[l] += b.v[l]; return a; }
-static inline f32x4 f32x4_sub(f32x4 a, f32x4 b) { for (int l = 0; l < 4; l++) a.v[l] -= b.v[l]; return a; }
-static inline f32x4 f32x4_mul(f32x4 a, f32x4 b) { for (int l = 0; l < 4; l++) a.v[l] *= b.v[l]; return a; }
-static inline f32x4 f32x4_max(f32x4 a, f32x4 b) { for (int l = 0; l < 4; l++) a.v[l] = a.v[l] < b.v[l] ? b.v[l] : a.v[l]; return a; }
-#define F32x4_ADD(a, b) f32x4_add((a), (b))
-#define F32x4_SUB(a, b) f32x4_sub((a), (b))
-#define F32x4_MUL(a, b) f32x4_mul((a), (b))
-#define F32x4_FMA(acc, a, b) f32x4_add((acc), f32x4_mul((a), (b)))
-#define F32x4_MAX(a, b) f32x4_max((a), (b))
-#define F32x4_GET(x, lane) ((x).v[lane])
-static inline float f32x4_hsum(f32x4 x) { return (x.v[0] + x.v[2]) + (x.v[1] + x.v[3]); }
-static inline float f32x4_hmax(f32x4 x) {
-    float a = x.v[0] < x.v[2] ? x.v[2] : x.v[0], b = x.v[1] < x.v[3] ? x.v[3] : x.v[1];
     return b > a ? b : a;
 }
 
