@@ -2,7 +2,8 @@
 # Outputs in build/wasm/ (a stable path for the web page):
 #   cope.mjs            the ES module; it loads cope-simd.wasm or cope-scalar.wasm beside it
 #   cope.single.mjs     the same module with both .wasm inlined (one file, for a blog widget)
-# Debian's emscripten 3.1.6 needs NODE_PATH for its optimizer (see shared/TOOLCHAIN.md); the
+# Debian's emscripten 3.1.6 needs NODE_PATH for its optimizer (Debian's node-acorn is not on the
+# default path of a node installed from elsewhere: "Cannot find module 'acorn'" at -O2 and up); the
 # tools are installed on first use when missing.
 WASM_DIR   := build/wasm
 EMCC       := NODE_PATH=/usr/share/nodejs emcc
@@ -35,20 +36,26 @@ node_modules/.package-lock.json: package.json package-lock.json | wasm-tools
 	npm ci --no-audit --no-fund
 npm-deps: node_modules/.package-lock.json
 
-$(WASM_DIR)/cope-simd.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
-	@mkdir -p $(WASM_DIR)
-	$(EMCC) $(WASM_CFLAGS) -msimd128 -mbulk-memory $(WASM_SRC) $(WASM_LDFLAGS) -o $@
+# The rules for one output folder: $(1) the folder, $(2) extra emcc flags. The normal build and
+# the checked build below are two instances of the same rules.
+define WASM_BUILD
+$(1)/cope-simd.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(1)
+	$$(EMCC) $$(WASM_CFLAGS) -msimd128 -mbulk-memory $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
 
-$(WASM_DIR)/cope-scalar.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
-	@mkdir -p $(WASM_DIR)
-	$(EMCC) $(WASM_CFLAGS) $(WASM_SRC) $(WASM_LDFLAGS) -o $@
+$(1)/cope-scalar.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(1)
+	$$(EMCC) $$(WASM_CFLAGS) $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
 
-$(WASM_DIR)/cope.mjs: wasm/cope.mjs
-	@mkdir -p $(WASM_DIR)
-	cp $< $@
+$(1)/cope.mjs: wasm/cope.mjs
+	@mkdir -p $(1)
+	cp $$< $$@
 
-$(WASM_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
-	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm
+$(1)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(1)/cope-simd.wasm $(1)/cope-scalar.wasm
+	node wasm/single.mjs $$@ wasm/cope.mjs $(1)/cope-simd.wasm $(1)/cope-scalar.wasm
+endef
+
+$(eval $(call WASM_BUILD,$(WASM_DIR),))
 
 TEST_SUITES += "wasm/run-tests.sh"
 TEST_DEPS   += wasm $(WASM_DIR)/bench_native npm-deps browser-tools
@@ -61,28 +68,13 @@ $(WASM_DIR)/bench_native: bench/wasm_native.c $(BUILD)/libcope.a
 bench-wasm: wasm all npm-deps $(WASM_DIR)/bench_native
 	node bench/wasm_bench.mjs
 
-# The checked build for CI (issue 6): both variants with -sSAFE_HEAP=1 -sASSERTIONS=2, the same
-# cope.mjs, and the whole wasm suite run against it (`make wasm-check-test`, called by .ci/run).
+# The checked build for CI: both variants with -sSAFE_HEAP=1 -sASSERTIONS=2, the same cope.mjs,
+# and the whole wasm suite run against it (`make wasm-check-test`, called by .ci/run).
 WASM_CHECK_DIR := build/wasm-check
-WASM_CHECK_FLAGS := -sSAFE_HEAP=1 -sASSERTIONS=2
 .PHONY: wasm-check wasm-check-test
-$(WASM_CHECK_DIR)/cope-simd.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
-	@mkdir -p $(WASM_CHECK_DIR)
-	$(EMCC) $(WASM_CFLAGS) -msimd128 -mbulk-memory $(WASM_SRC) $(WASM_LDFLAGS) $(WASM_CHECK_FLAGS) -o $@
+$(eval $(call WASM_BUILD,$(WASM_CHECK_DIR),-sSAFE_HEAP=1 -sASSERTIONS=2))
 
-$(WASM_CHECK_DIR)/cope-scalar.wasm: $(WASM_SRC) $(CORE_HDR) wasm/wasm.mk | wasm-tools
-	@mkdir -p $(WASM_CHECK_DIR)
-	$(EMCC) $(WASM_CFLAGS) $(WASM_SRC) $(WASM_LDFLAGS) $(WASM_CHECK_FLAGS) -o $@
-
-$(WASM_CHECK_DIR)/cope.mjs: wasm/cope.mjs
-	@mkdir -p $(WASM_CHECK_DIR)
-	cp $< $@
-
-$(WASM_CHECK_DIR)/cope.single.mjs: wasm/single.mjs wasm/cope.mjs $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm
-	node wasm/single.mjs $@ wasm/cope.mjs $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm
-
-wasm-check: $(WASM_CHECK_DIR)/cope-simd.wasm $(WASM_CHECK_DIR)/cope-scalar.wasm $(WASM_CHECK_DIR)/cope.mjs \
-            $(WASM_CHECK_DIR)/cope.single.mjs
+wasm-check: $(WASM_OUT:$(WASM_DIR)/%=$(WASM_CHECK_DIR)/%)
 
 wasm-check-test: wasm-check all npm-deps $(WASM_DIR)/bench_native
 	COPE_WASM_DIR=$(CURDIR)/$(WASM_CHECK_DIR) wasm/run-tests.sh

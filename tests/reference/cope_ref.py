@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference for the CoPE transformer (arXiv 2405.18719, see
-shared/cope-paper.md section 2). Writes tiny random models and golden files (loss, every gradient,
+"""Independent PyTorch reference for the CoPE transformer (arXiv 2405.18719, as the paper's appendix
+code listing; the formulas are in README.md, "The model"). Writes tiny random models and golden files (loss, every gradient,
 a per-layer trace of sequence 0) that the C test suite compares against; the suite itself needs no
 PyTorch. Usage: /usr/bin/python3 tests/reference/cope_ref.py --out tests/golden
 """
