@@ -113,7 +113,7 @@ const theirs = peer.trace(idsC);
 const theirsFlat = { logits: theirs.logits };
 theirs.layers.forEach((layer, l) => { for (const [k, v] of Object.entries(layer)) theirsFlat[`layers.${l}.${k}`] = v; });
 const native = nativeTrace(MODEL, idsC, 'bench');
-const names = ['logits', 'attn', 'gates', 'positions', 'content_logits', 'cope_logits', 'pos_attn'];
+const names = ['logits', ...simd.traceArrays];
 const diffs = (ref) => Object.fromEntries(names.map((n) => [n, Math.max(...Object.keys(ours)
   .filter((k) => k === n || k.endsWith(`.${n}`)).map((k) => maxDiff(ours[k], ref[k])))]));
 const check = { tfjs: diffs(theirsFlat), native: diffs(native), scalar: diffs(oursScalar) };

@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (int i = 0; i < T; i++) {
                     double s = 0;
                     for (int j = 0; j <= i; j++) {
-                        float a = tr->attn[l][(h * T + i) * T + j], pa = tr->pos_attn[l][(h * T + i) * T + j];
+                        size_t o = ((size_t)h * T + i) * T + j;
+                        float a = cope_trace_get(tr, COPE_TRACE_ATTN, l)[o], pa = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l)[o];
                         if (!isfinite(a) || !isfinite(pa) || pa > 1.0f) abort();
                         s += a;
                     }
