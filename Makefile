@@ -10,7 +10,7 @@ CORE_SRC := $(wildcard core/*.c)
 CORE_HDR := $(wildcard core/*.h)
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
 
-.PHONY: all test debug bench clean models results reliability
+.PHONY: all test debug bench clean models results reliability lint format
 all: $(BUILD)/cope
 
 $(BUILD)/core/%.o: core/%.c $(CORE_HDR)
@@ -27,7 +27,7 @@ $(BUILD)/test_core: tests/test_core.c tests/check.h $(BUILD)/libcope.a
 	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
 
 clean:
-	rm -rf build build-debug
+	rm -rf build build-debug build-lint
 
 # Sanitizer build of the core and tests (AddressSanitizer + UndefinedBehaviorSanitizer, fatal).
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -48,6 +48,24 @@ test: $(TEST_DEPS)
 
 bench: all
 	COPE=$(BUILD)/cope bench/run.sh
+
+# Formatting (clang-format for C, Prettier from the lockfile for JS and CSS) and warnings as errors.
+# `make format` rewrites the files; `make lint` (run by .ci/run) fails on any difference or warning.
+FMT_C  := $(wildcard core/*.[ch] cli/*.[ch] wasm/*.c tests/*.[ch] tests/fuzz/*.c bench/*.c)
+FMT_JS := web wasm bench
+PRETTIER := node_modules/.bin/prettier
+format: npm-deps
+	clang-format -i $(FMT_C)
+	$(PRETTIER) --log-level warn --write $(FMT_JS)
+
+lint: npm-deps
+	@command -v clang-format >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y clang-format; }
+	clang-format --dry-run --Werror $(FMT_C)
+	$(PRETTIER) --log-level warn --check $(FMT_JS)
+	$(MAKE) --no-print-directory BUILD=build-lint OPT="-O2 -march=native -Werror" build-lint/cope build-lint/test_core
+	$(CC) $(CFLAGS) -Werror -fsyntax-only -Icore bench/wasm_native.c $(wildcard tests/fuzz/*.c)
+	$(EMCC) $(WASM_CFLAGS) -Werror -msimd128 -fsyntax-only $(WASM_SRC)
+	$(EMCC) $(WASM_CFLAGS) -Werror -fsyntax-only $(WASM_SRC)
 
 # The README's reliability table, generated from the loader and CLI tests
 reliability: all $(BUILD)/test_core web browser-tools
