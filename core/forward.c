@@ -74,7 +74,7 @@ typedef struct {
     float *resid_final;       /* [N, D] */
     float *lnf, *lnf_mean, *lnf_rstd;
     float *logits;            /* [N, V] */
-    float *mm_scratch;        /* for matmul_forward (NULL when N < 4) */
+    float *mm_scratch;        /* for matmul_forward: a transposed weight (NULL when N < 4) */
     float *row_scratch;       /* attention rows, per (batch, head) */
 } forward_bufs;
 
@@ -174,7 +174,7 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     w->f.lnf_mean = carve(&cv, N);
     w->f.lnf_rstd = carve(&cv, N);
     w->f.logits = carve(&cv, N * V);
-    w->f.mm_scratch = carve(&cv, (N > D ? N : D) * max3(D, F, V));
+    w->f.mm_scratch = carve(&cv, (D > F ? D : F) * max3(D, F, V)); /* a transposed weight */
     w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R));
     w->probs = carve(&cv, N * V);
     w->losses = carve(&cv, N);
@@ -418,12 +418,11 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
     const attn_dims dm = model_attn_dims(m);
     const int d = dm.d, npos = dm.npos, R = dm.rel_max;
     const size_t ND = (size_t)N * D, NF = (size_t)N * F;
-    float *mm = w->f.mm_scratch;
     memset(g, 0, m->n_params * sizeof(float));
     /* loss = sum_n mask_n CE_n / sum mask */
     crossentropy_backward(w->dlogits, w->probs, w->targets, w->mask, w->mask_sum, N, V);
     memset(w->dln, 0, ND * sizeof(float));
-    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->f.lnf, P(model_out_weight(m)), mm, N, D, V);
+    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->f.lnf, P(model_out_weight(m)), N, D, V);
     /* dresid is d(the block's output); the residual passes it on unchanged, and each branch's
      * backward accumulates its own part into it, so it becomes d(the block's input). */
     memset(w->dresid, 0, ND * sizeof(float));
@@ -434,16 +433,16 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         const layer_offsets *lo = &m->layers[l];
         /* MLP: out = resid2 + fc2(gelu(fc1(ln2(resid2)))) */
         memset(w->dfch_gelu, 0, NF * sizeof(float));
-        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w), mm, N, F, D);
+        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w), N, F, D);
         memset(w->dfch, 0, NF * sizeof(float));
         gelu_backward(w->dfch, a->fch, w->dfch_gelu, NF);
         memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), mm, N, D, F);
+        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), N, D, F);
         layernorm_backward(w->dresid, G(lo->ln2_w), G(lo->ln2_b), w->dln, a->resid2, P(lo->ln2_w),
                            a->ln2_mean, a->ln2_rstd, N, D);
         /* attention: resid2 = resid + o(attn(ln1(resid))) */
         memset(w->datty, 0, ND * sizeof(float));
-        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), mm, N, D, D);
+        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), N, D, D);
         memset(w->dq, 0, ND * sizeof(float));
         memset(w->dk, 0, ND * sizeof(float));
         memset(w->dv, 0, ND * sizeof(float));
@@ -500,10 +499,10 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
             if (dm.sep_keys) rope_apply(w->dkg, N, T, H, d, (size_t)D, m->rope_cs, -1, 0);
         }
         memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), mm, N, D, D);
-        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), mm, N, D, D);
-        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), mm, N, D, D);
-        if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), mm, N, D, D);
+        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), N, D, D);
+        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), N, D, D);
+        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), N, D, D);
+        if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), N, D, D);
         layernorm_backward(w->dresid, G(lo->ln1_w), G(lo->ln1_b), w->dln, a->resid, P(lo->ln1_w),
                            a->ln1_mean, a->ln1_rstd, N, D);
     }

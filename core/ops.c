@@ -88,96 +88,32 @@ static inline f32x4 f32x4_sigmoidf(f32x4 x) {
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * GEMM: out[N,M] (+)= A[N,K] @ B[K,M]. Register tile of 4 rows x 16 columns: per k, two vector
- * loads of B, four broadcasts of A, eight multiply-adds. Threads split the rows. */
-#define TILE_N 4
-#define TILE_M 16
+ * GEMM (gemm.h): the portable reference, the dispatch and the thread split.
+ * The reference keeps the vector kernels' order (k in blocks of GEMM_KC, in order within a block,
+ * then added to out) in plain C: a register tile of 4 rows x 16 columns whose column loops
+ * compilers vectorize for whatever the target has. Rows past the end repeat the last row and are
+ * never stored. */
+#define PT_MR 4
+#define PT_NR 16
 
-#define TILE_K 128 /* rows of B per pass, so a block of B stays in L2 while all row tiles use it */
-
-#if defined(__wasm_simd128__)
-/* wasm SIMD: a tile of 4 rows x 8 columns is 8 vector accumulators, which with the two loads of B
- * and a broadcast of A stays within the 16 registers V8 has on x86-64; then a 4-column tile and
- * scalar leftovers. Each output sums over k in the same order as the portable code. */
-static void gemm_nn_simd(float *out, const float *A, const float *B, int N, int K, int M, int acc) {
-    for (int k0 = 0; k0 < K; k0 += TILE_K) {
-        int k1 = K - k0 < TILE_K ? K : k0 + TILE_K;
-        int add = acc || k0 > 0;
-        for (int n0 = 0; n0 < N; n0 += TILE_N) {
-            int nr = N - n0 < TILE_N ? N - n0 : TILE_N;
-            const float *a[TILE_N];
-            for (int r = 0; r < TILE_N; r++) /* rows past N repeat the last row; never stored */
-                a[r] = A + (size_t)(n0 + (r < nr ? r : nr - 1)) * K;
-            const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+void gemm_portable(const gemm_args *g, int r0, int r1) {
+    const int K = g->K, M = g->M;
+    const size_t aks = g->aks, ldb = g->ldb, ldo = g->ldo;
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+        const int k1 = K - k0 < GEMM_KC ? K : k0 + GEMM_KC;
+        const int add = g->acc || k0 > 0;
+        for (int n0 = r0; n0 < r1; n0 += PT_MR) {
+            const int nr = r1 - n0 < PT_MR ? r1 - n0 : PT_MR;
+            const float *a[PT_MR];
+            for (int r = 0; r < PT_MR; r++) a[r] = g->A + (size_t)(n0 + (r < nr ? r : nr - 1)) * g->ars;
             int m0 = 0;
-            for (; m0 + 8 <= M; m0 += 8) {
-                f32x4 c00 = F32x4_ZERO(), c01 = F32x4_ZERO(), c10 = F32x4_ZERO(), c11 = F32x4_ZERO();
-                f32x4 c20 = F32x4_ZERO(), c21 = F32x4_ZERO(), c30 = F32x4_ZERO(), c31 = F32x4_ZERO();
-                const float *b = B + (size_t)k0 * M + m0;
-                for (int k = k0; k < k1; k++, b += M) {
-                    f32x4 b0 = F32x4_LOAD(b), b1 = F32x4_LOAD(b + 4), x;
-                    x = F32x4_LOAD_SPLAT(a0 + k); c00 = F32x4_FMA(c00, x, b0); c01 = F32x4_FMA(c01, x, b1);
-                    x = F32x4_LOAD_SPLAT(a1 + k); c10 = F32x4_FMA(c10, x, b0); c11 = F32x4_FMA(c11, x, b1);
-                    x = F32x4_LOAD_SPLAT(a2 + k); c20 = F32x4_FMA(c20, x, b0); c21 = F32x4_FMA(c21, x, b1);
-                    x = F32x4_LOAD_SPLAT(a3 + k); c30 = F32x4_FMA(c30, x, b0); c31 = F32x4_FMA(c31, x, b1);
-                }
-                f32x4 c[TILE_N][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
-                for (int r = 0; r < nr; r++) {
-                    float *o = out + (size_t)(n0 + r) * M + m0;
-                    if (add) {
-                        F32x4_STORE(o, F32x4_ADD(F32x4_LOAD(o), c[r][0]));
-                        F32x4_STORE(o + 4, F32x4_ADD(F32x4_LOAD(o + 4), c[r][1]));
-                    } else {
-                        F32x4_STORE(o, c[r][0]);
-                        F32x4_STORE(o + 4, c[r][1]);
-                    }
-                }
-            }
-            for (; m0 + 4 <= M; m0 += 4) {
-                f32x4 c[TILE_N] = {F32x4_ZERO(), F32x4_ZERO(), F32x4_ZERO(), F32x4_ZERO()};
-                for (int k = k0; k < k1; k++) {
-                    f32x4 b0 = F32x4_LOAD(B + (size_t)k * M + m0);
-                    for (int r = 0; r < TILE_N; r++) c[r] = F32x4_FMA(c[r], F32x4_LOAD_SPLAT(a[r] + k), b0);
-                }
-                for (int r = 0; r < nr; r++) {
-                    float *o = out + (size_t)(n0 + r) * M + m0;
-                    F32x4_STORE(o, add ? F32x4_ADD(F32x4_LOAD(o), c[r]) : c[r]);
-                }
-            }
-            for (; m0 < M; m0++) /* leftover columns */
-                for (int r = 0; r < nr; r++) {
-                    float s = 0.0f;
-                    for (int k = k0; k < k1; k++) s += a[r][k] * B[(size_t)k * M + m0];
-                    float *o = out + (size_t)(n0 + r) * M + m0;
-                    *o = add ? *o + s : s;
-                }
-        }
-    }
-}
-#endif
-
-void op_gemm_nn(float *out, const float *A, const float *B, int N, int K, int M, int acc) {
-#if defined(__wasm_simd128__)
-    gemm_nn_simd(out, A, B, N, K, M, acc);
-    return;
-#endif
-    for (int k0 = 0; k0 < K; k0 += TILE_K) {
-        int k1 = K - k0 < TILE_K ? K : k0 + TILE_K;
-        int add = acc || k0 > 0;
-#pragma omp parallel for schedule(static)
-        for (int n0 = 0; n0 < N; n0 += TILE_N) {
-            int nr = N - n0 < TILE_N ? N - n0 : TILE_N;
-            const float *a[TILE_N];
-            for (int r = 0; r < TILE_N; r++) /* rows past N repeat the last row; never stored */
-                a[r] = A + (size_t)(n0 + (r < nr ? r : nr - 1)) * K;
-            int m0 = 0;
-            for (; m0 + TILE_M <= M; m0 += TILE_M) {
-                float c[TILE_N][TILE_M];
+            for (; m0 + PT_NR <= M; m0 += PT_NR) {
+                float c[PT_MR][PT_NR];
                 memset(c, 0, sizeof c);
                 for (int k = k0; k < k1; k++) {
-                    const float *b = B + (size_t)k * M + m0;
-                    float x0 = a[0][k], x1 = a[1][k], x2 = a[2][k], x3 = a[3][k];
-                    for (int t = 0; t < TILE_M; t++) {
+                    const float *b = g->B + (size_t)k * ldb + m0;
+                    float x0 = a[0][k * aks], x1 = a[1][k * aks], x2 = a[2][k * aks], x3 = a[3][k * aks];
+                    for (int t = 0; t < PT_NR; t++) {
                         c[0][t] += x0 * b[t];
                         c[1][t] += x1 * b[t];
                         c[2][t] += x2 * b[t];
@@ -185,21 +121,53 @@ void op_gemm_nn(float *out, const float *A, const float *B, int N, int K, int M,
                     }
                 }
                 for (int r = 0; r < nr; r++) {
-                    float *o = out + (size_t)(n0 + r) * M + m0;
-                    if (add)
-                        for (int t = 0; t < TILE_M; t++) o[t] += c[r][t];
-                    else
-                        for (int t = 0; t < TILE_M; t++) o[t] = c[r][t];
+                    float *o = g->out + (size_t)(n0 + r) * ldo + m0;
+                    for (int t = 0; t < PT_NR; t++) o[t] = add ? o[t] + c[r][t] : c[r][t];
                 }
             }
             for (; m0 < M; m0++) /* leftover columns */
                 for (int r = 0; r < nr; r++) {
                     float s = 0.0f;
-                    for (int k = k0; k < k1; k++) s += a[r][k] * B[(size_t)k * M + m0];
-                    float *o = out + (size_t)(n0 + r) * M + m0;
+                    for (int k = k0; k < k1; k++) s += a[r][k * aks] * g->B[(size_t)k * ldb + m0];
+                    float *o = g->out + (size_t)(n0 + r) * ldo + m0;
                     *o = add ? *o + s : s;
                 }
         }
+    }
+}
+
+gemm_kernel gemm_best(void) {
+#if defined(__wasm_simd128__)
+    return gemm_wasm;
+#elif (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) return gemm_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
+#endif
+    return gemm_portable;
+}
+
+const char *gemm_best_name(void) {
+    gemm_kernel k = gemm_best();
+#if defined(__wasm_simd128__)
+    if (k == gemm_wasm) return "wasm-simd128";
+#elif defined(__x86_64__) || defined(__i386__)
+    if (k == gemm_avx512) return "avx512";
+    if (k == gemm_avx2) return "avx2";
+#endif
+    return k == gemm_portable ? "portable" : "?";
+}
+
+/* Rows go to threads in chunks of GEMM_CHUNK (a multiple of every kernel's MR), the same chunks
+ * whatever the thread count, so results do not depend on it. */
+#define GEMM_CHUNK 16
+
+void op_gemm(const gemm_args *g) {
+    gemm_kernel kernel = gemm_best();
+    int chunks = (g->N + GEMM_CHUNK - 1) / GEMM_CHUNK;
+#pragma omp parallel for schedule(dynamic)
+    for (int c = 0; c < chunks; c++) {
+        int r0 = c * GEMM_CHUNK, r1 = r0 + GEMM_CHUNK < g->N ? r0 + GEMM_CHUNK : g->N;
+        kernel(g, r0, r1);
     }
 }
 
@@ -240,7 +208,7 @@ static void matvec_simd(float *out, const float *x, const float *w, const float 
 
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                     float *scratch, int N, int C, int OC) {
-    if (N < TILE_N) { /* a few rows (incremental decoding): dot products, no transpose */
+    if (N < 4) { /* a few rows (incremental decoding): dot products, no transpose */
 #if defined(__wasm_simd128__)
         for (int n = 0; n < N; n++) matvec_simd(out + (size_t)n * OC, inp + (size_t)n * C, w, bias, C, OC);
         return;
@@ -252,7 +220,9 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         return;
     }
     op_transpose(scratch, w, OC, C); /* [C, OC] */
-    op_gemm_nn(out, inp, scratch, N, C, OC, 0);
+    gemm_args g = {.out = out, .ldo = (size_t)OC, .A = inp, .ars = (size_t)C, .aks = 1, .B = scratch,
+                   .ldb = (size_t)OC, .N = N, .K = C, .M = OC, .acc = 0};
+    op_gemm(&g);
     if (bias)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * OC;
@@ -261,10 +231,16 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 }
 
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                     const float *w, float *scratch, int N, int C, int OC) {
-    if (dinp) op_gemm_nn(dinp, dout, w, N, OC, C, 1);  /* dinp[N,C] += dout[N,OC] @ w[OC,C] */
-    op_transpose(scratch, dout, N, OC);                /* [OC, N] */
-    op_gemm_nn(dw, scratch, inp, OC, N, C, 1);         /* dw[OC,C] += dout^T @ inp */
+                     const float *w, int N, int C, int OC) {
+    if (dinp) { /* dinp[N,C] += dout[N,OC] @ w[OC,C] */
+        gemm_args g = {.out = dinp, .ldo = (size_t)C, .A = dout, .ars = (size_t)OC, .aks = 1, .B = w,
+                       .ldb = (size_t)C, .N = N, .K = OC, .M = C, .acc = 1};
+        op_gemm(&g);
+    }
+    /* dw[OC,C] += dout^T @ inp: A = dout read down its columns, no transpose */
+    gemm_args g = {.out = dw, .ldo = (size_t)C, .A = dout, .ars = 1, .aks = (size_t)OC, .B = inp,
+                   .ldb = (size_t)C, .N = OC, .K = N, .M = C, .acc = 1};
+    op_gemm(&g);
     if (dbias)
         for (int n = 0; n < N; n++) op_axpy(dbias, 1.0f, dout + (size_t)n * OC, OC);
 }

@@ -5,20 +5,23 @@
 
 #include <stddef.h>
 
+#include "gemm.h"
+
 float op_dot(const float *a, const float *b, int n);
 
-/* out[N,M] (+)= A[N,K] @ B[K,M], all row-major. acc = 0 overwrites out. */
-void op_gemm_nn(float *out, const float *A, const float *B, int N, int K, int M, int acc);
+/* The matrix product of gemm.h with the kernel this CPU runs best, rows split among threads. */
+void op_gemm(const gemm_args *g);
 /* dst[C,R] = src[R,C]^T */
 void op_transpose(float *dst, const float *src, int R, int C);
 
-/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL). scratch: C*OC floats. */
+/* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL). scratch: C*OC floats (w
+ * transposed; unused when N < 4, where rows are dot products: incremental decoding). */
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                     float *scratch, int N, int C, int OC);
-/* dinp[N,C] += dout @ w; dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout (dbias may be NULL).
- * scratch: N*OC floats. */
+/* dinp[N,C] += dout @ w (dinp may be NULL); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout
+ * (dbias may be NULL). */
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                     const float *w, float *scratch, int N, int C, int OC);
+                     const float *w, int N, int C, int OC);
 
 /* LayerNorm, eps 1e-5: out[N,C], mean[N], rstd[N] */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,

@@ -303,7 +303,7 @@ static void test_fd_simple_ops(void) {
             simple_forward(&o);
             float *dx = calloc(nx, 4), *dw = calloc(nmax, 4), *db = calloc(nmax, 4);
             switch (kind) {
-            case 0: matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.scratch, o.N, o.C, o.OC); break;
+            case 0: matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.N, o.C, o.OC); break;
             case 1: layernorm_backward(dx, dw, db, o.w, o.x, o.wt, o.mean, o.rstd, o.N, o.C); break;
             case 2: gelu_backward(dx, o.x, o.w, nx); break;
             case 3: memcpy(dx, o.w, nx * 4); rope_apply(dx, o.N, o.N, 2, o.C / 2, (size_t)o.C, o.cs, -1, 0); break;
@@ -320,6 +320,77 @@ static void test_fd_simple_ops(void) {
             free(dx); free(dw); free(db);
             free(o.x); free(o.wt); free(o.b); free(o.out); free(o.w); free(o.mean); free(o.rstd); free(o.scratch); free(o.cs);
         }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * GEMM kernels: every instruction set this CPU has, against a double-precision reference, on
+ * every tail (rows 1..2*MR+odd, columns 1..2*NR+odd, K across a GEMM_KC block), both A layouts,
+ * = and +=, and strides wider than the matrices. */
+typedef struct {
+    const char *name;
+    gemm_kernel k;
+} gemm_variant;
+
+static int gemm_variants(gemm_variant *v) {
+    int n = 0;
+    v[n++] = (gemm_variant){"portable", gemm_portable};
+#if defined(__x86_64__) || defined(__i386__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v[n++] = (gemm_variant){"avx2", gemm_avx2};
+    if (__builtin_cpu_supports("avx512f")) v[n++] = (gemm_variant){"avx512", gemm_avx512};
+#endif
+    return n;
+}
+
+static void test_gemm_kernels(void) {
+    gemm_variant vs[4];
+    int nv = gemm_variants(vs);
+    const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33}, Ms[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65};
+    const int Ks[] = {1, 5, 16, GEMM_KC + 3};
+    size_t cap = 64 * 80 * 2 + (GEMM_KC + 3) * 80 * 2;
+    float *A = malloc(cap * 4), *B = malloc(cap * 4), *out = malloc(cap * 4), *init = malloc(cap * 4);
+    double *ref = malloc(cap * 8);
+    fill(A, cap, 1.0f);
+    fill(B, cap, 1.0f);
+    fill(init, cap, 1.0f);
+    for (int vi = 0; vi < nv; vi++) {
+        double worst = 0.0;
+        long cases = 0, bad_pad = 0;
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                    for (int trans = 0; trans < 2; trans++)
+                        for (int acc = 0; acc < 2; acc++) {
+                            int N = Ns[ni], M = Ms[mi], K = Ks[ki];
+                            size_t ldo = (size_t)M + 3, ldb = (size_t)M + 5, lda = (size_t)(trans ? N : K) + 2;
+                            gemm_args g = {.out = out, .A = A, .B = B, .ldo = ldo, .ldb = ldb, .N = N, .K = K, .M = M, .acc = acc,
+                                           .ars = trans ? 1 : lda, .aks = trans ? lda : 1};
+                            memcpy(out, init, (size_t)N * ldo * 4);
+                            for (int r = 0; r < N; r++)
+                                for (int c = 0; c < M; c++) {
+                                    double s = acc ? init[(size_t)r * ldo + c] : 0.0;
+                                    for (int k = 0; k < K; k++)
+                                        s += (double)A[(size_t)r * g.ars + (size_t)k * g.aks] * B[(size_t)k * ldb + c];
+                                    ref[(size_t)r * ldo + c] = s;
+                                }
+                            /* two calls over a row split, as the threads make them */
+                            int split = N / 2;
+                            vs[vi].k(&g, 0, split);
+                            vs[vi].k(&g, split, N);
+                            for (int r = 0; r < N; r++)
+                                for (size_t c = 0; c < ldo; c++) {
+                                    size_t o = (size_t)r * ldo + c;
+                                    if ((int)c >= M) { bad_pad += out[o] != init[o]; continue; }
+                                    double e = fabs(out[o] - ref[o]) / (1e-5 + 1e-5 * fabs(ref[o]) + 2e-7 * K);
+                                    worst = e > worst ? e : worst;
+                                }
+                            cases++;
+                        }
+        check(worst <= 1.0 && !bad_pad, "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=) "
+              "within 1e-5 + 1e-5|ref| + 2e-7 K of double, worst/tol %.3f; %ld writes outside the matrix",
+              vs[vi].name, cases, worst, bad_pad);
+    }
+    check(gemm_best() != NULL && strlen(gemm_best_name()) > 0, "gemm dispatch chooses %s", gemm_best_name());
+    free(A); free(B); free(out); free(init); free(ref);
 }
 
 /* One attention head over T tokens (all rows), with CoPE/rel options: L = sum(w * y). */
@@ -1189,6 +1260,7 @@ int main(int argc, char **argv) {
     cope_rng_seed(&g_rng, 2024);
     test_golden();
     test_fd_simple_ops();
+    test_gemm_kernels();
     test_fd_attention();
     test_gates_one();
     test_models_all_pe();
