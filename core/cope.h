@@ -264,6 +264,12 @@ const char *cope_task_description(const cope_task *t);
 cope_tok_type cope_task_tok_type(const cope_task *t);
 int cope_task_vocab(const cope_task *t, const char *const **vocab);
 const char *cope_task_splits(const cope_task *t); /* comma-separated */
+/* Splits are numbered 0..cope_task_split_count - 1; split 0 is "train". */
+int cope_task_split_count(const cope_task *t);
+const char *cope_task_split_name(const cope_task *t, int i); /* NULL if out of range */
+/* COPE_OK if the task has the split, else COPE_ERR_ARG with the message
+ * 'task T has no split "S" (splits: a, b, c)'. */
+cope_status cope_task_split_check(const cope_task *t, const char *split, cope_error *err);
 int cope_task_max_len(const cope_task *t, const char *split); /* 0 if the split is unknown */
 /* One example in the ids of tok (which must contain the task's vocabulary). */
 cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,

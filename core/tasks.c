@@ -3,6 +3,7 @@
  * plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
  * is scored on; cope_task_batch turns examples into padded next-token batches. Generators draw
  * only from the cope_rng they are given, so a seed reproduces the data natively and in wasm. */
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -39,8 +40,7 @@ struct cope_task {
     cope_tok_type tok_type;
     const char *const *vocab;
     int n_vocab;
-    split_def split[MAX_SPLITS];
-    int n_splits;
+    split_def split[MAX_SPLITS]; /* the first entries; the rest have no name */
     int n_vars; /* counting: the number of variables */
     void (*generate)(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng);
 };
@@ -216,36 +216,36 @@ static void text_generate(example *e, const struct cope_task *t, const split_def
 static const cope_task tasks[] = {
     {.name = "counting1", .splits = "train,ood", .n_vars = 1, .generate = counting_generate,
      .description = "counting, 1 variable: print the value of a variable after set/increment/pass statements",
-     .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab), .n_splits = 2,
+     .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
     {.name = "counting3", .splits = "train,ood", .n_vars = 3, .generate = counting_generate,
-     .description = "counting, 3 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab), .n_splits = 2,
+     .description = "counting, 3 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
     {.name = "counting5", .splits = "train,ood", .n_vars = 5, .generate = counting_generate,
-     .description = "counting, 5 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab), .n_splits = 2,
+     .description = "counting, 5 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
     {.name = "flipflop", .splits = "train,ood-sparse,ood-dense", .generate = flipflop_generate,
      .description = "flip-flop: at each read, the bit of the last write (64 instructions)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(flipflop_vocab), .n_splits = 3,
+     .tok_type = COPE_TOK_WORDS, VOCAB(flipflop_vocab),
      .split = {{.name = "train", .max_len = 128, .instructions = 64, .p_ignore = 0.8},
                {.name = "ood-sparse", .max_len = 128, .instructions = 64, .p_ignore = 0.98},
                {.name = "ood-dense", .max_len = 128, .instructions = 64, .p_ignore = 0.1}}},
     {.name = "selcopy", .splits = "train,ood-dense,ood-sparse", .generate = selcopy_generate,
      .description = "selective copy: copy the 16 non-blank tokens in order",
-     .tok_type = COPE_TOK_WORDS, VOCAB(selcopy_vocab), .n_splits = 3,
+     .tok_type = COPE_TOK_WORDS, VOCAB(selcopy_vocab),
      .split = {{.name = "train", .max_len = 81, .places = 64, .n_copy = 16},
                {.name = "ood-dense", .max_len = 41, .places = 24, .n_copy = 16},
                {.name = "ood-sparse", .max_len = 145, .places = 128, .n_copy = 16}}},
     {.name = "text", .splits = "train,long", .generate = text_generate,
      .description = "structured text: sections with titles and paragraphs (for Figure 4)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(text_vocab), .n_splits = 2,
+     .tok_type = COPE_TOK_WORDS, VOCAB(text_vocab),
      .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
     {.name = "toy", .splits = "train,ood", .generate = toy_generate,
      .description = "count 'a' since the last '.' (a smoke-test task)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(toy_vocab), .n_splits = 2,
+     .tok_type = COPE_TOK_WORDS, VOCAB(toy_vocab),
      .split = {{.name = "train", .max_len = 26, .min_items = 4, .max_items = 23},
                {.name = "ood", .max_len = 50, .min_items = 25, .max_items = 48}}},
 };
@@ -268,10 +268,31 @@ int cope_task_vocab(const cope_task *t, const char *const **vocab) {
 }
 const char *cope_task_splits(const cope_task *t) { return t->splits; }
 
+int cope_task_split_count(const cope_task *t) {
+    int n = 0;
+    while (n < MAX_SPLITS && t->split[n].name) n++;
+    return n;
+}
+
+const char *cope_task_split_name(const cope_task *t, int i) {
+    return i >= 0 && i < cope_task_split_count(t) ? t->split[i].name : NULL;
+}
+
 static const split_def *find_split(const cope_task *t, const char *split) {
-    for (int i = 0; i < t->n_splits; i++)
+    for (int i = 0; i < cope_task_split_count(t); i++)
         if (split && strcmp(t->split[i].name, split) == 0) return &t->split[i];
     return NULL;
+}
+
+cope_status cope_task_split_check(const cope_task *t, const char *split, cope_error *err) {
+    if (find_split(t, split)) return COPE_OK;
+    char names[MAX_SPLITS * 32] = "";
+    for (int i = 0; i < cope_task_split_count(t); i++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", t->split[i].name);
+    }
+    return cope_fail(err, COPE_ERR_ARG, "task %s has no split \"%.64s\" (splits: %s)", t->name,
+                     split ? split : "(null)", names);
 }
 
 int cope_task_max_len(const cope_task *t, const char *split) {
@@ -284,9 +305,7 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
                               int max_len, int *n, cope_error *err) {
     *n = 0;
     const split_def *s = find_split(t, split);
-    if (!s)
-        return cope_fail(err, COPE_ERR_ARG, "task %s has no split \"%s\" (splits: %s)", t->name,
-                         split ? split : "(null)", t->splits);
+    if (!s) return cope_task_split_check(t, split, err);
     example e; /* ~18 KB on the stack */
     e.n = 0;
     t->generate(&e, t, s, rng);
