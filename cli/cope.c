@@ -227,16 +227,10 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     return r;
 }
 
-/* The i-th split of a task (its comma-separated list) copied into buf, or NULL past the end. */
-static const char *task_split(const cope_task *t, int i, char *buf, size_t cap) {
-    const char *s = cope_task_splits(t);
-    for (; i > 0 && s; i--) s = (s = strchr(s, ',')) ? s + 1 : NULL;
-    if (!s) return NULL;
-    size_t n = strcspn(s, ",");
-    if (n >= cap) n = cap - 1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return buf;
+/* Exits with the core's message (exit code 2) when the task has no split of that name. */
+static void check_split(const cope_task *t, const char *split) {
+    cope_error err;
+    if (cope_task_split_check(t, split, &err)) die(2, "%s", err.msg);
 }
 
 static const cope_task *task_arg(args *a, const char *def) {
@@ -273,15 +267,14 @@ static int cmd_eval(args *a) {
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 12345, 0, LONG_MAX);
     set_threads(a);
     no_leftovers(a);
-    char splits[128];
-    for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
-        const char *s = splits;
+    if (split) check_split(task, split);
+    for (int k = 0; k < cope_task_split_count(task); k++) {
+        const char *s = cope_task_split_name(task, k);
         if (split && strcmp(split, s) != 0) continue;
         eval_result r = evaluate(m, task, s, n, seed);
         printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
                cope_task_name(task), s, r.token_err, r.seq_err, r.seqs, r.tokens, (unsigned long long)seed);
     }
-    if (split && !cope_task_max_len(task, split)) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     cope_model_free(m);
     return 0;
 }
@@ -304,9 +297,10 @@ static int cmd_train(args *a) {
     c.per_head_table = opt(a, "--per-head", 0) != NULL;
     c.tied = opt(a, "--untied", 0) == NULL;
     int max_len = 0;
-    char splits[128];
-    for (int k = 0; task_split(task, k, splits, sizeof splits); k++)
-        max_len = cope_task_max_len(task, splits) > max_len ? cope_task_max_len(task, splits) : max_len;
+    for (int k = 0; k < cope_task_split_count(task); k++) {
+        int len = cope_task_max_len(task, cope_task_split_name(task, k));
+        max_len = len > max_len ? len : max_len;
+    }
     c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
     int T = cope_task_max_len(task, "train") - 1;
     if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
@@ -398,8 +392,8 @@ static int cmd_train(args *a) {
         buf_puts(&prov, ", \"eval\": {");
 
         int first = 1;
-        for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
-            const char *s = splits;
+        for (int k = 0; k < cope_task_split_count(task); k++) {
+            const char *s = cope_task_split_name(task, k);
             eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ", s,
@@ -589,8 +583,8 @@ static int cmd_sample(args *a) {
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
     int n = (int)opt_int(a, "--n", 1, 1, 100000);
     no_leftovers(a);
+    check_split(task, split);
     int max_len = cope_task_max_len(task, split);
-    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     const char *const *vocab;
     int nv = cope_task_vocab(task, &vocab);
     cope_tokenizer *tok;
@@ -637,8 +631,8 @@ static int cmd_locality(args *a) {
     no_leftovers(a);
     const cope_config *c = cope_model_config(m);
     const cope_tokenizer *tk = cope_model_tokenizer(m);
+    check_split(task, split);
     int max_len = cope_task_max_len(task, split);
-    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     if (max_len - 1 > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
     if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
