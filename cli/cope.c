@@ -286,7 +286,8 @@ static int cmd_train(args *a) {
     cope_config c;
     cope_config_default(&c);
     const char *pe = opt(a, "--pe", 1);
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+    char pe_names[COPE_PE_LIST_LEN];
+    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of %s", cope_pe_list(pe_names, sizeof pe_names));
     c.n_layer = (int)opt_int(a, "--layers", 2, 1, COPE_MAX_LAYER);
     c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
     c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
@@ -705,7 +706,8 @@ static int cmd_bench(args *a) {
     cope_config c;
     cope_config_default(&c);
     const char *pe = opt(a, "--pe", 1);
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+    char pe_names[COPE_PE_LIST_LEN];
+    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of %s", cope_pe_list(pe_names, sizeof pe_names));
     c.n_layer = (int)opt_int(a, "--layers", 4, 1, COPE_MAX_LAYER);
     c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
     c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);

@@ -83,6 +83,10 @@ typedef struct {
 void cope_config_default(cope_config *c);
 cope_status cope_config_validate(const cope_config *c, cope_error *err);
 const char *cope_pe_name(cope_pe pe);
+/* Every pe name, ", "-separated, for messages: writes at most cap bytes (NUL-terminated) into buf
+ * and returns buf. COPE_PE_LIST_LEN bytes always suffice. */
+#define COPE_PE_LIST_LEN 64
+const char *cope_pe_list(char *buf, size_t cap);
 cope_status cope_pe_parse(const char *name, cope_pe *out);
 int cope_pe_has_cope(cope_pe pe);
 int cope_pe_has_rel(cope_pe pe);

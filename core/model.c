@@ -29,6 +29,16 @@ static const char *const pe_names[COPE_PE_COUNT] = {"none", "abs", "rel", "rope"
 
 const char *cope_pe_name(cope_pe pe) { return (unsigned)pe < COPE_PE_COUNT ? pe_names[pe] : "?"; }
 
+const char *cope_pe_list(char *buf, size_t cap) {
+    size_t used = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = 0; i < COPE_PE_COUNT && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", cope_pe_name((cope_pe)i));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return buf;
+}
+
 cope_status cope_pe_parse(const char *name, cope_pe *out) {
     for (int i = 0; i < COPE_PE_COUNT; i++)
         if (name && strcmp(name, pe_names[i]) == 0) { *out = (cope_pe)i; return COPE_OK; }
@@ -346,8 +356,9 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
         goto done;
     n = json_get(&d, root, "pe");
     if (n < 0 || d.nodes[n].type != JSON_STR || cope_pe_parse(d.nodes[n].str, &c->pe)) {
-        st = cope_fail(err, n < 0 ? COPE_ERR_MISSING : COPE_ERR_CONFIG,
-                       "cope_config \"pe\" must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+        char names[COPE_PE_LIST_LEN];
+        st = cope_fail(err, n < 0 ? COPE_ERR_MISSING : COPE_ERR_CONFIG, "cope_config \"pe\" must be one of %s",
+                       cope_pe_list(names, sizeof names));
         goto done;
     }
     if ((st = get_int_key(&d, root, "npos", cope_pe_has_cope(c->pe), 1, COPE_MAX_NPOS, &c->npos, err)) ||

@@ -632,6 +632,23 @@ static void expect_load(const char *what, const bytes *b, cope_status want) {
     cope_model_free(m);
 }
 
+/* The pe names for messages: every cope_pe_name once, in enum order, each one parsing back; a
+ * short buffer is cut, never overrun. */
+static void test_pe_list(void) {
+    char list[COPE_PE_LIST_LEN], want[256] = "";
+    int parse = 1;
+    for (int i = 0; i < COPE_PE_COUNT; i++) {
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ", " : "", cope_pe_name((cope_pe)i));
+        cope_pe pe;
+        parse &= cope_pe_parse(cope_pe_name((cope_pe)i), &pe) == COPE_OK && pe == (cope_pe)i;
+    }
+    check(strcmp(cope_pe_list(list, sizeof list), want) == 0 && strcmp(list, "none, abs, rel, rope, cope, cope+rel, cope+rope") == 0 && parse,
+          "pe list: \"%s\", each name parses back", list);
+    char small[10];
+    memset(small, 'x', sizeof small);
+    check(strcmp(cope_pe_list(small, sizeof small), "none, abs") == 0, "pe list: cut to the buffer (\"%s\")", small);
+}
+
 static void test_loader(void) {
     cope_model *m = random_model(COPE_PE_COPE_REL, 1, 1, 8, 16, 7);
     if (!m) return;
@@ -1176,6 +1193,7 @@ int main(int argc, char **argv) {
     test_fd_attention();
     test_gates_one();
     test_models_all_pe();
+    test_pe_list();
     test_loader();
     test_tokenizer();
     test_json();
