@@ -148,6 +148,23 @@ static void set_threads(args *a) {
 #endif
 }
 
+/* The model options of train and bench, read into c. What c holds on entry are the defaults,
+ * except --ff, which defaults to 4 x --dim. */
+static void config_args(args *a, cope_config *c) {
+    const char *pe = opt(a, "--pe", 1);
+    char names[COPE_PE_LIST_LEN];
+    if (pe && cope_pe_parse(pe, &c->pe)) die(2, "--pe must be one of %s", cope_pe_list(names, sizeof names));
+    c->n_layer = (int)opt_int(a, "--layers", c->n_layer, 1, COPE_MAX_LAYER);
+    c->d_model = (int)opt_int(a, "--dim", c->d_model, 1, COPE_MAX_DIM);
+    c->n_head = (int)opt_int(a, "--heads", c->n_head, 1, COPE_MAX_HEAD);
+    c->d_ff = (int)opt_int(a, "--ff", 4L * c->d_model, 1, 4L * COPE_MAX_DIM);
+    c->npos = (int)opt_int(a, "--npos", c->npos, 1, COPE_MAX_NPOS);
+    c->rel_max = (int)opt_int(a, "--rel-max", c->rel_max, 1, COPE_MAX_CTX);
+    c->sep_keys = opt(a, "--sep-keys", 0) != NULL;
+    c->per_head_table = opt(a, "--per-head", 0) != NULL;
+    c->tied = opt(a, "--untied", 0) == NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * info */
 static int cmd_info(args *a) {
@@ -285,18 +302,10 @@ static int cmd_train(args *a) {
     const cope_task *task = task_arg(a, "toy");
     cope_config c;
     cope_config_default(&c);
-    const char *pe = opt(a, "--pe", 1);
-    char pe_names[COPE_PE_LIST_LEN];
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of %s", cope_pe_list(pe_names, sizeof pe_names));
-    c.n_layer = (int)opt_int(a, "--layers", 2, 1, COPE_MAX_LAYER);
-    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
-    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
-    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
-    c.npos = (int)opt_int(a, "--npos", 16, 1, COPE_MAX_NPOS);
-    c.rel_max = (int)opt_int(a, "--rel-max", 64, 1, COPE_MAX_CTX);
-    c.sep_keys = opt(a, "--sep-keys", 0) != NULL;
-    c.per_head_table = opt(a, "--per-head", 0) != NULL;
-    c.tied = opt(a, "--untied", 0) == NULL;
+    c.n_layer = 2; /* train's defaults (--ctx: the task's longest split) */
+    c.npos = 16;
+    c.rel_max = 64;
+    config_args(a, &c);
     int max_len = 0;
     for (int k = 0; k < cope_task_split_count(task); k++) {
         int len = cope_task_max_len(task, cope_task_split_name(task, k));
@@ -705,19 +714,14 @@ static int cmd_locality(args *a) {
 static int cmd_bench(args *a) {
     cope_config c;
     cope_config_default(&c);
-    const char *pe = opt(a, "--pe", 1);
-    char pe_names[COPE_PE_LIST_LEN];
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of %s", cope_pe_list(pe_names, sizeof pe_names));
-    c.n_layer = (int)opt_int(a, "--layers", 4, 1, COPE_MAX_LAYER);
-    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
-    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
-    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
-    c.npos = (int)opt_int(a, "--npos", 64, 1, COPE_MAX_NPOS);
-    c.vocab_size = (int)opt_int(a, "--vocab", 64, 2, 100000);
     int T = (int)opt_int(a, "--seq", 128, 1, COPE_MAX_CTX), B = (int)opt_int(a, "--batch", 32, 1, 4096);
     int steps = (int)opt_int(a, "--steps", 20, 1, 100000), warm = (int)opt_int(a, "--warmup", 3, 0, 1000);
+    c.vocab_size = (int)opt_int(a, "--vocab", 64, 2, 100000);
+    c.n_layer = 4; /* the reference config (bench/run.sh) */
+    c.npos = 64;
     c.n_ctx = T;
     c.rel_max = T;
+    config_args(a, &c);
     set_threads(a);
     no_leftovers(a);
     const char **vocab = malloc((size_t)c.vocab_size * sizeof(char *));
@@ -794,7 +798,8 @@ static void usage(FILE *f) {
             "  sample --task T [--split S] [--seed S] [--n 1]\n"
             "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
             "        inside the current paragraph / section, per head\n"
-            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n");
+            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n"
+            "        [--rel-max SEQ --ff --sep-keys --per-head --untied as in train]\n");
 }
 
 int main(int argc, char **argv) {
