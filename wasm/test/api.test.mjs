@@ -135,7 +135,9 @@ test('task sampling is deterministic per seed and matches native cope sample', a
   assert.deepEqual(m.sample('toy', 2n ** 64n - 1n).ids, m.sample('toy', 2n ** 64n - 1n).ids);
   assert.throws(() => m.sample('toy', -1), /seed -1/);
   assert.throws(() => m.sample('toy', 1, 'nosplit'), /has no split "nosplit"/);
-  assert.ok(m.tasks.some((t) => t.name === 'toy' && t.splits.includes('ood')));
+  const splits = Object.fromEntries(m.tasks.map((t) => [t.name, t.splits]));
+  assert.deepEqual(splits.toy, ['train', 'ood']);
+  assert.deepEqual(splits.flipflop, ['train', 'ood-sparse', 'ood-dense']);
   m.free();
 });
 
