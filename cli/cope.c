@@ -32,6 +32,19 @@ static void die(int code, const char *fmt, ...) {
 
 static void die_err(const char *what, const cope_error *err) { die(1, "%s: %s", what, err->msg); }
 
+/* Allocation for the program: it either succeeds or the program stops with "out of memory". */
+static void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die(1, "out of memory");
+    return q;
+}
+static void *xmalloc(size_t n) { return xrealloc(NULL, n); }
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die(1, "out of memory");
+    return p;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -95,26 +108,19 @@ static void no_leftovers(args *a) {
 
 static int *parse_int_list(const char *s, const char *what, int *n) {
     size_t cap = 16;
-    int *v = malloc(cap * sizeof(int));
+    int *v = xmalloc(cap * sizeof(int));
     *n = 0;
-    const char *p = s;
-    while (v) {
+    for (const char *p = s;;) {
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
         if (errno || end == p || x < INT_MIN || x > INT_MAX) die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
-        if ((size_t)*n == cap) {
-            int *nv = realloc(v, (cap *= 2) * sizeof(int));
-            if (!nv) free(v);
-            v = nv;
-            if (!v) break;
-        }
+        if ((size_t)*n == cap) v = xrealloc(v, (cap *= 2) * sizeof(int));
         v[(*n)++] = (int)x;
         if (*end == '\0') break;
         if (*end != ',') die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
         p = end + 1;
     }
-    if (!v) die(1, "out of memory");
     return v;
 }
 
@@ -211,8 +217,8 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     cope_workspace *ws;
     cope_error err;
     if (cope_workspace_new(&ws, m, B, T, &err)) die_err("eval", &err);
-    int *ids = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    float *mask = malloc(sizeof(float) * B * T);
+    int *ids = xmalloc(sizeof(int) * B * T), *tg = xmalloc(sizeof(int) * B * T);
+    float *mask = xmalloc(sizeof(float) * B * T);
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
@@ -343,9 +349,8 @@ static int cmd_train(args *a) {
     cope_optimizer *optim;
     if (cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&optim, m, &err)) die_err("train", &err);
     size_t N = (size_t)B * T;
-    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
-    float *mask = malloc(N * sizeof(float)), *grads = malloc(cope_model_num_params(m) * sizeof(float));
-    if (!ids || !tg || !mask || !grads) die(1, "out of memory");
+    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
+    float *mask = xmalloc(N * sizeof(float)), *grads = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng data_rng;
     cope_rng_seed(&data_rng, seed * 7919 + 17);
     fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu\n", cope_pe_name(c.pe),
@@ -442,8 +447,7 @@ static int *input_ids(args *a, const cope_model *m, int *T) {
         cope_error err;
         size_t len = strlen(text);
         if (cope_tokenize(cope_model_tokenizer(m), text, len, NULL, NULL, 0, &n, &unk, &err)) die_err("--text", &err);
-        ids = malloc(((size_t)n + 1) * sizeof(int));
-        if (!ids) die(1, "out of memory");
+        ids = xmalloc(((size_t)n + 1) * sizeof(int));
         if (cope_tokenize(cope_model_tokenizer(m), text, len, ids, NULL, n, &n, &unk, &err)) die_err("--text", &err);
         if (unk) fprintf(stderr, "cope: note: %d piece(s) of --text are not in the vocabulary and map to <unk>\n", unk);
         *T = n;
@@ -492,8 +496,8 @@ static int cmd_trace(args *a) {
     float **arrays[6] = {tr->gates, tr->positions, tr->content_logits, tr->cope_logits, tr->attn, tr->pos_attn};
     if (out) {
         int n = 1 + 6 * c->n_layer;
-        cope_st_tensor *ts = calloc((size_t)n, sizeof *ts);
-        char *names_buf = malloc((size_t)n * 48);
+        cope_st_tensor *ts = xcalloc((size_t)n, sizeof *ts);
+        char *names_buf = xmalloc((size_t)n * 48);
         ts[0] = (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
         for (int l = 0, k = 1; l < c->n_layer; l++)
             for (int q = 0; q < 6; q++, k++) {
@@ -551,7 +555,7 @@ static int cmd_grad(args *a) {
     int *mi = ml ? parse_int_list(ml, "--mask", &nm) : NULL;
     if (nt != T) die(2, "--targets has %d entries, the input has %d tokens", nt, T);
     if (mi && nm != T) die(2, "--mask has %d entries, the input has %d tokens", nm, T);
-    float *mask = malloc((size_t)T * sizeof(float));
+    float *mask = xmalloc((size_t)T * sizeof(float));
     for (int i = 0; i < T; i++) {
         if (mi && mi[i] != 0 && mi[i] != 1) die(2, "--mask entries must be 0 or 1");
         mask[i] = mi ? (float)mi[i] : 1.0f;
@@ -559,12 +563,12 @@ static int cmd_grad(args *a) {
     cope_workspace *ws;
     cope_error err;
     float loss;
-    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    float *g = xmalloc(cope_model_num_params(m) * sizeof(float));
     if (cope_workspace_new(&ws, m, 1, T, &err) || cope_forward(m, ws, ids, targets, mask, 1, T, &loss, &err) ||
         cope_backward(m, ws, g, &err))
         die_err("grad", &err);
     int n = cope_model_num_tensors(m);
-    cope_st_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    cope_st_tensor *ts = xcalloc((size_t)n + 1, sizeof *ts);
     ts[0] = (cope_st_tensor){"loss", COPE_ST_F32, 1, {1}, 1, 4, &loss};
     for (int i = 0; i < n; i++) {
         const cope_tensor_info *t = cope_model_tensor(m, i);
@@ -600,8 +604,8 @@ static int cmd_sample(args *a) {
     cope_tokenizer *tok;
     cope_error err;
     if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
-    int *seq = malloc((size_t)max_len * sizeof(int));
-    unsigned char *on = malloc((size_t)max_len);
+    int *seq = xmalloc((size_t)max_len * sizeof(int));
+    unsigned char *on = xmalloc((size_t)max_len);
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     int chars = cope_task_tok_type(task) == COPE_TOK_CHARS;
@@ -647,10 +651,10 @@ static int cmd_locality(args *a) {
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
     if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
     int L = c->n_layer, H = c->n_head;
-    double *acc = calloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
+    double *acc = xcalloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
     long nq_par = 0, nq_sec = 0;
-    int *seq = malloc((size_t)max_len * sizeof(int)), *ps = malloc((size_t)max_len * sizeof(int)),
-        *ss = malloc((size_t)max_len * sizeof(int));
+    int *seq = xmalloc((size_t)max_len * sizeof(int)), *ps = xmalloc((size_t)max_len * sizeof(int)),
+        *ss = xmalloc((size_t)max_len * sizeof(int));
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     cope_error err;
@@ -724,8 +728,8 @@ static int cmd_bench(args *a) {
     config_args(a, &c);
     set_threads(a);
     no_leftovers(a);
-    const char **vocab = malloc((size_t)c.vocab_size * sizeof(char *));
-    char *store = malloc((size_t)c.vocab_size * 16);
+    const char **vocab = xmalloc((size_t)c.vocab_size * sizeof(char *));
+    char *store = xmalloc((size_t)c.vocab_size * 16);
     for (int i = 0; i < c.vocab_size; i++) {
         snprintf(store + 16 * i, 16, "t%d", i);
         vocab[i] = store + 16 * i;
@@ -739,14 +743,14 @@ static int cmd_bench(args *a) {
         cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&o, m, &err))
         die_err("bench", &err);
     size_t N = (size_t)B * T;
-    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
-    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
+    float *g = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng rng;
     cope_rng_seed(&rng, 7);
     for (size_t i = 0; i < N; i++) { ids[i] = cope_rng_int(&rng, c.vocab_size); tg[i] = cope_rng_int(&rng, c.vocab_size); }
     cope_adamw h;
     cope_adamw_default(&h);
-    double *times = malloc((size_t)steps * sizeof(double));
+    double *times = xmalloc((size_t)steps * sizeof(double));
     float loss;
     for (int s = 0; s < warm + steps; s++) {
         double t0 = now_seconds();
@@ -808,7 +812,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    args a = {argc - 2, argv + 2, calloc((size_t)argc, 1)};
+    args a = {argc - 2, argv + 2, xcalloc((size_t)argc, 1)};
     const char *cmd = argv[1];
     int rc;
     if (strcmp(cmd, "info") == 0) rc = cmd_info(&a);

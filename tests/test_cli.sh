@@ -99,5 +99,32 @@ expect 0 '"checkpoint_step"' -- "$COPE" info "$TMP/nan.safetensors"
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
 
+# Every allocation failure ends in a one-line error (exit 1), never a crash or a hang: tests/fail_malloc.c
+# fails allocation k (k = 1, 2, ... up to the command's count), for each command that allocates.
+# Needs a C compiler and glibc; not with a sanitizer build (its allocator comes first).
+if command -v "${CC:-cc}" >/dev/null && ! ldd "$COPE" 2>/dev/null | grep -q libasan &&
+    "${CC:-cc}" -O1 -shared -fPIC -o "$TMP/fail_malloc.so" tests/fail_malloc.c 2>/dev/null; then
+    sweep() { # name, command...
+        local name=$1 n k rc crashes=""
+        shift
+        n=$(OMP_NUM_THREADS=1 COPE_FAIL_MALLOC=0 LD_PRELOAD="$TMP/fail_malloc.so" "$@" 2>&1 >/dev/null | sed -n 's/^allocations: //p')
+        for ((k = 1; k <= ${n:-0}; k++)); do
+            OMP_NUM_THREADS=1 COPE_FAIL_MALLOC=$k timeout 20 env LD_PRELOAD="$TMP/fail_malloc.so" "$@" >/dev/null 2>"$TMP/err"
+            rc=$?
+            if ((rc > 1)) || { ((rc == 1)) && ! tail -1 "$TMP/err" | grep -qE '^(cope: error: |libgomp: )'; }; then
+                crashes+=" $k:$rc"
+            fi
+        done
+        if [[ ${n:-0} -gt 10 && -z $crashes ]]; then ok; else bad "$name: allocation failures (of ${n:-?}) that crash or say nothing:$crashes"; fi
+    }
+    sweep eval "$COPE" eval "$TMP/toy.safetensors" --n 40
+    sweep grad "$COPE" grad $G/cope_rel.model.safetensors --ids 1,2,3 --targets 2,3,4 --out "$TMP/g3.safetensors"
+    sweep locality "$COPE" locality models/text-cope-s1.safetensors --n 1
+    sweep bench "$COPE" bench --steps 1 --warmup 0 --layers 1 --seq 8 --batch 2
+    sweep train "$COPE" train --task toy --steps 2 --batch 4 --dim 8 --heads 2 --layers 1 --eval-n 8 --checkpoint-every 1 --out "$TMP/t.safetensors"
+    sweep trace "$COPE" trace $G/cope.model.safetensors --ids 1,2 --out "$TMP/tr.safetensors"
+    sweep sample "$COPE" sample --task toy
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
