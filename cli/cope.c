@@ -173,9 +173,34 @@ static void config_args(args *a, cope_config *c) {
 
 /* ---------------------------------------------------------------------------------------------
  * info */
+/* --json: the file's cope_config object (config, tokenizer, provenance) with two more keys,
+ * n_params and tensors: [{name, shape, numel, offset}], offset in floats into the parameters
+ * (the file stores the tensors in this order, so its data_offsets are 4 x offset). */
+static void info_json(const cope_model *m) {
+    char *cfg;
+    cope_error err;
+    if (cope_model_config_json(m, &cfg, &err)) die_err("info", &err);
+    size_t len = strlen(cfg); /* ends with the object's closing brace: keys go in before it */
+    printf("%.*s, \"n_params\": %zu, \"tensors\": [", (int)(len - 1), cfg, cope_model_num_params(m));
+    for (int i = 0; i < cope_model_num_tensors(m); i++) {
+        const cope_tensor_info *t = cope_model_tensor(m, i); /* names are ASCII without quotes */
+        printf("%s\n {\"name\": \"%s\", \"shape\": [", i ? "," : "", t->name);
+        for (int d = 0; d < t->ndim; d++) printf("%s%d", d ? ", " : "", t->shape[d]);
+        printf("], \"numel\": %zu, \"offset\": %zu}", t->numel, t->offset);
+    }
+    printf("]}\n");
+    cope_free(cfg);
+}
+
 static int cmd_info(args *a) {
     cope_model *m = load_model(positional(a, 0));
+    int json = opt(a, "--json", 0) != NULL;
     no_leftovers(a);
+    if (json) {
+        info_json(m);
+        cope_model_free(m);
+        return 0;
+    }
     const cope_config *c = cope_model_config(m);
     const cope_tokenizer *t = cope_model_tokenizer(m);
     printf("pe            %s\n", cope_pe_name(c->pe));
@@ -791,7 +816,7 @@ static int cmd_bench(args *a) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cope COMMAND [options]\n"
-            "  info MODEL                          config, parameter count, tokenizer, provenance\n"
+            "  info MODEL [--json]                 config, parameter count, tokenizer, provenance (--json: and tensors)\n"
             "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
             "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
             "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"

@@ -160,6 +160,9 @@ cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokeni
                            uint64_t seed, cope_error *err);
 /* Loads a safetensors model from memory; validates everything. The buffer is not retained. */
 cope_status cope_model_load(cope_model **out, const void *buf, size_t len, cope_error *err);
+/* The model's cope_config as the file stores it (a JSON object with the tokenizer and provenance),
+ * NUL-terminated, into a malloc'd string (free with cope_free). */
+cope_status cope_model_config_json(const cope_model *m, char **out, cope_error *err);
 /* Writes the model as safetensors into a malloc'd buffer (free with cope_free). */
 cope_status cope_model_save(const cope_model *m, void **buf, size_t *len, cope_error *err);
 void cope_model_free(cope_model *m);

@@ -481,6 +481,14 @@ fail:
     return st;
 }
 
+cope_status cope_model_config_json(const cope_model *m, char **out, cope_error *err) {
+    cope_buf b = {0};
+    config_to_json(m, &b);
+    *out = b.oom ? NULL : b.data;
+    if (b.oom) { free(b.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing the config"); }
+    return COPE_OK;
+}
+
 cope_status cope_model_save(const cope_model *m, void **out, size_t *out_len, cope_error *err) {
     *out = NULL;
     *out_len = 0;
