@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_models.sh — every shipped model (models/*.safetensors) loads, and on a fresh seeded test set
 # (a seed the trainer's own evaluation did not use) reaches the in-distribution error its card
-# states, within 3 binomial standard deviations plus one point. Inference only.
+# states, within 3 binomial standard deviations plus one point. Inference only. Reads the card from
+# `cope info --json` with node.
 # Usage: tests/test_models.sh [path/to/cope]
 set -u
 COPE=${1:-build/cope}
@@ -14,11 +15,12 @@ if ((${#models[@]} == 0)); then
     echo "no shipped models in models/ (make models trains them)"
 fi
 for m in "${models[@]}"; do
-    prov=$("$COPE" info "$m" 2>&1 | sed -n 's/^provenance *//p')
-    if [[ -z $prov ]]; then failed=$((failed + 1)); echo "FAIL $m does not load: $("$COPE" info "$m" 2>&1 | tail -1)"; continue; fi
+    info=$("$COPE" info "$m" --json 2>&1)
+    if [[ $? -ne 0 ]]; then failed=$((failed + 1)); echo "FAIL $m does not load: $(echo "$info" | tail -1)"; continue; fi
     passed=$((passed + 1))
-    task=$(echo "$prov" | grep -o '"task": "[^"]*"' | head -1 | cut -d'"' -f4)
-    card=$(echo "$prov" | grep -o '"train": {"token_error": [0-9.]*' | grep -o '[0-9.]*$')
+    # the task and the card's in-distribution error, from the provenance
+    read -r task card < <(echo "$info" | node -e 'const p = JSON.parse(require("fs").readFileSync(0)).provenance;
+        console.log(p.task ?? "", p.eval?.train?.token_error ?? "")' 2>/dev/null)
     if [[ -z $task || -z $card ]]; then failed=$((failed + 1)); echo "FAIL $m: provenance lacks task or eval.train"; continue; fi
     line=$("$COPE" eval "$m" --split train --n "$N" --seed 4242 --threads 2 2>&1)
     got=$(echo "$line" | grep -o 'token error *[0-9.]*' | grep -o '[0-9.]*$')
