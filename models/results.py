@@ -247,7 +247,7 @@ def write_cards(results):
             continue
         r = load(e)
         if not r:
-            L += ["## %s", "", "(not trained yet: run `make models`)" % e["name"], ""]
+            L += ["## %s" % e["name"], "", "(not trained yet: run `make models`)", ""]
             continue
         p = r["provenance"]
         path = os.path.join(ROOT, "models", e["name"] + ".safetensors")
