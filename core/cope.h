@@ -270,7 +270,6 @@ const char *cope_task_description(const cope_task *t);
 /* The task's tokenizer: type and vocabulary (index 0 is "<unk>", 1 is "<pad>"). */
 cope_tok_type cope_task_tok_type(const cope_task *t);
 int cope_task_vocab(const cope_task *t, const char *const **vocab);
-const char *cope_task_splits(const cope_task *t); /* comma-separated */
 /* Splits are numbered 0..cope_task_split_count - 1; split 0 is "train". */
 int cope_task_split_count(const cope_task *t);
 const char *cope_task_split_name(const cope_task *t, int i); /* NULL if out of range */

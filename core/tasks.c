@@ -36,7 +36,7 @@ typedef struct {
 #define MAX_SPLITS 4
 
 struct cope_task {
-    const char *name, *description, *splits;
+    const char *name, *description;
     cope_tok_type tok_type;
     const char *const *vocab;
     int n_vocab;
@@ -214,36 +214,36 @@ static void text_generate(example *e, const struct cope_task *t, const split_def
 #define VOCAB(v) .vocab = v, .n_vocab = (int)(sizeof v / sizeof *v)
 
 static const cope_task tasks[] = {
-    {.name = "counting1", .splits = "train,ood", .n_vars = 1, .generate = counting_generate,
+    {.name = "counting1", .n_vars = 1, .generate = counting_generate,
      .description = "counting, 1 variable: print the value of a variable after set/increment/pass statements",
      .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "counting3", .splits = "train,ood", .n_vars = 3, .generate = counting_generate,
+    {.name = "counting3", .n_vars = 3, .generate = counting_generate,
      .description = "counting, 3 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "counting5", .splits = "train,ood", .n_vars = 5, .generate = counting_generate,
+    {.name = "counting5", .n_vars = 5, .generate = counting_generate,
      .description = "counting, 5 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "flipflop", .splits = "train,ood-sparse,ood-dense", .generate = flipflop_generate,
+    {.name = "flipflop", .generate = flipflop_generate,
      .description = "flip-flop: at each read, the bit of the last write (64 instructions)",
      .tok_type = COPE_TOK_WORDS, VOCAB(flipflop_vocab),
      .split = {{.name = "train", .max_len = 128, .instructions = 64, .p_ignore = 0.8},
                {.name = "ood-sparse", .max_len = 128, .instructions = 64, .p_ignore = 0.98},
                {.name = "ood-dense", .max_len = 128, .instructions = 64, .p_ignore = 0.1}}},
-    {.name = "selcopy", .splits = "train,ood-dense,ood-sparse", .generate = selcopy_generate,
+    {.name = "selcopy", .generate = selcopy_generate,
      .description = "selective copy: copy the 16 non-blank tokens in order",
      .tok_type = COPE_TOK_WORDS, VOCAB(selcopy_vocab),
      .split = {{.name = "train", .max_len = 81, .places = 64, .n_copy = 16},
                {.name = "ood-dense", .max_len = 41, .places = 24, .n_copy = 16},
                {.name = "ood-sparse", .max_len = 145, .places = 128, .n_copy = 16}}},
-    {.name = "text", .splits = "train,long", .generate = text_generate,
+    {.name = "text", .generate = text_generate,
      .description = "structured text: sections with titles and paragraphs (for Figure 4)",
      .tok_type = COPE_TOK_WORDS, VOCAB(text_vocab),
      .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
-    {.name = "toy", .splits = "train,ood", .generate = toy_generate,
+    {.name = "toy", .generate = toy_generate,
      .description = "count 'a' since the last '.' (a smoke-test task)",
      .tok_type = COPE_TOK_WORDS, VOCAB(toy_vocab),
      .split = {{.name = "train", .max_len = 26, .min_items = 4, .max_items = 23},
@@ -266,7 +266,6 @@ int cope_task_vocab(const cope_task *t, const char *const **vocab) {
     *vocab = t->vocab;
     return t->n_vocab;
 }
-const char *cope_task_splits(const cope_task *t) { return t->splits; }
 
 int cope_task_split_count(const cope_task *t) {
     int n = 0;
