@@ -32,6 +32,19 @@ static void die(int code, const char *fmt, ...) {
 
 static void die_err(const char *what, const cope_error *err) { die(1, "%s: %s", what, err->msg); }
 
+/* Allocation for the program: it either succeeds or the program stops with "out of memory". */
+static void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die(1, "out of memory");
+    return q;
+}
+static void *xmalloc(size_t n) { return xrealloc(NULL, n); }
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die(1, "out of memory");
+    return p;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -95,26 +108,19 @@ static void no_leftovers(args *a) {
 
 static int *parse_int_list(const char *s, const char *what, int *n) {
     size_t cap = 16;
-    int *v = malloc(cap * sizeof(int));
+    int *v = xmalloc(cap * sizeof(int));
     *n = 0;
-    const char *p = s;
-    while (v) {
+    for (const char *p = s;;) {
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
         if (errno || end == p || x < INT_MIN || x > INT_MAX) die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
-        if ((size_t)*n == cap) {
-            int *nv = realloc(v, (cap *= 2) * sizeof(int));
-            if (!nv) free(v);
-            v = nv;
-            if (!v) break;
-        }
+        if ((size_t)*n == cap) v = xrealloc(v, (cap *= 2) * sizeof(int));
         v[(*n)++] = (int)x;
         if (*end == '\0') break;
         if (*end != ',') die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
         p = end + 1;
     }
-    if (!v) die(1, "out of memory");
     return v;
 }
 
@@ -148,11 +154,53 @@ static void set_threads(args *a) {
 #endif
 }
 
+/* The model options of train and bench, read into c. What c holds on entry are the defaults,
+ * except --ff, which defaults to 4 x --dim. */
+static void config_args(args *a, cope_config *c) {
+    const char *pe = opt(a, "--pe", 1);
+    char names[COPE_PE_LIST_LEN];
+    if (pe && cope_pe_parse(pe, &c->pe)) die(2, "--pe must be one of %s", cope_pe_list(names, sizeof names));
+    c->n_layer = (int)opt_int(a, "--layers", c->n_layer, 1, COPE_MAX_LAYER);
+    c->d_model = (int)opt_int(a, "--dim", c->d_model, 1, COPE_MAX_DIM);
+    c->n_head = (int)opt_int(a, "--heads", c->n_head, 1, COPE_MAX_HEAD);
+    c->d_ff = (int)opt_int(a, "--ff", 4L * c->d_model, 1, 4L * COPE_MAX_DIM);
+    c->npos = (int)opt_int(a, "--npos", c->npos, 1, COPE_MAX_NPOS);
+    c->rel_max = (int)opt_int(a, "--rel-max", c->rel_max, 1, COPE_MAX_CTX);
+    c->sep_keys = opt(a, "--sep-keys", 0) != NULL;
+    c->per_head_table = opt(a, "--per-head", 0) != NULL;
+    c->tied = opt(a, "--untied", 0) == NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * info */
+/* --json: the file's cope_config object (config, tokenizer, provenance) with two more keys,
+ * n_params and tensors: [{name, shape, numel, offset}], offset in floats into the parameters
+ * (the file stores the tensors in this order, so its data_offsets are 4 x offset). */
+static void info_json(const cope_model *m) {
+    char *cfg;
+    cope_error err;
+    if (cope_model_config_json(m, &cfg, &err)) die_err("info", &err);
+    size_t len = strlen(cfg); /* ends with the object's closing brace: keys go in before it */
+    printf("%.*s, \"n_params\": %zu, \"tensors\": [", (int)(len - 1), cfg, cope_model_num_params(m));
+    for (int i = 0; i < cope_model_num_tensors(m); i++) {
+        const cope_tensor_info *t = cope_model_tensor(m, i); /* names are ASCII without quotes */
+        printf("%s\n {\"name\": \"%s\", \"shape\": [", i ? "," : "", t->name);
+        for (int d = 0; d < t->ndim; d++) printf("%s%d", d ? ", " : "", t->shape[d]);
+        printf("], \"numel\": %zu, \"offset\": %zu}", t->numel, t->offset);
+    }
+    printf("]}\n");
+    cope_free(cfg);
+}
+
 static int cmd_info(args *a) {
     cope_model *m = load_model(positional(a, 0));
+    int json = opt(a, "--json", 0) != NULL;
     no_leftovers(a);
+    if (json) {
+        info_json(m);
+        cope_model_free(m);
+        return 0;
+    }
     const cope_config *c = cope_model_config(m);
     const cope_tokenizer *t = cope_model_tokenizer(m);
     printf("pe            %s\n", cope_pe_name(c->pe));
@@ -194,8 +242,8 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     cope_workspace *ws;
     cope_error err;
     if (cope_workspace_new(&ws, m, B, T, &err)) die_err("eval", &err);
-    int *ids = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    float *mask = malloc(sizeof(float) * B * T);
+    int *ids = xmalloc(sizeof(int) * B * T), *tg = xmalloc(sizeof(int) * B * T);
+    float *mask = xmalloc(sizeof(float) * B * T);
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
@@ -227,16 +275,10 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     return r;
 }
 
-/* The i-th split of a task (its comma-separated list) copied into buf, or NULL past the end. */
-static const char *task_split(const cope_task *t, int i, char *buf, size_t cap) {
-    const char *s = cope_task_splits(t);
-    for (; i > 0 && s; i--) s = (s = strchr(s, ',')) ? s + 1 : NULL;
-    if (!s) return NULL;
-    size_t n = strcspn(s, ",");
-    if (n >= cap) n = cap - 1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return buf;
+/* Exits with the core's message (exit code 2) when the task has no split of that name. */
+static void check_split(const cope_task *t, const char *split) {
+    cope_error err;
+    if (cope_task_split_check(t, split, &err)) die(2, "%s", err.msg);
 }
 
 static const cope_task *task_arg(args *a, const char *def) {
@@ -273,15 +315,14 @@ static int cmd_eval(args *a) {
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 12345, 0, LONG_MAX);
     set_threads(a);
     no_leftovers(a);
-    char splits[128];
-    for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
-        const char *s = splits;
+    if (split) check_split(task, split);
+    for (int k = 0; k < cope_task_split_count(task); k++) {
+        const char *s = cope_task_split_name(task, k);
         if (split && strcmp(split, s) != 0) continue;
         eval_result r = evaluate(m, task, s, n, seed);
         printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
                cope_task_name(task), s, r.token_err, r.seq_err, r.seqs, r.tokens, (unsigned long long)seed);
     }
-    if (split && !cope_task_max_len(task, split)) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     cope_model_free(m);
     return 0;
 }
@@ -292,21 +333,15 @@ static int cmd_train(args *a) {
     const cope_task *task = task_arg(a, "toy");
     cope_config c;
     cope_config_default(&c);
-    const char *pe = opt(a, "--pe", 1);
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
-    c.n_layer = (int)opt_int(a, "--layers", 2, 1, COPE_MAX_LAYER);
-    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
-    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
-    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
-    c.npos = (int)opt_int(a, "--npos", 16, 1, COPE_MAX_NPOS);
-    c.rel_max = (int)opt_int(a, "--rel-max", 64, 1, COPE_MAX_CTX);
-    c.sep_keys = opt(a, "--sep-keys", 0) != NULL;
-    c.per_head_table = opt(a, "--per-head", 0) != NULL;
-    c.tied = opt(a, "--untied", 0) == NULL;
+    c.n_layer = 2; /* train's defaults (--ctx: the task's longest split) */
+    c.npos = 16;
+    c.rel_max = 64;
+    config_args(a, &c);
     int max_len = 0;
-    char splits[128];
-    for (int k = 0; task_split(task, k, splits, sizeof splits); k++)
-        max_len = cope_task_max_len(task, splits) > max_len ? cope_task_max_len(task, splits) : max_len;
+    for (int k = 0; k < cope_task_split_count(task); k++) {
+        int len = cope_task_max_len(task, cope_task_split_name(task, k));
+        max_len = len > max_len ? len : max_len;
+    }
     c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
     int T = cope_task_max_len(task, "train") - 1;
     if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
@@ -339,9 +374,8 @@ static int cmd_train(args *a) {
     cope_optimizer *optim;
     if (cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&optim, m, &err)) die_err("train", &err);
     size_t N = (size_t)B * T;
-    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
-    float *mask = malloc(N * sizeof(float)), *grads = malloc(cope_model_num_params(m) * sizeof(float));
-    if (!ids || !tg || !mask || !grads) die(1, "out of memory");
+    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
+    float *mask = xmalloc(N * sizeof(float)), *grads = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng data_rng;
     cope_rng_seed(&data_rng, seed * 7919 + 17);
     fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu\n", cope_pe_name(c.pe),
@@ -398,8 +432,8 @@ static int cmd_train(args *a) {
         buf_puts(&prov, ", \"eval\": {");
 
         int first = 1;
-        for (int k = 0; task_split(task, k, splits, sizeof splits); k++) {
-            const char *s = splits;
+        for (int k = 0; k < cope_task_split_count(task); k++) {
+            const char *s = cope_task_split_name(task, k);
             eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ", s,
@@ -438,8 +472,7 @@ static int *input_ids(args *a, const cope_model *m, int *T) {
         cope_error err;
         size_t len = strlen(text);
         if (cope_tokenize(cope_model_tokenizer(m), text, len, NULL, NULL, 0, &n, &unk, &err)) die_err("--text", &err);
-        ids = malloc(((size_t)n + 1) * sizeof(int));
-        if (!ids) die(1, "out of memory");
+        ids = xmalloc(((size_t)n + 1) * sizeof(int));
         if (cope_tokenize(cope_model_tokenizer(m), text, len, ids, NULL, n, &n, &unk, &err)) die_err("--text", &err);
         if (unk) fprintf(stderr, "cope: note: %d piece(s) of --text are not in the vocabulary and map to <unk>\n", unk);
         *T = n;
@@ -486,8 +519,8 @@ static int cmd_trace(args *a) {
     const cope_config *c = cope_model_config(m);
     if (out) {
         int n = 1 + COPE_TRACE_COUNT * c->n_layer;
-        cope_st_tensor *ts = calloc((size_t)n, sizeof *ts);
-        char *names_buf = malloc((size_t)n * 48);
+        cope_st_tensor *ts = xcalloc((size_t)n, sizeof *ts);
+        char *names_buf = xmalloc((size_t)n * 48);
         ts[0] = (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
         for (int l = 0, k = 1; l < c->n_layer; l++)
             for (int q = 0; q < COPE_TRACE_COUNT; q++, k++) {
@@ -545,7 +578,7 @@ static int cmd_grad(args *a) {
     int *mi = ml ? parse_int_list(ml, "--mask", &nm) : NULL;
     if (nt != T) die(2, "--targets has %d entries, the input has %d tokens", nt, T);
     if (mi && nm != T) die(2, "--mask has %d entries, the input has %d tokens", nm, T);
-    float *mask = malloc((size_t)T * sizeof(float));
+    float *mask = xmalloc((size_t)T * sizeof(float));
     for (int i = 0; i < T; i++) {
         if (mi && mi[i] != 0 && mi[i] != 1) die(2, "--mask entries must be 0 or 1");
         mask[i] = mi ? (float)mi[i] : 1.0f;
@@ -553,12 +586,12 @@ static int cmd_grad(args *a) {
     cope_workspace *ws;
     cope_error err;
     float loss;
-    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    float *g = xmalloc(cope_model_num_params(m) * sizeof(float));
     if (cope_workspace_new(&ws, m, 1, T, &err) || cope_forward(m, ws, ids, targets, mask, 1, T, &loss, &err) ||
         cope_backward(m, ws, g, &err))
         die_err("grad", &err);
     int n = cope_model_num_tensors(m);
-    cope_st_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    cope_st_tensor *ts = xcalloc((size_t)n + 1, sizeof *ts);
     ts[0] = (cope_st_tensor){"loss", COPE_ST_F32, 1, {1}, 1, 4, &loss};
     for (int i = 0; i < n; i++) {
         const cope_tensor_info *t = cope_model_tensor(m, i);
@@ -587,15 +620,15 @@ static int cmd_sample(args *a) {
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
     int n = (int)opt_int(a, "--n", 1, 1, 100000);
     no_leftovers(a);
+    check_split(task, split);
     int max_len = cope_task_max_len(task, split);
-    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     const char *const *vocab;
     int nv = cope_task_vocab(task, &vocab);
     cope_tokenizer *tok;
     cope_error err;
     if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
-    int *seq = malloc((size_t)max_len * sizeof(int));
-    unsigned char *on = malloc((size_t)max_len);
+    int *seq = xmalloc((size_t)max_len * sizeof(int));
+    unsigned char *on = xmalloc((size_t)max_len);
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     int chars = cope_task_tok_type(task) == COPE_TOK_CHARS;
@@ -635,16 +668,16 @@ static int cmd_locality(args *a) {
     no_leftovers(a);
     const cope_config *c = cope_model_config(m);
     const cope_tokenizer *tk = cope_model_tokenizer(m);
+    check_split(task, split);
     int max_len = cope_task_max_len(task, split);
-    if (!max_len) die(2, "task %s has no split \"%s\" (splits: %s)", cope_task_name(task), split, cope_task_splits(task));
     if (max_len - 1 > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
     if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
     int L = c->n_layer, H = c->n_head;
-    double *acc = calloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
+    double *acc = xcalloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
     long nq_par = 0, nq_sec = 0;
-    int *seq = malloc((size_t)max_len * sizeof(int)), *ps = malloc((size_t)max_len * sizeof(int)),
-        *ss = malloc((size_t)max_len * sizeof(int));
+    int *seq = xmalloc((size_t)max_len * sizeof(int)), *ps = xmalloc((size_t)max_len * sizeof(int)),
+        *ss = xmalloc((size_t)max_len * sizeof(int));
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     cope_error err;
@@ -708,22 +741,18 @@ static int cmd_locality(args *a) {
 static int cmd_bench(args *a) {
     cope_config c;
     cope_config_default(&c);
-    const char *pe = opt(a, "--pe", 1);
-    if (pe && cope_pe_parse(pe, &c.pe)) die(2, "--pe must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
-    c.n_layer = (int)opt_int(a, "--layers", 4, 1, COPE_MAX_LAYER);
-    c.d_model = (int)opt_int(a, "--dim", 64, 1, COPE_MAX_DIM);
-    c.n_head = (int)opt_int(a, "--heads", 4, 1, COPE_MAX_HEAD);
-    c.d_ff = (int)opt_int(a, "--ff", 4L * c.d_model, 1, 4L * COPE_MAX_DIM);
-    c.npos = (int)opt_int(a, "--npos", 64, 1, COPE_MAX_NPOS);
-    c.vocab_size = (int)opt_int(a, "--vocab", 64, 2, 100000);
     int T = (int)opt_int(a, "--seq", 128, 1, COPE_MAX_CTX), B = (int)opt_int(a, "--batch", 32, 1, 4096);
     int steps = (int)opt_int(a, "--steps", 20, 1, 100000), warm = (int)opt_int(a, "--warmup", 3, 0, 1000);
+    c.vocab_size = (int)opt_int(a, "--vocab", 64, 2, 100000);
+    c.n_layer = 4; /* the reference config (bench/run.sh) */
+    c.npos = 64;
     c.n_ctx = T;
     c.rel_max = T;
+    config_args(a, &c);
     set_threads(a);
     no_leftovers(a);
-    const char **vocab = malloc((size_t)c.vocab_size * sizeof(char *));
-    char *store = malloc((size_t)c.vocab_size * 16);
+    const char **vocab = xmalloc((size_t)c.vocab_size * sizeof(char *));
+    char *store = xmalloc((size_t)c.vocab_size * 16);
     for (int i = 0; i < c.vocab_size; i++) {
         snprintf(store + 16 * i, 16, "t%d", i);
         vocab[i] = store + 16 * i;
@@ -737,14 +766,14 @@ static int cmd_bench(args *a) {
         cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&o, m, &err))
         die_err("bench", &err);
     size_t N = (size_t)B * T;
-    int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
-    float *g = malloc(cope_model_num_params(m) * sizeof(float));
+    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
+    float *g = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng rng;
     cope_rng_seed(&rng, 7);
     for (size_t i = 0; i < N; i++) { ids[i] = cope_rng_int(&rng, c.vocab_size); tg[i] = cope_rng_int(&rng, c.vocab_size); }
     cope_adamw h;
     cope_adamw_default(&h);
-    double *times = malloc((size_t)steps * sizeof(double));
+    double *times = xmalloc((size_t)steps * sizeof(double));
     float loss;
     for (int s = 0; s < warm + steps; s++) {
         double t0 = now_seconds();
@@ -785,7 +814,7 @@ static int cmd_bench(args *a) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cope COMMAND [options]\n"
-            "  info MODEL                          config, parameter count, tokenizer, provenance\n"
+            "  info MODEL [--json]                 config, parameter count, tokenizer, provenance (--json: and tensors)\n"
             "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
             "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
             "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
@@ -796,7 +825,8 @@ static void usage(FILE *f) {
             "  sample --task T [--split S] [--seed S] [--n 1]\n"
             "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
             "        inside the current paragraph / section, per head\n"
-            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n");
+            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n"
+            "        [--rel-max SEQ --ff --sep-keys --per-head --untied as in train]\n");
 }
 
 int main(int argc, char **argv) {
@@ -805,7 +835,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    args a = {argc - 2, argv + 2, calloc((size_t)argc, 1)};
+    args a = {argc - 2, argv + 2, xcalloc((size_t)argc, 1)};
     const char *cmd = argv[1];
     int rc;
     if (strcmp(cmd, "info") == 0) rc = cmd_info(&a);

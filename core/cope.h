@@ -91,6 +91,10 @@ typedef struct {
 void cope_config_default(cope_config *c);
 cope_status cope_config_validate(const cope_config *c, cope_error *err);
 const char *cope_pe_name(cope_pe pe);
+/* Every pe name, ", "-separated, for messages: writes at most cap bytes (NUL-terminated) into buf
+ * and returns buf. COPE_PE_LIST_LEN bytes always suffice. */
+#define COPE_PE_LIST_LEN 64
+const char *cope_pe_list(char *buf, size_t cap);
 cope_status cope_pe_parse(const char *name, cope_pe *out);
 int cope_pe_has_cope(cope_pe pe);
 int cope_pe_has_rel(cope_pe pe);
@@ -164,6 +168,9 @@ cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokeni
                            uint64_t seed, cope_error *err);
 /* Loads a safetensors model from memory; validates everything. The buffer is not retained. */
 cope_status cope_model_load(cope_model **out, const void *buf, size_t len, cope_error *err);
+/* The model's cope_config as the file stores it (a JSON object with the tokenizer and provenance),
+ * NUL-terminated, into a malloc'd string (free with cope_free). */
+cope_status cope_model_config_json(const cope_model *m, char **out, cope_error *err);
 /* Writes the model as safetensors into a malloc'd buffer (free with cope_free). */
 cope_status cope_model_save(const cope_model *m, void **buf, size_t *len, cope_error *err);
 void cope_model_free(cope_model *m);
@@ -284,7 +291,12 @@ const char *cope_task_description(const cope_task *t);
 /* The task's tokenizer: type and vocabulary (index 0 is "<unk>", 1 is "<pad>"). */
 cope_tok_type cope_task_tok_type(const cope_task *t);
 int cope_task_vocab(const cope_task *t, const char *const **vocab);
-const char *cope_task_splits(const cope_task *t); /* comma-separated */
+/* Splits are numbered 0..cope_task_split_count - 1; split 0 is "train". */
+int cope_task_split_count(const cope_task *t);
+const char *cope_task_split_name(const cope_task *t, int i); /* NULL if out of range */
+/* COPE_OK if the task has the split, else COPE_ERR_ARG with the message
+ * 'task T has no split "S" (splits: a, b, c)'. */
+cope_status cope_task_split_check(const cope_task *t, const char *split, cope_error *err);
 int cope_task_max_len(const cope_task *t, const char *split); /* 0 if the split is unknown */
 /* One example in the ids of tok (which must contain the task's vocabulary). */
 cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,

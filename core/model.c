@@ -19,6 +19,16 @@ static const char *const pe_names[COPE_PE_COUNT] = {"none", "abs", "rel", "rope"
 
 const char *cope_pe_name(cope_pe pe) { return (unsigned)pe < COPE_PE_COUNT ? pe_names[pe] : "?"; }
 
+const char *cope_pe_list(char *buf, size_t cap) {
+    size_t used = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = 0; i < COPE_PE_COUNT && used < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", cope_pe_name((cope_pe)i));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return buf;
+}
+
 cope_status cope_pe_parse(const char *name, cope_pe *out) {
     for (int i = 0; i < COPE_PE_COUNT; i++)
         if (name && strcmp(name, pe_names[i]) == 0) { *out = (cope_pe)i; return COPE_OK; }
@@ -334,8 +344,9 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
         goto done;
     n = json_get(&d, root, "pe");
     if (n < 0 || d.nodes[n].type != JSON_STR || cope_pe_parse(d.nodes[n].str, &c->pe)) {
-        st = cope_fail(err, n < 0 ? COPE_ERR_MISSING : COPE_ERR_CONFIG,
-                       "cope_config \"pe\" must be one of none, abs, rel, rope, cope, cope+rel, cope+rope");
+        char names[COPE_PE_LIST_LEN];
+        st = cope_fail(err, n < 0 ? COPE_ERR_MISSING : COPE_ERR_CONFIG, "cope_config \"pe\" must be one of %s",
+                       cope_pe_list(names, sizeof names));
         goto done;
     }
     if ((st = get_int_key(&d, root, "npos", cope_pe_has_cope(c->pe), 1, COPE_MAX_NPOS, &c->npos, err)) ||
@@ -456,6 +467,14 @@ fail:
     cope_st_close(f);
     cope_model_free(m);
     return st;
+}
+
+cope_status cope_model_config_json(const cope_model *m, char **out, cope_error *err) {
+    cope_buf b = {0};
+    config_to_json(m, &b);
+    *out = b.oom ? NULL : b.data;
+    if (b.oom) { free(b.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing the config"); }
+    return COPE_OK;
 }
 
 cope_status cope_model_save(const cope_model *m, void **out, size_t *out_len, cope_error *err) {

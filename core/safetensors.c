@@ -221,7 +221,7 @@ cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key,
         off += (uint64_t)t->numel * 4;
     }
     buf_puts(&h, "}");
-    while ((h.len + 8) % 8) buf_puts(&h, " "); /* data section starts 8-byte aligned */
+    while (!h.oom && (h.len + 8) % 8) buf_puts(&h, " "); /* data section starts 8-byte aligned (no room: oom below) */
     if (h.oom) { free(h.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing header"); }
     size_t total = 8 + h.len + (size_t)off;
     unsigned char *b = malloc(total);

@@ -3,6 +3,7 @@
  * plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
  * is scored on; cope_task_batch turns examples into padded next-token batches. Generators draw
  * only from the cope_rng they are given, so a seed reproduces the data natively and in wasm. */
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -25,21 +26,22 @@ static void emit(example *e, const char *piece, int scored) {
 
 typedef struct {
     const char *name;
-    int max_len; /* tokens, including the scored ones */
-    int a, b;    /* task-specific settings */
-    double p;
+    int max_len;              /* tokens, including the scored ones */
+    int min_items, max_items; /* counting: statements; toy: symbols before the question */
+    int instructions;         /* flip-flop: instructions (two tokens each) */
+    double p_ignore;          /* flip-flop: FFL(p), the probability of an ignore instruction */
+    int places, n_copy;       /* selective copy: places (blanks and tokens), tokens to copy */
 } split_def;
 
 #define MAX_SPLITS 4
 
 struct cope_task {
-    const char *name, *description, *splits;
+    const char *name, *description;
     cope_tok_type tok_type;
     const char *const *vocab;
     int n_vocab;
-    split_def split[MAX_SPLITS];
-    int n_splits;
-    int param; /* e.g. the number of variables */
+    split_def split[MAX_SPLITS]; /* the first entries; the rest have no name */
+    int n_vars; /* counting: the number of variables */
     void (*generate)(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng);
 };
 
@@ -53,7 +55,7 @@ static const char *const toy_vocab[] = {"<unk>", "<pad>", "a", "b", ".", "?",
                                         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
 static void toy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
-    int len = s->a + cope_rng_int(rng, s->b - s->a + 1), count = 0;
+    int len = s->min_items + cope_rng_int(rng, s->max_items - s->min_items + 1), count = 0;
     for (int i = 0; i < len; i++) {
         int r = cope_rng_int(rng, 6);
         const char *p = r < 2 ? "a" : r < 5 ? "b" : ".";
@@ -81,11 +83,11 @@ static const char *const counting_vocab[] = {"<unk>", "<pad>", "a", "b", "c", "d
                                              "4", "5", "6", "7", "8", "9", "10"};
 
 static void counting_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
-    const int nvars = t->param;
+    const int nvars = t->n_vars;
     for (;;) {
         e->n = 0;
         int value[5] = {-1, -1, -1, -1, -1}, set[5], n_set = 0;
-        int steps = s->a + cope_rng_int(rng, s->b - s->a + 1);
+        int steps = s->min_items + cope_rng_int(rng, s->max_items - s->min_items + 1);
         for (int k = 0; k < steps;) {
             int r = cope_rng_int(rng, 58);
             if (r < 1) { /* SET */
@@ -121,12 +123,12 @@ static void counting_generate(example *e, const struct cope_task *t, const split
 static const char *const flipflop_vocab[] = {"<unk>", "<pad>", "w", "r", "i", "0", "1"};
 
 static void flipflop_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
-    int n = s->a, last = 0;
+    int n = s->instructions, last = 0;
     for (int k = 0; k < n; k++) {
         int op; /* 0 write, 1 read, 2 ignore */
         if (k == 0) op = 0;
         else if (k == n - 1) op = 1;
-        else if (cope_rng_uniform(rng) < s->p) op = 2;
+        else if (cope_rng_uniform(rng) < s->p_ignore) op = 2;
         else op = cope_rng_int(rng, 2) ? 1 : 0;
         int bit = cope_rng_int(rng, 2);
         if (op == 0) last = bit;
@@ -144,7 +146,7 @@ static const char *const selcopy_vocab[] = {"<unk>", "<pad>", "_", "|", "a", "b"
                                             "e", "f", "g", "h"};
 
 static void selcopy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
-    int L = s->a, K = s->b, left = K;
+    int L = s->places, K = s->n_copy, left = K;
     int data[128];
     int nd = 0;
     for (int i = 0; i < L; i++) {
@@ -209,28 +211,43 @@ static void text_generate(example *e, const struct cope_task *t, const split_def
 
 /* ---------------------------------------------------------------------------------------------
  * The task table */
-#define VOCAB(v) v, (int)(sizeof v / sizeof *v)
+#define VOCAB(v) .vocab = v, .n_vocab = (int)(sizeof v / sizeof *v)
 
 static const cope_task tasks[] = {
-    {"counting1", "counting, 1 variable: print the value of a variable after set/increment/pass statements",
-     "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab), {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 1,
-     counting_generate},
-    {"counting3", "counting, 3 variables", "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab),
-     {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 3, counting_generate},
-    {"counting5", "counting, 5 variables", "train,ood", COPE_TOK_WORDS, VOCAB(counting_vocab),
-     {{"train", 128, 3, 48, 0}, {"ood", 256, 49, 96, 0}}, 2, 5, counting_generate},
-    {"flipflop", "flip-flop: at each read, the bit of the last write (64 instructions)",
-     "train,ood-sparse,ood-dense", COPE_TOK_WORDS, VOCAB(flipflop_vocab),
-     {{"train", 128, 64, 0, 0.8}, {"ood-sparse", 128, 64, 0, 0.98}, {"ood-dense", 128, 64, 0, 0.1}}, 3, 0,
-     flipflop_generate},
-    {"selcopy", "selective copy: copy the 16 non-blank tokens in order", "train,ood-dense,ood-sparse",
-     COPE_TOK_WORDS, VOCAB(selcopy_vocab),
-     {{"train", 81, 64, 16, 0}, {"ood-dense", 41, 24, 16, 0}, {"ood-sparse", 145, 128, 16, 0}}, 3, 0,
-     selcopy_generate},
-    {"text", "structured text: sections with titles and paragraphs (for Figure 4)", "train,long",
-     COPE_TOK_WORDS, VOCAB(text_vocab), {{"train", 193, 0, 0, 0}, {"long", 513, 0, 0, 0}}, 2, 0, text_generate},
-    {"toy", "count 'a' since the last '.' (a smoke-test task)", "train,ood", COPE_TOK_WORDS, VOCAB(toy_vocab),
-     {{"train", 26, 4, 23, 0}, {"ood", 50, 25, 48, 0}}, 2, 0, toy_generate},
+    {.name = "counting1", .n_vars = 1, .generate = counting_generate,
+     .description = "counting, 1 variable: print the value of a variable after set/increment/pass statements",
+     .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
+               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+    {.name = "counting3", .n_vars = 3, .generate = counting_generate,
+     .description = "counting, 3 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
+               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+    {.name = "counting5", .n_vars = 5, .generate = counting_generate,
+     .description = "counting, 5 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
+               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+    {.name = "flipflop", .generate = flipflop_generate,
+     .description = "flip-flop: at each read, the bit of the last write (64 instructions)",
+     .tok_type = COPE_TOK_WORDS, VOCAB(flipflop_vocab),
+     .split = {{.name = "train", .max_len = 128, .instructions = 64, .p_ignore = 0.8},
+               {.name = "ood-sparse", .max_len = 128, .instructions = 64, .p_ignore = 0.98},
+               {.name = "ood-dense", .max_len = 128, .instructions = 64, .p_ignore = 0.1}}},
+    {.name = "selcopy", .generate = selcopy_generate,
+     .description = "selective copy: copy the 16 non-blank tokens in order",
+     .tok_type = COPE_TOK_WORDS, VOCAB(selcopy_vocab),
+     .split = {{.name = "train", .max_len = 81, .places = 64, .n_copy = 16},
+               {.name = "ood-dense", .max_len = 41, .places = 24, .n_copy = 16},
+               {.name = "ood-sparse", .max_len = 145, .places = 128, .n_copy = 16}}},
+    {.name = "text", .generate = text_generate,
+     .description = "structured text: sections with titles and paragraphs (for Figure 4)",
+     .tok_type = COPE_TOK_WORDS, VOCAB(text_vocab),
+     .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
+    {.name = "toy", .generate = toy_generate,
+     .description = "count 'a' since the last '.' (a smoke-test task)",
+     .tok_type = COPE_TOK_WORDS, VOCAB(toy_vocab),
+     .split = {{.name = "train", .max_len = 26, .min_items = 4, .max_items = 23},
+               {.name = "ood", .max_len = 50, .min_items = 25, .max_items = 48}}},
 };
 
 #define N_TASKS ((int)(sizeof tasks / sizeof *tasks))
@@ -249,12 +266,32 @@ int cope_task_vocab(const cope_task *t, const char *const **vocab) {
     *vocab = t->vocab;
     return t->n_vocab;
 }
-const char *cope_task_splits(const cope_task *t) { return t->splits; }
+
+int cope_task_split_count(const cope_task *t) {
+    int n = 0;
+    while (n < MAX_SPLITS && t->split[n].name) n++;
+    return n;
+}
+
+const char *cope_task_split_name(const cope_task *t, int i) {
+    return i >= 0 && i < cope_task_split_count(t) ? t->split[i].name : NULL;
+}
 
 static const split_def *find_split(const cope_task *t, const char *split) {
-    for (int i = 0; i < t->n_splits; i++)
+    for (int i = 0; i < cope_task_split_count(t); i++)
         if (split && strcmp(t->split[i].name, split) == 0) return &t->split[i];
     return NULL;
+}
+
+cope_status cope_task_split_check(const cope_task *t, const char *split, cope_error *err) {
+    if (find_split(t, split)) return COPE_OK;
+    char names[MAX_SPLITS * 32] = "";
+    for (int i = 0; i < cope_task_split_count(t); i++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", t->split[i].name);
+    }
+    return cope_fail(err, COPE_ERR_ARG, "task %s has no split \"%.64s\" (splits: %s)", t->name,
+                     split ? split : "(null)", names);
 }
 
 int cope_task_max_len(const cope_task *t, const char *split) {
@@ -267,9 +304,7 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
                               int max_len, int *n, cope_error *err) {
     *n = 0;
     const split_def *s = find_split(t, split);
-    if (!s)
-        return cope_fail(err, COPE_ERR_ARG, "task %s has no split \"%s\" (splits: %s)", t->name,
-                         split ? split : "(null)", t->splits);
+    if (!s) return cope_task_split_check(t, split, err);
     example e; /* ~18 KB on the stack */
     e.n = 0;
     t->generate(&e, t, s, rng);

@@ -74,12 +74,10 @@ def key_of(e):
     return json.dumps(e["args"])
 
 
-def provenance(model_path):
-    out = subprocess.run([COPE, "info", model_path], check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith("provenance"):
-            return json.loads(line.split(None, 1)[1])
-    raise RuntimeError("no provenance in " + model_path)
+def info(model_path):
+    """`cope info --json`: the file's cope_config (with provenance), n_params and the tensors."""
+    out = subprocess.run([COPE, "info", model_path, "--json"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
 
 
 def train(e):
@@ -92,7 +90,7 @@ def train(e):
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
     subprocess.run(cmd, check=True, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
     wall = time.time() - t0
-    prov = provenance(out)
+    prov = info(out)["provenance"]
     result = {"name": e["name"], "key": key_of(e), "task": e["task"], "pe": e["pe"], "seed": e["seed"],
               "command": "cope train " + " ".join(e["args"]), "wall_seconds": round(wall, 1),
               "provenance": prov}
@@ -249,19 +247,18 @@ def write_cards(results):
             continue
         r = load(e)
         if not r:
-            L += ["## %s", "", "(not trained yet: run `make models`)" % e["name"], ""]
+            L += ["## %s" % e["name"], "", "(not trained yet: run `make models`)", ""]
             continue
         p = r["provenance"]
         path = os.path.join(ROOT, "models", e["name"] + ".safetensors")
         size = os.path.getsize(path) if os.path.exists(path) else 0
-        info = subprocess.run([COPE, "info", path], capture_output=True, text=True).stdout if size else ""
-        cfg = {l[:14].strip(): l[14:].strip() for l in info.splitlines() if len(l) > 14}  # `cope info`: key column of 14
+        cfg = info(path) if size else {}
         L += ["## %s.safetensors" % e["name"], "",
               "- task: `%s`; position encoding: **%s**" % (e["task"], e["pe"]),
               "- config: %s layers, d_model %s, %s heads, d_ff %s, n_ctx %s%s, %s parameters, %.0f KB" % (
-                  cfg.get("layers"), cfg.get("d_model"), cfg.get("heads", "").split()[0], cfg.get("d_ff"),
-                  cfg.get("n_ctx"), (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("gate keys")) if "cope" in e["pe"] else ""),
-                  cfg.get("parameters"), size / 1024),
+                  cfg.get("n_layer"), cfg.get("d_model"), cfg.get("n_head"), cfg.get("d_ff"), cfg.get("n_ctx"),
+                  (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("cope_gate_keys")) if "cope" in e["pe"] else ""),
+                  cfg.get("n_params"), size / 1024),
               "- training: `%s`; %d steps of batch %d (fresh examples every step), AdamW lr %g, seed %d" % (
                   r["command"], p["steps"], p["batch"], p["lr"], p["seed"]),
               "- wall time: %.0f s on 2 threads" % r["wall_seconds"],

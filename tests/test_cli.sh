@@ -51,6 +51,39 @@ head -c 1000000 /dev/urandom >"$TMP/random.safetensors" 2>/dev/null || dd if=/de
 expect 1 "random.safetensors: " -- "$COPE" info "$TMP/random.safetensors"
 expect 2 "unknown or misplaced argument \"--bogus\"" -- "$COPE" info $G/cope.model.safetensors --bogus
 expect 2 "missing MODEL" -- "$COPE" info
+# info --json: the file's cope_config plus n_params and the tensor table, which must agree with the
+# text output and with the file's own safetensors header (shapes; data_offsets = 4 x offset)
+if command -v node >/dev/null; then
+    for f in $G/cope.model.safetensors $G/cope_rope_sep.model.safetensors $G/cope_rel.model.safetensors; do
+        "$COPE" info "$f" --json >"$TMP/info.json" 2>&1 && "$COPE" info "$f" >"$TMP/info.txt" 2>&1
+        if msg=$(node -e 'try {
+            const fs = require("fs"), [js, txt, file] = process.argv.slice(1);
+            const j = JSON.parse(fs.readFileSync(js)), text = fs.readFileSync(txt, "utf8");
+            const col = (k) => (text.match(new RegExp("^" + k + " +(\\S+)", "m")) || [])[1];
+            const buf = fs.readFileSync(file), hl = Number(buf.readBigUInt64LE(0));
+            const h = JSON.parse(buf.subarray(8, 8 + hl).toString());
+            const file_cfg = JSON.parse(h.__metadata__.cope_config);
+            const want = { pe: col("pe"), n_layer: +col("layers"), d_model: +col("d_model"), d_ff: +col("d_ff"),
+                           n_ctx: +col("n_ctx"), vocab_size: +col("vocab_size"), n_params: +col("parameters") };
+            for (const [k, v] of Object.entries(want)) if (j[k] !== v) throw `${k}: ${j[k]} vs text ${v}`;
+            for (const k of Object.keys(file_cfg))
+                if (JSON.stringify(j[k]) !== JSON.stringify(file_cfg[k])) throw `${k} differs from the file`;
+            const names = Object.keys(h).filter((k) => k !== "__metadata__");
+            if (j.tensors.length !== names.length) throw `${j.tensors.length} tensors, the file has ${names.length}`;
+            let next = 0;
+            for (const t of j.tensors) {
+                const ft = h[t.name];
+                if (!ft) throw `${t.name} is not in the file`;
+                if (JSON.stringify(ft.shape) !== JSON.stringify(t.shape) || t.shape.reduce((a, b) => a * b, 1) !== t.numel)
+                    throw `${t.name}: shape ${t.shape} vs ${ft.shape}`;
+                if (t.offset !== next || ft.data_offsets[0] !== 4 * t.offset || ft.data_offsets[1] !== 4 * (t.offset + t.numel))
+                    throw `${t.name}: offset ${t.offset} vs ${ft.data_offsets}`;
+                next += t.numel;
+            }
+            if (next !== j.n_params) throw `tensors hold ${next} floats, n_params ${j.n_params}`;
+        } catch (e) { console.log(String(e)); process.exit(1); }' "$TMP/info.json" "$TMP/info.txt" "$f" 2>&1); then ok; else bad "info --json $f: $msg"; fi
+    done
+fi
 
 # trace
 expect 0 '"layers"' -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4 --json
@@ -83,6 +116,11 @@ expect 1 "cannot write" -- "$COPE" grad $G/cope.model.safetensors --ids 1,2,3 --
 # train, info, eval, sample on the toy task
 expect 0 "" -- "$COPE" train --task toy --steps 30 --batch 8 --dim 16 --heads 2 --layers 1 --eval-n 64 --out "$TMP/toy.safetensors"
 expect 0 '"task": "toy"' -- "$COPE" info "$TMP/toy.safetensors"
+if command -v node >/dev/null; then
+    if "$COPE" info "$TMP/toy.safetensors" --json | node -e 'const j = JSON.parse(require("fs").readFileSync(0));
+        if (j.provenance.task !== "toy" || !(j.provenance.eval.ood.token_error >= 0) || j.tokenizer.vocab.length !== j.vocab_size) process.exit(1);'
+    then ok; else bad "info --json: the trained model's provenance or tokenizer"; fi
+fi
 expect 0 "toy train .*token error" -- "$COPE" eval "$TMP/toy.safetensors" --n 64
 expect 0 "ood" -- "$COPE" eval "$TMP/toy.safetensors" --n 64 --split ood
 expect 2 "has no split" -- "$COPE" eval "$TMP/toy.safetensors" --split nope
@@ -98,6 +136,33 @@ expect 1 "not finite; stopping; .* holds the checkpoint of step 1" -- "$COPE" tr
 expect 0 '"checkpoint_step"' -- "$COPE" info "$TMP/nan.safetensors"
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
+
+# Every allocation failure ends in a one-line error (exit 1), never a crash or a hang: tests/fail_malloc.c
+# fails allocation k (k = 1, 2, ... up to the command's count), for each command that allocates.
+# Needs a C compiler and glibc; not with a sanitizer build (its allocator comes first).
+if command -v "${CC:-cc}" >/dev/null && ! ldd "$COPE" 2>/dev/null | grep -q libasan &&
+    "${CC:-cc}" -O1 -shared -fPIC -o "$TMP/fail_malloc.so" tests/fail_malloc.c 2>/dev/null; then
+    sweep() { # name, command...
+        local name=$1 n k rc crashes=""
+        shift
+        n=$(OMP_NUM_THREADS=1 COPE_FAIL_MALLOC=0 LD_PRELOAD="$TMP/fail_malloc.so" "$@" 2>&1 >/dev/null | sed -n 's/^allocations: //p')
+        for ((k = 1; k <= ${n:-0}; k++)); do
+            OMP_NUM_THREADS=1 COPE_FAIL_MALLOC=$k timeout 20 env LD_PRELOAD="$TMP/fail_malloc.so" "$@" >/dev/null 2>"$TMP/err"
+            rc=$?
+            if ((rc > 1)) || { ((rc == 1)) && ! tail -1 "$TMP/err" | grep -qE '^(cope: error: |libgomp: )'; }; then
+                crashes+=" $k:$rc"
+            fi
+        done
+        if [[ ${n:-0} -gt 10 && -z $crashes ]]; then ok; else bad "$name: allocation failures (of ${n:-?}) that crash or say nothing:$crashes"; fi
+    }
+    sweep eval "$COPE" eval "$TMP/toy.safetensors" --n 40
+    sweep grad "$COPE" grad $G/cope_rel.model.safetensors --ids 1,2,3 --targets 2,3,4 --out "$TMP/g3.safetensors"
+    sweep locality "$COPE" locality models/text-cope-s1.safetensors --n 1
+    sweep bench "$COPE" bench --steps 1 --warmup 0 --layers 1 --seq 8 --batch 2
+    sweep train "$COPE" train --task toy --steps 2 --batch 4 --dim 8 --heads 2 --layers 1 --eval-n 8 --checkpoint-every 1 --out "$TMP/t.safetensors"
+    sweep trace "$COPE" trace $G/cope.model.safetensors --ids 1,2 --out "$TMP/tr.safetensors"
+    sweep sample "$COPE" sample --task toy
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

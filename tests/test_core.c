@@ -703,6 +703,23 @@ static void expect_load(const char *what, const bytes *b, cope_status want) {
     cope_model_free(m);
 }
 
+/* The pe names for messages: every cope_pe_name once, in enum order, each one parsing back; a
+ * short buffer is cut, never overrun. */
+static void test_pe_list(void) {
+    char list[COPE_PE_LIST_LEN], want[256] = "";
+    int parse = 1;
+    for (int i = 0; i < COPE_PE_COUNT; i++) {
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? ", " : "", cope_pe_name((cope_pe)i));
+        cope_pe pe;
+        parse &= cope_pe_parse(cope_pe_name((cope_pe)i), &pe) == COPE_OK && pe == (cope_pe)i;
+    }
+    check(strcmp(cope_pe_list(list, sizeof list), want) == 0 && strcmp(list, "none, abs, rel, rope, cope, cope+rel, cope+rope") == 0 && parse,
+          "pe list: \"%s\", each name parses back", list);
+    char small[10];
+    memset(small, 'x', sizeof small);
+    check(strcmp(cope_pe_list(small, sizeof small), "none, abs") == 0, "pe list: cut to the buffer (\"%s\")", small);
+}
+
 static void test_loader(void) {
     cope_model *m = random_model(COPE_PE_COPE_REL, 1, 1, 8, 16, 7);
     if (!m) return;
@@ -1183,14 +1200,53 @@ static void test_text_task(void) {
     cope_tokenizer_free(g.tok);
 }
 
+/* The split list: names in order, NULL past either end, and the one message for a split that is
+ * not there (the CLI, the wasm API and the page all show this one). */
+static void test_task_splits(void) {
+    static const char *const want[][4] = {{"counting1", "train", "ood"}, {"flipflop", "train", "ood-sparse", "ood-dense"},
+                                          {"selcopy", "train", "ood-dense", "ood-sparse"}, {"text", "train", "long"},
+                                          {"toy", "train", "ood"}};
+    for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
+        const cope_task *t = cope_task_find(want[w][0]);
+        int n = 0;
+        while (n < 3 && want[w][n + 1]) n++;
+        int ok = t && cope_task_split_count(t) == n && !cope_task_split_name(t, -1) && !cope_task_split_name(t, n);
+        for (int i = 0; ok && i < n; i++)
+            ok = strcmp(cope_task_split_name(t, i), want[w][i + 1]) == 0 && cope_task_max_len(t, want[w][i + 1]) > 0 &&
+                 cope_task_split_check(t, want[w][i + 1], NULL) == COPE_OK;
+        check(ok, "tasks: %s has the splits %s, %s%s%s in order, each known", want[w][0], want[w][1], want[w][2],
+              want[w][3] ? ", " : "", want[w][3] ? want[w][3] : "");
+    }
+    int all = 1;
+    for (int i = 0; i < cope_task_count(); i++)
+        all &= cope_task_split_count(cope_task_get(i)) >= 2 && strcmp(cope_task_split_name(cope_task_get(i), 0), "train") == 0;
+    check(all, "tasks: every task has split 0 \"train\" and at least one more");
+    const cope_task *t = cope_task_find("flipflop");
+    cope_error err = {0};
+    cope_status st = cope_task_split_check(t, "ood", &err);
+    check(st == COPE_ERR_ARG && strcmp(err.msg, "task flipflop has no split \"ood\" (splits: train, ood-sparse, ood-dense)") == 0,
+          "tasks: an unknown split is COPE_ERR_ARG naming the splits: %s", err.msg);
+    st = cope_task_split_check(t, NULL, &err);
+    check(st == COPE_ERR_ARG && strstr(err.msg, "no split \"(null)\"") != NULL, "tasks: a NULL split is an error: %s", err.msg);
+    gen g;
+    if (gen_open(&g, "toy")) {
+        cope_rng r;
+        cope_rng_seed(&r, 1);
+        cope_error e2 = {0};
+        st = cope_task_example(g.t, "nosplit", &r, g.tok, g.seq, g.on, 2048, &g.n, &e2);
+        check(st == COPE_ERR_ARG && strcmp(e2.msg, "task toy has no split \"nosplit\" (splits: train, ood)") == 0 && g.n == 0,
+              "tasks: an example of an unknown split fails with the same message: %s", e2.msg);
+        cope_tokenizer_free(g.tok);
+    }
+}
+
 static void test_task_seeds(void) {
     int same = 1, differ = 0, total = 0;
     for (int i = 0; i < cope_task_count(); i++) {
         gen g;
         if (!gen_open(&g, cope_task_name(cope_task_get(i)))) continue;
-        char splits[128];
-        snprintf(splits, sizeof splits, "%s", cope_task_splits(g.t));
-        for (char *s = strtok(splits, ","); s; s = strtok(NULL, ",")) {
+        for (int k = 0; k < cope_task_split_count(g.t); k++) {
+            const char *s = cope_task_split_name(g.t, k);
             cope_rng r1, r2, r3;
             cope_rng_seed(&r1, 42); cope_rng_seed(&r2, 42); cope_rng_seed(&r3, 43);
             int a[2048], na;
@@ -1264,6 +1320,7 @@ int main(int argc, char **argv) {
     test_fd_attention();
     test_gates_one();
     test_models_all_pe();
+    test_pe_list();
     test_loader();
     test_tokenizer();
     test_json();
@@ -1274,6 +1331,7 @@ int main(int argc, char **argv) {
     test_flipflop_task();
     test_selcopy_task();
     test_text_task();
+    test_task_splits();
     test_task_seeds();
     test_extreme_weights();
     return check_summary();

@@ -157,9 +157,14 @@ API const char *cope_wasm_task_description(int i) {
     const cope_task *t = cope_task_get(i);
     return t ? cope_task_description(t) : NULL;
 }
-API const char *cope_wasm_task_splits(int i) {
+API int cope_wasm_task_split_count(int i) {
     const cope_task *t = cope_task_get(i);
-    return t ? cope_task_splits(t) : NULL;
+    return t ? cope_task_split_count(t) : 0;
+}
+/* Name of split k of task i, NULL when out of range. */
+API const char *cope_wasm_task_split_name(int i, int k) {
+    const cope_task *t = cope_task_get(i);
+    return t ? cope_task_split_name(t, k) : NULL;
 }
 /* Longest example of a split (0 when the task or split is unknown): the size of seq/loss_on. */
 API int cope_wasm_task_max_len(int i, const char *split) {

@@ -241,7 +241,8 @@ export class CopeModel {
     return Array.from({ length: x.cope_wasm_task_count() }, (_, i) => ({
       name: rt.str(x.cope_wasm_task_name(i)),
       description: rt.str(x.cope_wasm_task_description(i)),
-      splits: rt.str(x.cope_wasm_task_splits(i)).split(','),
+      splits: Array.from({ length: x.cope_wasm_task_split_count(i) },
+        (_, k) => rt.str(x.cope_wasm_task_split_name(i, k))),
     }));
   }
 
