@@ -30,19 +30,28 @@ export class TfjsCope {
     this.reset();
   }
 
-  layerNorm(x, p) { // (x - mean) / sqrt(var + 1e-5) * w + b, biased variance
+  layerNorm(x, p) {
+    // (x - mean) / sqrt(var + 1e-5) * w + b, biased variance
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(this.w[`${p}.weight`]).add(this.w[`${p}.bias`]);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(1e-5)))
+      .mul(this.w[`${p}.weight`])
+      .add(this.w[`${p}.bias`]);
   }
 
-  linear(x, p) { return tf.matMul(x, this.w[`${p}.weight`], false, true).add(this.w[`${p}.bias`]); }
+  linear(x, p) {
+    return tf.matMul(x, this.w[`${p}.weight`], false, true).add(this.w[`${p}.bias`]);
+  }
 
-  gelu(x) { // tanh approximation
+  gelu(x) {
+    // tanh approximation
     const u = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(tf.tanh(u).add(1)).mul(0.5);
   }
 
-  heads(x) { // [T, D] -> [H, T, d]
+  heads(x) {
+    // [T, D] -> [H, T, d]
     const { n_head: H, d_model: D } = this.c;
     return x.reshape([x.shape[0], H, D / H]).transpose([1, 0, 2]);
   }
@@ -55,43 +64,55 @@ export class TfjsCope {
     const { n_head: H, d_model: D, npos } = this.c;
     const [, Tq, d] = q.shape;
     const Tk = k.shape[1];
-    const s = tf.matMul(q, k, false, true).mul(this.scale).mul(mask);               // content logits
-    const g = tf.sigmoid(s).mul(mask);                                                // gates
-    const p = tf.minimum(tf.cumsum(g, 2, false, true), npos - 1);                     // positions
-    const e = this.w[`blocks.${l}.attn.cope.weight`];                                 // [1 or H, d, npos]
-    const z = e.shape[0] === 1
-      ? tf.matMul(q.reshape([H * Tq, d]), e.reshape([d, npos])).reshape([H, Tq, npos])
-      : tf.matMul(q, e);                                                              // z_i[n] = q_i . e[n]
-    const fl = tf.floor(p), w = p.sub(fl);
+    const s = tf.matMul(q, k, false, true).mul(this.scale).mul(mask); // content logits
+    const g = tf.sigmoid(s).mul(mask); // gates
+    const p = tf.minimum(tf.cumsum(g, 2, false, true), npos - 1); // positions
+    const e = this.w[`blocks.${l}.attn.cope.weight`]; // [1 or H, d, npos]
+    const z =
+      e.shape[0] === 1
+        ? tf.matMul(q.reshape([H * Tq, d]), e.reshape([d, npos])).reshape([H, Tq, npos])
+        : tf.matMul(q, e); // z_i[n] = q_i . e[n]
+    const fl = tf.floor(p),
+      w = p.sub(fl);
     // z[h, i, floor p] as a flat gather (tfjs-backend-wasm 4.22's gather with batchDims = 2 reads
     // out of bounds)
-    const zflat = z.reshape([-1]), row = tf.range(0, H * Tq * npos, npos, 'int32').reshape([H, Tq, 1]);
+    const zflat = z.reshape([-1]),
+      row = tf.range(0, H * Tq * npos, npos, 'int32').reshape([H, Tq, 1]);
     const pick = (idx) => tf.gather(zflat, row.add(idx.toInt()).reshape([-1])).reshape([H, Tq, Tk]);
-    const zf = pick(fl), zc = pick(tf.ceil(p));
-    const c = zf.add(w.mul(zc.sub(zf))).mul(mask);                                    // CoPE logits
+    const zf = pick(fl),
+      zc = pick(tf.ceil(p));
+    const c = zf.add(w.mul(zc.sub(zf))).mul(mask); // CoPE logits
     const neg = tf.scalar(-1e30);
     const on = mask.cast('bool').broadcastTo([H, Tq, Tk]);
-    const a = tf.softmax(tf.where(on, s.add(c), neg), -1);                            // attention
+    const a = tf.softmax(tf.where(on, s.add(c), neg), -1); // attention
     const cm = tf.where(on, c, neg);
-    const pa = tf.exp(cm.sub(cm.max(-1, true))).mul(mask);                            // position-only
+    const pa = tf.exp(cm.sub(cm.max(-1, true))).mul(mask); // position-only
     const y = tf.matMul(a, v).transpose([1, 0, 2]).reshape([Tq, D]);
     return { y, gates: g, positions: p.mul(mask), content_logits: s, cope_logits: c, attn: a, pos_attn: pa };
   }
 
-  block(x, l, kv) { // kv: null (whole sequence) or the cache of layer l (one new token)
+  block(x, l, kv) {
+    // kv: null (whole sequence) or the cache of layer l (one new token)
     const h = this.layerNorm(x, `blocks.${l}.ln1`);
     const q = this.heads(this.linear(h, `blocks.${l}.attn.q`));
     let k = this.heads(this.linear(h, `blocks.${l}.attn.k`));
     let v = this.heads(this.linear(h, `blocks.${l}.attn.v`));
     if (kv) {
-      if (kv.k) { k = tf.concat([kv.k, k], 1); v = tf.concat([kv.v, v], 1); }
+      if (kv.k) {
+        k = tf.concat([kv.k, k], 1);
+        v = tf.concat([kv.v, v], 1);
+      }
       kv.next = { k: tf.keep(k), v: tf.keep(v) };
     }
-    const Tq = q.shape[1], Tk = k.shape[1];
+    const Tq = q.shape[1],
+      Tk = k.shape[1];
     const mask = kv ? tf.ones([Tq, Tk]) : tf.linalg.bandPart(tf.ones([Tk, Tk]), -1, 0); // a step sees all keys
     const r = this.attend(q, k, v, mask, l);
     const x2 = x.add(this.linear(r.y, `blocks.${l}.attn.o`));
-    const f = this.linear(this.gelu(this.linear(this.layerNorm(x2, `blocks.${l}.ln2`), `blocks.${l}.mlp.fc1`)), `blocks.${l}.mlp.fc2`);
+    const f = this.linear(
+      this.gelu(this.linear(this.layerNorm(x2, `blocks.${l}.ln2`), `blocks.${l}.mlp.fc1`)),
+      `blocks.${l}.mlp.fc2`,
+    );
     return { x: x2.add(f), r };
   }
 
@@ -118,7 +139,12 @@ export class TfjsCope {
   }
 
   reset() {
-    if (this.cache) for (const kv of this.cache) if (kv.k) { kv.k.dispose(); kv.v.dispose(); }
+    if (this.cache)
+      for (const kv of this.cache)
+        if (kv.k) {
+          kv.k.dispose();
+          kv.v.dispose();
+        }
     this.cache = null;
   }
 
@@ -135,9 +161,15 @@ export class TfjsCope {
       }
       return [tf.matMul(this.layerNorm(x, 'ln_f'), this.out, false, true), ...attn];
     });
-    for (const kv of this.cache) { // tf.keep'd inside the tidy
-      if (kv.k) { kv.k.dispose(); kv.v.dispose(); }
-      kv.k = kv.next.k; kv.v = kv.next.v; kv.next = null;
+    for (const kv of this.cache) {
+      // tf.keep'd inside the tidy
+      if (kv.k) {
+        kv.k.dispose();
+        kv.v.dispose();
+      }
+      kv.k = kv.next.k;
+      kv.v = kv.next.v;
+      kv.next = null;
     }
     const data = out.map((a) => a.dataSync());
     out.forEach((a) => a.dispose());

@@ -44,7 +44,10 @@ static void *read_all(const char *path, size_t *len) {
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     void *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
     fclose(f);
     *len = (size_t)n;
     return buf;
@@ -53,8 +56,14 @@ static void *read_all(const char *path, size_t *len) {
 static int make_model(const char *out) {
     cope_config c;
     cope_config_default(&c);
-    c.vocab_size = 256; c.n_ctx = 512; c.n_layer = 4; c.n_head = 4; c.d_model = 128; c.d_ff = 512;
-    c.pe = COPE_PE_COPE; c.npos = 64;
+    c.vocab_size = 256;
+    c.n_ctx = 512;
+    c.n_layer = 4;
+    c.n_head = 4;
+    c.d_model = 128;
+    c.d_ff = 512;
+    c.pe = COPE_PE_COPE;
+    c.npos = 64;
     static char words[256][8];
     const char *vocab[256];
     strcpy(words[0], "<unk>");
@@ -78,7 +87,10 @@ static int make_model(const char *out) {
     size_t len;
     if (cope_model_save(m, &buf, &len, &err)) fail("save", &err);
     FILE *f = fopen(out, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) { fprintf(stderr, "wasm_native: cannot write %s\n", out); return 1; }
+    if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+        fprintf(stderr, "wasm_native: cannot write %s\n", out);
+        return 1;
+    }
     cope_free(buf);
     cope_model_free(m);
     return 0;
@@ -87,7 +99,10 @@ static int make_model(const char *out) {
 static int time_model(const char *path, int T, int reps) {
     size_t len;
     void *buf = read_all(path, &len);
-    if (!buf) { fprintf(stderr, "wasm_native: cannot read %s\n", path); return 1; }
+    if (!buf) {
+        fprintf(stderr, "wasm_native: cannot read %s\n", path);
+        return 1;
+    }
     cope_error err;
     cope_model *m;
     if (cope_model_load(&m, buf, len, &err)) fail(path, &err);
@@ -111,16 +126,24 @@ static int time_model(const char *path, int T, int reps) {
             if (cope_step(m, st, ids[i], logits, &err)) fail("step", &err);
         double t2 = now(), c2 = cpu();
         if (r >= 0) {
-            tt[r] = (t1 - t0) * 1e3; ts[r] = (t2 - t1) * 1e3 / T;
-            ct[r] = (c1 - c0) * 1e3; cs[r] = (c2 - c1) * 1e3 / T;
+            tt[r] = (t1 - t0) * 1e3;
+            ts[r] = (t2 - t1) * 1e3 / T;
+            ct[r] = (c1 - c0) * 1e3;
+            cs[r] = (c2 - c1) * 1e3 / T;
         }
     }
     printf("{\"T\": %d, \"trace_ms\": %.4f, \"step_ms\": %.5f, \"trace_cpu_ms\": %.4f, \"step_cpu_ms\": %.5f, "
-           "\"logit0\": %.6g}\n", T, median(tt, reps), median(ts, reps), median(ct, reps), median(cs, reps), tr->logits[0]);
+           "\"logit0\": %.6g}\n",
+           T, median(tt, reps), median(ts, reps), median(ct, reps), median(cs, reps), tr->logits[0]);
     cope_trace_free(tr);
     cope_state_free(st);
     cope_model_free(m);
-    free(ids); free(logits); free(tt); free(ts); free(ct); free(cs);
+    free(ids);
+    free(logits);
+    free(tt);
+    free(ts);
+    free(ct);
+    free(cs);
     return 0;
 }
 

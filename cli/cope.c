@@ -96,7 +96,10 @@ static double opt_num(args *a, const char *name, double def, double lo, double h
 static const char *positional(args *a, int k) {
     for (int i = 0; i < a->argc; i++)
         if (!a->used[i] && strncmp(a->argv[i], "--", 2) != 0) {
-            if (k-- == 0) { a->used[i] = 1; return a->argv[i]; }
+            if (k-- == 0) {
+                a->used[i] = 1;
+                return a->argv[i];
+            }
         }
     return NULL;
 }
@@ -114,7 +117,8 @@ static int *parse_int_list(const char *s, const char *what, int *n) {
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
-        if (errno || end == p || x < INT_MIN || x > INT_MAX) die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
+        if (errno || end == p || x < INT_MIN || x > INT_MAX)
+            die(2, "%s: \"%s\" is not a comma-separated list of integers", what, s);
         if ((size_t)*n == cap) v = xrealloc(v, (cap *= 2) * sizeof(int));
         v[(*n)++] = (int)x;
         if (*end == '\0') break;
@@ -250,7 +254,8 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     const int V = c->vocab_size;
     for (int done = 0; done < n; done += B) {
         int Tb;
-        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err)) die_err("eval data", &err);
+        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err))
+            die_err("eval data", &err);
         if (cope_forward(m, ws, ids, NULL, NULL, B, Tb, NULL, &err)) die_err("eval forward", &err);
         const float *lg = cope_workspace_logits(ws);
         for (int b = 0; b < B && done + b < n; b++) {
@@ -261,7 +266,10 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
                 int best = 0;
                 for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
                 tok++;
-                if (best != tg[k]) { tok_wrong++; wrong = 1; }
+                if (best != tg[k]) {
+                    tok_wrong++;
+                    wrong = 1;
+                }
             }
             seqs++;
             seq_wrong += wrong;
@@ -391,22 +399,26 @@ static int cmd_train(args *a) {
         cope_adamw h = hp;
         h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
         int Tb;
-        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err)) die_err("data", &err);
+        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err))
+            die_err("data", &err);
         if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
         tokens += (double)B * Tb;
         if (!isfinite(loss)) {
-            if (last_ckpt) die(1, "loss is %g at step %ld; stopping; %s holds the checkpoint of step %ld", loss, step, out, last_ckpt);
+            if (last_ckpt)
+                die(1, "loss is %g at step %ld; stopping; %s holds the checkpoint of step %ld", loss, step, out,
+                    last_ckpt);
             die(1, "loss is %g at step %ld; stopping before the first checkpoint, %s not written", loss, step, out);
         }
         if (cope_backward(m, ws, grads, &err)) die_err("backward", &err);
         if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) {
-            if (last_ckpt) die(1, "step %ld: %s; stopping; %s holds the checkpoint of step %ld", step, err.msg, out, last_ckpt);
+            if (last_ckpt)
+                die(1, "step %ld: %s; stopping; %s holds the checkpoint of step %ld", step, err.msg, out, last_ckpt);
             die(1, "step %ld: %s; stopping before the first checkpoint, %s not written", step, err.msg, out);
         }
         if (ckpt_every && step % ckpt_every == 0 && step < steps) { /* the last good state, kept on failure */
             char prov[160];
-            snprintf(prov, sizeof prov, "{\"task\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}", cope_task_name(task), step,
-                     (unsigned long long)seed);
+            snprintf(prov, sizeof prov, "{\"task\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}",
+                     cope_task_name(task), step, (unsigned long long)seed);
             if (cope_model_set_provenance(m, prov, &err)) die_err("checkpoint", &err);
             save_model(m, out);
             last_ckpt = step;
@@ -416,16 +428,18 @@ static int cmd_train(args *a) {
         if ((tty && t - last_print > 0.2) || step == steps || (!tty && step % (steps / 10 > 0 ? steps / 10 : 1) == 0)) {
             last_print = t;
             double tps = tokens / t, eta = t / step * (steps - step);
-            fprintf(stderr, "%sstep %6ld/%ld  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  %.0fs elapsed, ETA %.0fs%s",
+            fprintf(stderr,
+                    "%sstep %6ld/%ld  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  %.0fs elapsed, ETA %.0fs%s",
                     tty ? "\r" : "", step, steps, loss, ema, gnorm, h.lr, tps, t, eta, tty ? "   " : "\n");
         }
     }
     double secs = now_seconds() - t0;
     if (tty) fprintf(stderr, "\n");
     cope_buf prov = {0};
-    buf_printf(&prov, "{\"task\": \"%s\", \"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
-                      "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
-                      "\"final_loss_avg\": %.5f, \"trainer\": \"cope train\"",
+    buf_printf(&prov,
+               "{\"task\": \"%s\", \"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
+               "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
+               "\"final_loss_avg\": %.5f, \"trainer\": \"cope train\"",
                cope_task_name(task), (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
                secs, ema);
     if (n_eval > 0) {
@@ -436,14 +450,15 @@ static int cmd_train(args *a) {
             const char *s = cope_task_split_name(task, k);
             eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
-            buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ", s,
-                       r.token_err, r.seq_err, r.seqs);
+            buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ",
+                       s, r.token_err, r.seq_err, r.seqs);
             first = 0;
         }
         buf_puts(&prov, "}");
     }
     buf_puts(&prov, "}");
-    if (prov.oom || cope_model_set_provenance(m, prov.data, &err)) die(1, "provenance: %s", prov.oom ? "out of memory" : err.msg);
+    if (prov.oom || cope_model_set_provenance(m, prov.data, &err))
+        die(1, "provenance: %s", prov.oom ? "out of memory" : err.msg);
     free(prov.data);
     save_model(m, out);
     fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs, tokens / secs,
@@ -480,7 +495,8 @@ static int *input_ids(args *a, const cope_model *m, int *T) {
     if (*T < 1) die(2, "the input has no tokens");
     if (*T > c->n_ctx) die(1, "the input has %d tokens, more than the model's context n_ctx = %d", *T, c->n_ctx);
     for (int i = 0; i < *T; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab_size) die(1, "token id %d at position %d is outside 0..%d", ids[i], i, c->vocab_size - 1);
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            die(1, "token id %d at position %d is outside 0..%d", ids[i], i, c->vocab_size - 1);
     return ids;
 }
 
@@ -521,12 +537,14 @@ static int cmd_trace(args *a) {
         int n = 1 + COPE_TRACE_COUNT * c->n_layer;
         cope_st_tensor *ts = xcalloc((size_t)n, sizeof *ts);
         char *names_buf = xmalloc((size_t)n * 48);
-        ts[0] = (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
+        ts[0] =
+            (cope_st_tensor){"logits", COPE_ST_F32, 2, {T, c->vocab_size}, (size_t)T * c->vocab_size, 0, tr->logits};
         for (int l = 0, k = 1; l < c->n_layer; l++)
             for (int q = 0; q < COPE_TRACE_COUNT; q++, k++) {
                 char *nm = names_buf + (size_t)k * 48;
                 snprintf(nm, 48, "layers.%d.%s", l, cope_trace_name(q));
-                ts[k] = (cope_st_tensor){nm, COPE_ST_F32, 3, {c->n_head, T, T}, (size_t)c->n_head * T * T, 0, cope_trace_get(tr, q, l)};
+                ts[k] = (cope_st_tensor){
+                    nm, COPE_ST_F32, 3, {c->n_head, T, T}, (size_t)c->n_head * T * T, 0, cope_trace_get(tr, q, l)};
             }
         write_tensors(out, ts, n, NULL);
         free(ts);
@@ -595,8 +613,8 @@ static int cmd_grad(args *a) {
     ts[0] = (cope_st_tensor){"loss", COPE_ST_F32, 1, {1}, 1, 4, &loss};
     for (int i = 0; i < n; i++) {
         const cope_tensor_info *t = cope_model_tensor(m, i);
-        ts[i + 1] = (cope_st_tensor){t->name, COPE_ST_F32, t->ndim, {t->shape[0], t->shape[1], t->shape[2]}, t->numel,
-                                     t->numel * 4, g + t->offset};
+        ts[i + 1] = (cope_st_tensor){t->name,  COPE_ST_F32,  t->ndim,      {t->shape[0], t->shape[1], t->shape[2]},
+                                     t->numel, t->numel * 4, g + t->offset};
     }
     write_tensors(out, ts, n + 1, NULL);
     printf("loss %.7g\n", loss);
@@ -670,7 +688,8 @@ static int cmd_locality(args *a) {
     const cope_tokenizer *tk = cope_model_tokenizer(m);
     check_split(task, split);
     int max_len = cope_task_max_len(task, split);
-    if (max_len - 1 > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
+    if (max_len - 1 > c->n_ctx)
+        die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
     if (nl < 0 || eq < 0) die(1, "the vocabulary has no \"\\n\" or \"=\" to mark paragraphs and sections");
     int L = c->n_layer, H = c->n_head;
@@ -708,21 +727,31 @@ static int cmd_locality(args *a) {
                         if (j >= ss[i]) in_s += row[j];
                     }
                     double *A = acc + ((size_t)l * H + h) * 4;
-                    if (use_p) { A[0] += in_p / tot; A[1] += (double)(i - ps[i] + 1) / (i + 1); }
-                    if (use_s) { A[2] += in_s / tot; A[3] += (double)(i - ss[i] + 1) / (i + 1); }
+                    if (use_p) {
+                        A[0] += in_p / tot;
+                        A[1] += (double)(i - ps[i] + 1) / (i + 1);
+                    }
+                    if (use_s) {
+                        A[2] += in_s / tot;
+                        A[3] += (double)(i - ss[i] + 1) / (i + 1);
+                    }
                 }
         }
         cope_trace_free(tr);
     }
-    if (json) printf("{\"task\": \"%s\", \"split\": \"%s\", \"n\": %d, \"heads\": [", cope_task_name(task), split, n);
-    else printf("layer head  paragraph share (uniform)  section share (uniform)   [%s/%s, %d documents]\n", cope_task_name(task), split, n);
+    if (json)
+        printf("{\"task\": \"%s\", \"split\": \"%s\", \"n\": %d, \"heads\": [", cope_task_name(task), split, n);
+    else
+        printf("layer head  paragraph share (uniform)  section share (uniform)   [%s/%s, %d documents]\n",
+               cope_task_name(task), split, n);
     for (int l = 0; l < L; l++)
         for (int h = 0; h < H; h++) {
             const double *A = acc + ((size_t)l * H + h) * 4;
             double p = nq_par ? A[0] / nq_par : 0, pu = nq_par ? A[1] / nq_par : 0;
             double s = nq_sec ? A[2] / nq_sec : 0, su = nq_sec ? A[3] / nq_sec : 0;
             if (json)
-                printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, \"section\": %.4f, \"section_uniform\": %.4f}",
+                printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, \"section\": "
+                       "%.4f, \"section_uniform\": %.4f}",
                        l + h ? ", " : "", l, h, p, pu, s, su);
             else
                 printf("%5d %4d  %15.3f (%.3f)  %13.3f (%.3f)\n", l, h, p, pu, s, su);
@@ -770,7 +799,10 @@ static int cmd_bench(args *a) {
     float *g = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng rng;
     cope_rng_seed(&rng, 7);
-    for (size_t i = 0; i < N; i++) { ids[i] = cope_rng_int(&rng, c.vocab_size); tg[i] = cope_rng_int(&rng, c.vocab_size); }
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = cope_rng_int(&rng, c.vocab_size);
+        tg[i] = cope_rng_int(&rng, c.vocab_size);
+    }
     cope_adamw h;
     cope_adamw_default(&h);
     double *times = xmalloc((size_t)steps * sizeof(double));
@@ -783,7 +815,11 @@ static int cmd_bench(args *a) {
         if (s >= warm) times[s - warm] = now_seconds() - t0;
     }
     for (int i = 1; i < steps; i++) /* insertion sort for the median */
-        for (int j = i; j > 0 && times[j] < times[j - 1]; j--) { double t = times[j]; times[j] = times[j - 1]; times[j - 1] = t; }
+        for (int j = i; j > 0 && times[j] < times[j - 1]; j--) {
+            double t = times[j];
+            times[j] = times[j - 1];
+            times[j - 1] = t;
+        }
     double med = steps % 2 ? times[steps / 2] : 0.5 * (times[steps / 2 - 1] + times[steps / 2]);
     /* model FLOPs per training token: 6 x matmul MACs... counted as 2 flops per MAC, x3 for fwd+bwd */
     double D = c.d_model, F = c.d_ff, V = c.vocab_size, d = D / c.n_head, np = cope_pe_has_cope(c.pe) ? c.npos : 0;
@@ -794,7 +830,8 @@ static int cmd_bench(args *a) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    printf("cope pe=%s threads=%d tokens/s=%.0f step_ms=%.2f gflops=%.2f (median of %d steps, B=%d T=%d L=%d D=%d H=%d F=%d npos=%d)\n",
+    printf("cope pe=%s threads=%d tokens/s=%.0f step_ms=%.2f gflops=%.2f (median of %d steps, B=%d T=%d L=%d D=%d H=%d "
+           "F=%d npos=%d)\n",
            cope_pe_name(c.pe), threads, N / med, med * 1e3, flops_tok * N / med * 1e-9, steps, B, T, c.n_layer,
            c.d_model, c.n_head, c.d_ff, c.npos);
     free(times);
@@ -812,21 +849,22 @@ static int cmd_bench(args *a) {
 /* ---------------------------------------------------------------------------------------------
  * main */
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: cope COMMAND [options]\n"
-            "  info MODEL [--json]                 config, parameter count, tokenizer, provenance (--json: and tensors)\n"
-            "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
-            "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
-            "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
-            "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
-            "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
-            "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
-            "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
-            "  sample --task T [--split S] [--seed S] [--n 1]\n"
-            "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
-            "        inside the current paragraph / section, per head\n"
-            "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n"
-            "        [--rel-max SEQ --ff --sep-keys --per-head --untied as in train]\n");
+    fprintf(
+        f,
+        "usage: cope COMMAND [options]\n"
+        "  info MODEL [--json]                 config, parameter count, tokenizer, provenance (--json: and tensors)\n"
+        "  train --out MODEL [--task toy] [--pe cope] [--layers 2 --dim 64 --heads 4 --ff 256]\n"
+        "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
+        "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
+        "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
+        "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
+        "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
+        "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
+        "  sample --task T [--split S] [--seed S] [--n 1]\n"
+        "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
+        "        inside the current paragraph / section, per head\n"
+        "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n"
+        "        [--rel-max SEQ --ff --sep-keys --per-head --untied as in train]\n");
 }
 
 int main(int argc, char **argv) {
@@ -838,15 +876,24 @@ int main(int argc, char **argv) {
     args a = {argc - 2, argv + 2, xcalloc((size_t)argc, 1)};
     const char *cmd = argv[1];
     int rc;
-    if (strcmp(cmd, "info") == 0) rc = cmd_info(&a);
-    else if (strcmp(cmd, "train") == 0) rc = cmd_train(&a);
-    else if (strcmp(cmd, "eval") == 0) rc = cmd_eval(&a);
-    else if (strcmp(cmd, "trace") == 0) rc = cmd_trace(&a);
-    else if (strcmp(cmd, "grad") == 0) rc = cmd_grad(&a);
-    else if (strcmp(cmd, "sample") == 0) rc = cmd_sample(&a);
-    else if (strcmp(cmd, "bench") == 0) rc = cmd_bench(&a);
-    else if (strcmp(cmd, "locality") == 0) rc = cmd_locality(&a);
-    else die(2, "unknown command \"%s\" (see cope --help)", cmd);
+    if (strcmp(cmd, "info") == 0)
+        rc = cmd_info(&a);
+    else if (strcmp(cmd, "train") == 0)
+        rc = cmd_train(&a);
+    else if (strcmp(cmd, "eval") == 0)
+        rc = cmd_eval(&a);
+    else if (strcmp(cmd, "trace") == 0)
+        rc = cmd_trace(&a);
+    else if (strcmp(cmd, "grad") == 0)
+        rc = cmd_grad(&a);
+    else if (strcmp(cmd, "sample") == 0)
+        rc = cmd_sample(&a);
+    else if (strcmp(cmd, "bench") == 0)
+        rc = cmd_bench(&a);
+    else if (strcmp(cmd, "locality") == 0)
+        rc = cmd_locality(&a);
+    else
+        die(2, "unknown command \"%s\" (see cope --help)", cmd);
     free(a.used);
     return rc;
 }

@@ -22,7 +22,10 @@ static inline void *read_file(const char *path, size_t *len) {
     }
     int bad = ferror(f);
     fclose(f);
-    if (!b || bad) { free(b); return NULL; }
+    if (!b || bad) {
+        free(b);
+        return NULL;
+    }
     b[n] = '\0';
     *len = n;
     return b;

@@ -16,23 +16,23 @@ extern "C" {
  * Status codes */
 typedef enum {
     COPE_OK = 0,
-    COPE_ERR_NOMEM,          /* allocation failed */
-    COPE_ERR_ARG,            /* bad argument to an API call */
-    COPE_ERR_CONFIG,         /* config value out of range or inconsistent */
-    COPE_ERR_JSON,           /* JSON syntax error (header, config or tokenizer) */
-    COPE_ERR_HEADER,         /* safetensors header length or structure */
-    COPE_ERR_TRUNCATED,      /* the buffer ends before the data it announces */
-    COPE_ERR_DTYPE,          /* tensor dtype is not F32 (or I32 where allowed) */
-    COPE_ERR_SHAPE,          /* tensor shape does not match the config */
-    COPE_ERR_OFFSETS,        /* data offsets outside the data section or inconsistent */
-    COPE_ERR_OVERLAP,        /* two tensors share bytes */
-    COPE_ERR_MISSING,        /* a required tensor or config key is missing */
-    COPE_ERR_UNKNOWN,        /* a tensor or config key that this format does not have */
-    COPE_ERR_NONFINITE,      /* NaN or Inf in a weight */
-    COPE_ERR_TOKEN,          /* token id out of range / text has no tokens */
-    COPE_ERR_CONTEXT,        /* sequence longer than the model's context */
-    COPE_ERR_LIMIT,          /* a size beyond the core's limits */
-    COPE_ERR_NAN_LOSS,       /* training produced a non-finite loss */
+    COPE_ERR_NOMEM,     /* allocation failed */
+    COPE_ERR_ARG,       /* bad argument to an API call */
+    COPE_ERR_CONFIG,    /* config value out of range or inconsistent */
+    COPE_ERR_JSON,      /* JSON syntax error (header, config or tokenizer) */
+    COPE_ERR_HEADER,    /* safetensors header length or structure */
+    COPE_ERR_TRUNCATED, /* the buffer ends before the data it announces */
+    COPE_ERR_DTYPE,     /* tensor dtype is not F32 (or I32 where allowed) */
+    COPE_ERR_SHAPE,     /* tensor shape does not match the config */
+    COPE_ERR_OFFSETS,   /* data offsets outside the data section or inconsistent */
+    COPE_ERR_OVERLAP,   /* two tensors share bytes */
+    COPE_ERR_MISSING,   /* a required tensor or config key is missing */
+    COPE_ERR_UNKNOWN,   /* a tensor or config key that this format does not have */
+    COPE_ERR_NONFINITE, /* NaN or Inf in a weight */
+    COPE_ERR_TOKEN,     /* token id out of range / text has no tokens */
+    COPE_ERR_CONTEXT,   /* sequence longer than the model's context */
+    COPE_ERR_LIMIT,     /* a size beyond the core's limits */
+    COPE_ERR_NAN_LOSS,  /* training produced a non-finite loss */
     COPE_STATUS_COUNT
 } cope_status;
 
@@ -41,8 +41,8 @@ typedef struct {
     char msg[256];
 } cope_error;
 
-const char *cope_strerror(cope_status s);     /* in words: "bad argument" */
-const char *cope_status_name(cope_status s);  /* short name: "arg"; NULL out of range */
+const char *cope_strerror(cope_status s);    /* in words: "bad argument" */
+const char *cope_status_name(cope_status s); /* short name: "arg"; NULL out of range */
 /* Sets *err (when err is non-NULL) to code and the printf-formatted message; returns code. The
  * one way errors are reported, in the core and in the programs that wrap it (CLI, wasm shim). */
 cope_status cope_fail(cope_error *err, cope_status code, const char *fmt, ...)
@@ -65,12 +65,12 @@ typedef enum {
 } cope_pe;
 
 typedef struct {
-    int vocab_size;     /* V */
-    int n_ctx;          /* maximum sequence length T */
-    int n_layer;        /* L */
-    int n_head;         /* H */
-    int d_model;        /* D; head dim d = D / H */
-    int d_ff;           /* F */
+    int vocab_size; /* V */
+    int n_ctx;      /* maximum sequence length T */
+    int n_layer;    /* L */
+    int n_head;     /* H */
+    int d_model;    /* D; head dim d = D / H */
+    int d_ff;       /* F */
     cope_pe pe;
     int npos;           /* CoPE: positions clamp at npos - 1 */
     int sep_keys;       /* CoPE: 1 = gates from a separate key projection kg ("sep-keys") */
@@ -80,12 +80,12 @@ typedef struct {
 } cope_config;
 
 /* Limits (the loader rejects anything larger before allocating). */
-#define COPE_MAX_VOCAB   (1 << 20)
-#define COPE_MAX_CTX     8192
-#define COPE_MAX_LAYER   64
-#define COPE_MAX_HEAD    64
-#define COPE_MAX_DIM     8192
-#define COPE_MAX_NPOS    8192
+#define COPE_MAX_VOCAB       (1 << 20)
+#define COPE_MAX_CTX         8192
+#define COPE_MAX_LAYER       64
+#define COPE_MAX_HEAD        64
+#define COPE_MAX_DIM         8192
+#define COPE_MAX_NPOS        8192
 #define COPE_MAX_TOKEN_BYTES 256
 
 void cope_config_default(cope_config *c);
@@ -108,19 +108,19 @@ typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1 } cope_tok_type;
 
 typedef struct cope_tokenizer cope_tokenizer;
 
-cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab,
-                               int n, cope_error *err);
+cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab, int n,
+                               cope_error *err);
 void cope_tokenizer_free(cope_tokenizer *t);
 int cope_tokenizer_size(const cope_tokenizer *t);
 cope_tok_type cope_tokenizer_type(const cope_tokenizer *t);
 const char *cope_tokenizer_piece(const cope_tokenizer *t, int id); /* NULL if out of range */
 int cope_tokenizer_unk(const cope_tokenizer *t);                   /* -1 if no "<unk>" */
-int cope_tokenizer_id(const cope_tokenizer *t, const char *piece);  /* -1 if absent */
+int cope_tokenizer_id(const cope_tokenizer *t, const char *piece); /* -1 if absent */
 /* Tokenizes text (len bytes). Writes up to max_ids ids; *n_out is the total number of tokens found
  * (may exceed max_ids: then only the first max_ids were written). If spans is non-NULL it receives
  * 2 ints per written token: byte offset and byte length in text. *n_unk counts unknown pieces. */
-cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len, int *ids,
-                          int *spans, int max_ids, int *n_out, int *n_unk, cope_error *err);
+cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len, int *ids, int *spans, int max_ids,
+                          int *n_out, int *n_unk, cope_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * safetensors container (any tensors; F32 and I32). Reading validates the header length, the JSON,
@@ -130,11 +130,11 @@ enum { COPE_ST_F32 = 0, COPE_ST_I32 = 1 };
 
 typedef struct {
     const char *name;
-    int dtype;                       /* COPE_ST_F32 or COPE_ST_I32 */
+    int dtype; /* COPE_ST_F32 or COPE_ST_I32 */
     int ndim;
     int64_t shape[COPE_ST_MAX_DIMS];
     size_t numel, nbytes;
-    const void *data;                /* little-endian, possibly unaligned */
+    const void *data; /* little-endian, possibly unaligned */
 } cope_st_tensor;
 
 typedef struct cope_st_file cope_st_file;
@@ -147,25 +147,25 @@ int cope_st_find(const cope_st_file *f, const char *name); /* index or -1 */
 const char *cope_st_metadata(const cope_st_file *f, const char *key, size_t *len);
 /* Writes tensors in order (contiguous data, header padded to 8 bytes) into a malloc'd buffer
  * (free with cope_free). meta_key/meta_value: one __metadata__ entry, or NULL. */
-cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key,
-                          const char *meta_value, void **out, size_t *len, cope_error *err);
+cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key, const char *meta_value, void **out,
+                          size_t *len, cope_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Model */
 typedef struct cope_model cope_model;
 
 typedef struct {
-    const char *name;   /* e.g. "blocks.0.attn.q.weight" */
+    const char *name; /* e.g. "blocks.0.attn.q.weight" */
     int ndim;
     int shape[3];
-    size_t offset;      /* in floats, into the parameter (or gradient) buffer */
+    size_t offset; /* in floats, into the parameter (or gradient) buffer */
     size_t numel;
 } cope_tensor_info;
 
 /* Random (seeded, deterministic) initialization. Takes ownership of tok (which must have
  * cfg->vocab_size entries); on failure tok is freed. */
-cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokenizer *tok,
-                           uint64_t seed, cope_error *err);
+cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokenizer *tok, uint64_t seed,
+                           cope_error *err);
 /* Loads a safetensors model from memory; validates everything. The buffer is not retained. */
 cope_status cope_model_load(cope_model **out, const void *buf, size_t len, cope_error *err);
 /* The model's cope_config as the file stores it (a JSON object with the tokenizer and provenance),
@@ -191,15 +191,14 @@ cope_status cope_model_set_provenance(cope_model *m, const char *json_object, co
  * Training forward/backward over a batch of B sequences of length T */
 typedef struct cope_workspace cope_workspace;
 
-cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T,
-                               cope_error *err);
+cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T, cope_error *err);
 void cope_workspace_free(cope_workspace *ws);
 
 /* ids, targets: [B, T]; mask: [B, T] of 0/1 or NULL (all tokens count); targets may be NULL
  * (no loss). Loss = sum(mask * CE) / sum(mask). Writes *loss (NaN when there is no target).
  * Any B x T up to the workspace's size is accepted (batches of varying length). */
-cope_status cope_forward(cope_model *m, cope_workspace *ws, const int *ids, const int *targets,
-                         const float *mask, int B, int T, float *loss, cope_error *err);
+cope_status cope_forward(cope_model *m, cope_workspace *ws, const int *ids, const int *targets, const float *mask,
+                         int B, int T, float *loss, cope_error *err);
 /* Gradient of the last forward's loss w.r.t. every parameter, written (not accumulated) into
  * grads [cope_model_num_params]. The forward must have had targets. */
 cope_status cope_backward(cope_model *m, cope_workspace *ws, float *grads, cope_error *err);
@@ -216,8 +215,8 @@ cope_status cope_optimizer_new(cope_optimizer **out, const cope_model *m, cope_e
 void cope_optimizer_free(cope_optimizer *o);
 /* Clips grads in place to the global norm opt->clip, then applies one AdamW step.
  * Returns the pre-clip norm in *grad_norm. Weight decay applies to matrices only. */
-cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *grads,
-                                const cope_adamw *opt, float *grad_norm, cope_error *err);
+cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *grads, const cope_adamw *opt, float *grad_norm,
+                                cope_error *err);
 
 /* ---------------------------------------------------------------------------------------------
  * Trace of one sequence: everything the visualizer shows. The arrays, per layer and head, have
@@ -270,12 +269,14 @@ const float *cope_step_row(const cope_state *s, int l, int h, cope_trace_array w
 
 /* ---------------------------------------------------------------------------------------------
  * Seeded random numbers (xorshift64*), used by init and the task generators. */
-typedef struct { uint64_t s; } cope_rng;
+typedef struct {
+    uint64_t s;
+} cope_rng;
 void cope_rng_seed(cope_rng *r, uint64_t seed);
 uint32_t cope_rng_u32(cope_rng *r);
-float cope_rng_uniform(cope_rng *r);  /* [0, 1) */
+float cope_rng_uniform(cope_rng *r); /* [0, 1) */
 float cope_rng_normal(cope_rng *r);
-int cope_rng_int(cope_rng *r, int n);  /* [0, n) */
+int cope_rng_int(cope_rng *r, int n); /* [0, n) */
 
 /* ---------------------------------------------------------------------------------------------
  * Tasks: seeded example generators (core/tasks.c). An example is a token sequence seq[0..n) and
@@ -299,15 +300,13 @@ const char *cope_task_split_name(const cope_task *t, int i); /* NULL if out of r
 cope_status cope_task_split_check(const cope_task *t, const char *split, cope_error *err);
 int cope_task_max_len(const cope_task *t, const char *split); /* 0 if the split is unknown */
 /* One example in the ids of tok (which must contain the task's vocabulary). */
-cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,
-                              const cope_tokenizer *tok, int *seq, unsigned char *loss_on,
-                              int max_len, int *n, cope_error *err);
+cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int *seq,
+                              unsigned char *loss_on, int max_len, int *n, cope_error *err);
 /* B examples as a training batch: ids [B,T], targets [B,T] (next token), mask [B,T] with
  * T = *t_used = the longest example's length - 1 (<= t_max, the arrays' row length); shorter
  * examples are padded with "<pad>" and mask 0. Needs t_max >= cope_task_max_len - 1. */
-cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng,
-                            const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets,
-                            float *mask, int *t_used, cope_error *err);
+cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int B,
+                            int t_max, int *ids, int *targets, float *mask, int *t_used, cope_error *err);
 
 #ifdef __cplusplus
 }

@@ -35,9 +35,7 @@ const char *cope_strerror(cope_status s) {
     return (unsigned)s < COPE_STATUS_COUNT ? statuses[s].words : "unknown status";
 }
 
-const char *cope_status_name(cope_status s) {
-    return (unsigned)s < COPE_STATUS_COUNT ? statuses[s].name : NULL;
-}
+const char *cope_status_name(cope_status s) { return (unsigned)s < COPE_STATUS_COUNT ? statuses[s].name : NULL; }
 
 cope_status cope_fail(cope_error *err, cope_status code, const char *fmt, ...) {
     if (err) {

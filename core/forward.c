@@ -29,15 +29,15 @@ static float *carve(carver *c, size_t n) {
 /* ---------------------------------------------------------------------------------------------
  * Activations of one block over N = B*T rows (kept for backward in training) */
 typedef struct {
-    float *resid;             /* [N, D] input of the block */
+    float *resid; /* [N, D] input of the block */
     float *ln1, *ln1_mean, *ln1_rstd;
-    float *q, *k, *v, *kg;    /* [N, D], after RoPE (kg: sep keys only) */
-    float *att, *gate, *pos;  /* [B, H, T, keys] (gate, pos: CoPE only) */
-    float *z;                 /* [B, H, T, npos] */
-    float *atty;              /* [N, D] attention output before the o projection */
-    float *resid2;            /* [N, D] after the attention residual */
+    float *q, *k, *v, *kg;   /* [N, D], after RoPE (kg: sep keys only) */
+    float *att, *gate, *pos; /* [B, H, T, keys] (gate, pos: CoPE only) */
+    float *z;                /* [B, H, T, npos] */
+    float *atty;             /* [N, D] attention output before the o projection */
+    float *resid2;           /* [N, D] after the attention residual */
     float *ln2, *ln2_mean, *ln2_rstd;
-    float *fch, *fch_gelu;    /* [N, F] */
+    float *fch, *fch_gelu; /* [N, F] */
 } layer_acts;
 
 /* keys: the length of an attention row buffer (T in a batch, n_ctx when decoding) */
@@ -69,13 +69,13 @@ static void carve_layer(carver *cv, layer_acts *a, const cope_config *c, size_t 
 /* What one forward runs over: per-layer activations (or one set reused by every layer when they
  * are not kept), the final LayerNorm and logits, and scratch. */
 typedef struct {
-    layer_acts *layers;       /* [n_acts] */
-    int n_acts;               /* n_layer (kept for backward) or 1 (decoding) */
-    float *resid_final;       /* [N, D] */
+    layer_acts *layers; /* [n_acts] */
+    int n_acts;         /* n_layer (kept for backward) or 1 (decoding) */
+    float *resid_final; /* [N, D] */
     float *lnf, *lnf_mean, *lnf_rstd;
-    float *logits;            /* [N, V] */
-    float *mm_scratch;        /* for matmul_forward: a transposed weight (NULL when N < 4) */
-    float *row_scratch;       /* attention rows, per (batch, head) */
+    float *logits;      /* [N, V] */
+    float *mm_scratch;  /* for matmul_forward: a transposed weight (NULL when N < 4) */
+    float *row_scratch; /* attention rows, per (batch, head) */
 } forward_bufs;
 
 /* Where a forward writes the trace rows: row i of head h in layer l of array k starts at
@@ -100,20 +100,20 @@ typedef struct {
 /* ---------------------------------------------------------------------------------------------
  * Workspace: activations of one forward (kept for backward) and gradient scratch */
 struct cope_workspace {
-    int B, T;                 /* the current call's batch (<= the allocated B_max x T_max) */
+    int B, T; /* the current call's batch (<= the allocated B_max x T_max) */
     int B_max, T_max;
     forward_bufs f;
-    float *probs;             /* [N, V] softmax of the logits (rows with mask 1) */
-    float *losses;            /* [N] */
-    int *ids, *targets;       /* [N] */
-    float *mask;              /* [N] */
+    float *probs;       /* [N, V] softmax of the logits (rows with mask 1) */
+    float *losses;      /* [N] */
+    int *ids, *targets; /* [N] */
+    float *mask;        /* [N] */
     float mask_sum;
     int has_targets;
     /* backward scratch */
     float *dresid, *dln, *datty, *dq, *dk, *dv, *dkg; /* [N, D] */
-    float *dfch, *dfch_gelu;  /* [N, F] */
-    float *dz, *drelz;        /* [B, H, T, npos], [B, H, T, R] */
-    float *dlogits;           /* [N, V] */
+    float *dfch, *dfch_gelu;                          /* [N, F] */
+    float *dz, *drelz;                                /* [B, H, T, npos], [B, H, T, R] */
+    float *dlogits;                                   /* [N, V] */
     float *memory;
 };
 
@@ -133,7 +133,7 @@ static attn_dims model_attn_dims(const cope_model *m) {
     dm.d = c->d_model / c->n_head;
     dm.has_cope = cope_pe_has_cope(c->pe);
     dm.has_rel = cope_pe_has_rel(c->pe);
-    dm.npos = dm.has_cope ? c->npos : 0;     /* sizes of buffers that exist only with the feature */
+    dm.npos = dm.has_cope ? c->npos : 0; /* sizes of buffers that exist only with the feature */
     dm.rel_max = dm.has_rel ? c->rel_max : 0;
     dm.sep_keys = dm.has_cope && c->sep_keys;
     dm.scale = 1.0f / sqrtf((float)dm.d);
@@ -162,8 +162,8 @@ static size_t max3(size_t a, size_t b, size_t c) {
 /* Carves the workspace from one allocation; with base == NULL only counts. */
 static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, float *base) {
     const cope_config *c = &m->cfg;
-    size_t B = (size_t)w->B_max, T = (size_t)w->T_max, N = B * T, D = (size_t)c->d_model,
-           F = (size_t)c->d_ff, V = (size_t)c->vocab_size, H = (size_t)c->n_head;
+    size_t B = (size_t)w->B_max, T = (size_t)w->T_max, N = B * T, D = (size_t)c->d_model, F = (size_t)c->d_ff,
+           V = (size_t)c->vocab_size, H = (size_t)c->n_head;
     size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
     size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
     int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
@@ -194,19 +194,21 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     return cv.off;
 }
 
-cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T,
-                               cope_error *err) {
+cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T, cope_error *err) {
     *out = NULL;
     const cope_config *c = &m->cfg;
     if (B < 1 || T < 1) return cope_fail(err, COPE_ERR_ARG, "batch %d x length %d is empty", B, T);
     if (T > c->n_ctx)
-        return cope_fail(err, COPE_ERR_CONTEXT, "sequence length %d exceeds the model's context n_ctx = %d", T, c->n_ctx);
+        return cope_fail(err, COPE_ERR_CONTEXT, "sequence length %d exceeds the model's context n_ctx = %d", T,
+                         c->n_ctx);
     /* Estimate in double first so the size_t arithmetic below cannot overflow. */
-    double est = (double)B * T * ((double)c->n_layer * (14.0 * c->d_model + 2.0 * c->d_ff +
-                                                       (double)c->n_head * (3.0 * T + c->npos + 8)) +
-                                  5.0 * c->vocab_size + 16.0 * c->d_model + 2.0 * c->d_ff) +
-                 4.0 * (double)c->d_model * (c->d_model + c->d_ff + c->vocab_size);
-    if (est * 4.0 > 16e9) return cope_fail(err, COPE_ERR_LIMIT, "workspace for batch %d x %d would need %.1f GB", B, T, est * 4e-9);
+    double est =
+        (double)B * T *
+            ((double)c->n_layer * (14.0 * c->d_model + 2.0 * c->d_ff + (double)c->n_head * (3.0 * T + c->npos + 8)) +
+             5.0 * c->vocab_size + 16.0 * c->d_model + 2.0 * c->d_ff) +
+        4.0 * (double)c->d_model * (c->d_model + c->d_ff + c->vocab_size);
+    if (est * 4.0 > 16e9)
+        return cope_fail(err, COPE_ERR_LIMIT, "workspace for batch %d x %d would need %.1f GB", B, T, est * 4e-9);
     struct cope_workspace *w = calloc(1, sizeof *w);
     if (!w) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     w->B = w->B_max = B;
@@ -239,12 +241,11 @@ const float *cope_workspace_logits(const cope_workspace *ws) { return ws->f.logi
 
 /* ---------------------------------------------------------------------------------------------
  * Forward */
-static cope_status check_ids(const cope_model *m, const int *ids, size_t n, const char *what,
-                             cope_error *err) {
+static cope_status check_ids(const cope_model *m, const int *ids, size_t n, const char *what, cope_error *err) {
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
-            return cope_fail(err, COPE_ERR_TOKEN, "%s[%zu] = %d is outside the vocabulary 0..%d", what, i,
-                             ids[i], m->cfg.vocab_size - 1);
+            return cope_fail(err, COPE_ERR_TOKEN, "%s[%zu] = %d is outside the vocabulary 0..%d", what, i, ids[i],
+                             m->cfg.vocab_size - 1);
     return COPE_OK;
 }
 
@@ -252,8 +253,8 @@ static cope_status check_ids(const cope_model *m, const int *ids, size_t n, cons
  * a->q and the keys and values, which are this batch's own (a->k, a->kg, a->v, transposed per
  * head into scratch) or, with a cache, the cache's keys 0..pos0 (decoding: B = T = 1). The rows of
  * a->att, a->gate, a->pos are `keys` long. Writes the trace rows to sink when it is non-NULL. */
-static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, int T, int pos0,
-                              const kv_cache *kv, float *scratch, size_t keys, const trace_sink *sink) {
+static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, int T, int pos0, const kv_cache *kv,
+                              float *scratch, size_t keys, const trace_sink *sink) {
     const cope_config *c = &m->cfg;
     const int D = c->d_model, H = c->n_head;
     const attn_dims dm = model_attn_dims(m);
@@ -355,8 +356,7 @@ static void model_forward(const cope_model *m, const forward_bufs *f, const int 
                           const kv_cache *kv, size_t keys, const trace_sink *sink) {
     const cope_config *c = &m->cfg;
     const int N = B * T, D = c->d_model, L = c->n_layer;
-    encoder_forward(f->layers[0].resid, ids, P(m->tok_emb), c->pe == COPE_PE_ABS ? P(m->pos_emb) : NULL, N, T,
-                    pos0, D);
+    encoder_forward(f->layers[0].resid, ids, P(m->tok_emb), c->pe == COPE_PE_ABS ? P(m->pos_emb) : NULL, N, T, pos0, D);
     for (int l = 0; l < L; l++) {
         layer_acts *a = &f->layers[f->n_acts > 1 ? l : 0];
         float *out = l + 1 == L ? f->resid_final : f->layers[f->n_acts > 1 ? l + 1 : 0].resid;
@@ -366,11 +366,12 @@ static void model_forward(const cope_model *m, const forward_bufs *f, const int 
     matmul_forward(f->logits, f->lnf, P(model_out_weight(m)), NULL, f->mm_scratch, N, D, c->vocab_size);
 }
 
-cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const int *targets,
-                         const float *mask, int B, int T, float *loss, cope_error *err) {
+cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const int *targets, const float *mask, int B,
+                         int T, float *loss, cope_error *err) {
     if (!m || !w || !ids) return cope_fail(err, COPE_ERR_ARG, "NULL model, workspace or ids");
     if (B < 1 || T < 1 || B > w->B_max || T > w->T_max)
-        return cope_fail(err, COPE_ERR_ARG, "batch %d x %d does not fit the workspace's %d x %d", B, T, w->B_max, w->T_max);
+        return cope_fail(err, COPE_ERR_ARG, "batch %d x %d does not fit the workspace's %d x %d", B, T, w->B_max,
+                         w->T_max);
     size_t N = (size_t)B * T;
     cope_status st;
     w->has_targets = 0; /* until this call succeeds with targets */
@@ -413,8 +414,8 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
     if (!m || !w || !g) return cope_fail(err, COPE_ERR_ARG, "NULL model, workspace or gradient buffer");
     if (!w->has_targets) return cope_fail(err, COPE_ERR_ARG, "backward needs a forward with targets");
     const cope_config *c = &m->cfg;
-    const int B = w->B, T = w->T, N = B * T, D = c->d_model, F = c->d_ff, V = c->vocab_size,
-              H = c->n_head, L = c->n_layer;
+    const int B = w->B, T = w->T, N = B * T, D = c->d_model, F = c->d_ff, V = c->vocab_size, H = c->n_head,
+              L = c->n_layer;
     const attn_dims dm = model_attn_dims(m);
     const int d = dm.d, npos = dm.npos, R = dm.rel_max;
     const size_t ND = (size_t)N * D, NF = (size_t)N * F;
@@ -426,8 +427,8 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
     /* dresid is d(the block's output); the residual passes it on unchanged, and each branch's
      * backward accumulates its own part into it, so it becomes d(the block's input). */
     memset(w->dresid, 0, ND * sizeof(float));
-    layernorm_backward(w->dresid, G(m->ln_f_w), G(m->ln_f_b), w->dln, w->f.resid_final, P(m->ln_f_w),
-                       w->f.lnf_mean, w->f.lnf_rstd, N, D);
+    layernorm_backward(w->dresid, G(m->ln_f_w), G(m->ln_f_b), w->dln, w->f.resid_final, P(m->ln_f_w), w->f.lnf_mean,
+                       w->f.lnf_rstd, N, D);
     for (int l = L - 1; l >= 0; l--) {
         layer_acts *a = &w->f.layers[l];
         const layer_offsets *lo = &m->layers[l];
@@ -438,8 +439,8 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         gelu_backward(w->dfch, a->fch, w->dfch_gelu, NF);
         memset(w->dln, 0, ND * sizeof(float));
         matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), N, D, F);
-        layernorm_backward(w->dresid, G(lo->ln2_w), G(lo->ln2_b), w->dln, a->resid2, P(lo->ln2_w),
-                           a->ln2_mean, a->ln2_rstd, N, D);
+        layernorm_backward(w->dresid, G(lo->ln2_w), G(lo->ln2_b), w->dln, a->resid2, P(lo->ln2_w), a->ln2_mean,
+                           a->ln2_rstd, N, D);
         /* attention: resid2 = resid + o(attn(ln1(resid))) */
         memset(w->datty, 0, ND * sizeof(float));
         matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), N, D, D);
@@ -453,10 +454,17 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
             size_t kvo = (size_t)b * T * D + (size_t)h * d;
             float *scratch = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Vt = scratch + 2 * T;
             head_transpose(Vt, a->v + kvo, T, d, D);
-            attn_row_bwd x = {.K = a->k + kvo, .Kg = dm.sep_keys ? a->kg + kvo : NULL, .ldk = (size_t)D,
-                              .Vt = Vt, .ldvt = (size_t)T, .e = cope_table(m, m->params, l, h),
-                              .r = rel_table(m, m->params, l, h), .dK = w->dk + kvo,
-                              .dKg = dm.sep_keys ? w->dkg + kvo : NULL, .dV = w->dv + kvo, .scratch = scratch};
+            attn_row_bwd x = {.K = a->k + kvo,
+                              .Kg = dm.sep_keys ? a->kg + kvo : NULL,
+                              .ldk = (size_t)D,
+                              .Vt = Vt,
+                              .ldvt = (size_t)T,
+                              .e = cope_table(m, m->params, l, h),
+                              .r = rel_table(m, m->params, l, h),
+                              .dK = w->dk + kvo,
+                              .dKg = dm.sep_keys ? w->dkg + kvo : NULL,
+                              .dV = w->dv + kvo,
+                              .scratch = scratch};
             for (int i = 0; i < T; i++) {
                 size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
                 x.q = a->q + qo;
@@ -503,8 +511,8 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), N, D, D);
         matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), N, D, D);
         if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), N, D, D);
-        layernorm_backward(w->dresid, G(lo->ln1_w), G(lo->ln1_b), w->dln, a->resid, P(lo->ln1_w),
-                           a->ln1_mean, a->ln1_rstd, N, D);
+        layernorm_backward(w->dresid, G(lo->ln1_w), G(lo->ln1_b), w->dln, a->resid, P(lo->ln1_w), a->ln1_mean,
+                           a->ln1_rstd, N, D);
     }
     encoder_backward(G(m->tok_emb), c->pe == COPE_PE_ABS ? G(m->pos_emb) : NULL, w->dresid, w->ids, N, T, D);
     return COPE_OK;
@@ -512,8 +520,8 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
 
 /* ---------------------------------------------------------------------------------------------
  * Trace */
-static const char *const trace_names[COPE_TRACE_COUNT] = {"gates", "positions", "content_logits",
-                                                          "cope_logits", "attn", "pos_attn"};
+static const char *const trace_names[COPE_TRACE_COUNT] = {"gates",       "positions", "content_logits",
+                                                          "cope_logits", "attn",      "pos_attn"};
 
 const char *cope_trace_name(cope_trace_array which) {
     return (unsigned)which < COPE_TRACE_COUNT ? trace_names[which] : NULL;
@@ -547,7 +555,8 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_er
     const cope_config *c = &m->cfg;
     if (T < 1) return cope_fail(err, COPE_ERR_TOKEN, "the sequence is empty");
     if (T > c->n_ctx)
-        return cope_fail(err, COPE_ERR_CONTEXT, "sequence of %d tokens exceeds the model's context n_ctx = %d", T, c->n_ctx);
+        return cope_fail(err, COPE_ERR_CONTEXT, "sequence of %d tokens exceeds the model's context n_ctx = %d", T,
+                         c->n_ctx);
     cope_trace *tr = calloc(1, sizeof *tr);
     if (!tr) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     tr->T = T;
@@ -555,8 +564,9 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_er
     tr->n_head = c->n_head;
     tr->vocab_size = c->vocab_size;
     size_t n = trace_layout(tr, NULL);
-    cope_status st = (tr->memory = calloc(n, sizeof(float))) ? cope_workspace_new(&tr->ws, m, 1, T, err)
-                                                            : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
+    cope_status st = (tr->memory = calloc(n, sizeof(float)))
+                         ? cope_workspace_new(&tr->ws, m, 1, T, err)
+                         : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
     if (st) {
         cope_trace_free(tr);
         return st;
@@ -594,10 +604,10 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
  * Incremental decoding */
 struct cope_state {
     int len;
-    kv_cache kv;              /* [L] layers of keys (and gate keys) transposed, values */
-    layer_acts acts;          /* one token's activations, reused by every layer */
+    kv_cache kv;     /* [L] layers of keys (and gate keys) transposed, values */
+    layer_acts acts; /* one token's activations, reused by every layer */
     forward_bufs f;
-    float *rows;              /* [COPE_TRACE_COUNT, L, H, n_ctx] the last step's trace rows */
+    float *rows; /* [COPE_TRACE_COUNT, L, H, n_ctx] the last step's trace rows */
     const cope_model *m;
     float *memory;
 };
@@ -658,8 +668,7 @@ cope_status cope_step(cope_model *m, cope_state *s, int id, float *logits, cope_
     if (s->m != m) return cope_fail(err, COPE_ERR_ARG, "state belongs to another model");
     if (id < 0 || id >= c->vocab_size)
         return cope_fail(err, COPE_ERR_TOKEN, "token id %d is outside the vocabulary 0..%d", id, c->vocab_size - 1);
-    if (s->len >= c->n_ctx)
-        return cope_fail(err, COPE_ERR_CONTEXT, "the context is full (n_ctx = %d)", c->n_ctx);
+    if (s->len >= c->n_ctx) return cope_fail(err, COPE_ERR_CONTEXT, "the context is full (n_ctx = %d)", c->n_ctx);
     const size_t C = (size_t)c->n_ctx, H = (size_t)c->n_head, L = (size_t)c->n_layer;
     trace_sink sink = {.layer = H * C, .head = C, .row = 0};
     for (int k = 0; k < COPE_TRACE_COUNT; k++) sink.base[k] = s->rows + (size_t)k * L * H * C;

@@ -15,12 +15,12 @@
 #include <stddef.h>
 
 typedef struct {
-    float *out;        /* [N, M], row stride ldo */
-    const float *A;    /* A[r * ars + k * aks] */
-    const float *B;    /* [K, M], row stride ldb */
+    float *out;     /* [N, M], row stride ldo */
+    const float *A; /* A[r * ars + k * aks] */
+    const float *B; /* [K, M], row stride ldb */
     size_t ldo, ars, aks, ldb;
     int N, K, M;
-    int acc;           /* 1: out += A·B; 0: out = A·B */
+    int acc; /* 1: out += A·B; 0: out = A·B */
 } gemm_args;
 
 /* Rows r0..r1 of the product (0 <= r0 <= r1 <= N). Each kernel sums over k in blocks of

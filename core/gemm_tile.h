@@ -18,8 +18,7 @@ GEMM_TARGET void GEMM_NAME(const gemm_args *g, int r0, int r1) {
         for (int n0 = r0; n0 < r1; n0 += MR) {
             const int nr = r1 - n0 < MR ? r1 - n0 : MR;
             const float *a[MR];
-            for (int r = 0; r < MR; r++)
-                a[r] = g->A + (size_t)(n0 + (r < nr ? r : nr - 1)) * g->ars + (size_t)k0 * aks;
+            for (int r = 0; r < MR; r++) a[r] = g->A + (size_t)(n0 + (r < nr ? r : nr - 1)) * g->ars + (size_t)k0 * aks;
             int m0 = 0;
             for (; m0 + NV * VL <= M; m0 += NV * VL) {
                 VEC c[MR][NV];
@@ -36,8 +35,7 @@ GEMM_TARGET void GEMM_NAME(const gemm_args *g, int r0, int r1) {
                 }
                 for (int r = 0; r < nr; r++) {
                     float *o = g->out + (size_t)(n0 + r) * ldo + m0;
-                    for (int v = 0; v < NV; v++)
-                        VSTORE(o + v * VL, add ? VADD(VLOAD(o + v * VL), c[r][v]) : c[r][v]);
+                    for (int v = 0; v < NV; v++) VSTORE(o + v * VL, add ? VADD(VLOAD(o + v * VL), c[r][v]) : c[r][v]);
                 }
             }
             for (; m0 < M; m0 += VL) { /* leftover columns, one vector at a time */
@@ -51,8 +49,10 @@ GEMM_TARGET void GEMM_NAME(const gemm_args *g, int r0, int r1) {
                 }
                 for (int r = 0; r < nr; r++) {
                     float *o = g->out + (size_t)(n0 + r) * ldo + m0;
-                    if (w == VL) VSTORE(o, add ? VADD(VLOAD(o), c[r]) : c[r]);
-                    else VSTORE_PART(o, add ? VADD(VLOAD_PART(o, w), c[r]) : c[r], w);
+                    if (w == VL)
+                        VSTORE(o, add ? VADD(VLOAD(o), c[r]) : c[r]);
+                    else
+                        VSTORE_PART(o, add ? VADD(VLOAD_PART(o, w), c[r]) : c[r], w);
                 }
             }
         }

@@ -22,17 +22,17 @@ static inline void store_part(float *p, f32x4 v, int n) {
 
 #define GEMM_NAME gemm_wasm
 #define GEMM_TARGET
-#define VEC f32x4
-#define VL 4
-#define MR 4
-#define NV 2
-#define VZERO() F32x4_ZERO()
-#define VLOAD(p) F32x4_LOAD(p)
-#define VSTORE(p, v) F32x4_STORE((p), (v))
-#define VBCAST(p) F32x4_LOAD_SPLAT(p)
-#define VFMA(c, x, b) F32x4_FMA((c), (x), (b))
-#define VADD(a, b) F32x4_ADD((a), (b))
-#define VLOAD_PART(p, n) load_part((p), (n))
+#define VEC                  f32x4
+#define VL                   4
+#define MR                   4
+#define NV                   2
+#define VZERO()              F32x4_ZERO()
+#define VLOAD(p)             F32x4_LOAD(p)
+#define VSTORE(p, v)         F32x4_STORE((p), (v))
+#define VBCAST(p)            F32x4_LOAD_SPLAT(p)
+#define VFMA(c, x, b)        F32x4_FMA((c), (x), (b))
+#define VADD(a, b)           F32x4_ADD((a), (b))
+#define VLOAD_PART(p, n)     load_part((p), (n))
 #define VSTORE_PART(p, v, n) store_part((p), (v), (n))
 
 #include "gemm_tile.h"

@@ -26,8 +26,10 @@ static cope_status perr(parser *p, const char *what) {
 static void skip_ws(parser *p) {
     while (p->pos < p->len) {
         char c = p->s[p->pos];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') p->pos++;
-        else break;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            p->pos++;
+        else
+            break;
     }
 }
 
@@ -73,7 +75,10 @@ static cope_status parse_string(parser *p, const char **out, size_t *out_len) {
         unsigned char c = (unsigned char)p->s[p->pos++];
         if (c == '"') break;
         if (c < 0x20) return perr(p, "control character in string");
-        if (c != '\\') { dst[n++] = (char)c; continue; }
+        if (c != '\\') {
+            dst[n++] = (char)c;
+            continue;
+        }
         if (p->pos >= p->len) return perr(p, "unterminated escape");
         char e = p->s[p->pos++];
         switch (e) {
@@ -93,14 +98,14 @@ static cope_status parse_string(parser *p, const char **out, size_t *out_len) {
                 if (p->pos + 2 > p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
                     return perr(p, "unpaired surrogate");
                 p->pos += 2;
-                if (!read_hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return perr(p, "unpaired surrogate");
+                if (!read_hex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) return perr(p, "unpaired surrogate");
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 return perr(p, "unpaired surrogate");
             }
             /* UTF-8 encode; at most 4 bytes from at least 6 source bytes */
-            if (cp < 0x80) dst[n++] = (char)cp;
+            if (cp < 0x80)
+                dst[n++] = (char)cp;
             else if (cp < 0x800) {
                 dst[n++] = (char)(0xC0 | (cp >> 6));
                 dst[n++] = (char)(0x80 | (cp & 0x3F));
@@ -130,10 +135,12 @@ static cope_status parse_number(parser *p, double *out) {
     size_t b = p->pos;
     if (p->pos < p->len && p->s[p->pos] == '-') p->pos++;
     if (p->pos >= p->len) return perr(p, "bad number");
-    if (p->s[p->pos] == '0') p->pos++;
+    if (p->s[p->pos] == '0')
+        p->pos++;
     else if (p->s[p->pos] >= '1' && p->s[p->pos] <= '9')
         while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-    else return perr(p, "bad number");
+    else
+        return perr(p, "bad number");
     if (p->pos < p->len && p->s[p->pos] == '.') {
         p->pos++;
         size_t d = p->pos;
@@ -170,7 +177,10 @@ static cope_status parse_container(parser *p, int node, int depth, int is_obj) {
     p->pos++;
     skip_ws(p);
     int last = -1;
-    if (p->pos < p->len && p->s[p->pos] == close) { p->pos++; return COPE_OK; }
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+        return COPE_OK;
+    }
     for (;;) {
         const char *key = NULL;
         size_t key_len = 0;
@@ -187,8 +197,10 @@ static cope_status parse_container(parser *p, int node, int depth, int is_obj) {
         if ((st = parse_value(p, depth + 1, &child))) return st;
         p->doc->nodes[child].key = key;
         p->doc->nodes[child].key_len = key_len;
-        if (last < 0) p->doc->nodes[node].first_child = child;
-        else p->doc->nodes[last].next = child;
+        if (last < 0)
+            p->doc->nodes[node].first_child = child;
+        else
+            p->doc->nodes[last].next = child;
         last = child;
         p->doc->nodes[node].count++;
         skip_ws(p);
@@ -205,13 +217,20 @@ static cope_status parse_value(parser *p, int depth, int *out) {
     if (p->pos >= p->len) return perr(p, "unexpected end of input");
     char c = p->s[p->pos];
     json_type t;
-    if (c == '{') t = JSON_OBJ;
-    else if (c == '[') t = JSON_ARR;
-    else if (c == '"') t = JSON_STR;
-    else if (c == 't' || c == 'f') t = JSON_BOOL;
-    else if (c == 'n') t = JSON_NULL;
-    else if (c == '-' || (c >= '0' && c <= '9')) t = JSON_NUM;
-    else return perr(p, "unexpected character");
+    if (c == '{')
+        t = JSON_OBJ;
+    else if (c == '[')
+        t = JSON_ARR;
+    else if (c == '"')
+        t = JSON_STR;
+    else if (c == 't' || c == 'f')
+        t = JSON_BOOL;
+    else if (c == 'n')
+        t = JSON_NULL;
+    else if (c == '-' || (c >= '0' && c <= '9'))
+        t = JSON_NUM;
+    else
+        return perr(p, "unexpected character");
     int i = new_node(p, t);
     if (i < 0) return perr(p, "too many values");
     p->doc->nodes[i].src_begin = p->pos;
@@ -228,9 +247,12 @@ static cope_status parse_value(parser *p, int depth, int *out) {
         break;
     }
     case JSON_BOOL:
-        if (match_lit(p, "true")) p->doc->nodes[i].boolean = 1;
-        else if (match_lit(p, "false")) p->doc->nodes[i].boolean = 0;
-        else st = perr(p, "bad literal");
+        if (match_lit(p, "true"))
+            p->doc->nodes[i].boolean = 1;
+        else if (match_lit(p, "false"))
+            p->doc->nodes[i].boolean = 0;
+        else
+            st = perr(p, "bad literal");
         break;
     case JSON_NULL:
         if (!match_lit(p, "null")) st = perr(p, "bad literal");
@@ -302,7 +324,10 @@ static int buf_reserve(cope_buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1) cap *= 2;
     char *d = realloc(b->data, cap);
-    if (!d) { b->oom = 1; return 0; }
+    if (!d) {
+        b->oom = 1;
+        return 0;
+    }
     b->data = d;
     b->cap = cap;
     return 1;
@@ -323,8 +348,14 @@ void buf_printf(cope_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0) { b->oom = 1; return; }
-    if ((size_t)n < sizeof tmp) { buf_put(b, tmp, (size_t)n); return; }
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if ((size_t)n < sizeof tmp) {
+        buf_put(b, tmp, (size_t)n);
+        return;
+    }
     if (!buf_reserve(b, (size_t)n)) return;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -336,13 +367,20 @@ void buf_json_string(cope_buf *b, const char *s, size_t n) {
     buf_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"') buf_put(b, "\\\"", 2);
-        else if (c == '\\') buf_put(b, "\\\\", 2);
-        else if (c == '\n') buf_put(b, "\\n", 2);
-        else if (c == '\t') buf_put(b, "\\t", 2);
-        else if (c == '\r') buf_put(b, "\\r", 2);
-        else if (c < 0x20) buf_printf(b, "\\u%04x", c);
-        else buf_put(b, &s[i], 1);
+        if (c == '"')
+            buf_put(b, "\\\"", 2);
+        else if (c == '\\')
+            buf_put(b, "\\\\", 2);
+        else if (c == '\n')
+            buf_put(b, "\\n", 2);
+        else if (c == '\t')
+            buf_put(b, "\\t", 2);
+        else if (c == '\r')
+            buf_put(b, "\\r", 2);
+        else if (c < 0x20)
+            buf_printf(b, "\\u%04x", c);
+        else
+            buf_put(b, &s[i], 1);
     }
     buf_put(b, "\"", 1);
 }

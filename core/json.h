@@ -10,12 +10,12 @@ typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } js
 
 typedef struct {
     json_type type;
-    int first_child;   /* arrays/objects: first element (objects: values; key is in .key) */
-    int next;          /* next sibling or -1 */
-    int count;         /* arrays/objects: number of elements */
-    const char *key;   /* object members: decoded, NUL-terminated key */
+    int first_child; /* arrays/objects: first element (objects: values; key is in .key) */
+    int next;        /* next sibling or -1 */
+    int count;       /* arrays/objects: number of elements */
+    const char *key; /* object members: decoded, NUL-terminated key */
     size_t key_len;
-    const char *str;   /* strings: decoded, NUL-terminated (may contain NUL if \u0000) */
+    const char *str; /* strings: decoded, NUL-terminated (may contain NUL if \u0000) */
     size_t str_len;
     double num;
     int boolean;
@@ -25,7 +25,7 @@ typedef struct {
 typedef struct {
     json_node *nodes;
     int n_nodes;
-    char *strings;     /* decoded string storage */
+    char *strings; /* decoded string storage */
 } json_doc;
 
 #define JSON_MAX_DEPTH 32

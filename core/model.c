@@ -14,8 +14,7 @@
 
 /* ---------------------------------------------------------------------------------------------
  * Config */
-static const char *const pe_names[COPE_PE_COUNT] = {"none", "abs", "rel", "rope",
-                                                    "cope", "cope+rel", "cope+rope"};
+static const char *const pe_names[COPE_PE_COUNT] = {"none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope"};
 
 const char *cope_pe_name(cope_pe pe) { return (unsigned)pe < COPE_PE_COUNT ? pe_names[pe] : "?"; }
 
@@ -31,7 +30,10 @@ const char *cope_pe_list(char *buf, size_t cap) {
 
 cope_status cope_pe_parse(const char *name, cope_pe *out) {
     for (int i = 0; i < COPE_PE_COUNT; i++)
-        if (name && strcmp(name, pe_names[i]) == 0) { *out = (cope_pe)i; return COPE_OK; }
+        if (name && strcmp(name, pe_names[i]) == 0) {
+            *out = (cope_pe)i;
+            return COPE_OK;
+        }
     return COPE_ERR_CONFIG;
 }
 
@@ -53,11 +55,10 @@ void cope_config_default(cope_config *c) {
     c->tied = 1;
 }
 
-static cope_status check_range(cope_error *err, const char *key, long long v, long long lo,
-                               long long hi) {
+static cope_status check_range(cope_error *err, const char *key, long long v, long long lo, long long hi) {
     if (v < lo || v > hi)
-        return cope_fail(err, v > hi ? COPE_ERR_LIMIT : COPE_ERR_CONFIG,
-                         "config %s = %lld is outside %lld..%lld", key, v, lo, hi);
+        return cope_fail(err, v > hi ? COPE_ERR_LIMIT : COPE_ERR_CONFIG, "config %s = %lld is outside %lld..%lld", key,
+                         v, lo, hi);
     return COPE_OK;
 }
 
@@ -72,8 +73,8 @@ cope_status cope_config_validate(const cope_config *c, cope_error *err) {
         return st;
     if ((unsigned)c->pe >= COPE_PE_COUNT) return cope_fail(err, COPE_ERR_CONFIG, "config pe is invalid");
     if (c->d_model % c->n_head)
-        return cope_fail(err, COPE_ERR_CONFIG, "config d_model = %d is not a multiple of n_head = %d",
-                         c->d_model, c->n_head);
+        return cope_fail(err, COPE_ERR_CONFIG, "config d_model = %d is not a multiple of n_head = %d", c->d_model,
+                         c->n_head);
     if (cope_pe_has_rope(c->pe) && (c->d_model / c->n_head) % 2)
         return cope_fail(err, COPE_ERR_CONFIG, "RoPE needs an even head dimension (d_model/n_head = %d)",
                          c->d_model / c->n_head);
@@ -87,7 +88,7 @@ cope_status cope_config_validate(const cope_config *c, cope_error *err) {
 typedef struct {
     cope_model *m;
     size_t off;
-    char *name_at;            /* next free byte of m->names (48 bytes a tensor: longer than any name) */
+    char *name_at; /* next free byte of m->names (48 bytes a tensor: longer than any name) */
 } layout_builder;
 
 static size_t add_tensor(layout_builder *b, const char *name, int ndim, int s0, int s1, int s2) {
@@ -98,7 +99,9 @@ static size_t add_tensor(layout_builder *b, const char *name, int ndim, int s0, 
     t->name = b->name_at;
     b->name_at += n;
     t->ndim = ndim;
-    t->shape[0] = s0; t->shape[1] = s1; t->shape[2] = s2;
+    t->shape[0] = s0;
+    t->shape[1] = s1;
+    t->shape[2] = s2;
     t->numel = (size_t)s0 * (ndim > 1 ? (size_t)s1 : 1) * (ndim > 2 ? (size_t)s2 : 1);
     t->offset = b->off;
     b->off += t->numel;
@@ -111,42 +114,52 @@ cope_status model_alloc(cope_model *m, cope_error *err) {
     if (st) return st;
     int L = c->n_layer, D = c->d_model, H = c->n_head, d = D / H, F = c->d_ff, V = c->vocab_size;
     /* Size check in double first, so no size_t product below can overflow. */
-    double total = (double)V * D * 2 + (double)c->n_ctx * D + 2.0 * D +
-                   L * (6.0 * D * D + 9.0 * D + 2.0 * F * D + F +
-                        (double)H * d * ((cope_pe_has_cope(c->pe) ? c->npos : 0) +
-                                         (cope_pe_has_rel(c->pe) ? c->rel_max : 0)));
+    double total =
+        (double)V * D * 2 + (double)c->n_ctx * D + 2.0 * D +
+        L * (6.0 * D * D + 9.0 * D + 2.0 * F * D + F +
+             (double)H * d * ((cope_pe_has_cope(c->pe) ? c->npos : 0) + (cope_pe_has_rel(c->pe) ? c->rel_max : 0)));
     if (total > (double)COPE_MAX_PARAMS)
-        return cope_fail(err, COPE_ERR_LIMIT, "model would have %.0f parameters (limit %zu)", total,
-                         COPE_MAX_PARAMS);
+        return cope_fail(err, COPE_ERR_LIMIT, "model would have %.0f parameters (limit %zu)", total, COPE_MAX_PARAMS);
     int max_tensors = 5 + L * 20;
     m->tensors = calloc((size_t)max_tensors, sizeof(cope_tensor_info));
     m->names = malloc((size_t)max_tensors * 48);
     m->layers = calloc((size_t)L, sizeof(layer_offsets));
-    if (!m->tensors || !m->names || !m->layers)
-        return cope_fail(err, COPE_ERR_NOMEM, "out of memory (model layout)");
+    if (!m->tensors || !m->names || !m->layers) return cope_fail(err, COPE_ERR_NOMEM, "out of memory (model layout)");
     layout_builder b = {m, 0, m->names};
     char nm[48];
     m->tok_emb = add_tensor(&b, "tok_emb.weight", 2, V, D, 0);
     m->pos_emb = c->pe == COPE_PE_ABS ? add_tensor(&b, "pos_emb.weight", 2, c->n_ctx, D, 0) : COPE_NO_TENSOR;
     for (int l = 0; l < L; l++) {
         layer_offsets *lo = &m->layers[l];
-#define T1(field, suffix, n0) (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 1, n0, 0, 0))
-#define T2(field, suffix, n0, n1) (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 2, n0, n1, 0))
-#define T3(field, suffix, n0, n1, n2) (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 3, n0, n1, n2))
-        T1(ln1_w, "ln1.weight", D); T1(ln1_b, "ln1.bias", D);
-        T2(wq, "attn.q.weight", D, D); T1(bq, "attn.q.bias", D);
-        T2(wk, "attn.k.weight", D, D); T1(bk, "attn.k.bias", D);
-        T2(wv, "attn.v.weight", D, D); T1(bv, "attn.v.bias", D);
-        T2(wo, "attn.o.weight", D, D); T1(bo, "attn.o.bias", D);
+#define T1(field, suffix, n0)                                                                                          \
+    (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 1, n0, 0, 0))
+#define T2(field, suffix, n0, n1)                                                                                      \
+    (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 2, n0, n1, 0))
+#define T3(field, suffix, n0, n1, n2)                                                                                  \
+    (snprintf(nm, sizeof nm, "blocks.%d.%s", l, suffix), lo->field = add_tensor(&b, nm, 3, n0, n1, n2))
+        T1(ln1_w, "ln1.weight", D);
+        T1(ln1_b, "ln1.bias", D);
+        T2(wq, "attn.q.weight", D, D);
+        T1(bq, "attn.q.bias", D);
+        T2(wk, "attn.k.weight", D, D);
+        T1(bk, "attn.k.bias", D);
+        T2(wv, "attn.v.weight", D, D);
+        T1(bv, "attn.v.bias", D);
+        T2(wo, "attn.o.weight", D, D);
+        T1(bo, "attn.o.bias", D);
         lo->wkg = lo->bkg = lo->cope = lo->rel = COPE_NO_TENSOR;
         if (cope_pe_has_cope(c->pe) && c->sep_keys) {
-            T2(wkg, "attn.kg.weight", D, D); T1(bkg, "attn.kg.bias", D);
+            T2(wkg, "attn.kg.weight", D, D);
+            T1(bkg, "attn.kg.bias", D);
         }
         if (cope_pe_has_cope(c->pe)) T3(cope, "attn.cope.weight", c->per_head_table ? H : 1, d, c->npos);
         if (cope_pe_has_rel(c->pe)) T3(rel, "attn.rel.weight", H, d, c->rel_max);
-        T1(ln2_w, "ln2.weight", D); T1(ln2_b, "ln2.bias", D);
-        T2(fc1_w, "mlp.fc1.weight", F, D); T1(fc1_b, "mlp.fc1.bias", F);
-        T2(fc2_w, "mlp.fc2.weight", D, F); T1(fc2_b, "mlp.fc2.bias", D);
+        T1(ln2_w, "ln2.weight", D);
+        T1(ln2_b, "ln2.bias", D);
+        T2(fc1_w, "mlp.fc1.weight", F, D);
+        T1(fc1_b, "mlp.fc1.bias", F);
+        T2(fc2_w, "mlp.fc2.weight", D, F);
+        T1(fc2_b, "mlp.fc2.bias", D);
 #undef T1
 #undef T2
 #undef T3
@@ -195,18 +208,24 @@ void cope_free(void *p) { free(p); }
 /* ---------------------------------------------------------------------------------------------
  * Seeded init (GPT-2 style): N(0, 0.02) matrices, residual projections scaled by 1/sqrt(2L),
  * zero biases, LayerNorm weight 1, CoPE tables zero (as the paper). */
-cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokenizer *tok,
-                           uint64_t seed, cope_error *err) {
+cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokenizer *tok, uint64_t seed,
+                           cope_error *err) {
     *out = NULL;
     cope_model *m = model_calloc();
-    if (!m) { cope_tokenizer_free(tok); return cope_fail(err, COPE_ERR_NOMEM, "out of memory"); }
+    if (!m) {
+        cope_tokenizer_free(tok);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+    }
     m->cfg = *cfg;
     m->tok = tok;
     cope_status st = model_alloc(m, err);
     if (!st && (!tok || cope_tokenizer_size(tok) != cfg->vocab_size))
         st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer size differs from vocab_size = %d", cfg->vocab_size);
     if (!st && !(m->provenance = strdup("{}"))) st = cope_fail(err, COPE_ERR_NOMEM, "out of memory");
-    if (st) { cope_model_free(m); return st; }
+    if (st) {
+        cope_model_free(m);
+        return st;
+    }
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     float resid_std = 0.02f / sqrtf(2.0f * cfg->n_layer);
@@ -217,7 +236,10 @@ cope_status cope_model_new(cope_model **out, const cope_config *cfg, cope_tokeni
         size_t nl = strlen(nm);
         int is_ln_w = strstr(nm, "ln") && nl > 7 && strcmp(nm + nl - 7, ".weight") == 0 &&
                       (strstr(nm, ".ln1.") || strstr(nm, ".ln2.") || strncmp(nm, "ln_f.", 5) == 0);
-        if (is_ln_w) { for (size_t k = 0; k < t->numel; k++) p[k] = 1.0f; continue; }
+        if (is_ln_w) {
+            for (size_t k = 0; k < t->numel; k++) p[k] = 1.0f;
+            continue;
+        }
         if (t->ndim == 1 || strstr(nm, "attn.cope.")) continue; /* biases, LN bias, CoPE: 0 */
         float std = (strstr(nm, "attn.o.weight") || strstr(nm, "mlp.fc2.weight")) ? resid_std : 0.02f;
         for (size_t k = 0; k < t->numel; k++) p[k] = std * cope_rng_normal(&rng);
@@ -261,8 +283,9 @@ cope_status cope_model_set_provenance(cope_model *m, const char *json_object, co
  * cope_config JSON */
 static void config_to_json(const cope_model *m, cope_buf *b) {
     const cope_config *c = &m->cfg;
-    buf_printf(b, "{\"format\": \"cope\", \"version\": 1, \"vocab_size\": %d, \"n_ctx\": %d, "
-                  "\"n_layer\": %d, \"n_head\": %d, \"d_model\": %d, \"d_ff\": %d, \"pe\": \"%s\"",
+    buf_printf(b,
+               "{\"format\": \"cope\", \"version\": 1, \"vocab_size\": %d, \"n_ctx\": %d, "
+               "\"n_layer\": %d, \"n_head\": %d, \"d_model\": %d, \"d_ff\": %d, \"pe\": \"%s\"",
                c->vocab_size, c->n_ctx, c->n_layer, c->n_head, c->d_model, c->d_ff, cope_pe_name(c->pe));
     if (cope_pe_has_cope(c->pe))
         buf_printf(b, ", \"npos\": %d, \"cope_gate_keys\": \"%s\", \"cope_table\": \"%s\"", c->npos,
@@ -280,8 +303,8 @@ static void config_to_json(const cope_model *m, cope_buf *b) {
     buf_puts(b, "}");
 }
 
-static cope_status get_int_key(const json_doc *d, int obj, const char *key, int required,
-                               long long lo, long long hi, int *out, cope_error *err) {
+static cope_status get_int_key(const json_doc *d, int obj, const char *key, int required, long long lo, long long hi,
+                               int *out, cope_error *err) {
     int n = json_get(d, obj, key);
     if (n < 0) {
         if (required) return cope_fail(err, COPE_ERR_MISSING, "cope_config has no \"%s\"", key);
@@ -295,21 +318,26 @@ static cope_status get_int_key(const json_doc *d, int obj, const char *key, int 
     return st;
 }
 
-static cope_status get_enum_key(const json_doc *d, int obj, const char *key, const char *a,
-                                const char *bname, int *out, cope_error *err) {
+static cope_status get_enum_key(const json_doc *d, int obj, const char *key, const char *a, const char *bname, int *out,
+                                cope_error *err) {
     int n = json_get(d, obj, key);
     if (n < 0) return COPE_OK; /* default kept */
-    if (d->nodes[n].type == JSON_STR && strcmp(d->nodes[n].str, a) == 0) { *out = 0; return COPE_OK; }
-    if (d->nodes[n].type == JSON_STR && strcmp(d->nodes[n].str, bname) == 0) { *out = 1; return COPE_OK; }
+    if (d->nodes[n].type == JSON_STR && strcmp(d->nodes[n].str, a) == 0) {
+        *out = 0;
+        return COPE_OK;
+    }
+    if (d->nodes[n].type == JSON_STR && strcmp(d->nodes[n].str, bname) == 0) {
+        *out = 1;
+        return COPE_OK;
+    }
     return cope_fail(err, COPE_ERR_CONFIG, "cope_config \"%s\" must be \"%s\" or \"%s\"", key, a, bname);
 }
 
 /* Parses cope_config text into m->cfg, m->tok and m->provenance. */
 static cope_status config_from_json(cope_model *m, const char *text, size_t len, cope_error *err) {
-    static const char *const known[] = {"format", "version", "vocab_size", "n_ctx", "n_layer",
-                                        "n_head", "d_model", "d_ff", "pe", "npos",
-                                        "cope_gate_keys", "cope_table", "rel_max", "tied",
-                                        "tokenizer", "provenance"};
+    static const char *const known[] = {"format",  "version", "vocab_size", "n_ctx",     "n_layer",        "n_head",
+                                        "d_model", "d_ff",    "pe",         "npos",      "cope_gate_keys", "cope_table",
+                                        "rel_max", "tied",    "tokenizer",  "provenance"};
     json_doc d;
     cope_status st = json_parse(&d, text, len, err);
     if (st) {
@@ -322,16 +350,23 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
     cope_config_default(c);
     c->npos = c->rel_max = 0;
     int root = 0, n;
-    if (d.nodes[root].type != JSON_OBJ) { st = cope_fail(err, COPE_ERR_CONFIG, "cope_config is not a JSON object"); goto done; }
+    if (d.nodes[root].type != JSON_OBJ) {
+        st = cope_fail(err, COPE_ERR_CONFIG, "cope_config is not a JSON object");
+        goto done;
+    }
     for (int k = d.nodes[root].first_child; k >= 0; k = d.nodes[k].next) {
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             if (strcmp(d.nodes[k].key, known[i]) == 0) ok = 1;
-        if (!ok) { st = cope_fail(err, COPE_ERR_UNKNOWN, "cope_config has unknown key \"%.100s\"", d.nodes[k].key); goto done; }
+        if (!ok) {
+            st = cope_fail(err, COPE_ERR_UNKNOWN, "cope_config has unknown key \"%.100s\"", d.nodes[k].key);
+            goto done;
+        }
     }
     n = json_get(&d, root, "format");
     if (n < 0 || d.nodes[n].type != JSON_STR || strcmp(d.nodes[n].str, "cope") != 0) {
-        st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"format\" must be \"cope\""); goto done;
+        st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"format\" must be \"cope\"");
+        goto done;
     }
     int version = 0;
     if ((st = get_int_key(&d, root, "version", 1, 1, 1, &version, err))) goto done;
@@ -356,30 +391,49 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
         goto done;
     n = json_get(&d, root, "tied");
     if (n >= 0) {
-        if (d.nodes[n].type != JSON_BOOL) { st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"tied\" must be true or false"); goto done; }
+        if (d.nodes[n].type != JSON_BOOL) {
+            st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"tied\" must be true or false");
+            goto done;
+        }
         c->tied = d.nodes[n].boolean;
     }
     if ((st = cope_config_validate(c, err))) goto done;
     /* tokenizer */
     int tk = json_get(&d, root, "tokenizer");
-    if (tk < 0 || d.nodes[tk].type != JSON_OBJ) { st = cope_fail(err, COPE_ERR_MISSING, "cope_config has no \"tokenizer\" object"); goto done; }
+    if (tk < 0 || d.nodes[tk].type != JSON_OBJ) {
+        st = cope_fail(err, COPE_ERR_MISSING, "cope_config has no \"tokenizer\" object");
+        goto done;
+    }
     for (int k = d.nodes[tk].first_child; k >= 0; k = d.nodes[k].next)
         if (strcmp(d.nodes[k].key, "type") && strcmp(d.nodes[k].key, "vocab")) {
-            st = cope_fail(err, COPE_ERR_UNKNOWN, "tokenizer has unknown key \"%.100s\"", d.nodes[k].key); goto done;
+            st = cope_fail(err, COPE_ERR_UNKNOWN, "tokenizer has unknown key \"%.100s\"", d.nodes[k].key);
+            goto done;
         }
     int ty = json_get(&d, tk, "type"), vo = json_get(&d, tk, "vocab");
     cope_tok_type type;
-    if (ty >= 0 && d.nodes[ty].type == JSON_STR && strcmp(d.nodes[ty].str, "words") == 0) type = COPE_TOK_WORDS;
-    else if (ty >= 0 && d.nodes[ty].type == JSON_STR && strcmp(d.nodes[ty].str, "chars") == 0) type = COPE_TOK_CHARS;
-    else { st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.type must be \"words\" or \"chars\""); goto done; }
-    if (vo < 0 || d.nodes[vo].type != JSON_ARR) { st = cope_fail(err, COPE_ERR_MISSING, "tokenizer.vocab must be an array of strings"); goto done; }
+    if (ty >= 0 && d.nodes[ty].type == JSON_STR && strcmp(d.nodes[ty].str, "words") == 0)
+        type = COPE_TOK_WORDS;
+    else if (ty >= 0 && d.nodes[ty].type == JSON_STR && strcmp(d.nodes[ty].str, "chars") == 0)
+        type = COPE_TOK_CHARS;
+    else {
+        st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.type must be \"words\" or \"chars\"");
+        goto done;
+    }
+    if (vo < 0 || d.nodes[vo].type != JSON_ARR) {
+        st = cope_fail(err, COPE_ERR_MISSING, "tokenizer.vocab must be an array of strings");
+        goto done;
+    }
     if (d.nodes[vo].count != c->vocab_size) {
-        st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab has %d entries but vocab_size is %d", d.nodes[vo].count, c->vocab_size);
+        st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab has %d entries but vocab_size is %d", d.nodes[vo].count,
+                       c->vocab_size);
         goto done;
     }
     {
         const char **pieces = malloc((size_t)c->vocab_size * sizeof(char *));
-        if (!pieces) { st = cope_fail(err, COPE_ERR_NOMEM, "out of memory"); goto done; }
+        if (!pieces) {
+            st = cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         int i = 0;
         for (int k = d.nodes[vo].first_child; k >= 0; k = d.nodes[k].next, i++) {
             if (d.nodes[k].type != JSON_STR || strlen(d.nodes[k].str) != d.nodes[k].str_len) {
@@ -394,11 +448,17 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
     }
     /* provenance: kept verbatim */
     n = json_get(&d, root, "provenance");
-    if (n >= 0 && d.nodes[n].type != JSON_OBJ) { st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"provenance\" must be an object"); goto done; }
+    if (n >= 0 && d.nodes[n].type != JSON_OBJ) {
+        st = cope_fail(err, COPE_ERR_CONFIG, "cope_config \"provenance\" must be an object");
+        goto done;
+    }
     {
         size_t b = n >= 0 ? d.nodes[n].src_begin : 0, e = n >= 0 ? d.nodes[n].src_end : 2;
         m->provenance = malloc(e - b + 1);
-        if (!m->provenance) { st = cope_fail(err, COPE_ERR_NOMEM, "out of memory"); goto done; }
+        if (!m->provenance) {
+            st = cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         memcpy(m->provenance, n >= 0 ? text + b : "{}", e - b);
         m->provenance[e - b] = '\0';
     }
@@ -416,20 +476,30 @@ static cope_status load_tensors(cope_model *m, const cope_st_file *f, cope_error
     for (int k = 0; k < cope_st_count(f) && !st; k++) {
         const cope_st_tensor *s = cope_st_get(f, k);
         int ti = cope_model_find_tensor(m, s->name);
-        if (ti < 0) { st = cope_fail(err, COPE_ERR_UNKNOWN, "unknown tensor \"%.120s\" for this config", s->name); break; }
+        if (ti < 0) {
+            st = cope_fail(err, COPE_ERR_UNKNOWN, "unknown tensor \"%.120s\" for this config", s->name);
+            break;
+        }
         seen[ti] = 1;
         const cope_tensor_info *t = &m->tensors[ti];
-        if (s->dtype != COPE_ST_F32) { st = cope_fail(err, COPE_ERR_DTYPE, "tensor \"%.120s\": dtype I32, expected F32", s->name); break; }
+        if (s->dtype != COPE_ST_F32) {
+            st = cope_fail(err, COPE_ERR_DTYPE, "tensor \"%.120s\": dtype I32, expected F32", s->name);
+            break;
+        }
         int same = s->ndim == t->ndim;
         for (int a = 0; a < t->ndim && same; a++) same = s->shape[a] == t->shape[a];
         if (!same) {
             char want[64], got[96];
             int gl = snprintf(got, sizeof got, "[");
-            for (int a = 0; a < s->ndim; a++) gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%lld", a ? ", " : "", (long long)s->shape[a]);
+            for (int a = 0; a < s->ndim; a++)
+                gl += snprintf(got + gl, sizeof got - (size_t)gl, "%s%lld", a ? ", " : "", (long long)s->shape[a]);
             snprintf(got + gl, sizeof got - (size_t)gl, "]");
-            if (t->ndim == 1) snprintf(want, sizeof want, "[%d]", t->shape[0]);
-            else if (t->ndim == 2) snprintf(want, sizeof want, "[%d, %d]", t->shape[0], t->shape[1]);
-            else snprintf(want, sizeof want, "[%d, %d, %d]", t->shape[0], t->shape[1], t->shape[2]);
+            if (t->ndim == 1)
+                snprintf(want, sizeof want, "[%d]", t->shape[0]);
+            else if (t->ndim == 2)
+                snprintf(want, sizeof want, "[%d, %d]", t->shape[0], t->shape[1]);
+            else
+                snprintf(want, sizeof want, "[%d, %d, %d]", t->shape[0], t->shape[1], t->shape[2]);
             st = cope_fail(err, COPE_ERR_SHAPE, "tensor \"%.100s\": shape %s, expected %s", s->name, got, want);
             break;
         }
@@ -437,7 +507,8 @@ static cope_status load_tensors(cope_model *m, const cope_st_file *f, cope_error
         memcpy(dst, s->data, t->numel * 4); /* little-endian hosts only (x86, arm, wasm) */
         for (size_t i = 0; i < t->numel; i++)
             if (!isfinite(dst[i])) {
-                st = cope_fail(err, COPE_ERR_NONFINITE, "tensor \"%.120s\" has a non-finite value at index %zu", s->name, i);
+                st = cope_fail(err, COPE_ERR_NONFINITE, "tensor \"%.120s\" has a non-finite value at index %zu",
+                               s->name, i);
                 break;
             }
     }
@@ -455,8 +526,14 @@ cope_status cope_model_load(cope_model **out, const void *buf, size_t len, cope_
     cope_model *m = NULL;
     size_t clen;
     const char *cfg = cope_st_metadata(f, "cope_config", &clen);
-    if (!cfg) { st = cope_fail(err, COPE_ERR_MISSING, "header has no __metadata__.cope_config (not a CoPE model file)"); goto fail; }
-    if (!(m = model_calloc())) { st = cope_fail(err, COPE_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!cfg) {
+        st = cope_fail(err, COPE_ERR_MISSING, "header has no __metadata__.cope_config (not a CoPE model file)");
+        goto fail;
+    }
+    if (!(m = model_calloc())) {
+        st = cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     if ((st = config_from_json(m, cfg, clen, err))) goto fail;
     if ((st = model_alloc(m, err))) goto fail;
     if ((st = load_tensors(m, f, err))) goto fail;
@@ -473,7 +550,10 @@ cope_status cope_model_config_json(const cope_model *m, char **out, cope_error *
     cope_buf b = {0};
     config_to_json(m, &b);
     *out = b.oom ? NULL : b.data;
-    if (b.oom) { free(b.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing the config"); }
+    if (b.oom) {
+        free(b.data);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing the config");
+    }
     return COPE_OK;
 }
 
@@ -483,7 +563,11 @@ cope_status cope_model_save(const cope_model *m, void **out, size_t *out_len, co
     cope_buf cfg = {0};
     config_to_json(m, &cfg);
     cope_st_tensor *ts = calloc((size_t)m->n_tensors, sizeof *ts);
-    if (cfg.oom || !ts) { free(cfg.data); free(ts); return cope_fail(err, COPE_ERR_NOMEM, "out of memory"); }
+    if (cfg.oom || !ts) {
+        free(cfg.data);
+        free(ts);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < m->n_tensors; i++) {
         const cope_tensor_info *t = &m->tensors[i];
         ts[i].name = t->name;

@@ -15,15 +15,15 @@ typedef struct {
 struct cope_model {
     cope_config cfg;
     cope_tokenizer *tok;
-    char *provenance;          /* JSON object text */
+    char *provenance; /* JSON object text */
     int n_tensors;
     cope_tensor_info *tensors;
-    char *names;               /* storage for tensor names */
+    char *names; /* storage for tensor names */
     size_t n_params;
     float *params;
     size_t tok_emb, pos_emb, ln_f_w, ln_f_b, lm_head;
     layer_offsets *layers;
-    float *rope_cs;            /* [n_ctx, d/2, 2] cos, sin (RoPE variants) */
+    float *rope_cs; /* [n_ctx, d/2, 2] cos, sin (RoPE variants) */
 };
 
 /* Builds the tensor list and offsets from m->cfg; allocates params (zeroed). */

@@ -58,7 +58,10 @@ static inline float op_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {((int32_t)n + 127) << 23};
+    union {
+        int32_t i;
+        float f;
+    } scale = {((int32_t)n + 127) << 23};
     return p * scale.f;
 }
 
@@ -70,7 +73,8 @@ static inline f32x4 f32x4_expf(f32x4 x) {
     x = wasm_f32x4_pmax(F32x4_SPLAT(-87.0f), x); /* -87 < x ? x : -87, NaN -> -87 */
     x = wasm_f32x4_pmin(F32x4_SPLAT(88.0f), x);  /* x < 88 ? x : 88 */
     f32x4 n = wasm_f32x4_floor(F32x4_ADD(F32x4_MUL(x, F32x4_SPLAT(1.44269504088896341f)), F32x4_SPLAT(0.5f)));
-    f32x4 r = F32x4_ADD(F32x4_SUB(x, F32x4_MUL(n, F32x4_SPLAT(0.693359375f))), F32x4_MUL(n, F32x4_SPLAT(2.12194440e-4f)));
+    f32x4 r =
+        F32x4_ADD(F32x4_SUB(x, F32x4_MUL(n, F32x4_SPLAT(0.693359375f))), F32x4_MUL(n, F32x4_SPLAT(2.12194440e-4f)));
     f32x4 p = F32x4_SPLAT(1.9875691500e-4f);
     p = F32x4_FMA(F32x4_SPLAT(1.3981999507e-3f), p, r);
     p = F32x4_FMA(F32x4_SPLAT(8.3334519073e-3f), p, r);
@@ -190,15 +194,22 @@ static void matvec_simd(float *out, const float *x, const float *w, const float 
         int k = 0;
         for (; k + 8 <= C; k += 8) {
             f32x4 x0 = F32x4_LOAD(x + k), x1 = F32x4_LOAD(x + k + 4);
-            a0 = F32x4_FMA(a0, x0, F32x4_LOAD(w0 + k)); b0 = F32x4_FMA(b0, x1, F32x4_LOAD(w0 + k + 4));
-            a1 = F32x4_FMA(a1, x0, F32x4_LOAD(w1 + k)); b1 = F32x4_FMA(b1, x1, F32x4_LOAD(w1 + k + 4));
-            a2 = F32x4_FMA(a2, x0, F32x4_LOAD(w2 + k)); b2 = F32x4_FMA(b2, x1, F32x4_LOAD(w2 + k + 4));
-            a3 = F32x4_FMA(a3, x0, F32x4_LOAD(w3 + k)); b3 = F32x4_FMA(b3, x1, F32x4_LOAD(w3 + k + 4));
+            a0 = F32x4_FMA(a0, x0, F32x4_LOAD(w0 + k));
+            b0 = F32x4_FMA(b0, x1, F32x4_LOAD(w0 + k + 4));
+            a1 = F32x4_FMA(a1, x0, F32x4_LOAD(w1 + k));
+            b1 = F32x4_FMA(b1, x1, F32x4_LOAD(w1 + k + 4));
+            a2 = F32x4_FMA(a2, x0, F32x4_LOAD(w2 + k));
+            b2 = F32x4_FMA(b2, x1, F32x4_LOAD(w2 + k + 4));
+            a3 = F32x4_FMA(a3, x0, F32x4_LOAD(w3 + k));
+            b3 = F32x4_FMA(b3, x1, F32x4_LOAD(w3 + k + 4));
         }
-        float r[4] = {f32x4_hsum(F32x4_ADD(a0, b0)), f32x4_hsum(F32x4_ADD(a1, b1)),
-                      f32x4_hsum(F32x4_ADD(a2, b2)), f32x4_hsum(F32x4_ADD(a3, b3))};
+        float r[4] = {f32x4_hsum(F32x4_ADD(a0, b0)), f32x4_hsum(F32x4_ADD(a1, b1)), f32x4_hsum(F32x4_ADD(a2, b2)),
+                      f32x4_hsum(F32x4_ADD(a3, b3))};
         for (; k < C; k++) {
-            r[0] += w0[k] * x[k]; r[1] += w1[k] * x[k]; r[2] += w2[k] * x[k]; r[3] += w3[k] * x[k];
+            r[0] += w0[k] * x[k];
+            r[1] += w1[k] * x[k];
+            r[2] += w2[k] * x[k];
+            r[3] += w3[k] * x[k];
         }
         for (int t = 0; t < 4; t++) out[o + t] = (bias ? bias[o + t] : 0.0f) + r[t];
     }
@@ -206,8 +217,8 @@ static void matvec_simd(float *out, const float *x, const float *w, const float 
 }
 #endif
 
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
-                    float *scratch, int N, int C, int OC) {
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, float *scratch, int N, int C,
+                    int OC) {
     if (N < 4) { /* a few rows (incremental decoding): dot products, no transpose */
 #if defined(__wasm_simd128__)
         for (int n = 0; n < N; n++) matvec_simd(out + (size_t)n * OC, inp + (size_t)n * C, w, bias, C, OC);
@@ -215,13 +226,21 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 #endif
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++)
-                out[(size_t)n * OC + o] =
-                    (bias ? bias[o] : 0.0f) + op_dot(inp + (size_t)n * C, w + (size_t)o * C, C);
+                out[(size_t)n * OC + o] = (bias ? bias[o] : 0.0f) + op_dot(inp + (size_t)n * C, w + (size_t)o * C, C);
         return;
     }
     op_transpose(scratch, w, OC, C); /* [C, OC] */
-    gemm_args g = {.out = out, .ldo = (size_t)OC, .A = inp, .ars = (size_t)C, .aks = 1, .B = scratch,
-                   .ldb = (size_t)OC, .N = N, .K = C, .M = OC, .acc = 0};
+    gemm_args g = {.out = out,
+                   .ldo = (size_t)OC,
+                   .A = inp,
+                   .ars = (size_t)C,
+                   .aks = 1,
+                   .B = scratch,
+                   .ldb = (size_t)OC,
+                   .N = N,
+                   .K = C,
+                   .M = OC,
+                   .acc = 0};
     op_gemm(&g);
     if (bias)
         for (int n = 0; n < N; n++) {
@@ -230,16 +249,34 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         }
 }
 
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                     const float *w, int N, int C, int OC) {
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                     int C, int OC) {
     if (dinp) { /* dinp[N,C] += dout[N,OC] @ w[OC,C] */
-        gemm_args g = {.out = dinp, .ldo = (size_t)C, .A = dout, .ars = (size_t)OC, .aks = 1, .B = w,
-                       .ldb = (size_t)C, .N = N, .K = OC, .M = C, .acc = 1};
+        gemm_args g = {.out = dinp,
+                       .ldo = (size_t)C,
+                       .A = dout,
+                       .ars = (size_t)OC,
+                       .aks = 1,
+                       .B = w,
+                       .ldb = (size_t)C,
+                       .N = N,
+                       .K = OC,
+                       .M = C,
+                       .acc = 1};
         op_gemm(&g);
     }
     /* dw[OC,C] += dout^T @ inp: A = dout read down its columns, no transpose */
-    gemm_args g = {.out = dw, .ldo = (size_t)C, .A = dout, .ars = 1, .aks = (size_t)OC, .B = inp,
-                   .ldb = (size_t)C, .N = OC, .K = N, .M = C, .acc = 1};
+    gemm_args g = {.out = dw,
+                   .ldo = (size_t)C,
+                   .A = dout,
+                   .ars = 1,
+                   .aks = (size_t)OC,
+                   .B = inp,
+                   .ldb = (size_t)C,
+                   .N = OC,
+                   .K = N,
+                   .M = C,
+                   .acc = 1};
     op_gemm(&g);
     if (dbias)
         for (int n = 0; n < N; n++) op_axpy(dbias, 1.0f, dout + (size_t)n * OC, OC);
@@ -247,8 +284,7 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 
 /* ---------------------------------------------------------------------------------------------
  * Embedding, residual, cross-entropy */
-void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T,
-                     int pos0, int D) {
+void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T, int pos0, int D) {
     for (int n = 0; n < N; n++) {
         float *x = out + (size_t)n * D;
         memcpy(x, wte + (size_t)ids[n] * D, (size_t)D * sizeof(float));
@@ -259,8 +295,7 @@ void encoder_forward(float *out, const int *ids, const float *wte, const float *
     }
 }
 
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T,
-                      int D) {
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T, int D) {
     for (int n = 0; n < N; n++) {
         const float *dx = dout + (size_t)n * D;
         op_axpy(dwte + (size_t)ids[n] * D, 1.0f, dx, D);
@@ -272,8 +307,8 @@ void residual_forward(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
-                          const float *mask, int N, int V) {
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets, const float *mask,
+                          int N, int V) {
     for (int n = 0; n < N; n++) {
         if (mask && mask[n] == 0.0f) continue;
         const float *lg = logits + (size_t)n * V;
@@ -290,8 +325,8 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
     }
 }
 
-void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                           const float *mask, float mask_sum, int N, int V) {
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets, const float *mask, float mask_sum,
+                           int N, int V) {
     for (int n = 0; n < N; n++) {
         float *dl = dlogits + (size_t)n * V;
         float mk = (mask ? mask[n] : 1.0f) / mask_sum;
@@ -307,8 +342,8 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
 
 /* ---------------------------------------------------------------------------------------------
  * LayerNorm: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + 1e-5), biased variance */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C) {
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C) {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float m = 0.0f;
@@ -325,8 +360,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
     }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C) {
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C) {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -381,8 +416,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 
 /* ---------------------------------------------------------------------------------------------
  * RoPE, rotate-half: (x[t], x[t+d/2]) -> (x[t] cos - x[t+d/2] sin, x[t+d/2] cos + x[t] sin) */
-void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign,
-                int row0) {
+void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign, int row0) {
     int half = d / 2;
     for (int n = 0; n < N; n++) {
         int pos = row0 + n % T;
@@ -525,8 +559,10 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
     if (s_out) memcpy(s_out, a, (size_t)n * sizeof(float));
     if (P_out) memset(P_out, 0, (size_t)n * sizeof(float));
     if (dm->has_cope) {
-        if (dm->sep_keys) scores_row(g, q, Kgt, ldk, d, n, dm->scale);
-        else memcpy(g, a, (size_t)n * sizeof(float));
+        if (dm->sep_keys)
+            scores_row(g, q, Kgt, ldk, d, n, dm->scale);
+        else
+            memcpy(g, a, (size_t)n * sizeof(float));
         int j = 0;
 #if defined(__wasm_simd128__)
         for (; j + 4 <= n; j += 4) F32x4_STORE(g + j, f32x4_sigmoidf(F32x4_LOAD(g + j)));
@@ -553,8 +589,8 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
         const f32x4 vcap = F32x4_SPLAT(cap), zero = F32x4_ZERO();
         for (; j >= 3; j -= 4) {
             f32x4 v = F32x4_LOAD(g + j - 3);
-            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4));   /* + next lane */
-            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5));   /* + two lanes on */
+            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4)); /* + next lane */
+            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5)); /* + two lanes on */
             v = F32x4_ADD(v, F32x4_SPLAT(acc));
             acc = F32x4_GET(v, 0);
             f32x4 pj = wasm_f32x4_pmin(vcap, v); /* v < cap ? v : cap */

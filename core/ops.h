@@ -16,18 +16,18 @@ void op_transpose(float *dst, const float *src, int R, int C);
 
 /* out[N,OC] = inp[N,C] @ w[OC,C]^T + bias[OC] (bias may be NULL). scratch: C*OC floats (w
  * transposed; unused when N < 4, where rows are dot products: incremental decoding). */
-void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
-                    float *scratch, int N, int C, int OC);
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, float *scratch, int N, int C,
+                    int OC);
 /* dinp[N,C] += dout @ w (dinp may be NULL); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout
  * (dbias may be NULL). */
-void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                     const float *w, int N, int C, int OC);
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                     int C, int OC);
 
 /* LayerNorm, eps 1e-5: out[N,C], mean[N], rstd[N] */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C);
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *w, const float *mean, const float *rstd, int N, int C);
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
 
 /* GELU, tanh approximation (PyTorch approximate='tanh') */
 void gelu_forward(float *out, const float *inp, size_t n);
@@ -36,16 +36,13 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 /* RoPE, rotate-half, in place on x[N rows of stride `stride`], token index of row n is pos[n]
  * (or n % T when pos is NULL); H heads of dim d starting at column 0. cs: [n_ctx, d/2, 2] cos/sin.
  * sign = +1 rotates by +theta (forward), -1 by -theta (the transpose, used by backward). */
-void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign,
-                int row0);
+void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign, int row0);
 
 /* Token embedding (+ learned position embedding when wpe is non-NULL): out[N, D] with
  * out[n] = wte[ids[n]] + wpe[pos0 + n % T]. */
-void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T,
-                     int pos0, int D);
+void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T, int pos0, int D);
 /* dwte[ids[n]] += dout[n]; dwpe[n % T] += dout[n] (dwpe may be NULL). */
-void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T,
-                      int D);
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *ids, int N, int T, int D);
 
 /* Residual connection: out[n] = a[n] + b[n] (out may be a). Its backward is the identity on both
  * inputs, which the model's backward gets by accumulating into one d-residual buffer. */
@@ -55,11 +52,11 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
  * with mask[n] != 0 (mask NULL: every row), probs[n] = softmax(logits[n]) and
  * losses[n] = log(sum_v exp(logits[n,v] - max)) + max - logits[n, targets[n]].
  * Rows with mask 0 are not touched. */
-void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
-                          const float *mask, int N, int V);
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets, const float *mask,
+                          int N, int V);
 /* dlogits[n] = (probs[n] - onehot(targets[n])) * mask[n] / mask_sum (written, not accumulated). */
-void crossentropy_backward(float *dlogits, const float *probs, const int *targets,
-                           const float *mask, float mask_sum, int N, int V);
+void crossentropy_backward(float *dlogits, const float *probs, const int *targets, const float *mask, float mask_sum,
+                           int N, int V);
 
 /* One attention row: query i against keys j = 0..i of one head, as the paper's appendix code
  * listing computes it (the formulas are in README.md, "The model"). */
@@ -71,20 +68,20 @@ typedef struct {
 
 /* Forward of one row: inputs, outputs (written for j = 0..i) and scratch. */
 typedef struct {
-    const float *q;           /* [d] the query */
-    const float *Kt, *Kgt;    /* this head's keys transposed, Kt[t * ldk + j]; Kgt: sep keys only */
+    const float *q;        /* [d] the query */
+    const float *Kt, *Kgt; /* this head's keys transposed, Kt[t * ldk + j]; Kgt: sep keys only */
     size_t ldk;
-    const float *V;           /* value rows V[j * ldv + t] */
+    const float *V; /* value rows V[j * ldv + t] */
     size_t ldv;
-    const float *e;           /* CoPE table [d, npos] of this head (CoPE only) */
-    const float *r;           /* rel table [d, R] of this head (rel only) */
-    float *a;                 /* out [i+1] attention probabilities */
-    float *g, *p;             /* out [i+1] gates and positions (CoPE only) */
-    float *z;                 /* out [npos] z[n] = q . e[:, n] (CoPE only) */
-    float *relz;              /* scratch [R] (rel only) */
-    float *y;                 /* out [d] sum_j a_j v_j */
-    float *s_out, *c_out;     /* optional out [i+1]: content logits, CoPE logits */
-    float *P_out;             /* optional out [i+1]: position-only logits (CoPE + rel terms) */
+    const float *e;       /* CoPE table [d, npos] of this head (CoPE only) */
+    const float *r;       /* rel table [d, R] of this head (rel only) */
+    float *a;             /* out [i+1] attention probabilities */
+    float *g, *p;         /* out [i+1] gates and positions (CoPE only) */
+    float *z;             /* out [npos] z[n] = q . e[:, n] (CoPE only) */
+    float *relz;          /* scratch [R] (rel only) */
+    float *y;             /* out [d] sum_j a_j v_j */
+    float *s_out, *c_out; /* optional out [i+1]: content logits, CoPE logits */
+    float *P_out;         /* optional out [i+1]: position-only logits (CoPE + rel terms) */
 } attn_row_fwd;
 void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x);
 
@@ -92,18 +89,18 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x);
  * rows of dK, dKg, dV (stride ldk); writes dz and drelz (gradients w.r.t. z_i and relz_i; the
  * caller reduces them into the tables). */
 typedef struct {
-    const float *q;           /* [d] */
-    const float *K, *Kg;      /* key rows K[j * ldk + t]; Kg: sep keys only */
+    const float *q;      /* [d] */
+    const float *K, *Kg; /* key rows K[j * ldk + t]; Kg: sep keys only */
     size_t ldk;
-    const float *Vt;          /* values transposed, Vt[t * ldvt + j] */
+    const float *Vt; /* values transposed, Vt[t * ldvt + j] */
     size_t ldvt;
-    const float *e, *r;       /* the tables, as in the forward */
+    const float *e, *r;         /* the tables, as in the forward */
     const float *a, *g, *p, *z; /* the forward's outputs */
-    const float *dy;          /* [d] */
-    float *dq;                /* [d] accumulated */
-    float *dK, *dKg, *dV;     /* rows j = 0..i, stride ldk, accumulated */
-    float *dz, *drelz;        /* out [npos], [R] */
-    float *scratch;           /* [2 (i+1)] */
+    const float *dy;            /* [d] */
+    float *dq;                  /* [d] accumulated */
+    float *dK, *dKg, *dV;       /* rows j = 0..i, stride ldk, accumulated */
+    float *dz, *drelz;          /* out [npos], [R] */
+    float *scratch;             /* [2 (i+1)] */
 } attn_row_bwd;
 void attn_row_backward(const attn_dims *dm, int i, const attn_row_bwd *x);
 

@@ -77,8 +77,8 @@ void cope_optimizer_free(cope_optimizer *o) {
     free(o);
 }
 
-cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *g, const cope_adamw *h,
-                                float *grad_norm, cope_error *err) {
+cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *g, const cope_adamw *h, float *grad_norm,
+                                cope_error *err) {
     if (o->n != m->n_params) return cope_fail(err, COPE_ERR_ARG, "optimizer belongs to another model");
     double ss = 0.0;
     for (size_t i = 0; i < o->n; i++) ss += (double)g[i] * g[i];

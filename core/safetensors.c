@@ -9,19 +9,22 @@
 
 #include "json.h"
 
-#define ST_MAX_HEADER (64u << 20) /* bytes */
+#define ST_MAX_HEADER  (64u << 20) /* bytes */
 #define ST_MAX_TENSORS 100000
 
 struct cope_st_file {
     json_doc doc;
     int n;
     cope_st_tensor *tensors;
-    int meta;                 /* node of __metadata__ or -1 */
+    int meta; /* node of __metadata__ or -1 */
 };
 
 static const char *const dtype_names[] = {"F32", "I32"};
 
-typedef struct { uint64_t b, e; int idx; } span;
+typedef struct {
+    uint64_t b, e;
+    int idx;
+} span;
 
 static int span_cmp(const void *a, const void *b) {
     const span *x = a, *y = b;
@@ -36,9 +39,7 @@ void cope_st_close(cope_st_file *f) {
 }
 
 int cope_st_count(const cope_st_file *f) { return f->n; }
-const cope_st_tensor *cope_st_get(const cope_st_file *f, int i) {
-    return i >= 0 && i < f->n ? &f->tensors[i] : NULL;
-}
+const cope_st_tensor *cope_st_get(const cope_st_file *f, int i) { return i >= 0 && i < f->n ? &f->tensors[i] : NULL; }
 int cope_st_find(const cope_st_file *f, const char *name) {
     for (int i = 0; i < f->n; i++)
         if (strcmp(f->tensors[i].name, name) == 0) return i;
@@ -51,8 +52,8 @@ const char *cope_st_metadata(const cope_st_file *f, const char *key, size_t *len
     return f->doc.nodes[n].str;
 }
 
-static cope_status tensor_entry(cope_st_file *f, int k, const unsigned char *data, uint64_t data_len,
-                                cope_st_tensor *t, span *sp, cope_error *err) {
+static cope_status tensor_entry(cope_st_file *f, int k, const unsigned char *data, uint64_t data_len, cope_st_tensor *t,
+                                span *sp, cope_error *err) {
     const json_doc *d = &f->doc;
     const char *name = d->nodes[k].key;
     if (d->nodes[k].type != JSON_OBJ)
@@ -72,7 +73,8 @@ static cope_status tensor_entry(cope_st_file *f, int k, const unsigned char *dat
         return cope_fail(err, COPE_ERR_DTYPE, "tensor \"%.120s\": dtype %.16s is not supported (F32 or I32)", name,
                          d->nodes[dt].type == JSON_STR ? d->nodes[dt].str : "(not a string)");
     if (d->nodes[sh].type != JSON_ARR || d->nodes[sh].count > COPE_ST_MAX_DIMS)
-        return cope_fail(err, COPE_ERR_SHAPE, "tensor \"%.120s\": shape must be an array of at most %d sizes", name, COPE_ST_MAX_DIMS);
+        return cope_fail(err, COPE_ERR_SHAPE, "tensor \"%.120s\": shape must be an array of at most %d sizes", name,
+                         COPE_ST_MAX_DIMS);
     t->ndim = d->nodes[sh].count;
     uint64_t numel = 1;
     int ax = 0;
@@ -89,9 +91,11 @@ static cope_status tensor_entry(cope_st_file *f, int k, const unsigned char *dat
     int c0 = d->nodes[of].type == JSON_ARR && d->nodes[of].count == 2 ? d->nodes[of].first_child : -1;
     if (c0 < 0 || !json_int(d, c0, 0, (long long)1 << 53, &ob) ||
         !json_int(d, d->nodes[c0].next, 0, (long long)1 << 53, &oe))
-        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.120s\": data_offsets must be two non-negative integers", name);
+        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.120s\": data_offsets must be two non-negative integers",
+                         name);
     if (ob > oe)
-        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%lld, %lld] end before they begin", name, ob, oe);
+        return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%lld, %lld] end before they begin",
+                         name, ob, oe);
     if ((uint64_t)(oe - ob) != numel * 4)
         return cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets span %lld bytes, its shape needs %llu",
                          name, oe - ob, (unsigned long long)(numel * 4));
@@ -116,9 +120,12 @@ cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_e
         return cope_fail(err, COPE_ERR_TRUNCATED, "file is %zu bytes, too short for a safetensors header", len);
     uint64_t hlen = read_u64le(p);
     if (hlen > ST_MAX_HEADER)
-        return cope_fail(err, COPE_ERR_HEADER, "header length %llu is absurd (limit %u bytes)", (unsigned long long)hlen, ST_MAX_HEADER);
+        return cope_fail(err, COPE_ERR_HEADER, "header length %llu is absurd (limit %u bytes)",
+                         (unsigned long long)hlen, ST_MAX_HEADER);
     if (hlen > len - 8)
-        return cope_fail(err, COPE_ERR_TRUNCATED, "file is truncated: header length %llu runs past the end of the %zu-byte file", (unsigned long long)hlen, len);
+        return cope_fail(err, COPE_ERR_TRUNCATED,
+                         "file is truncated: header length %llu runs past the end of the %zu-byte file",
+                         (unsigned long long)hlen, len);
     cope_st_file *f = calloc(1, sizeof *f);
     if (!f) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     f->meta = -1;
@@ -132,18 +139,33 @@ cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_e
     }
     const json_doc *d = &f->doc;
     span *spans = NULL;
-    if (d->nodes[0].type != JSON_OBJ) { st = cope_fail(err, COPE_ERR_HEADER, "header is not a JSON object"); goto fail; }
-    if (d->nodes[0].count > ST_MAX_TENSORS) { st = cope_fail(err, COPE_ERR_LIMIT, "header lists %d tensors (limit %d)", d->nodes[0].count, ST_MAX_TENSORS); goto fail; }
+    if (d->nodes[0].type != JSON_OBJ) {
+        st = cope_fail(err, COPE_ERR_HEADER, "header is not a JSON object");
+        goto fail;
+    }
+    if (d->nodes[0].count > ST_MAX_TENSORS) {
+        st = cope_fail(err, COPE_ERR_LIMIT, "header lists %d tensors (limit %d)", d->nodes[0].count, ST_MAX_TENSORS);
+        goto fail;
+    }
     f->meta = json_get(d, 0, "__metadata__");
     if (f->meta >= 0) {
-        if (d->nodes[f->meta].type != JSON_OBJ) { st = cope_fail(err, COPE_ERR_HEADER, "__metadata__ is not an object"); goto fail; }
+        if (d->nodes[f->meta].type != JSON_OBJ) {
+            st = cope_fail(err, COPE_ERR_HEADER, "__metadata__ is not an object");
+            goto fail;
+        }
         for (int k = d->nodes[f->meta].first_child; k >= 0; k = d->nodes[k].next)
-            if (d->nodes[k].type != JSON_STR) { st = cope_fail(err, COPE_ERR_HEADER, "__metadata__ value \"%.100s\" is not a string", d->nodes[k].key); goto fail; }
+            if (d->nodes[k].type != JSON_STR) {
+                st = cope_fail(err, COPE_ERR_HEADER, "__metadata__ value \"%.100s\" is not a string", d->nodes[k].key);
+                goto fail;
+            }
     }
     int cap = d->nodes[0].count;
     f->tensors = calloc((size_t)cap + 1, sizeof(cope_st_tensor));
     spans = calloc((size_t)cap + 1, sizeof(span));
-    if (!f->tensors || !spans) { st = cope_fail(err, COPE_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!f->tensors || !spans) {
+        st = cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     const unsigned char *data = p + 8 + hlen;
     uint64_t data_len = (uint64_t)(len - 8 - hlen);
     for (int k = d->nodes[0].first_child; k >= 0; k = d->nodes[k].next) {
@@ -167,10 +189,12 @@ cope_status cope_st_open(cope_st_file **out, const void *buf, size_t len, cope_e
     }
     if (far >= 0) {
         if (total == max_end)
-            st = cope_fail(err, COPE_ERR_TRUNCATED, "file is truncated: the data section has %llu bytes, the header needs %llu",
+            st = cope_fail(err, COPE_ERR_TRUNCATED,
+                           "file is truncated: the data section has %llu bytes, the header needs %llu",
                            (unsigned long long)data_len, (unsigned long long)max_end);
         else
-            st = cope_fail(err, COPE_ERR_OFFSETS, "tensor \"%.100s\": data_offsets [%llu, %llu] outside the data section (%llu bytes)",
+            st = cope_fail(err, COPE_ERR_OFFSETS,
+                           "tensor \"%.100s\": data_offsets [%llu, %llu] outside the data section (%llu bytes)",
                            f->tensors[far].name, (unsigned long long)spans[far].b, (unsigned long long)spans[far].e,
                            (unsigned long long)data_len);
         goto fail;
@@ -191,8 +215,8 @@ fail:
     return st;
 }
 
-cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key, const char *meta_value,
-                          void **out, size_t *out_len, cope_error *err) {
+cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key, const char *meta_value, void **out,
+                          size_t *out_len, cope_error *err) {
     *out = NULL;
     *out_len = 0;
     cope_buf h = {0};
@@ -222,10 +246,16 @@ cope_status cope_st_write(const cope_st_tensor *ts, int n, const char *meta_key,
     }
     buf_puts(&h, "}");
     while (!h.oom && (h.len + 8) % 8) buf_puts(&h, " "); /* data section starts 8-byte aligned (no room: oom below) */
-    if (h.oom) { free(h.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing header"); }
+    if (h.oom) {
+        free(h.data);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory writing header");
+    }
     size_t total = 8 + h.len + (size_t)off;
     unsigned char *b = malloc(total);
-    if (!b) { free(h.data); return cope_fail(err, COPE_ERR_NOMEM, "out of memory (%zu bytes)", total); }
+    if (!b) {
+        free(h.data);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory (%zu bytes)", total);
+    }
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
     memcpy(b + 8, h.data, h.len);
     size_t pos = 8 + h.len;

@@ -10,17 +10,17 @@
 #include <wasm_simd128.h>
 
 typedef v128_t f32x4;
-#define F32x4_ZERO() wasm_f32x4_const_splat(0.0f)
-#define F32x4_SPLAT(x) wasm_f32x4_splat(x)
-#define F32x4_LOAD_SPLAT(p) wasm_v128_load32_splat(p) /* one float from memory, in every lane */
-#define F32x4_LOAD(p) wasm_v128_load(p)               /* unaligned loads and stores are fine */
-#define F32x4_STORE(p, v) wasm_v128_store((p), (v))
-#define F32x4_ADD(a, b) wasm_f32x4_add((a), (b))
-#define F32x4_SUB(a, b) wasm_f32x4_sub((a), (b))
-#define F32x4_MUL(a, b) wasm_f32x4_mul((a), (b))
+#define F32x4_ZERO()         wasm_f32x4_const_splat(0.0f)
+#define F32x4_SPLAT(x)       wasm_f32x4_splat(x)
+#define F32x4_LOAD_SPLAT(p)  wasm_v128_load32_splat(p) /* one float from memory, in every lane */
+#define F32x4_LOAD(p)        wasm_v128_load(p)         /* unaligned loads and stores are fine */
+#define F32x4_STORE(p, v)    wasm_v128_store((p), (v))
+#define F32x4_ADD(a, b)      wasm_f32x4_add((a), (b))
+#define F32x4_SUB(a, b)      wasm_f32x4_sub((a), (b))
+#define F32x4_MUL(a, b)      wasm_f32x4_mul((a), (b))
 #define F32x4_FMA(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b))) /* acc + a*b */
-#define F32x4_MAX(a, b) wasm_f32x4_pmax((a), (b)) /* b > a ? b : a, like the scalar loops */
-#define F32x4_GET(v, lane) wasm_f32x4_extract_lane((v), (lane))
+#define F32x4_MAX(a, b)      wasm_f32x4_pmax((a), (b))                       /* b > a ? b : a, like the scalar loops */
+#define F32x4_GET(v, lane)   wasm_f32x4_extract_lane((v), (lane))
 
 /* (v0 + v2) + (v1 + v3) */
 static inline float f32x4_hsum(f32x4 v) {

@@ -41,7 +41,7 @@ struct cope_task {
     const char *const *vocab;
     int n_vocab;
     split_def split[MAX_SPLITS]; /* the first entries; the rest have no name */
-    int n_vars; /* counting: the number of variables */
+    int n_vars;                  /* counting: the number of variables */
     void (*generate)(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng);
 };
 
@@ -51,8 +51,8 @@ static const char *const letters[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
 /* ---------------------------------------------------------------------------------------------
  * toy: letters a/b and sentence ends '.', then '?' and the number of 'a' since the last '.'
  * (at most 9). A small check that the training loop learns something position-like. */
-static const char *const toy_vocab[] = {"<unk>", "<pad>", "a", "b", ".", "?",
-                                        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+static const char *const toy_vocab[] = {"<unk>", "<pad>", "a", "b", ".", "?", "0", "1",
+                                        "2",     "3",     "4", "5", "6", "7", "8", "9"};
 
 static void toy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
     int len = s->min_items + cope_rng_int(rng, s->max_items - s->min_items + 1), count = 0;
@@ -78,9 +78,9 @@ static void toy_generate(example *e, const struct cope_task *t, const split_def 
  * does), which favours longer programs. Text: `a = 0 ; pass; a ++; print a` -> answer 1.
  * Ours: max_steps 48 in training ("train"), 49..96 statements out of distribution ("ood"); an
  * example longer than the split's token cap (rare) is also drawn again. */
-static const char *const counting_vocab[] = {"<unk>", "<pad>", "a", "b", "c", "d", "e", "=",
-                                             ";", "++;", "pass;", "print", "0", "1", "2", "3",
-                                             "4", "5", "6", "7", "8", "9", "10"};
+static const char *const counting_vocab[] = {"<unk>", "<pad>", "a",     "b",     "c", "d", "e", "=",
+                                             ";",     "++;",   "pass;", "print", "0", "1", "2", "3",
+                                             "4",     "5",     "6",     "7",     "8", "9", "10"};
 
 static void counting_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
     const int nvars = t->n_vars;
@@ -92,14 +92,18 @@ static void counting_generate(example *e, const struct cope_task *t, const split
             int r = cope_rng_int(rng, 58);
             if (r < 1) { /* SET */
                 int v = cope_rng_int(rng, nvars);
-                emit(e, letters[v], 0); emit(e, "=", 0); emit(e, "0", 0); emit(e, ";", 0);
+                emit(e, letters[v], 0);
+                emit(e, "=", 0);
+                emit(e, "0", 0);
+                emit(e, ";", 0);
                 if (value[v] < 0) set[n_set++] = v;
                 value[v] = 0;
-            } else if (r < 8) { /* INCREMENT */
+            } else if (r < 8) {       /* INCREMENT */
                 if (!n_set) continue; /* failed draw: retry */
                 int v = set[cope_rng_int(rng, n_set)];
                 if (value[v] + 1 > 10) continue;
-                emit(e, letters[v], 0); emit(e, "++;", 0);
+                emit(e, letters[v], 0);
+                emit(e, "++;", 0);
                 value[v]++;
             } else { /* DUMMY */
                 emit(e, "pass;", 0);
@@ -126,10 +130,14 @@ static void flipflop_generate(example *e, const struct cope_task *t, const split
     int n = s->instructions, last = 0;
     for (int k = 0; k < n; k++) {
         int op; /* 0 write, 1 read, 2 ignore */
-        if (k == 0) op = 0;
-        else if (k == n - 1) op = 1;
-        else if (cope_rng_uniform(rng) < s->p_ignore) op = 2;
-        else op = cope_rng_int(rng, 2) ? 1 : 0;
+        if (k == 0)
+            op = 0;
+        else if (k == n - 1)
+            op = 1;
+        else if (cope_rng_uniform(rng) < s->p_ignore)
+            op = 2;
+        else
+            op = cope_rng_int(rng, 2) ? 1 : 0;
         int bit = cope_rng_int(rng, 2);
         if (op == 0) last = bit;
         if (op == 1) bit = last;
@@ -142,8 +150,7 @@ static void flipflop_generate(example *e, const struct cope_task *t, const split
  * selective copy (Gu & Dao 2023): 16 tokens from an 8-letter alphabet at random places among
  * blanks "_", then "|" and the 16 tokens in order (scored). Ours: 64 places in training (48
  * blanks); "ood-dense" 24 places (8 blanks); "ood-sparse" 128 places (112 blanks). */
-static const char *const selcopy_vocab[] = {"<unk>", "<pad>", "_", "|", "a", "b", "c", "d",
-                                            "e", "f", "g", "h"};
+static const char *const selcopy_vocab[] = {"<unk>", "<pad>", "_", "|", "a", "b", "c", "d", "e", "f", "g", "h"};
 
 static void selcopy_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
     int L = s->places, K = s->n_copy, left = K;
@@ -171,36 +178,95 @@ static void selcopy_generate(example *e, const struct cope_task *t, const split_
  * "it"; sentences may start "in <title> ," naming the current section's title. So predicting the
  * subject needs the current paragraph and predicting the title needs the current section — the
  * units a CoPE head can count. Scored on every token. "train": 192 tokens, "long": 512 tokens. */
-static const char *const text_vocab[] = {
-    "<unk>", "<pad>", "\n", "=", ".", ",", "the", "in", "it", "and",
-    /* titles */ "history", "geography", "music", "science", "sport", "economy", "culture", "climate",
-    /* subjects */ "king", "river", "band", "city", "team", "market", "painter", "forest", "engine",
-    "village", "church", "festival",
-    /* verbs */ "built", "crossed", "played", "joined", "left", "found", "made", "saw", "won", "lost",
-    /* objects */ "bridge", "song", "road", "prize", "tower", "wall", "ship", "garden", "stone", "field"};
+static const char *const text_vocab[] = {"<unk>",
+                                         "<pad>",
+                                         "\n",
+                                         "=",
+                                         ".",
+                                         ",",
+                                         "the",
+                                         "in",
+                                         "it",
+                                         "and",
+                                         /* titles */ "history",
+                                         "geography",
+                                         "music",
+                                         "science",
+                                         "sport",
+                                         "economy",
+                                         "culture",
+                                         "climate",
+                                         /* subjects */ "king",
+                                         "river",
+                                         "band",
+                                         "city",
+                                         "team",
+                                         "market",
+                                         "painter",
+                                         "forest",
+                                         "engine",
+                                         "village",
+                                         "church",
+                                         "festival",
+                                         /* verbs */ "built",
+                                         "crossed",
+                                         "played",
+                                         "joined",
+                                         "left",
+                                         "found",
+                                         "made",
+                                         "saw",
+                                         "won",
+                                         "lost",
+                                         /* objects */ "bridge",
+                                         "song",
+                                         "road",
+                                         "prize",
+                                         "tower",
+                                         "wall",
+                                         "ship",
+                                         "garden",
+                                         "stone",
+                                         "field"};
 
-#define TEXT_TITLES 10
+#define TEXT_TITLES   10
 #define TEXT_SUBJECTS 18
-#define TEXT_VERBS 30
-#define TEXT_OBJECTS 40
+#define TEXT_VERBS    30
+#define TEXT_OBJECTS  40
 
 static void text_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
     const char *const *w = text_vocab;
     while (e->n < s->max_len) {
         const char *title = w[TEXT_TITLES + cope_rng_int(rng, 8)];
-        emit(e, "=", 1); emit(e, "=", 1); emit(e, title, 1); emit(e, "=", 1); emit(e, "=", 1); emit(e, "\n", 1);
+        emit(e, "=", 1);
+        emit(e, "=", 1);
+        emit(e, title, 1);
+        emit(e, "=", 1);
+        emit(e, "=", 1);
+        emit(e, "\n", 1);
         int paragraphs = 1 + cope_rng_int(rng, 3);
         for (int p = 0; p < paragraphs; p++) {
             const char *subject = w[TEXT_SUBJECTS + cope_rng_int(rng, 12)];
             int sentences = 2 + cope_rng_int(rng, 3);
             for (int k = 0; k < sentences; k++) {
-                if (k > 0 && cope_rng_int(rng, 3) == 0) { emit(e, "in", 1); emit(e, title, 1); emit(e, ",", 1); }
-                if (k > 0 && cope_rng_int(rng, 2) == 0) emit(e, "it", 1);
-                else { emit(e, "the", 1); emit(e, subject, 1); }
+                if (k > 0 && cope_rng_int(rng, 3) == 0) {
+                    emit(e, "in", 1);
+                    emit(e, title, 1);
+                    emit(e, ",", 1);
+                }
+                if (k > 0 && cope_rng_int(rng, 2) == 0)
+                    emit(e, "it", 1);
+                else {
+                    emit(e, "the", 1);
+                    emit(e, subject, 1);
+                }
                 emit(e, w[TEXT_VERBS + cope_rng_int(rng, 10)], 1);
                 emit(e, "the", 1);
                 emit(e, w[TEXT_OBJECTS + cope_rng_int(rng, 10)], 1);
-                if (cope_rng_int(rng, 3) == 0) { emit(e, "and", 1); emit(e, w[TEXT_OBJECTS + cope_rng_int(rng, 10)], 1); }
+                if (cope_rng_int(rng, 3) == 0) {
+                    emit(e, "and", 1);
+                    emit(e, w[TEXT_OBJECTS + cope_rng_int(rng, 10)], 1);
+                }
                 emit(e, ".", 1);
             }
             emit(e, "\n", 1);
@@ -214,38 +280,57 @@ static void text_generate(example *e, const struct cope_task *t, const split_def
 #define VOCAB(v) .vocab = v, .n_vocab = (int)(sizeof v / sizeof *v)
 
 static const cope_task tasks[] = {
-    {.name = "counting1", .n_vars = 1, .generate = counting_generate,
+    {.name = "counting1",
+     .n_vars = 1,
+     .generate = counting_generate,
      .description = "counting, 1 variable: print the value of a variable after set/increment/pass statements",
-     .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "counting3", .n_vars = 3, .generate = counting_generate,
-     .description = "counting, 3 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+    {.name = "counting3",
+     .n_vars = 3,
+     .generate = counting_generate,
+     .description = "counting, 3 variables",
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "counting5", .n_vars = 5, .generate = counting_generate,
-     .description = "counting, 5 variables", .tok_type = COPE_TOK_WORDS, VOCAB(counting_vocab),
+    {.name = "counting5",
+     .n_vars = 5,
+     .generate = counting_generate,
+     .description = "counting, 5 variables",
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(counting_vocab),
      .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
                {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
-    {.name = "flipflop", .generate = flipflop_generate,
+    {.name = "flipflop",
+     .generate = flipflop_generate,
      .description = "flip-flop: at each read, the bit of the last write (64 instructions)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(flipflop_vocab),
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(flipflop_vocab),
      .split = {{.name = "train", .max_len = 128, .instructions = 64, .p_ignore = 0.8},
                {.name = "ood-sparse", .max_len = 128, .instructions = 64, .p_ignore = 0.98},
                {.name = "ood-dense", .max_len = 128, .instructions = 64, .p_ignore = 0.1}}},
-    {.name = "selcopy", .generate = selcopy_generate,
+    {.name = "selcopy",
+     .generate = selcopy_generate,
      .description = "selective copy: copy the 16 non-blank tokens in order",
-     .tok_type = COPE_TOK_WORDS, VOCAB(selcopy_vocab),
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(selcopy_vocab),
      .split = {{.name = "train", .max_len = 81, .places = 64, .n_copy = 16},
                {.name = "ood-dense", .max_len = 41, .places = 24, .n_copy = 16},
                {.name = "ood-sparse", .max_len = 145, .places = 128, .n_copy = 16}}},
-    {.name = "text", .generate = text_generate,
+    {.name = "text",
+     .generate = text_generate,
      .description = "structured text: sections with titles and paragraphs (for Figure 4)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(text_vocab),
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(text_vocab),
      .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
-    {.name = "toy", .generate = toy_generate,
+    {.name = "toy",
+     .generate = toy_generate,
      .description = "count 'a' since the last '.' (a smoke-test task)",
-     .tok_type = COPE_TOK_WORDS, VOCAB(toy_vocab),
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(toy_vocab),
      .split = {{.name = "train", .max_len = 26, .min_items = 4, .max_items = 23},
                {.name = "ood", .max_len = 50, .min_items = 25, .max_items = 48}}},
 };
@@ -299,9 +384,8 @@ int cope_task_max_len(const cope_task *t, const char *split) {
     return s ? s->max_len : 0;
 }
 
-cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng,
-                              const cope_tokenizer *tok, int *seq, unsigned char *loss_on,
-                              int max_len, int *n, cope_error *err) {
+cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int *seq,
+                              unsigned char *loss_on, int max_len, int *n, cope_error *err) {
     *n = 0;
     const split_def *s = find_split(t, split);
     if (!s) return cope_task_split_check(t, split, err);
@@ -314,7 +398,8 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
     for (int i = 0; i < e.n; i++) {
         int id = cope_tokenizer_id(tok, e.pieces[i]);
         if (id < 0)
-            return cope_fail(err, COPE_ERR_TOKEN, "the model's vocabulary lacks \"%s\" from task %s", e.pieces[i], t->name);
+            return cope_fail(err, COPE_ERR_TOKEN, "the model's vocabulary lacks \"%s\" from task %s", e.pieces[i],
+                             t->name);
         seq[i] = id;
         if (loss_on) loss_on[i] = e.loss_on[i];
     }
@@ -322,9 +407,8 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
     return COPE_OK;
 }
 
-cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng,
-                            const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets,
-                            float *mask, int *t_used, cope_error *err) {
+cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int B,
+                            int t_max, int *ids, int *targets, float *mask, int *t_used, cope_error *err) {
     int pad = cope_tokenizer_id(tok, "<pad>");
     if (pad < 0) pad = 0;
     int room = t_max + 1 < MAX_PIECES ? t_max + 1 : MAX_PIECES;

@@ -10,15 +10,18 @@ struct cope_tokenizer {
     cope_tok_type type;
     int n;
     char **pieces;
-    int *table;      /* hash slots: piece id or -1 */
-    size_t n_slots;  /* power of two */
+    int *table;     /* hash slots: piece id or -1 */
+    size_t n_slots; /* power of two */
     int unk;
     int newline; /* words: id of the piece "\n" (then a newline is a token), or -1 */
 };
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ull; }
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
     return h;
 }
 
@@ -50,14 +53,13 @@ void cope_tokenizer_free(cope_tokenizer *t) {
     free(t);
 }
 
-cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab,
-                               int n, cope_error *err) {
+cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab, int n,
+                               cope_error *err) {
     *out = NULL;
     if (type != COPE_TOK_WORDS && type != COPE_TOK_CHARS)
         return cope_fail(err, COPE_ERR_CONFIG, "tokenizer.type must be \"words\" or \"chars\"");
     if (n < 1 || n > COPE_MAX_VOCAB)
-        return cope_fail(err, COPE_ERR_LIMIT, "tokenizer.vocab has %d entries (1..%d allowed)", n,
-                         COPE_MAX_VOCAB);
+        return cope_fail(err, COPE_ERR_LIMIT, "tokenizer.vocab has %d entries (1..%d allowed)", n, COPE_MAX_VOCAB);
     cope_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return cope_fail(err, COPE_ERR_NOMEM, "out of memory (tokenizer)");
     t->type = type;
@@ -76,32 +78,30 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
         const char *p = vocab[i];
         size_t len = p ? strlen(p) : 0;
         cope_status st = COPE_OK;
-        if (len == 0) st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] is empty", i);
+        if (len == 0)
+            st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] is empty", i);
         else if (len > COPE_MAX_TOKEN_BYTES)
-            st = cope_fail(err, COPE_ERR_LIMIT, "tokenizer.vocab[%d] is longer than %d bytes", i,
-                           COPE_MAX_TOKEN_BYTES);
+            st = cope_fail(err, COPE_ERR_LIMIT, "tokenizer.vocab[%d] is longer than %d bytes", i, COPE_MAX_TOKEN_BYTES);
         else if (strcmp(p, "<unk>") != 0) {
             if (type == COPE_TOK_CHARS && utf8_len((const unsigned char *)p, len) != len)
-                st = cope_fail(err, COPE_ERR_CONFIG,
-                               "tokenizer.vocab[%d] is not a single UTF-8 character", i);
+                st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] is not a single UTF-8 character", i);
             if (type == COPE_TOK_WORDS && strcmp(p, "\n") != 0)
                 for (size_t k = 0; k < len && !st; k++) {
                     char c = p[k];
                     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
-                        st = cope_fail(err, COPE_ERR_CONFIG,
-                                       "tokenizer.vocab[%d] contains whitespace", i);
+                        st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] contains whitespace", i);
                     else if (c >= 'A' && c <= 'Z')
                         st = cope_fail(err, COPE_ERR_CONFIG,
-                                       "tokenizer.vocab[%d] has upper case (words are lower-cased)",
-                                       i);
+                                       "tokenizer.vocab[%d] has upper case (words are lower-cased)", i);
                 }
         }
         if (!st && t->n > 0 && lookup(t, p, len) >= 0)
-            st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] duplicates an earlier entry",
-                           i);
-        if (!st && !(t->pieces[i] = malloc(len + 1)))
-            st = cope_fail(err, COPE_ERR_NOMEM, "out of memory (tokenizer)");
-        if (st) { cope_tokenizer_free(t); return st; }
+            st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.vocab[%d] duplicates an earlier entry", i);
+        if (!st && !(t->pieces[i] = malloc(len + 1))) st = cope_fail(err, COPE_ERR_NOMEM, "out of memory (tokenizer)");
+        if (st) {
+            cope_tokenizer_free(t);
+            return st;
+        }
         memcpy(t->pieces[i], p, len + 1);
         t->n = i + 1;
         size_t mask = t->n_slots - 1, s = (size_t)hash_bytes(p, len) & mask;
@@ -124,12 +124,10 @@ const char *cope_tokenizer_piece(const cope_tokenizer *t, int id) {
     return id >= 0 && id < t->n ? t->pieces[id] : NULL;
 }
 
-static int is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len, int *ids,
-                          int *spans, int max_ids, int *n_out, int *n_unk, cope_error *err) {
+cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len, int *ids, int *spans, int max_ids,
+                          int *n_out, int *n_unk, cope_error *err) {
     int n = 0, unk = 0;
     if (n_out) *n_out = 0;
     if (n_unk) *n_unk = 0;
@@ -143,12 +141,18 @@ cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len,
                 i++;
                 if (n < max_ids) {
                     ids[n] = t->newline;
-                    if (spans) { spans[2 * n] = (int)b; spans[2 * n + 1] = 1; }
+                    if (spans) {
+                        spans[2 * n] = (int)b;
+                        spans[2 * n + 1] = 1;
+                    }
                 }
                 n++;
                 continue;
             }
-            if (is_space(text[i])) { i++; continue; }
+            if (is_space(text[i])) {
+                i++;
+                continue;
+            }
             while (i < len && !is_space(text[i])) i++;
             e = i;
         } else {
@@ -168,13 +172,15 @@ cope_status cope_tokenize(const cope_tokenizer *t, const char *text, size_t len,
             unk++;
             id = t->unk;
             if (id < 0)
-                return cope_fail(err, COPE_ERR_TOKEN,
-                                 "token at byte %zu is not in the vocabulary (which has no <unk>)",
+                return cope_fail(err, COPE_ERR_TOKEN, "token at byte %zu is not in the vocabulary (which has no <unk>)",
                                  b);
         }
         if (n < max_ids) {
             ids[n] = id;
-            if (spans) { spans[2 * n] = (int)b; spans[2 * n + 1] = (int)(e - b); }
+            if (spans) {
+                spans[2 * n] = (int)b;
+                spans[2 * n + 1] = (int)(e - b);
+            }
         }
         n++;
     }

@@ -41,7 +41,10 @@ static int *st_ints(const cope_st_file *f, const char *name, size_t *numel) {
 static cope_model *load_model_file(const char *path) {
     size_t len;
     void *buf = read_file(path, &len);
-    if (!buf) { check(0, "read %s", path); return NULL; }
+    if (!buf) {
+        check(0, "read %s", path);
+        return NULL;
+    }
     cope_model *m;
     cope_error err;
     cope_status st = cope_model_load(&m, buf, len, &err);
@@ -57,13 +60,20 @@ static void check_step_equals_trace(const char *name, cope_model *m, cope_trace 
     const cope_config *c = cope_model_config(m);
     cope_state *s;
     cope_error err;
-    if (cope_state_new(&s, m, &err)) { check(0, "%s: state_new: %s", name, err.msg); return; }
+    if (cope_state_new(&s, m, &err)) {
+        check(0, "%s: state_new: %s", name, err.msg);
+        return;
+    }
     float *logits = malloc((size_t)c->vocab_size * sizeof(float));
     double worst = 0.0;
     for (int t = 0; t < T; t++) {
-        if (cope_step(m, s, ids[t], logits, &err)) { check(0, "%s: step %d: %s", name, t, err.msg); break; }
+        if (cope_step(m, s, ids[t], logits, &err)) {
+            check(0, "%s: step %d: %s", name, t, err.msg);
+            break;
+        }
         for (int v = 0; v < c->vocab_size; v++) {
-            double r = fabs(logits[v] - tr->logits[(size_t)t * c->vocab_size + v]) / (1e-4 + 1e-4 * fabs(tr->logits[(size_t)t * c->vocab_size + v]));
+            double r = fabs(logits[v] - tr->logits[(size_t)t * c->vocab_size + v]) /
+                       (1e-4 + 1e-4 * fabs(tr->logits[(size_t)t * c->vocab_size + v]));
             worst = r > worst ? r : worst;
         }
         for (int l = 0; l < c->n_layer; l++)
@@ -77,7 +87,8 @@ static void check_step_equals_trace(const char *name, cope_model *m, cope_trace 
                     }
                 }
     }
-    check(worst <= 1.0, "%s: incremental decoding equals the full forward (worst/tol %.3f, tol 1e-4 + 1e-4|ref|)", name, worst);
+    check(worst <= 1.0, "%s: incremental decoding equals the full forward (worst/tol %.3f, tol 1e-4 + 1e-4|ref|)", name,
+          worst);
     free(logits);
     cope_state_free(s);
 }
@@ -103,7 +114,9 @@ static void check_trace_structure(const char *name, cope_model *m, cope_trace *t
                     if (cope_pe_has_cope(c->pe)) {
                         float p = cope_trace_get(tr, COPE_TRACE_POSITIONS, l)[o];
                         bad_pos += !(p >= 0.0f && p <= (float)(c->npos - 1));
-                        if (j == i) bad_pos += fabsf(p - fminf(cope_trace_get(tr, COPE_TRACE_GATES, l)[o], (float)(c->npos - 1))) > 1e-6f;
+                        if (j == i)
+                            bad_pos += fabsf(p - fminf(cope_trace_get(tr, COPE_TRACE_GATES, l)[o],
+                                                       (float)(c->npos - 1))) > 1e-6f;
                     }
                 }
                 bad_sum += fabs(sum - 1.0) > 1e-5;
@@ -141,11 +154,14 @@ static void test_golden_config(const char *name) {
         check(0, "%s: golden file lacks ids/targets/mask/loss", name);
         goto done;
     }
-    printf("-- golden %s: pe=%s B=%d T=%d L=%d H=%d D=%d\n", name, cope_pe_name(c->pe), B, T, c->n_layer,
-           c->n_head, c->d_model);
+    printf("-- golden %s: pe=%s B=%d T=%d L=%d H=%d D=%d\n", name, cope_pe_name(c->pe), B, T, c->n_layer, c->n_head,
+           c->d_model);
     /* loss and gradients */
     cope_workspace *ws;
-    if (cope_workspace_new(&ws, m, B, T, &err)) { check(0, "%s: workspace: %s", name, err.msg); goto done; }
+    if (cope_workspace_new(&ws, m, B, T, &err)) {
+        check(0, "%s: workspace: %s", name, err.msg);
+        goto done;
+    }
     float loss;
     cope_status st = cope_forward(m, ws, ids, targets, mask, B, T, &loss, &err);
     check(st == COPE_OK, "%s: forward", name);
@@ -160,7 +176,10 @@ static void test_golden_config(const char *name) {
         snprintf(what, sizeof what, "grad.%s", t->name);
         float *ref = st_floats(gf, what, t->numel);
         snprintf(path, sizeof path, "%s grad.%s", name, t->name);
-        if (!ref) { check(0, "%s: golden has no %s", name, what); continue; }
+        if (!ref) {
+            check(0, "%s: golden has no %s", name, what);
+            continue;
+        }
         check_close(path, grads + t->offset, ref, t->numel, ATOL, RTOL, 1);
         free(ref);
     }
@@ -168,13 +187,18 @@ static void test_golden_config(const char *name) {
     cope_workspace_free(ws);
     /* trace of sequence 0 */
     cope_trace *tr;
-    if (cope_trace_new(&tr, m, T, &err)) { check(0, "%s: trace_new: %s", name, err.msg); goto done; }
+    if (cope_trace_new(&tr, m, T, &err)) {
+        check(0, "%s: trace_new: %s", name, err.msg);
+        goto done;
+    }
     st = cope_trace_run(m, tr, ids, T, &err);
     check(st == COPE_OK, "%s: trace", name);
     float *ref = st_floats(gf, "trace.logits", (size_t)T * c->vocab_size);
     snprintf(what, sizeof what, "%s trace.logits", name);
-    if (ref) check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
-    else check(0, "%s: golden has no trace.logits", name);
+    if (ref)
+        check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
+    else
+        check(0, "%s: golden has no trace.logits", name);
     free(ref);
     for (int l = 0; l < c->n_layer; l++)
         for (int k = 0; k < COPE_TRACE_COUNT; k++) {
@@ -182,8 +206,10 @@ static void test_golden_config(const char *name) {
             snprintf(key, sizeof key, "trace.layers.%d.%s", l, cope_trace_name(k));
             ref = st_floats(gf, key, (size_t)c->n_head * T * T);
             snprintf(what, sizeof what, "%s %s", name, key);
-            if (ref) check_close(what, cope_trace_get(tr, k, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 1);
-            else check(0, "%s: golden has no %s", name, key);
+            if (ref)
+                check_close(what, cope_trace_get(tr, k, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 1);
+            else
+                check(0, "%s: golden has no %s", name, key);
             free(ref);
         }
     check_trace_structure(name, m, tr);
@@ -208,7 +234,10 @@ static void test_golden(void) {
     if (!man) return;
     int n = 0;
     for (char *line = strtok(man, "\n"); line; line = strtok(NULL, "\n"))
-        if (*line) { test_golden_config(line); n++; }
+        if (*line) {
+            test_golden_config(line);
+            n++;
+        }
     check(n >= 10, "golden manifest lists %d configs (expected at least 10)", n);
     free(man);
 }
@@ -226,8 +255,8 @@ static void fill(float *x, size_t n, float scale) {
 typedef double (*loss_fn)(void *ctx);
 typedef int (*kink_fn)(void *ctx); /* a signature of the discrete state (floor of every p) */
 
-static void fd_check(const char *what, float *x, size_t n, const float *analytic, loss_fn f, kink_fn kink,
-                     void *ctx, float eps) {
+static void fd_check(const char *what, float *x, size_t n, const float *analytic, loss_fn f, kink_fn kink, void *ctx,
+                     float eps) {
     float *fd = malloc(n * sizeof(float)), *an = malloc(n * sizeof(float));
     size_t used = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
@@ -239,7 +268,10 @@ static void fd_check(const char *what, float *x, size_t n, const float *analytic
         double lm = f(ctx);
         int km = kink ? kink(ctx) : 0;
         x[i] = save;
-        if (kp != km) { skipped++; continue; } /* an interpolation kink lies between: skip */
+        if (kp != km) {
+            skipped++;
+            continue;
+        } /* an interpolation kink lies between: skip */
         fd[used] = (float)((lp - lm) / (2.0 * eps));
         an[used] = analytic[i];
         used++;
@@ -264,7 +296,10 @@ static void simple_forward(simple_op *o) {
     case 0: matmul_forward(o->out, o->x, o->wt, o->b, o->scratch, o->N, o->C, o->OC); break;
     case 1: layernorm_forward(o->out, o->mean, o->rstd, o->x, o->wt, o->b, o->N, o->C); break;
     case 2: gelu_forward(o->out, o->x, n); break;
-    case 3: memcpy(o->out, o->x, n * sizeof(float)); rope_apply(o->out, o->N, o->N, 2, o->C / 2, (size_t)o->C, o->cs, +1, 0); break;
+    case 3:
+        memcpy(o->out, o->x, n * sizeof(float));
+        rope_apply(o->out, o->N, o->N, 2, o->C / 2, (size_t)o->C, o->cs, +1, 0);
+        break;
     }
 }
 
@@ -284,10 +319,19 @@ static void test_fd_simple_ops(void) {
         for (int variant = 0; variant < (kind == 0 ? 2 : 1); variant++) {
             simple_op o;
             memset(&o, 0, sizeof o);
-            o.kind = kind; o.N = variant ? 2 : 5; o.C = 8; o.OC = 3;
+            o.kind = kind;
+            o.N = variant ? 2 : 5;
+            o.C = 8;
+            o.OC = 3;
             size_t nx = (size_t)o.N * o.C, nmax = nx + (size_t)o.N * o.OC + 64;
-            o.x = calloc(nmax, 4); o.wt = calloc(nmax, 4); o.b = calloc(nmax, 4); o.out = calloc(nmax, 4);
-            o.w = calloc(nmax, 4); o.mean = calloc(nmax, 4); o.rstd = calloc(nmax, 4); o.scratch = calloc(nmax, 4);
+            o.x = calloc(nmax, 4);
+            o.wt = calloc(nmax, 4);
+            o.b = calloc(nmax, 4);
+            o.out = calloc(nmax, 4);
+            o.w = calloc(nmax, 4);
+            o.mean = calloc(nmax, 4);
+            o.rstd = calloc(nmax, 4);
+            o.scratch = calloc(nmax, 4);
             o.cs = calloc((size_t)o.N * o.C, 4);
             for (int i = 0; i < o.N; i++) /* rope table for head dim C/2 = 4: 2 pairs */
                 for (int t = 0; t < o.C / 4; t++) {
@@ -298,7 +342,8 @@ static void test_fd_simple_ops(void) {
             fill(o.x, nx, 1.0f);
             fill(o.wt, (size_t)o.OC * o.C, 0.5f);
             fill(o.b, (size_t)(kind == 0 ? o.OC : o.C), 0.5f);
-            if (kind == 1) for (int i = 0; i < o.C; i++) o.wt[i] += 1.0f;
+            if (kind == 1)
+                for (int i = 0; i < o.C; i++) o.wt[i] += 1.0f;
             fill(o.w, simple_out_n(&o), 1.0f);
             simple_forward(&o);
             float *dx = calloc(nx, 4), *dw = calloc(nmax, 4), *db = calloc(nmax, 4);
@@ -306,7 +351,10 @@ static void test_fd_simple_ops(void) {
             case 0: matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.N, o.C, o.OC); break;
             case 1: layernorm_backward(dx, dw, db, o.w, o.x, o.wt, o.mean, o.rstd, o.N, o.C); break;
             case 2: gelu_backward(dx, o.x, o.w, nx); break;
-            case 3: memcpy(dx, o.w, nx * 4); rope_apply(dx, o.N, o.N, 2, o.C / 2, (size_t)o.C, o.cs, -1, 0); break;
+            case 3:
+                memcpy(dx, o.w, nx * 4);
+                rope_apply(dx, o.N, o.N, 2, o.C / 2, (size_t)o.C, o.cs, -1, 0);
+                break;
             }
             char what[64];
             snprintf(what, sizeof what, "%s%s d/dx", names[kind], variant ? " (N=2 path)" : "");
@@ -317,8 +365,18 @@ static void test_fd_simple_ops(void) {
                 snprintf(what, sizeof what, "%s%s d/db", names[kind], variant ? " (N=2 path)" : "");
                 fd_check(what, o.b, (size_t)(kind == 0 ? o.OC : o.C), db, simple_loss, NULL, &o, 1e-2f);
             }
-            free(dx); free(dw); free(db);
-            free(o.x); free(o.wt); free(o.b); free(o.out); free(o.w); free(o.mean); free(o.rstd); free(o.scratch); free(o.cs);
+            free(dx);
+            free(dw);
+            free(db);
+            free(o.x);
+            free(o.wt);
+            free(o.b);
+            free(o.out);
+            free(o.w);
+            free(o.mean);
+            free(o.rstd);
+            free(o.scratch);
+            free(o.cs);
         }
 }
 
@@ -344,7 +402,8 @@ static int gemm_variants(gemm_variant *v) {
 static void test_gemm_kernels(void) {
     gemm_variant vs[4];
     int nv = gemm_variants(vs);
-    const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33}, Ms[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65};
+    const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33},
+              Ms[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65};
     const int Ks[] = {1, 5, 16, GEMM_KC + 3};
     size_t cap = 64 * 80 * 2 + (GEMM_KC + 3) * 80 * 2;
     float *A = malloc(cap * 4), *B = malloc(cap * 4), *out = malloc(cap * 4), *init = malloc(cap * 4);
@@ -362,8 +421,17 @@ static void test_gemm_kernels(void) {
                         for (int acc = 0; acc < 2; acc++) {
                             int N = Ns[ni], M = Ms[mi], K = Ks[ki];
                             size_t ldo = (size_t)M + 3, ldb = (size_t)M + 5, lda = (size_t)(trans ? N : K) + 2;
-                            gemm_args g = {.out = out, .A = A, .B = B, .ldo = ldo, .ldb = ldb, .N = N, .K = K, .M = M, .acc = acc,
-                                           .ars = trans ? 1 : lda, .aks = trans ? lda : 1};
+                            gemm_args g = {.out = out,
+                                           .A = A,
+                                           .B = B,
+                                           .ldo = ldo,
+                                           .ldb = ldb,
+                                           .N = N,
+                                           .K = K,
+                                           .M = M,
+                                           .acc = acc,
+                                           .ars = trans ? 1 : lda,
+                                           .aks = trans ? lda : 1};
                             memcpy(out, init, (size_t)N * ldo * 4);
                             for (int r = 0; r < N; r++)
                                 for (int c = 0; c < M; c++) {
@@ -379,26 +447,34 @@ static void test_gemm_kernels(void) {
                             for (int r = 0; r < N; r++)
                                 for (size_t c = 0; c < ldo; c++) {
                                     size_t o = (size_t)r * ldo + c;
-                                    if ((int)c >= M) { bad_pad += out[o] != init[o]; continue; }
+                                    if ((int)c >= M) {
+                                        bad_pad += out[o] != init[o];
+                                        continue;
+                                    }
                                     double e = fabs(out[o] - ref[o]) / (1e-5 + 1e-5 * fabs(ref[o]) + 2e-7 * K);
                                     worst = e > worst ? e : worst;
                                 }
                             cases++;
                         }
-        check(worst <= 1.0 && !bad_pad, "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=) "
+        check(worst <= 1.0 && !bad_pad,
+              "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=) "
               "within 1e-5 + 1e-5|ref| + 2e-7 K of double, worst/tol %.3f; %ld writes outside the matrix",
               vs[vi].name, cases, worst, bad_pad);
     }
     check(gemm_best() != NULL && strlen(gemm_best_name()) > 0, "gemm dispatch chooses %s", gemm_best_name());
-    free(A); free(B); free(out); free(init); free(ref);
+    free(A);
+    free(B);
+    free(out);
+    free(init);
+    free(ref);
 }
 
 /* One attention head over T tokens (all rows), with CoPE/rel options: L = sum(w * y). */
 typedef struct {
     attn_dims dm;
     int T;
-    float *q, *k, *kg, *v, *e, *r;     /* [T,d] x4, [d,npos], [d,R] */
-    float *kt, *kgt, *vt;              /* transposed [d,T] */
+    float *q, *k, *kg, *v, *e, *r;       /* [T,d] x4, [d,npos], [d,R] */
+    float *kt, *kgt, *vt;                /* transposed [d,T] */
     float *a, *g, *p, *z, *relz, *y, *w; /* [T,T] x3, [T,npos], [R], [T,d], [T,d] */
 } head_op;
 
@@ -411,9 +487,20 @@ static void head_forward(head_op *o) {
             o->vt[t * T + j] = o->v[j * d + t];
         }
     for (int i = 0; i < T; i++) {
-        attn_row_fwd x = {.q = o->q + i * d, .Kt = o->kt, .Kgt = o->kgt, .ldk = (size_t)T, .V = o->v,
-                          .ldv = (size_t)d, .e = o->e, .r = o->r, .a = o->a + i * T, .g = o->g + i * T,
-                          .p = o->p + i * T, .z = o->z + i * o->dm.npos, .relz = o->relz, .y = o->y + i * d};
+        attn_row_fwd x = {.q = o->q + i * d,
+                          .Kt = o->kt,
+                          .Kgt = o->kgt,
+                          .ldk = (size_t)T,
+                          .V = o->v,
+                          .ldv = (size_t)d,
+                          .e = o->e,
+                          .r = o->r,
+                          .a = o->a + i * T,
+                          .g = o->g + i * T,
+                          .p = o->p + i * T,
+                          .z = o->z + i * o->dm.npos,
+                          .relz = o->relz,
+                          .y = o->y + i * d};
         attn_row_forward(&o->dm, i, &x);
     }
 }
@@ -435,37 +522,66 @@ static int head_kinks(void *ctx) {
 }
 
 static void test_fd_attention(void) {
-    struct { int cope, rel, sep, npos, R; const char *name; } variants[] = {
-        {1, 0, 0, 16, 1, "cope shared keys"}, {1, 0, 1, 16, 1, "cope sep keys"},
-        {1, 0, 0, 3, 1, "cope clamped (npos 3)"}, {0, 1, 0, 1, 3, "rel (R 3)"},
-        {1, 1, 1, 4, 4, "cope+rel sep keys"}, {0, 0, 0, 1, 1, "content only"}};
+    struct {
+        int cope, rel, sep, npos, R;
+        const char *name;
+    } variants[] = {{1, 0, 0, 16, 1, "cope shared keys"},     {1, 0, 1, 16, 1, "cope sep keys"},
+                    {1, 0, 0, 3, 1, "cope clamped (npos 3)"}, {0, 1, 0, 1, 3, "rel (R 3)"},
+                    {1, 1, 1, 4, 4, "cope+rel sep keys"},     {0, 0, 0, 1, 1, "content only"}};
     for (size_t vi = 0; vi < sizeof variants / sizeof *variants; vi++) {
         head_op o;
         memset(&o, 0, sizeof o);
         int T = 7, d = 4;
         o.T = T;
-        o.dm = (attn_dims){d, variants[vi].npos, variants[vi].R, variants[vi].cope, variants[vi].rel, variants[vi].sep, 0.5f};
+        o.dm = (attn_dims){
+            d, variants[vi].npos, variants[vi].R, variants[vi].cope, variants[vi].rel, variants[vi].sep, 0.5f};
         int np = o.dm.npos, R = o.dm.rel_max;
         float **bufs[] = {&o.q, &o.k, &o.kg, &o.v, &o.kt, &o.kgt, &o.vt, &o.y, &o.w};
-        for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++) { *bufs[b] = calloc((size_t)T * d, 4); fill(*bufs[b], (size_t)T * d, 1.0f); }
-        o.e = calloc((size_t)d * np, 4); fill(o.e, (size_t)d * np, 1.0f);
-        o.r = calloc((size_t)d * R, 4); fill(o.r, (size_t)d * R, 1.0f);
-        o.a = calloc((size_t)T * T, 4); o.g = calloc((size_t)T * T, 4); o.p = calloc((size_t)T * T, 4);
-        o.z = calloc((size_t)T * np, 4); o.relz = calloc((size_t)R, 4);
+        for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++) {
+            *bufs[b] = calloc((size_t)T * d, 4);
+            fill(*bufs[b], (size_t)T * d, 1.0f);
+        }
+        o.e = calloc((size_t)d * np, 4);
+        fill(o.e, (size_t)d * np, 1.0f);
+        o.r = calloc((size_t)d * R, 4);
+        fill(o.r, (size_t)d * R, 1.0f);
+        o.a = calloc((size_t)T * T, 4);
+        o.g = calloc((size_t)T * T, 4);
+        o.p = calloc((size_t)T * T, 4);
+        o.z = calloc((size_t)T * np, 4);
+        o.relz = calloc((size_t)R, 4);
         head_forward(&o);
         /* analytic: row backward for every query, then the table reductions */
         float *dq = calloc((size_t)T * d, 4), *dk = calloc((size_t)T * d, 4), *dkg = calloc((size_t)T * d, 4);
         float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
         float *dz = calloc((size_t)np, 4), *drelz = calloc((size_t)R, 4), *scratch = calloc(2 * (size_t)T, 4);
         for (int i = 0; i < T; i++) {
-            attn_row_bwd x = {.q = o.q + i * d, .K = o.k, .Kg = o.kg, .ldk = (size_t)d, .Vt = o.vt,
-                              .ldvt = (size_t)T, .e = o.e, .r = o.r, .a = o.a + i * T, .g = o.g + i * T,
-                              .p = o.p + i * T, .z = o.z + i * np, .dy = o.w + i * d, .dq = dq + i * d, .dK = dk,
-                              .dKg = o.dm.sep_keys ? dkg : NULL, .dV = dv, .dz = dz, .drelz = drelz, .scratch = scratch};
+            attn_row_bwd x = {.q = o.q + i * d,
+                              .K = o.k,
+                              .Kg = o.kg,
+                              .ldk = (size_t)d,
+                              .Vt = o.vt,
+                              .ldvt = (size_t)T,
+                              .e = o.e,
+                              .r = o.r,
+                              .a = o.a + i * T,
+                              .g = o.g + i * T,
+                              .p = o.p + i * T,
+                              .z = o.z + i * np,
+                              .dy = o.w + i * d,
+                              .dq = dq + i * d,
+                              .dK = dk,
+                              .dKg = o.dm.sep_keys ? dkg : NULL,
+                              .dV = dv,
+                              .dz = dz,
+                              .drelz = drelz,
+                              .scratch = scratch};
             attn_row_backward(&o.dm, i, &x);
             for (int t = 0; t < d; t++) {
-                if (o.dm.has_cope) for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[n];
-                if (o.dm.has_rel) for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[m];
+                if (o.dm.has_cope)
+                    for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[n];
+                if (o.dm.has_rel)
+                    for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[m];
             }
         }
         char what[96];
@@ -479,8 +595,22 @@ static void test_fd_attention(void) {
             fd_check(what, xs[x], ns[x], ds[x], head_loss, o.dm.has_cope ? head_kinks : NULL, &o, 2e-3f);
         }
         for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++) free(*bufs[b]);
-        free(o.e); free(o.r); free(o.a); free(o.g); free(o.p); free(o.z); free(o.relz);
-        free(dq); free(dk); free(dkg); free(dv); free(de); free(dr); free(dz); free(drelz); free(scratch);
+        free(o.e);
+        free(o.r);
+        free(o.a);
+        free(o.g);
+        free(o.p);
+        free(o.z);
+        free(o.relz);
+        free(dq);
+        free(dk);
+        free(dkg);
+        free(dv);
+        free(de);
+        free(dr);
+        free(dz);
+        free(drelz);
+        free(scratch);
     }
 }
 
@@ -497,8 +627,19 @@ static void test_gates_one(void) {
     float a[12], g[12], p[12], z[8], y[4], relz[1];
     int bad = 0;
     for (int i = 0; i < T; i++) {
-        attn_row_fwd x = {.q = q, .Kt = kt, .Kgt = kgt, .ldk = (size_t)T, .V = v, .ldv = (size_t)d, .e = e,
-                          .a = a, .g = g, .p = p, .z = z, .relz = relz, .y = y};
+        attn_row_fwd x = {.q = q,
+                          .Kt = kt,
+                          .Kgt = kgt,
+                          .ldk = (size_t)T,
+                          .V = v,
+                          .ldv = (size_t)d,
+                          .e = e,
+                          .a = a,
+                          .g = g,
+                          .p = p,
+                          .z = z,
+                          .relz = relz,
+                          .y = y};
         attn_row_forward(&dm, i, &x);
         for (int j = 0; j <= i; j++) {
             float want = (float)(i - j + 1 < npos - 1 ? i - j + 1 : npos - 1);
@@ -526,18 +667,32 @@ static cope_tokenizer *word_tokenizer(int V) {
 static cope_model *random_model(cope_pe pe, int sep, int per_head, int npos, int n_ctx, uint64_t seed) {
     cope_config c;
     cope_config_default(&c);
-    c.vocab_size = 13; c.n_ctx = n_ctx; c.n_layer = 2; c.n_head = 2; c.d_model = 8; c.d_ff = 12;
-    c.pe = pe; c.npos = npos; c.sep_keys = sep; c.per_head_table = per_head; c.rel_max = 5; c.tied = !sep;
+    c.vocab_size = 13;
+    c.n_ctx = n_ctx;
+    c.n_layer = 2;
+    c.n_head = 2;
+    c.d_model = 8;
+    c.d_ff = 12;
+    c.pe = pe;
+    c.npos = npos;
+    c.sep_keys = sep;
+    c.per_head_table = per_head;
+    c.rel_max = 5;
+    c.tied = !sep;
     cope_model *m;
     cope_error err;
-    if (cope_model_new(&m, &c, word_tokenizer(c.vocab_size), seed, &err)) { check(0, "model_new: %s", err.msg); return NULL; }
+    if (cope_model_new(&m, &c, word_tokenizer(c.vocab_size), seed, &err)) {
+        check(0, "model_new: %s", err.msg);
+        return NULL;
+    }
     /* the seeded init is deliberately small; spread the weights so gates and positions vary */
     float *p = cope_model_params(m);
     for (size_t i = 0; i < cope_model_num_params(m); i++) p[i] += 0.4f * cope_rng_normal(&g_rng);
     return m;
 }
 
-static double model_loss(cope_model *m, cope_workspace *ws, const int *ids, const int *tg, const float *mask, int B, int T) {
+static double model_loss(cope_model *m, cope_workspace *ws, const int *ids, const int *tg, const float *mask, int B,
+                         int T) {
     float loss;
     cope_forward(m, ws, ids, tg, mask, B, T, &loss, NULL);
     return loss;
@@ -550,10 +705,15 @@ static void test_models_all_pe(void) {
             cope_model *m = random_model((cope_pe)pe, opt, opt, opt ? 6 : 32, 30, 100 + pe);
             if (!m) continue;
             char name[64];
-            snprintf(name, sizeof name, "random %s%s", cope_pe_name((cope_pe)pe), opt ? " sep-keys per-head npos 6" : "");
+            snprintf(name, sizeof name, "random %s%s", cope_pe_name((cope_pe)pe),
+                     opt ? " sep-keys per-head npos 6" : "");
             int ids[46], tg[46];
             float mask[46];
-            for (int i = 0; i < B * T; i++) { ids[i] = cope_rng_int(&g_rng, 13); tg[i] = cope_rng_int(&g_rng, 13); mask[i] = (float)(i % 3 != 0); }
+            for (int i = 0; i < B * T; i++) {
+                ids[i] = cope_rng_int(&g_rng, 13);
+                tg[i] = cope_rng_int(&g_rng, 13);
+                mask[i] = (float)(i % 3 != 0);
+            }
             cope_workspace *ws;
             cope_error err;
             cope_workspace_new(&ws, m, B, T, &err);
@@ -584,10 +744,15 @@ static void test_models_all_pe(void) {
                         cope_trace_run(m, kt, ids, T, &err);
                         sig[side] = 0;
                         for (int ll = 0; ll < kt->n_layer; ll++)
-                            for (size_t e = 0; e < (size_t)kt->n_head * T * T; e++) sig[side] = sig[side] * 31u + (unsigned long)floorf(cope_trace_get(kt, COPE_TRACE_POSITIONS, ll)[e]);
+                            for (size_t e = 0; e < (size_t)kt->n_head * T * T; e++)
+                                sig[side] = sig[side] * 31u +
+                                            (unsigned long)floorf(cope_trace_get(kt, COPE_TRACE_POSITIONS, ll)[e]);
                     }
                     p[k] = save;
-                    if (sig[0] != sig[1]) { skipped++; continue; }
+                    if (sig[0] != sig[1]) {
+                        skipped++;
+                        continue;
+                    }
                     an[n] = g1[k];
                     fd[n] = (float)((l[0] - l[1]) / (2.0 * eps));
                     n++;
@@ -597,9 +762,11 @@ static void test_models_all_pe(void) {
             cope_trace_free(kt);
             cope_workspace_free(ws1);
             char what[128];
-            snprintf(what, sizeof what, "%.40s: model-level fd, %d params (%d next to a kink skipped)", name, n, skipped);
+            snprintf(what, sizeof what, "%.40s: model-level fd, %d params (%d next to a kink skipped)", name, n,
+                     skipped);
             check_close(what, an, fd, (size_t)n, 2e-3, 2e-2, 1);
-            check(n >= 60, "%s: at least 60 sampled parameters away from kinks (%d of %d skipped)", name, skipped, n + skipped);
+            check(n >= 60, "%s: at least 60 sampled parameters away from kinks (%d of %d skipped)", name, skipped,
+                  n + skipped);
             check(isfinite(l0) && l0 > 0.0, "%s: loss %.4f is finite and positive", name, l0);
 #ifdef _OPENMP
             /* threads: 1 vs 2 give the same loss and gradients (work is split by output) */
@@ -627,7 +794,8 @@ static void test_models_all_pe(void) {
                 snprintf(what, sizeof what, "%s: trace logits == batch forward", name);
                 check_close(what, tr->logits, cope_workspace_logits(ws), (size_t)T * 13, 1e-5, 1e-5, 0);
                 cope_trace_free(tr);
-            } else check(0, "%s: trace: %s", name, err.msg);
+            } else
+                check(0, "%s: trace: %s", name, err.msg);
             free(g);
             cope_workspace_free(ws);
             cope_model_free(m);
@@ -636,7 +804,10 @@ static void test_models_all_pe(void) {
 
 /* ---------------------------------------------------------------------------------------------
  * Loader: round trip and every kind of bad file */
-typedef struct { unsigned char *buf; size_t len; } bytes;
+typedef struct {
+    unsigned char *buf;
+    size_t len;
+} bytes;
 
 /* Replaces the first occurrence of `from` in the header with `to`; re-pads and fixes the length. */
 static bytes mutate_header(const bytes *in, const char *from, const char *to) {
@@ -648,7 +819,10 @@ static bytes mutate_header(const bytes *in, const char *from, const char *to) {
     hdr[hlen] = '\0';
     char *at = strstr(hdr, from);
     bytes out = {NULL, 0};
-    if (!at) { free(hdr); return out; }
+    if (!at) {
+        free(hdr);
+        return out;
+    }
     size_t pre = (size_t)(at - hdr), fl = strlen(from), tl = strlen(to), rest = hlen - pre - fl;
     size_t nh = pre + tl + rest;
     size_t data = in->len - 8 - hlen;
@@ -670,12 +844,17 @@ static bytes write_model_tensors(cope_model *m, int drop, int extra, int i32_at)
     for (int i = 0; i < n; i++) {
         if (i == drop) continue;
         const cope_tensor_info *t = cope_model_tensor(m, i);
-        ts[k] = (cope_st_tensor){t->name, i == i32_at ? COPE_ST_I32 : COPE_ST_F32, t->ndim,
-                                 {t->shape[0], t->shape[1], t->shape[2]}, t->numel, t->numel * 4,
+        ts[k] = (cope_st_tensor){t->name,
+                                 i == i32_at ? COPE_ST_I32 : COPE_ST_F32,
+                                 t->ndim,
+                                 {t->shape[0], t->shape[1], t->shape[2]},
+                                 t->numel,
+                                 t->numel * 4,
                                  cope_model_params(m) + t->offset};
         k++;
     }
-    if (extra) ts[k++] = (cope_st_tensor){"blocks.0.attn.extra.weight", COPE_ST_F32, 1, {2}, 2, 8, cope_model_params(m)};
+    if (extra)
+        ts[k++] = (cope_st_tensor){"blocks.0.attn.extra.weight", COPE_ST_F32, 1, {2}, 2, 8, cope_model_params(m)};
     /* the real model's config, taken from a normal save */
     void *full;
     size_t flen;
@@ -695,7 +874,10 @@ static bytes write_model_tensors(cope_model *m, int drop, int extra, int i32_at)
 static void expect_load(const char *what, const bytes *b, cope_status want) {
     cope_model *m = NULL;
     cope_error err = {0};
-    if (!b->buf) { check(0, "%s: could not build the broken file", what); return; }
+    if (!b->buf) {
+        check(0, "%s: could not build the broken file", what);
+        return;
+    }
     cope_status st = cope_model_load(&m, b->buf, b->len, &err);
     check(st == want && (st == COPE_OK || err.msg[0]), "loader rejects %s => %s => %s", what, cope_strerror(st),
           st ? err.msg : "");
@@ -713,7 +895,8 @@ static void test_pe_list(void) {
         cope_pe pe;
         parse &= cope_pe_parse(cope_pe_name((cope_pe)i), &pe) == COPE_OK && pe == (cope_pe)i;
     }
-    check(strcmp(cope_pe_list(list, sizeof list), want) == 0 && strcmp(list, "none, abs, rel, rope, cope, cope+rel, cope+rope") == 0 && parse,
+    check(strcmp(cope_pe_list(list, sizeof list), want) == 0 &&
+              strcmp(list, "none, abs, rel, rope, cope, cope+rel, cope+rope") == 0 && parse,
           "pe list: \"%s\", each name parses back", list);
     char small[10];
     memset(small, 'x', sizeof small);
@@ -724,7 +907,8 @@ static void test_loader(void) {
     cope_model *m = random_model(COPE_PE_COPE_REL, 1, 1, 8, 16, 7);
     if (!m) return;
     cope_error err;
-    if (cope_model_set_provenance(m, "{\"task\": \"test \\\"quoted\\\" \\u00e9\", \"n\": [1, 2.5e-3]}", &err)) check(0, "provenance: %s", err.msg);
+    if (cope_model_set_provenance(m, "{\"task\": \"test \\\"quoted\\\" \\u00e9\", \"n\": [1, 2.5e-3]}", &err))
+        check(0, "provenance: %s", err.msg);
     bytes ok;
     void *b;
     check(cope_model_save(m, &b, &ok.len, &err) == COPE_OK, "save");
@@ -735,7 +919,8 @@ static void test_loader(void) {
     cope_status st = cope_model_load(&m2, ok.buf, ok.len, &err);
     check(st == COPE_OK, "load what we saved%s%s", st ? ": " : "", st ? err.msg : "");
     if (m2) {
-        check(memcmp(cope_model_params(m), cope_model_params(m2), cope_model_num_params(m) * 4) == 0, "round trip keeps every parameter bit");
+        check(memcmp(cope_model_params(m), cope_model_params(m2), cope_model_num_params(m) * 4) == 0,
+              "round trip keeps every parameter bit");
         check(strcmp(cope_model_provenance(m), cope_model_provenance(m2)) == 0, "round trip keeps provenance verbatim");
         void *b2;
         size_t l2;
@@ -746,17 +931,26 @@ static void test_loader(void) {
     }
     /* each kind of broken file */
     bytes t = ok;
-    t.len = 4; expect_load("file of 4 bytes", &t, COPE_ERR_TRUNCATED);
-    t.len = 40; expect_load("file cut inside the header", &t, COPE_ERR_TRUNCATED);
-    t.len = ok.len - 1; expect_load("file cut inside the data", &t, COPE_ERR_TRUNCATED);
+    t.len = 4;
+    expect_load("file of 4 bytes", &t, COPE_ERR_TRUNCATED);
+    t.len = 40;
+    expect_load("file cut inside the header", &t, COPE_ERR_TRUNCATED);
+    t.len = ok.len - 1;
+    expect_load("file cut inside the data", &t, COPE_ERR_TRUNCATED);
     unsigned char big[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
-    t.buf = big; t.len = sizeof big; expect_load("absurd header length", &t, COPE_ERR_HEADER);
-    struct { const char *what, *from, *to; cope_status want; } muts[] = {
+    t.buf = big;
+    t.len = sizeof big;
+    expect_load("absurd header length", &t, COPE_ERR_HEADER);
+    struct {
+        const char *what, *from, *to;
+        cope_status want;
+    } muts[] = {
         {"bad JSON in the header", "{\"__metadata__\"", "{\"__metadata__\" :: ", COPE_ERR_JSON},
         {"header that is not an object", "{\"__metadata__\": {", "[{\"__metadata__\": {", COPE_ERR_JSON},
         {"dtype F16", "\"dtype\": \"F32\"", "\"dtype\": \"F16\"", COPE_ERR_DTYPE},
         {"wrong shape", "\"shape\": [13, 8]", "\"shape\": [8, 13]", COPE_ERR_SHAPE},
-        {"offsets past the data", "\"data_offsets\": [0, 416]", "\"data_offsets\": [99999584, 100000000]", COPE_ERR_OFFSETS},
+        {"offsets past the data", "\"data_offsets\": [0, 416]", "\"data_offsets\": [99999584, 100000000]",
+         COPE_ERR_OFFSETS},
         {"offsets of the wrong size", "\"data_offsets\": [0, 416]", "\"data_offsets\": [0, 412]", COPE_ERR_OFFSETS},
         {"negative offsets", "\"data_offsets\": [0, 416]", "\"data_offsets\": [-4, 412]", COPE_ERR_OFFSETS},
         {"overlapping tensors", "\"data_offsets\": [416, 448]", "\"data_offsets\": [0, 32]", COPE_ERR_OVERLAP},
@@ -779,17 +973,29 @@ static void test_loader(void) {
         free(mb.buf);
     }
     bytes w;
-    w = write_model_tensors(m, 3, 0, -1); expect_load("a missing tensor", &w, COPE_ERR_MISSING); free(w.buf);
-    w = write_model_tensors(m, -1, 1, -1); expect_load("an unknown tensor", &w, COPE_ERR_UNKNOWN); free(w.buf);
-    w = write_model_tensors(m, -1, 0, 2); expect_load("an I32 weight", &w, COPE_ERR_DTYPE); free(w.buf);
+    w = write_model_tensors(m, 3, 0, -1);
+    expect_load("a missing tensor", &w, COPE_ERR_MISSING);
+    free(w.buf);
+    w = write_model_tensors(m, -1, 1, -1);
+    expect_load("an unknown tensor", &w, COPE_ERR_UNKNOWN);
+    free(w.buf);
+    w = write_model_tensors(m, -1, 0, 2);
+    expect_load("an I32 weight", &w, COPE_ERR_DTYPE);
+    free(w.buf);
     float *p = cope_model_params(m);
     float save = p[5];
     p[5] = NAN;
-    w = write_model_tensors(m, -1, 0, -1); expect_load("a NaN weight", &w, COPE_ERR_NONFINITE); free(w.buf);
+    w = write_model_tensors(m, -1, 0, -1);
+    expect_load("a NaN weight", &w, COPE_ERR_NONFINITE);
+    free(w.buf);
     p[5] = INFINITY;
-    w = write_model_tensors(m, -1, 0, -1); expect_load("an Inf weight", &w, COPE_ERR_NONFINITE); free(w.buf);
+    w = write_model_tensors(m, -1, 0, -1);
+    expect_load("an Inf weight", &w, COPE_ERR_NONFINITE);
+    free(w.buf);
     p[5] = save;
-    w = write_model_tensors(m, -1, 0, -1); expect_load("(control) the same file intact", &w, COPE_OK); free(w.buf);
+    w = write_model_tensors(m, -1, 0, -1);
+    expect_load("(control) the same file intact", &w, COPE_OK);
+    free(w.buf);
     /* every prefix of a valid file is rejected cleanly (no crash; ASan checks reads) */
     int clean = 1;
     for (size_t len = 0; len < ok.len; len += (len < 600 ? 1 : 97)) {
@@ -813,8 +1019,10 @@ static void test_tokenizer(void) {
     int ids[16], spans[32], n, unk;
     cope_tokenize(t, text, strlen(text), ids, spans, 16, &n, &unk, &err);
     int want[] = {1, 2, 3, 4, 5, 1, 6, 7, 1, 0};
-    check(n == 10 && unk == 1 && memcmp(ids, want, sizeof want) == 0, "words: lower-cased, split on whitespace, unknown -> <unk> (n=%d unk=%d)", n, unk);
-    check(spans[2 * 9] == (int)strlen(text) - 1 && spans[2 * 9 + 1] == 1 && spans[2 * 4] == 8 && spans[2 * 4 + 1] == 5, "words: byte spans");
+    check(n == 10 && unk == 1 && memcmp(ids, want, sizeof want) == 0,
+          "words: lower-cased, split on whitespace, unknown -> <unk> (n=%d unk=%d)", n, unk);
+    check(spans[2 * 9] == (int)strlen(text) - 1 && spans[2 * 9 + 1] == 1 && spans[2 * 4] == 8 && spans[2 * 4 + 1] == 5,
+          "words: byte spans");
     cope_tokenize(t, text, strlen(text), ids, NULL, 3, &n, &unk, &err);
     check(n == 10, "words: count reported past max_ids");
     cope_tokenize(t, "   \n ", 5, ids, NULL, 16, &n, &unk, &err);
@@ -825,42 +1033,73 @@ static void test_tokenizer(void) {
     const char *ct = "h\xc3\xa9llo\n\xff x";
     cope_tokenize(t, ct, strlen(ct), ids, spans, 16, &n, &unk, &err);
     int cw[] = {1, 2, 3, 3, 4, 5, 0, 6, 0};
-    check(n == 9 && unk == 2 && memcmp(ids, cw, sizeof cw) == 0 && spans[2 * 2] == 3, "chars: UTF-8 code points, invalid byte -> one <unk>");
+    check(n == 9 && unk == 2 && memcmp(ids, cw, sizeof cw) == 0 && spans[2 * 2] == 3,
+          "chars: UTF-8 code points, invalid byte -> one <unk>");
     cope_tokenizer_free(t);
     const char *nounk[] = {"a", "b"};
     cope_tokenizer_new(&t, COPE_TOK_WORDS, nounk, 2, &err);
-    check(cope_tokenize(t, "a c", 3, ids, NULL, 16, &n, &unk, &err) == COPE_ERR_TOKEN, "no <unk>: unknown word is an error: %s", err.msg);
+    check(cope_tokenize(t, "a c", 3, ids, NULL, 16, &n, &unk, &err) == COPE_ERR_TOKEN,
+          "no <unk>: unknown word is an error: %s", err.msg);
     cope_tokenizer_free(t);
     const char *dup[] = {"a", "a"}, *ws[] = {"a b"}, *up[] = {"A"}, *empty[] = {""}, *two[] = {"ab"};
-    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, dup, 2, &err) == COPE_ERR_CONFIG, "duplicate piece rejected: %s", err.msg);
-    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, ws, 1, &err) == COPE_ERR_CONFIG, "piece with whitespace rejected: %s", err.msg);
-    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, up, 1, &err) == COPE_ERR_CONFIG, "upper-case word rejected: %s", err.msg);
-    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, empty, 1, &err) == COPE_ERR_CONFIG, "empty piece rejected: %s", err.msg);
-    check(cope_tokenizer_new(&t, COPE_TOK_CHARS, two, 1, &err) == COPE_ERR_CONFIG, "multi-char piece in a chars vocab rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, dup, 2, &err) == COPE_ERR_CONFIG, "duplicate piece rejected: %s",
+          err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, ws, 1, &err) == COPE_ERR_CONFIG, "piece with whitespace rejected: %s",
+          err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, up, 1, &err) == COPE_ERR_CONFIG, "upper-case word rejected: %s",
+          err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_WORDS, empty, 1, &err) == COPE_ERR_CONFIG, "empty piece rejected: %s",
+          err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_CHARS, two, 1, &err) == COPE_ERR_CONFIG,
+          "multi-char piece in a chars vocab rejected: %s", err.msg);
 }
 
 #include "../core/json.h"
 
 static void test_json(void) {
     json_doc d;
-    const char *good = " {\"a\": [1, -2.5e3, true, false, null], \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"} ";
+    const char *good =
+        " {\"a\": [1, -2.5e3, true, false, null], \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"} ";
     cope_status st = json_parse(&d, good, strlen(good), NULL);
     check(st == COPE_OK, "JSON: valid document parses");
     if (!st) {
         int s = json_get(&d, 0, "s"), a = json_get(&d, 0, "a");
-        check(s >= 0 && strcmp(d.nodes[s].str, "q\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80") == 0, "JSON: escapes and surrogate pairs decode to UTF-8");
-        check(a >= 0 && d.nodes[a].count == 5 && d.nodes[d.nodes[d.nodes[a].first_child].next].num == -2500.0, "JSON: arrays and numbers");
+        check(s >= 0 && strcmp(d.nodes[s].str, "q\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80") == 0,
+              "JSON: escapes and surrogate pairs decode to UTF-8");
+        check(a >= 0 && d.nodes[a].count == 5 && d.nodes[d.nodes[d.nodes[a].first_child].next].num == -2500.0,
+              "JSON: arrays and numbers");
         json_free(&d);
     }
-    const char *bad[] = {"", "{", "{\"a\":1,}", "[1,]", "{\"a\" 1}", "\"\\x\"", "\"a", "01", "1.", "-", "tru",
-                         "\"\\ud800\"", "\"\\udc00x\"", "\"tab\there\"", "{} {}", "[1] x", "{\"a\":1 \"b\":2}", "\"\\u12\""};
+    const char *bad[] = {"",
+                         "{",
+                         "{\"a\":1,}",
+                         "[1,]",
+                         "{\"a\" 1}",
+                         "\"\\x\"",
+                         "\"a",
+                         "01",
+                         "1.",
+                         "-",
+                         "tru",
+                         "\"\\ud800\"",
+                         "\"\\udc00x\"",
+                         "\"tab\there\"",
+                         "{} {}",
+                         "[1] x",
+                         "{\"a\":1 \"b\":2}",
+                         "\"\\u12\""};
     int rejected = 0;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cope_error err;
-        if (json_parse(&d, bad[i], strlen(bad[i]), &err) == COPE_ERR_JSON) rejected++;
-        else { printf("     accepted bad JSON: %s\n", bad[i]); json_free(&d); }
+        if (json_parse(&d, bad[i], strlen(bad[i]), &err) == COPE_ERR_JSON)
+            rejected++;
+        else {
+            printf("     accepted bad JSON: %s\n", bad[i]);
+            json_free(&d);
+        }
     }
-    check(rejected == (int)(sizeof bad / sizeof *bad), "JSON: %d/%zu malformed documents rejected", rejected, sizeof bad / sizeof *bad);
+    check(rejected == (int)(sizeof bad / sizeof *bad), "JSON: %d/%zu malformed documents rejected", rejected,
+          sizeof bad / sizeof *bad);
     char deep[200];
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
@@ -877,10 +1116,18 @@ static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
     cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, NULL);
     cope_config c;
     cope_config_default(&c);
-    c.vocab_size = nv; c.n_ctx = 49; c.d_model = 32; c.n_head = 2; c.d_ff = 64; c.npos = 12;
+    c.vocab_size = nv;
+    c.n_ctx = 49;
+    c.d_model = 32;
+    c.n_head = 2;
+    c.d_ff = 64;
+    c.npos = 12;
     cope_model *m;
     cope_error err;
-    if (cope_model_new(&m, &c, tok, seed, &err)) { check(0, "toy model: %s", err.msg); return NULL; }
+    if (cope_model_new(&m, &c, tok, seed, &err)) {
+        check(0, "toy model: %s", err.msg);
+        return NULL;
+    }
     int B = 16, T = cope_task_max_len(task, "train") - 1;
     cope_workspace *ws;
     cope_optimizer *o;
@@ -906,7 +1153,10 @@ static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
     }
     float *params = malloc(cope_model_num_params(m) * 4);
     memcpy(params, cope_model_params(m), cope_model_num_params(m) * 4);
-    free(ids); free(tg); free(mask); free(g);
+    free(ids);
+    free(tg);
+    free(mask);
+    free(g);
     cope_optimizer_free(o);
     cope_workspace_free(ws);
     cope_model_free(m);
@@ -947,7 +1197,8 @@ static void test_api_errors(void) {
               cope_step_row(s, 0, 0, COPE_TRACE_ATTN) != NULL,
           "step_row rejects bad arrays and indices");
     cope_state_reset(s);
-    check(cope_state_length(s) == 0 && cope_step(m, s, -1, NULL, &err) == COPE_ERR_TOKEN, "negative token id: %s", err.msg);
+    check(cope_state_length(s) == 0 && cope_step(m, s, -1, NULL, &err) == COPE_ERR_TOKEN, "negative token id: %s",
+          err.msg);
     cope_state_free(s);
     cope_workspace_new(&ws, m, 1, 4, &err);
     int ids[4] = {1, 2, 3, 4};
@@ -956,7 +1207,8 @@ static void test_api_errors(void) {
     check(cope_backward(m, ws, &g, &err) == COPE_ERR_ARG, "backward without a loss: %s", err.msg);
     /* a forward that fails leaves no loss behind: backward must not run on a stale one */
     float *grads = malloc(cope_model_num_params(m) * sizeof(float)), half[4] = {1, 0.5f, 1, 1};
-    check(cope_forward(m, ws, ids, ids, NULL, 1, 4, &g, &err) == COPE_OK && cope_backward(m, ws, grads, &err) == COPE_OK,
+    check(cope_forward(m, ws, ids, ids, NULL, 1, 4, &g, &err) == COPE_OK &&
+              cope_backward(m, ws, grads, &err) == COPE_OK,
           "forward and backward with targets");
     check(cope_forward(m, ws, ids, ids, half, 1, 4, &g, &err) == COPE_ERR_ARG && isnan(g), "mask of 0.5: %s", err.msg);
     check(cope_backward(m, ws, grads, &err) == COPE_ERR_ARG, "backward after a failed forward: %s", err.msg);
@@ -972,7 +1224,9 @@ static void test_api_errors(void) {
     c.d_model = 9;
     check(cope_config_validate(&c, &err) == COPE_ERR_CONFIG, "config validation: %s", err.msg);
     c = *cope_model_config(m);
-    c.pe = COPE_PE_ROPE; c.d_model = 6; c.n_head = 2;
+    c.pe = COPE_PE_ROPE;
+    c.d_model = 6;
+    c.n_head = 2;
     check(cope_config_validate(&c, &err) == COPE_ERR_CONFIG, "RoPE needs an even head dim: %s", err.msg);
     cope_model_free(m);
 }
@@ -991,14 +1245,16 @@ static void test_names(void) {
     check(ok && cope_trace_name(COPE_TRACE_COUNT) == NULL && cope_trace_name((cope_trace_array)-1) == NULL &&
               cope_trace_parse("nonsense", &w) == COPE_ERR_ARG && cope_trace_parse(NULL, &w) == COPE_ERR_ARG,
           "trace array names: %d distinct, parse(name(k)) == k, out of range rejected", COPE_TRACE_COUNT);
-    check(!strcmp(cope_trace_name(COPE_TRACE_GATES), "gates") && !strcmp(cope_trace_name(COPE_TRACE_POS_ATTN), "pos_attn"),
+    check(!strcmp(cope_trace_name(COPE_TRACE_GATES), "gates") &&
+              !strcmp(cope_trace_name(COPE_TRACE_POS_ATTN), "pos_attn"),
           "trace array names are the file format's (trace --out tensor names)");
     ok = 1;
     for (int s = 0; s < COPE_STATUS_COUNT; s++) {
         ok &= cope_status_name(s) && cope_strerror(s) && strcmp(cope_strerror(s), "unknown status") != 0;
         for (int t = 0; t < s; t++) ok &= cope_status_name(s) && strcmp(cope_status_name(s), cope_status_name(t)) != 0;
     }
-    check(ok && cope_status_name(COPE_STATUS_COUNT) == NULL && !strcmp(cope_strerror(COPE_STATUS_COUNT), "unknown status") &&
+    check(ok && cope_status_name(COPE_STATUS_COUNT) == NULL &&
+              !strcmp(cope_strerror(COPE_STATUS_COUNT), "unknown status") &&
               !strcmp(cope_status_name(COPE_ERR_ARG), "arg"),
           "status names: %d distinct, with words", COPE_STATUS_COUNT);
     cope_error err = {COPE_OK, ""};
@@ -1007,7 +1263,11 @@ static void test_names(void) {
           "cope_fail fills the error and returns the code");
     cope_model *m = random_model(COPE_PE_COPE, 0, 0, 8, 10, 3);
     cope_trace *tr;
-    if (!m || cope_trace_new(&tr, m, 4, &err)) { check(0, "names: model/trace"); cope_model_free(m); return; }
+    if (!m || cope_trace_new(&tr, m, 4, &err)) {
+        check(0, "names: model/trace");
+        cope_model_free(m);
+        return;
+    }
     int L = cope_model_config(m)->n_layer;
     check(cope_trace_get(tr, COPE_TRACE_ATTN, L) == NULL && cope_trace_get(tr, COPE_TRACE_ATTN, -1) == NULL &&
               cope_trace_get(tr, COPE_TRACE_COUNT, 0) == NULL &&
@@ -1029,7 +1289,10 @@ typedef struct {
 
 static int gen_open(gen *g, const char *task) {
     g->t = cope_task_find(task);
-    if (!g->t) { check(0, "task %s exists", task); return 0; }
+    if (!g->t) {
+        check(0, "task %s exists", task);
+        return 0;
+    }
     const char *const *v;
     int nv = cope_task_vocab(g->t, &v);
     return cope_tokenizer_new(&g->tok, cope_task_tok_type(g->t), v, nv, NULL) == COPE_OK;
@@ -1065,29 +1328,44 @@ static void test_counting_task(int nvars) {
             for (int k = 0; k < g.n; k++) scored += g.on[k];
             while (i < g.n && strcmp(pc(&g, i), "print") != 0) {
                 const char *a = pc(&g, i);
-                if (strcmp(a, "pass;") == 0) { n_pass += any_set; i++; }
-                else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 1 < g.n && strcmp(pc(&g, i + 1), "++;") == 0) {
+                if (strcmp(a, "pass;") == 0) {
+                    n_pass += any_set;
+                    i++;
+                } else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 1 < g.n &&
+                           strcmp(pc(&g, i + 1), "++;") == 0) {
                     if (value[a[0] - 'a'] < 0) bad_form++; /* increments only set variables */
                     if (++value[a[0] - 'a'] > 10) over10++;
-                    n_inc++; i += 2;
-                } else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 3 < g.n && strcmp(pc(&g, i + 1), "=") == 0 &&
-                           strcmp(pc(&g, i + 2), "0") == 0 && strcmp(pc(&g, i + 3), ";") == 0) {
-                    value[a[0] - 'a'] = 0; vars_seen |= 1 << (a[0] - 'a');
-                    n_set += any_set; any_set = 1; i += 4;
-                } else { bad_form++; break; }
+                    n_inc++;
+                    i += 2;
+                } else if (strlen(a) == 1 && a[0] >= 'a' && a[0] < 'a' + nvars && i + 3 < g.n &&
+                           strcmp(pc(&g, i + 1), "=") == 0 && strcmp(pc(&g, i + 2), "0") == 0 &&
+                           strcmp(pc(&g, i + 3), ";") == 0) {
+                    value[a[0] - 'a'] = 0;
+                    vars_seen |= 1 << (a[0] - 'a');
+                    n_set += any_set;
+                    any_set = 1;
+                    i += 4;
+                } else {
+                    bad_form++;
+                    break;
+                }
                 steps++;
             }
             steps_sum += steps;
             steps_min = steps < steps_min ? steps : steps_min;
             steps_max = steps > steps_max ? steps : steps_max;
             too_long += g.n > cope_task_max_len(g.t, split);
-            if (i + 3 != g.n || scored != 1 || !g.on[g.n - 1] || strlen(pc(&g, i + 1)) != 1) { bad_form++; continue; }
+            if (i + 3 != g.n || scored != 1 || !g.on[g.n - 1] || strlen(pc(&g, i + 1)) != 1) {
+                bad_form++;
+                continue;
+            }
             int v = pc(&g, i + 1)[0] - 'a', ans = atoi(pc(&g, i + 2));
             if (v < 0 || v >= nvars || value[v] < 0 || ans != value[v]) wrong++;
         }
         char what[64];
         snprintf(what, sizeof what, "%s/%s", name, split);
-        check(!bad_form && !too_long, "%s: every example is statements, \"print v\", one scored answer, within %d tokens (%ld malformed)", what,
+        check(!bad_form && !too_long,
+              "%s: every example is statements, \"print v\", one scored answer, within %d tokens (%ld malformed)", what,
               cope_task_max_len(g.t, split), bad_form);
         check(!wrong, "%s: every answer equals an independent recount (%ld wrong of %d)", what, wrong, N);
         check(!over10, "%s: values never exceed 10", what);
@@ -1095,14 +1373,21 @@ static void test_counting_task(int nvars) {
          * and an example without any SET is drawn again, so the accepted statement count k has
          * weight 1 - (50/51)^k on [lo, hi]. */
         double wsum = 0.0, ksum = 0.0;
-        for (int k = lo; k <= hi; k++) { double w = 1.0 - pow(50.0 / 51.0, k); wsum += w; ksum += w * k; }
+        for (int k = lo; k <= hi; k++) {
+            double w = 1.0 - pow(50.0 / 51.0, k);
+            wsum += w;
+            ksum += w * k;
+        }
         double mean = (double)steps_sum / N, expect = ksum / wsum;
         check(steps_min == lo && steps_max == hi && fabs(mean - expect) < 0.6,
-              "%s: statement count in [%d, %d] (seen %d..%d), mean %.2f (expected %.2f)", what, lo, hi, steps_min, steps_max, mean, expect);
+              "%s: statement count in [%d, %d] (seen %d..%d), mean %.2f (expected %.2f)", what, lo, hi, steps_min,
+              steps_max, mean, expect);
         /* after the first SET, SET and DUMMY never fail: DUMMY : SET = 50 : 1 */
         double dummy_per_set = (double)n_pass / n_set;
-        check(fabs(dummy_per_set - 50.0) < 6.0, "%s: after the first SET, DUMMY : SET = 50 : 1 (%.1f)", what, dummy_per_set);
-        check(n_inc <= 7.5 * n_set && n_inc > 0, "%s: INCREMENT : SET <= 7 : 1, less where draws fail (%.2f)", what, (double)n_inc / n_set);
+        check(fabs(dummy_per_set - 50.0) < 6.0, "%s: after the first SET, DUMMY : SET = 50 : 1 (%.1f)", what,
+              dummy_per_set);
+        check(n_inc <= 7.5 * n_set && n_inc > 0, "%s: INCREMENT : SET <= 7 : 1, less where draws fail (%.2f)", what,
+              (double)n_inc / n_set);
         check(vars_seen == (1 << nvars) - 1, "%s: every one of the %d variables is used", what, nvars);
     }
     cope_tokenizer_free(g.tok);
@@ -1123,16 +1408,24 @@ static void test_flipflop_task(void) {
             for (int k = 0; k + 1 < g.n; k += 2) {
                 const char *op = pc(&g, k);
                 int bit = atoi(pc(&g, k + 1));
-                if (k > 0 && k + 2 < g.n) { instr++; ign += op[0] == 'i'; }
+                if (k > 0 && k + 2 < g.n) {
+                    instr++;
+                    ign += op[0] == 'i';
+                }
                 if (op[0] == 'w') last = bit;
-                if (op[0] == 'r') { reads++; wrong += bit != last || !g.on[k + 1]; }
-                else bad += g.on[k + 1];
+                if (op[0] == 'r') {
+                    reads++;
+                    wrong += bit != last || !g.on[k + 1];
+                } else
+                    bad += g.on[k + 1];
             }
         }
         double frac = (double)ign / instr;
-        check(!bad && !wrong, "flipflop/%s: 64 instructions, first write, last read; each read's bit = last write (%ld of %ld wrong)",
+        check(!bad && !wrong,
+              "flipflop/%s: 64 instructions, first write, last read; each read's bit = last write (%ld of %ld wrong)",
               splits[sp], wrong, reads);
-        check(fabs(frac - want[sp]) < 0.01, "flipflop/%s: ignore fraction %.3f (FFL(%.2f))", splits[sp], frac, want[sp]);
+        check(fabs(frac - want[sp]) < 0.01, "flipflop/%s: ignore fraction %.3f (FFL(%.2f))", splits[sp], frac,
+              want[sp]);
     }
     cope_tokenizer_free(g.tok);
 }
@@ -1150,18 +1443,28 @@ static void test_selcopy_task(void) {
         for (int e = 0; e < 1000 && gen_next(&g, splits[sp], &rng); e++) {
             int bar = -1, nd = 0, data[128];
             for (int k = 0; k < g.n; k++)
-                if (strcmp(pc(&g, k), "|") == 0) { bar = k; break; }
-            if (bar != places[sp] || g.n != bar + 17) { bad++; continue; }
+                if (strcmp(pc(&g, k), "|") == 0) {
+                    bar = k;
+                    break;
+                }
+            if (bar != places[sp] || g.n != bar + 17) {
+                bad++;
+                continue;
+            }
             for (int k = 0; k < bar; k++)
-                if (strcmp(pc(&g, k), "_") != 0) { if (!nd) first_pos += k; data[nd++] = g.seq[k]; }
+                if (strcmp(pc(&g, k), "_") != 0) {
+                    if (!nd) first_pos += k;
+                    data[nd++] = g.seq[k];
+                }
             for (int k = 0; k < 16; k++) bad += nd != 16 || g.seq[bar + 1 + k] != data[k] || !g.on[bar + 1 + k];
             for (int k = 0; k <= bar; k++) bad += g.on[k];
         }
-        check(!bad, "selcopy/%s: 16 tokens among %d places, then '|' and the same 16 in order, scored (%ld bad)", splits[sp],
-              places[sp], bad);
+        check(!bad, "selcopy/%s: 16 tokens among %d places, then '|' and the same 16 in order, scored (%ld bad)",
+              splits[sp], places[sp], bad);
         /* places are a uniform 16-subset: the first token's mean position is (L - 16) / 17 */
         double m = first_pos / 1000, expect = (places[sp] - 16) / 17.0;
-        check(fabs(m - expect) < 0.15 * expect + 0.3, "selcopy/%s: data places look uniform (first at %.2f, expect %.2f)", splits[sp], m, expect);
+        check(fabs(m - expect) < 0.15 * expect + 0.3,
+              "selcopy/%s: data places look uniform (first at %.2f, expect %.2f)", splits[sp], m, expect);
     }
     cope_tokenizer_free(g.tok);
 }
@@ -1180,31 +1483,46 @@ static void test_text_task(void) {
                 bad += !g.on[k];
                 if (k + 5 < g.n && strcmp(pc(&g, k), "=") == 0 && (k == 0 || strcmp(pc(&g, k - 1), "\n") == 0)) {
                     sections++;
-                    bad += strcmp(pc(&g, k + 1), "=") != 0 || strcmp(pc(&g, k + 3), "=") != 0 || strcmp(pc(&g, k + 5), "\n") != 0;
+                    bad += strcmp(pc(&g, k + 1), "=") != 0 || strcmp(pc(&g, k + 3), "=") != 0 ||
+                           strcmp(pc(&g, k + 5), "\n") != 0;
                     k += 5;
                     subject = NULL;
                     continue;
                 }
-                if (strcmp(pc(&g, k), "\n") == 0) { paragraphs++; subject = NULL; }
+                if (strcmp(pc(&g, k), "\n") == 0) {
+                    paragraphs++;
+                    subject = NULL;
+                }
                 /* every "the SUBJECT" at a sentence start repeats the paragraph's first subject */
-                int start = k > 0 && (strcmp(pc(&g, k - 1), "\n") == 0 || strcmp(pc(&g, k - 1), ".") == 0 || strcmp(pc(&g, k - 1), ",") == 0);
+                int start = k > 0 && (strcmp(pc(&g, k - 1), "\n") == 0 || strcmp(pc(&g, k - 1), ".") == 0 ||
+                                      strcmp(pc(&g, k - 1), ",") == 0);
                 if (start && k + 1 < g.n && strcmp(pc(&g, k), "the") == 0) {
-                    if (!subject) subject = pc(&g, k + 1);
-                    else { subj_all++; subj_ok += strcmp(subject, pc(&g, k + 1)) == 0; }
+                    if (!subject)
+                        subject = pc(&g, k + 1);
+                    else {
+                        subj_all++;
+                        subj_ok += strcmp(subject, pc(&g, k + 1)) == 0;
+                    }
                 }
             }
         }
-    check(!bad, "text: documents of 192 (train) and 512 (long) tokens, title lines \"= = t = =\", all tokens scored (%ld bad)", bad);
+    check(
+        !bad,
+        "text: documents of 192 (train) and 512 (long) tokens, title lines \"= = t = =\", all tokens scored (%ld bad)",
+        bad);
     check(sections > 400 && paragraphs > sections && subj_all > 100 && subj_ok == subj_all,
-          "text: %ld sections, %ld paragraphs; a paragraph keeps its subject (%ld/%ld)", sections, paragraphs, subj_ok, subj_all);
+          "text: %ld sections, %ld paragraphs; a paragraph keeps its subject (%ld/%ld)", sections, paragraphs, subj_ok,
+          subj_all);
     cope_tokenizer_free(g.tok);
 }
 
 /* The split list: names in order, NULL past either end, and the one message for a split that is
  * not there (the CLI, the wasm API and the page all show this one). */
 static void test_task_splits(void) {
-    static const char *const want[][4] = {{"counting1", "train", "ood"}, {"flipflop", "train", "ood-sparse", "ood-dense"},
-                                          {"selcopy", "train", "ood-dense", "ood-sparse"}, {"text", "train", "long"},
+    static const char *const want[][4] = {{"counting1", "train", "ood"},
+                                          {"flipflop", "train", "ood-sparse", "ood-dense"},
+                                          {"selcopy", "train", "ood-dense", "ood-sparse"},
+                                          {"text", "train", "long"},
                                           {"toy", "train", "ood"}};
     for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
         const cope_task *t = cope_task_find(want[w][0]);
@@ -1219,22 +1537,26 @@ static void test_task_splits(void) {
     }
     int all = 1;
     for (int i = 0; i < cope_task_count(); i++)
-        all &= cope_task_split_count(cope_task_get(i)) >= 2 && strcmp(cope_task_split_name(cope_task_get(i), 0), "train") == 0;
+        all &= cope_task_split_count(cope_task_get(i)) >= 2 &&
+               strcmp(cope_task_split_name(cope_task_get(i), 0), "train") == 0;
     check(all, "tasks: every task has split 0 \"train\" and at least one more");
     const cope_task *t = cope_task_find("flipflop");
     cope_error err = {0};
     cope_status st = cope_task_split_check(t, "ood", &err);
-    check(st == COPE_ERR_ARG && strcmp(err.msg, "task flipflop has no split \"ood\" (splits: train, ood-sparse, ood-dense)") == 0,
+    check(st == COPE_ERR_ARG &&
+              strcmp(err.msg, "task flipflop has no split \"ood\" (splits: train, ood-sparse, ood-dense)") == 0,
           "tasks: an unknown split is COPE_ERR_ARG naming the splits: %s", err.msg);
     st = cope_task_split_check(t, NULL, &err);
-    check(st == COPE_ERR_ARG && strstr(err.msg, "no split \"(null)\"") != NULL, "tasks: a NULL split is an error: %s", err.msg);
+    check(st == COPE_ERR_ARG && strstr(err.msg, "no split \"(null)\"") != NULL, "tasks: a NULL split is an error: %s",
+          err.msg);
     gen g;
     if (gen_open(&g, "toy")) {
         cope_rng r;
         cope_rng_seed(&r, 1);
         cope_error e2 = {0};
         st = cope_task_example(g.t, "nosplit", &r, g.tok, g.seq, g.on, 2048, &g.n, &e2);
-        check(st == COPE_ERR_ARG && strcmp(e2.msg, "task toy has no split \"nosplit\" (splits: train, ood)") == 0 && g.n == 0,
+        check(st == COPE_ERR_ARG && strcmp(e2.msg, "task toy has no split \"nosplit\" (splits: train, ood)") == 0 &&
+                  g.n == 0,
               "tasks: an example of an unknown split fails with the same message: %s", e2.msg);
         cope_tokenizer_free(g.tok);
     }
@@ -1248,7 +1570,9 @@ static void test_task_seeds(void) {
         for (int k = 0; k < cope_task_split_count(g.t); k++) {
             const char *s = cope_task_split_name(g.t, k);
             cope_rng r1, r2, r3;
-            cope_rng_seed(&r1, 42); cope_rng_seed(&r2, 42); cope_rng_seed(&r3, 43);
+            cope_rng_seed(&r1, 42);
+            cope_rng_seed(&r2, 42);
+            cope_rng_seed(&r3, 43);
             int a[2048], na;
             gen_next(&g, s, &r1);
             memcpy(a, g.seq, sizeof a);
@@ -1274,7 +1598,6 @@ static void test_task_seeds(void) {
     }
 }
 
-
 /* Extreme weights (logits in the thousands): every output stays finite and every row a
  * distribution (stable softmax, a sigmoid and exp that cannot overflow). */
 static void test_extreme_weights(void) {
@@ -1288,7 +1611,10 @@ static void test_extreme_weights(void) {
         cope_trace *tr;
         cope_error err;
         int bad = 0;
-        if (cope_trace_new(&tr, m, 20, &err) || cope_trace_run(m, tr, ids, 20, &err)) { check(0, "extreme: %s", err.msg); continue; }
+        if (cope_trace_new(&tr, m, 20, &err) || cope_trace_run(m, tr, ids, 20, &err)) {
+            check(0, "extreme: %s", err.msg);
+            continue;
+        }
         for (int k = 0; k < 20 * 13; k++) bad += !isfinite(tr->logits[k]);
         for (int l = 0; l < 2; l++)
             for (int k = 0; k < COPE_TRACE_COUNT; k++)
@@ -1300,7 +1626,8 @@ static void test_extreme_weights(void) {
             cope_step(m, s, ids[i], lg, &err);
             for (int v = 0; v < 13; v++) bad += !isfinite(lg[v]);
         }
-        check(!bad, "extreme weights (x300), pe=%s: logits, trace and steps are finite (%d non-finite)", cope_pe_name((cope_pe)pe), bad);
+        check(!bad, "extreme weights (x300), pe=%s: logits, trace and steps are finite (%d non-finite)",
+              cope_pe_name((cope_pe)pe), bad);
         check_trace_structure(cope_pe_name((cope_pe)pe), m, tr);
         cope_state_free(s);
         cope_trace_free(tr);
@@ -1310,8 +1637,10 @@ static void test_extreme_weights(void) {
 
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-v") == 0) g_verbose = 1;
-        else g_dir = argv[i];
+        if (strcmp(argv[i], "-v") == 0)
+            g_verbose = 1;
+        else
+            g_dir = argv[i];
     }
     cope_rng_seed(&g_rng, 2024);
     test_golden();

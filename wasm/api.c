@@ -42,9 +42,9 @@ API const char *cope_wasm_status_name(int code) { return cope_status_name((cope_
  * Context: one loaded model and what its calls keep between calls */
 typedef struct {
     cope_model *m;
-    cope_trace *tr;      /* last trace; reused when the next one has the same T */
-    cope_state *st;      /* created at the first step */
-    float *step_logits;  /* [V] */
+    cope_trace *tr;     /* last trace; reused when the next one has the same T */
+    cope_state *st;     /* created at the first step */
+    float *step_logits; /* [V] */
 } cope_wasm_ctx;
 
 API void cope_wasm_unload(cope_wasm_ctx *c) {
@@ -75,8 +75,18 @@ API cope_wasm_ctx *cope_wasm_load(const void *buf, size_t len, cope_error *err) 
 #define CONFIG_INTS 13
 API int cope_wasm_config(const cope_wasm_ctx *c, int *out) {
     const cope_config *g = cope_model_config(c->m);
-    int v[CONFIG_INTS] = {g->vocab_size, g->n_ctx, g->n_layer, g->n_head, g->d_model, g->d_ff, (int)g->pe,
-                          g->npos, g->sep_keys, g->per_head_table, g->rel_max, g->tied,
+    int v[CONFIG_INTS] = {g->vocab_size,
+                          g->n_ctx,
+                          g->n_layer,
+                          g->n_head,
+                          g->d_model,
+                          g->d_ff,
+                          (int)g->pe,
+                          g->npos,
+                          g->sep_keys,
+                          g->per_head_table,
+                          g->rel_max,
+                          g->tied,
                           (int)cope_tokenizer_type(cope_model_tokenizer(c->m))};
     memcpy(out, v, sizeof v);
     return CONFIG_INTS;
@@ -93,10 +103,9 @@ API const char *cope_wasm_piece(const cope_wasm_ctx *c, int id) {
  * Tokenizer. ids [max_ids], spans [2*max_ids] (byte offset, byte length); counts[0] = tokens
  * found (may exceed max_ids), counts[1] = unknown pieces. Returns a status. A text of len bytes
  * has at most len tokens. */
-API int cope_wasm_tokenize(const cope_wasm_ctx *c, const char *text, size_t len, int *ids, int *spans,
-                           int max_ids, int *counts, cope_error *err) {
-    return cope_tokenize(cope_model_tokenizer(c->m), text, len, ids, spans, max_ids, &counts[0],
-                         &counts[1], err);
+API int cope_wasm_tokenize(const cope_wasm_ctx *c, const char *text, size_t len, int *ids, int *spans, int max_ids,
+                           int *counts, cope_error *err) {
+    return cope_tokenize(cope_model_tokenizer(c->m), text, len, ids, spans, max_ids, &counts[0], &counts[1], err);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -174,8 +183,8 @@ API int cope_wasm_task_max_len(int i, const char *split) {
 /* One example of task i from a generator seeded with seed_hi:seed_lo (the 64-bit seed in two
  * halves, since a JS number cannot carry it), in the ids of the model's vocabulary. Returns the
  * length, or -1 with err filled. */
-API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint32_t seed_lo,
-                         uint32_t seed_hi, int *seq, unsigned char *loss_on, int max_len, cope_error *err) {
+API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint32_t seed_lo, uint32_t seed_hi, int *seq,
+                         unsigned char *loss_on, int max_len, cope_error *err) {
     const cope_task *t = cope_task_get(i);
     if (!t) {
         cope_fail(err, COPE_ERR_ARG, "unknown task %d", i);

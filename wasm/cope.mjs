@@ -17,8 +17,21 @@
 // files in base64; this file then needs nothing else.
 const EMBEDDED = null;
 
-const CONFIG_KEYS = ['vocab_size', 'n_ctx', 'n_layer', 'n_head', 'd_model', 'd_ff', 'pe', 'npos',
-  'sep_keys', 'per_head_table', 'rel_max', 'tied', 'tokenizer'];
+const CONFIG_KEYS = [
+  'vocab_size',
+  'n_ctx',
+  'n_layer',
+  'n_head',
+  'd_model',
+  'd_ff',
+  'pe',
+  'npos',
+  'sep_keys',
+  'per_head_table',
+  'rel_max',
+  'tied',
+  'tokenizer',
+];
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -48,8 +61,11 @@ function coreError(name, message) {
 
 /** True when this engine runs wasm SIMD (a function returning i8x16.popcnt of a splat validates). */
 export function simdSupported() {
-  return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3,
-    2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+  return WebAssembly.validate(
+    new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+    ]),
+  );
 }
 
 function base64Bytes(s) {
@@ -83,7 +99,8 @@ function wasmModule(simd) {
   const key = simd ? 'simd' : 'scalar';
   if (!compiled.has(key)) {
     const p = (async () => {
-      const bytes = EMBEDDED ? base64Bytes(EMBEDDED[key])
+      const bytes = EMBEDDED
+        ? base64Bytes(EMBEDDED[key])
         : await readBytes(new URL(`cope-${key}.wasm`, import.meta.url));
       return WebAssembly.compile(bytes);
     })();
@@ -103,7 +120,8 @@ class Runtime {
   constructor(instance) {
     this.x = instance.exports;
     const x = this.x;
-    if (x.__set_stack_limits) { // the checked build's stack-overflow checks need the limits
+    if (x.__set_stack_limits) {
+      // the checked build's stack-overflow checks need the limits
       x.emscripten_stack_init();
       x.__set_stack_limits(x.emscripten_stack_get_base(), x.emscripten_stack_get_end());
     }
@@ -115,47 +133,62 @@ class Runtime {
         statuses[this.str(x.cope_wasm_status_name(c))] = [c, this.str(x.cope_wasm_strerror(c))];
     }
     /** the trace arrays' names, in the core's order (cope_trace_array) */
-    this.traceArrays = Object.freeze(Array.from({ length: x.cope_wasm_trace_count() },
-      (_, k) => this.str(x.cope_wasm_trace_name(k))));
+    this.traceArrays = Object.freeze(
+      Array.from({ length: x.cope_wasm_trace_count() }, (_, k) => this.str(x.cope_wasm_trace_name(k))),
+    );
   }
   // Views are made from the current buffer on every access: any call may have grown memory.
-  get u8() { return new Uint8Array(this.x.memory.buffer); }
-  i32(ptr, n) { return new Int32Array(this.x.memory.buffer, ptr, n); }
-  f32(ptr, n) { return new Float32Array(this.x.memory.buffer, ptr, n); }
+  get u8() {
+    return new Uint8Array(this.x.memory.buffer);
+  }
+  i32(ptr, n) {
+    return new Int32Array(this.x.memory.buffer, ptr, n);
+  }
+  f32(ptr, n) {
+    return new Float32Array(this.x.memory.buffer, ptr, n);
+  }
   malloc(n) {
     const p = this.x.cope_wasm_malloc(n);
     if (!p) throw coreError('nomem', `out of memory (${n} bytes)`);
     return p;
   }
-  str(ptr) { // NUL-terminated UTF-8 at ptr, or null
+  str(ptr) {
+    // NUL-terminated UTF-8 at ptr, or null
     if (!ptr) return null;
     const u8 = this.u8;
     let end = ptr;
     while (u8[end]) end++;
     return dec.decode(u8.subarray(ptr, end));
   }
-  cstr(s) { // malloc'd NUL-terminated copy of s; the caller frees it
+  cstr(s) {
+    // malloc'd NUL-terminated copy of s; the caller frees it
     const b = enc.encode(s);
     const p = this.malloc(b.length + 1);
     this.u8.set(b, p);
     this.u8[p + b.length] = 0;
     return p;
   }
-  ints(arr) { // malloc'd int32 copy
+  ints(arr) {
+    // malloc'd int32 copy
     const p = this.malloc(Math.max(1, arr.length) * 4);
     this.i32(p, arr.length).set(arr);
     return p;
   }
   fail() {
     const code = this.x.cope_wasm_error_code(this.err);
-    return new CopeError(this.str(this.x.cope_wasm_error_msg(this.err)), code,
-      this.str(this.x.cope_wasm_strerror(code)));
+    return new CopeError(
+      this.str(this.x.cope_wasm_error_msg(this.err)),
+      code,
+      this.str(this.x.cope_wasm_strerror(code)),
+    );
   }
 }
 
 async function instantiate(simd) {
   const mod = await wasmModule(simd);
-  const fault = (what) => () => { throw new CopeError(`wasm memory check failed: ${what}`, 0, 'fault'); };
+  const fault = (what) => () => {
+    throw new CopeError(`wasm memory check failed: ${what}`, 0, 'fault');
+  };
   const instance = await WebAssembly.instantiate(mod, {
     env: {
       emscripten_notify_memory_growth() {}, // views are re-read anyway
@@ -163,11 +196,14 @@ async function instantiate(simd) {
       segfault: fault('out-of-bounds access (SAFE_HEAP)'),
       alignfault: fault('misaligned access (SAFE_HEAP)'),
     },
-    wasi_snapshot_preview1: { // the checked build's assertion messages and abort
+    wasi_snapshot_preview1: {
+      // the checked build's assertion messages and abort
       fd_write: () => 0,
       fd_close: () => 0,
       fd_seek: () => 0,
-      proc_exit: (code) => { throw new CopeError(`wasm aborted (exit ${code}): an assertion failed`, 0, 'fault'); },
+      proc_exit: (code) => {
+        throw new CopeError(`wasm aborted (exit ${code}): an assertion failed`, 0, 'fault');
+      },
     },
   });
   return new Runtime(instance);
@@ -210,7 +246,9 @@ export class CopeModel {
     const v = Array.from(rt.i32(p, n));
     x.cope_wasm_free(p);
     const c = {};
-    CONFIG_KEYS.forEach((k, i) => { c[k] = v[i]; });
+    CONFIG_KEYS.forEach((k, i) => {
+      c[k] = v[i];
+    });
     c.pe = rt.str(x.cope_wasm_pe_name(c.pe));
     c.sep_keys = !!c.sep_keys;
     c.per_head_table = !!c.per_head_table;
@@ -233,16 +271,20 @@ export class CopeModel {
   }
 
   /** Bytes of wasm memory this model's instance holds (it never shrinks). */
-  get memoryBytes() { return this._x.memory.buffer.byteLength; }
+  get memoryBytes() {
+    return this._x.memory.buffer.byteLength;
+  }
 
   /** The tasks compiled into the core: [{ name, description, splits }]. */
   get tasks() {
-    const x = this._x, rt = this._rt;
+    const x = this._x,
+      rt = this._rt;
     return Array.from({ length: x.cope_wasm_task_count() }, (_, i) => ({
       name: rt.str(x.cope_wasm_task_name(i)),
       description: rt.str(x.cope_wasm_task_description(i)),
-      splits: Array.from({ length: x.cope_wasm_task_split_count(i) },
-        (_, k) => rt.str(x.cope_wasm_task_split_name(i, k))),
+      splits: Array.from({ length: x.cope_wasm_task_split_count(i) }, (_, k) =>
+        rt.str(x.cope_wasm_task_split_name(i, k)),
+      ),
     }));
   }
 
@@ -252,19 +294,25 @@ export class CopeModel {
    * vocabulary, unknownPieces: those pieces of text }.
    */
   tokenize(text) {
-    const x = this._x, rt = this._rt;
+    const x = this._x,
+      rt = this._rt;
     const bytes = enc.encode(String(text));
     const max = Math.max(1, bytes.length);
-    const tp = rt.malloc(max), ip = rt.malloc(4 * max), sp = rt.malloc(8 * max), cp = rt.malloc(8);
+    const tp = rt.malloc(max),
+      ip = rt.malloc(4 * max),
+      sp = rt.malloc(8 * max),
+      cp = rt.malloc(8);
     try {
       rt.u8.set(bytes, tp);
       if (x.cope_wasm_tokenize(this._ctx, tp, bytes.length, ip, sp, max, cp, rt.err)) throw rt.fail();
       const [n, unknown] = rt.i32(cp, 2);
-      const ids = rt.i32(ip, n).slice(), byteSpans = rt.i32(sp, 2 * n).slice();
+      const ids = rt.i32(ip, n).slice(),
+        byteSpans = rt.i32(sp, 2 * n).slice();
       // UTF-8 byte offsets -> string indices: count UTF-16 units of the bytes before each offset
       const spans = [];
       for (let i = 0; i < n; i++) {
-        const b = byteSpans[2 * i], e = b + byteSpans[2 * i + 1];
+        const b = byteSpans[2 * i],
+          e = b + byteSpans[2 * i + 1];
         const s = dec.decode(bytes.subarray(0, b)).length;
         spans.push([s, s + dec.decode(bytes.subarray(b, e)).length]);
       }
@@ -298,7 +346,8 @@ export class CopeModel {
    * field is an array over heads of Float32Array [T*T], row = query i, column = key j.
    */
   trace(ids) {
-    const x = this._x, rt = this._rt;
+    const x = this._x,
+      rt = this._rt;
     const a = checkIds(ids);
     const { n_layer: L, n_head: H, vocab_size: V } = this.config;
     const T = a.length;
@@ -330,7 +379,8 @@ export class CopeModel {
    * query's row.
    */
   step(id) {
-    const x = this._x, rt = this._rt;
+    const x = this._x,
+      rt = this._rt;
     const [tok] = checkIds([id], 'id');
     const lp = x.cope_wasm_step(this._ctx, tok, rt.err);
     if (!lp) throw rt.fail();
@@ -353,10 +403,14 @@ export class CopeModel {
   }
 
   /** Empties the decoding state. */
-  reset() { this._x.cope_wasm_reset(this._ctx); }
+  reset() {
+    this._x.cope_wasm_reset(this._ctx);
+  }
 
   /** Tokens in the decoding state. */
-  get length() { return this._x.cope_wasm_length(this._ctx); }
+  get length() {
+    return this._x.cope_wasm_length(this._ctx);
+  }
 
   /**
    * One example of a task from a generator seeded with seed (a non-negative integer or BigInt
@@ -364,22 +418,34 @@ export class CopeModel {
    * Int32Array, pieces: string[], scored: Uint8Array (1 where the model is scored) }.
    */
   sample(task, seed, split = 'train') {
-    const x = this._x, rt = this._rt;
+    const x = this._x,
+      rt = this._rt;
     const names = this.tasks.map((t) => t.name);
     const i = names.indexOf(task);
     if (i < 0) throw coreError('arg', `unknown task "${task}" (tasks: ${names.join(', ')})`);
     let s;
-    try { s = BigInt(seed); } catch { s = -1n; }
+    try {
+      s = BigInt(seed);
+    } catch {
+      s = -1n;
+    }
     if (s < 0n || s >= 1n << 64n) throw coreError('arg', `seed ${seed} is not an integer in 0..2^64-1`);
     const sp = rt.cstr(String(split));
     const max = Math.max(1, x.cope_wasm_task_max_len(i, sp));
-    const qp = rt.malloc(4 * max), lp = rt.malloc(max);
+    const qp = rt.malloc(4 * max),
+      lp = rt.malloc(max);
     try {
       const n = x.cope_wasm_sample(this._ctx, i, sp, Number(s & 0xffffffffn), Number(s >> 32n), qp, lp, max, rt.err);
       if (n < 0) throw rt.fail();
       const ids = rt.i32(qp, n).slice();
-      return { task, split: String(split), seed: s, ids, pieces: Array.from(ids, (id) => this.vocab[id]),
-        scored: rt.u8.slice(lp, lp + n) };
+      return {
+        task,
+        split: String(split),
+        seed: s,
+        ids,
+        pieces: Array.from(ids, (id) => this.vocab[id]),
+        scored: rt.u8.slice(lp, lp + n),
+      };
     } finally {
       for (const p of [sp, qp, lp]) x.cope_wasm_free(p);
     }

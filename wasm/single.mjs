@@ -8,5 +8,4 @@ const marker = 'const EMBEDDED = null;';
 const text = readFileSync(src, 'utf8');
 if (!text.includes(marker)) throw new Error(`${src} lacks the line "${marker}"`);
 const b64 = (f) => readFileSync(f).toString('base64');
-writeFileSync(out, text.replace(marker,
-  `const EMBEDDED = { simd: '${b64(simd)}', scalar: '${b64(scalar)}' };`));
+writeFileSync(out, text.replace(marker, `const EMBEDDED = { simd: '${b64(simd)}', scalar: '${b64(scalar)}' };`));

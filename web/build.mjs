@@ -4,13 +4,24 @@
 // models/index.json (name, task, pe, baseline pairing) from each file's cope_config.
 // Usage: node web/build.mjs [--out DIR] [--wasm build/wasm] MODEL.safetensors...
 import { build } from 'esbuild';
-import { mkdirSync, copyFileSync, writeFileSync, openSync, readSync, closeSync, statSync, rmSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  copyFileSync,
+  writeFileSync,
+  openSync,
+  readSync,
+  closeSync,
+  statSync,
+  rmSync,
+  existsSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-let out = 'build/web', wasm = 'build/wasm';
+let out = 'build/web',
+  wasm = 'build/wasm';
 const models = [];
 for (let k = 0; k < args.length; k++) {
   if (args[k] === '--out') out = args[++k];
@@ -43,11 +54,26 @@ function modelIndex(files) {
   const list = [];
   for (const f of files) {
     let c;
-    try { c = readConfig(f); } catch (e) { console.warn(`web: skipping ${f}: ${e.message}`); continue; }
+    try {
+      c = readConfig(f);
+    } catch (e) {
+      console.warn(`web: skipping ${f}: ${e.message}`);
+      continue;
+    }
     const name = basename(f).replace(/\.safetensors$/, '');
     const p = c.provenance || {};
-    list.push({ name, file: `models/${basename(f)}`, task: p.task || '', pe: c.pe, sep_keys: c.cope_gate_keys === 'sep',
-      n_layer: c.n_layer, n_head: c.n_head, n_ctx: c.n_ctx, bytes: statSync(f).size, src: f });
+    list.push({
+      name,
+      file: `models/${basename(f)}`,
+      task: p.task || '',
+      pe: c.pe,
+      sep_keys: c.cope_gate_keys === 'sep',
+      n_layer: c.n_layer,
+      n_head: c.n_head,
+      n_ctx: c.n_ctx,
+      bytes: statSync(f).size,
+      src: f,
+    });
   }
   // baseline pairing: same task, the other kind of pe (CoPE <-> not CoPE), same seed suffix preferred
   const isCope = (e) => e.pe.startsWith('cope');
@@ -58,7 +84,11 @@ function modelIndex(files) {
     e.baseline = others[0]?.name || null;
   }
   const rank = (e) => [isCope(e) ? 0 : 1, TASK_ORDER.includes(e.task) ? TASK_ORDER.indexOf(e.task) : 99, e.name];
-  list.sort((a, b) => { const x = rank(a), y = rank(b); return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]); });
+  list.sort((a, b) => {
+    const x = rank(a),
+      y = rank(b);
+    return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
+  });
   return list;
 }
 
@@ -69,18 +99,42 @@ mkdirSync(join(out, 'models'), { recursive: true });
 mkdirSync(join(out, 'wasm'), { recursive: true });
 mkdirSync(join(out, 'examples'), { recursive: true });
 
-const common = { bundle: true, minify: true, sourcemap: true, target: ['es2022'], logLevel: 'warning', legalComments: 'linked' };
-await build({ ...common, entryPoints: { app: join(here, 'src/app.js'), 'cope-viz': join(here, 'src/cope-viz.js') },
-  outdir: out, format: 'esm', loader: { '.css': 'text' } });
+const common = {
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  target: ['es2022'],
+  logLevel: 'warning',
+  legalComments: 'linked',
+};
+await build({
+  ...common,
+  entryPoints: { app: join(here, 'src/app.js'), 'cope-viz': join(here, 'src/cope-viz.js') },
+  outdir: out,
+  format: 'esm',
+  loader: { '.css': 'text' },
+});
 // The worker: a classic script with the single-file wasm module inlined, so it also starts from a blob.
-await build({ ...common, entryPoints: { worker: join(here, 'src/worker.js') }, outdir: out, format: 'iife',
-  alias: { 'cope-wasm': cope }, external: ['node:*'], logOverride: { 'empty-import-meta': 'silent' } });
+await build({
+  ...common,
+  entryPoints: { worker: join(here, 'src/worker.js') },
+  outdir: out,
+  format: 'iife',
+  alias: { 'cope-wasm': cope },
+  external: ['node:*'],
+  logOverride: { 'empty-import-meta': 'silent' },
+});
 
 for (const f of ['index.html', 'embed.html', 'src/style.css', 'examples/blog-post.html'])
   copyFileSync(join(here, f), join(out, f.replace(/^src\//, '')));
 for (const f of ['cope.mjs', 'cope-simd.wasm', 'cope-scalar.wasm']) copyFileSync(join(wasm, f), join(out, 'wasm', f));
 
 const index = modelIndex(models);
-for (const e of index) { copyFileSync(e.src, join(out, e.file)); delete e.src; }
+for (const e of index) {
+  copyFileSync(e.src, join(out, e.file));
+  delete e.src;
+}
 writeFileSync(join(out, 'models/index.json'), `${JSON.stringify(index, null, 1)}\n`);
-console.log(`web: built ${out} with ${index.length} model${index.length === 1 ? '' : 's'}${index.length ? `: ${index.map((e) => e.name).join(', ')}` : ''}`);
+console.log(
+  `web: built ${out} with ${index.length} model${index.length === 1 ? '' : 's'}${index.length ? `: ${index.map((e) => e.name).join(', ')}` : ''}`,
+);

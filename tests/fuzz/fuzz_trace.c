@@ -12,11 +12,24 @@ static cope_model *model(void) {
     if (m) return m;
     static char store[20][8];
     const char *vocab[20];
-    for (int i = 0; i < 20; i++) { store[i][0] = 'a' + i; store[i][1] = 0; vocab[i] = store[i]; }
+    for (int i = 0; i < 20; i++) {
+        store[i][0] = 'a' + i;
+        store[i][1] = 0;
+        vocab[i] = store[i];
+    }
     cope_config c;
     cope_config_default(&c);
-    c.vocab_size = 20; c.n_ctx = 48; c.n_layer = 2; c.n_head = 2; c.d_model = 16; c.d_ff = 32;
-    c.pe = COPE_PE_COPE_REL; c.npos = 4; c.rel_max = 6; c.sep_keys = 1; c.per_head_table = 1;
+    c.vocab_size = 20;
+    c.n_ctx = 48;
+    c.n_layer = 2;
+    c.n_head = 2;
+    c.d_model = 16;
+    c.d_ff = 32;
+    c.pe = COPE_PE_COPE_REL;
+    c.npos = 4;
+    c.rel_max = 6;
+    c.sep_keys = 1;
+    c.per_head_table = 1;
     cope_tokenizer *t;
     if (cope_tokenizer_new(&t, COPE_TOK_WORDS, vocab, 20, NULL) || cope_model_new(&m, &c, t, 5, NULL)) abort();
     float *p = cope_model_params(m);
@@ -51,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     double s = 0;
                     for (int j = 0; j <= i; j++) {
                         size_t o = ((size_t)h * T + i) * T + j;
-                        float a = cope_trace_get(tr, COPE_TRACE_ATTN, l)[o], pa = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l)[o];
+                        float a = cope_trace_get(tr, COPE_TRACE_ATTN, l)[o],
+                              pa = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l)[o];
                         if (!isfinite(a) || !isfinite(pa) || pa > 1.0f) abort();
                         s += a;
                     }

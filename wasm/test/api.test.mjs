@@ -6,8 +6,20 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { COPE, CopeError, CopeModel, ROOT, TMP, WASM_DIR, compareTraces, cope, flatTrace, nativeTrace,
-  randomIds, toyModel } from './helpers.mjs';
+import {
+  COPE,
+  CopeError,
+  CopeModel,
+  ROOT,
+  TMP,
+  WASM_DIR,
+  compareTraces,
+  cope,
+  flatTrace,
+  nativeTrace,
+  randomIds,
+  toyModel,
+} from './helpers.mjs';
 
 const GOLDEN = join(ROOT, 'tests/golden/cope.model.safetensors');
 const goldenBytes = readFileSync(GOLDEN);
@@ -29,10 +41,13 @@ function nativeLoadError(bytes, tag) {
 
 function randomBytes(n, seed) {
   let s = seed;
-  return Uint8Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) >>> 0; return s >>> 24; });
+  return Uint8Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return s >>> 24;
+  });
 }
 
-test('bad bytes throw a CopeError with the core\'s message; loading works afterwards', async () => {
+test("bad bytes throw a CopeError with the core's message; loading works afterwards", async () => {
   const header = Number(goldenBytes.readBigUInt64LE(0));
   const cases = {
     empty: new Uint8Array(0),
@@ -45,12 +60,16 @@ test('bad bytes throw a CopeError with the core\'s message; loading works afterw
   };
   for (const [name, bytes] of Object.entries(cases)) {
     for (const simd of [true, false]) {
-      await assert.rejects(CopeModel.load(bytes, { simd }), (e) => {
-        assert.ok(e instanceof CopeError && e instanceof Error, name);
-        assert.equal(e.message, nativeLoadError(bytes, name.replace(/ /g, '_')), name);
-        assert.ok(e.code > 0 && e.status.length > 0, name);
-        return true;
-      }, name);
+      await assert.rejects(
+        CopeModel.load(bytes, { simd }),
+        (e) => {
+          assert.ok(e instanceof CopeError && e instanceof Error, name);
+          assert.equal(e.message, nativeLoadError(bytes, name.replace(/ /g, '_')), name);
+          assert.ok(e.code > 0 && e.status.length > 0, name);
+          return true;
+        },
+        name,
+      );
     }
   }
   const m = await CopeModel.load(goldenBytes);
@@ -62,13 +81,31 @@ test('errors on a loaded model leave it usable', async () => {
   const m = await CopeModel.load(goldenBytes);
   const ids = randomIds(10, m.config.vocab_size, 4);
   const before = flatTrace(m.trace(ids));
-  assert.throws(() => m.trace([1, 99, 2]), (e) => e instanceof CopeError && /ids\[1\] = 99 is outside the vocabulary 0\.\.10/.test(e.message));
-  assert.throws(() => m.trace([]), (e) => e instanceof CopeError && /empty/.test(e.message));
-  assert.throws(() => m.trace([1, 1.5]), (e) => e instanceof CopeError && /not an integer/.test(e.message));
-  assert.throws(() => m.step(-1), (e) => e instanceof CopeError && /outside the vocabulary/.test(e.message));
+  assert.throws(
+    () => m.trace([1, 99, 2]),
+    (e) => e instanceof CopeError && /ids\[1\] = 99 is outside the vocabulary 0\.\.10/.test(e.message),
+  );
+  assert.throws(
+    () => m.trace([]),
+    (e) => e instanceof CopeError && /empty/.test(e.message),
+  );
+  assert.throws(
+    () => m.trace([1, 1.5]),
+    (e) => e instanceof CopeError && /not an integer/.test(e.message),
+  );
+  assert.throws(
+    () => m.step(-1),
+    (e) => e instanceof CopeError && /outside the vocabulary/.test(e.message),
+  );
   assert.throws(() => m.piece(11), CopeError);
-  assert.throws(() => m.sample('no-such-task', 1), (e) => /unknown task "no-such-task" \(tasks: .*toy/.test(e.message));
-  assert.throws(() => m.sample('toy', 1), (e) => /vocabulary lacks/.test(e.message)); // not a toy model
+  assert.throws(
+    () => m.sample('no-such-task', 1),
+    (e) => /unknown task "no-such-task" \(tasks: .*toy/.test(e.message),
+  );
+  assert.throws(
+    () => m.sample('toy', 1),
+    (e) => /vocabulary lacks/.test(e.message),
+  ); // not a toy model
   const c = compareTraces(flatTrace(m.trace(ids)), before, { atol: 0, rtol: 0 });
   assert.equal(c.worst, 0, c.where);
   m.free();
@@ -78,13 +115,23 @@ test('trace array names and status codes come from the core', async () => {
   const m = await CopeModel.load(goldenBytes);
   const ids = [1, 2, 3];
   const native = Object.keys(nativeTrace(GOLDEN, ids, 'names')).filter((k) => k.startsWith('layers.0.'));
-  assert.deepEqual(m.traceArrays, native.map((k) => k.slice('layers.0.'.length)));
+  assert.deepEqual(
+    m.traceArrays,
+    native.map((k) => k.slice('layers.0.'.length)),
+  );
   assert.deepEqual(Object.keys(m.trace(ids).layers[0]), m.traceArrays);
   assert.deepEqual(Object.keys(m.step(1).layers[0]), m.traceArrays);
   // an error the JS side raises carries the same code and words as the core's own of that kind
-  const code = (f) => { try { f(); } catch (e) { return [e.code, e.status]; } assert.fail('no error'); };
-  const [jsCode, jsWords] = code(() => m.piece(11));      // checked in JS
-  const [coreCode, coreWords] = code(() => m.step(-1));   // checked in the core
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return [e.code, e.status];
+    }
+    assert.fail('no error');
+  };
+  const [jsCode, jsWords] = code(() => m.piece(11)); // checked in JS
+  const [coreCode, coreWords] = code(() => m.step(-1)); // checked in the core
   assert.ok(jsCode > 0);
   assert.deepEqual([jsCode, jsWords], [coreCode, coreWords]);
   const [argCode, argWords] = code(() => m.trace([1, 1.5])); // COPE_ERR_ARG, raised in JS
@@ -95,13 +142,23 @@ test('trace array names and status codes come from the core', async () => {
 test('input longer than the context is a clear error', async () => {
   const m = await CopeModel.load(goldenBytes);
   const C = m.config.n_ctx;
-  assert.throws(() => m.trace(randomIds(C + 1, m.config.vocab_size)), (e) => e instanceof CopeError &&
-    e.message === `sequence of ${C + 1} tokens exceeds the model's context n_ctx = ${C}` && e.status.length > 0);
+  assert.throws(
+    () => m.trace(randomIds(C + 1, m.config.vocab_size)),
+    (e) =>
+      e instanceof CopeError &&
+      e.message === `sequence of ${C + 1} tokens exceeds the model's context n_ctx = ${C}` &&
+      e.status.length > 0,
+  );
   assert.equal(m.trace(randomIds(C, m.config.vocab_size)).T, C); // exactly n_ctx is fine
-  const text = Array(C + 5).fill('the').join(' ');
+  const text = Array(C + 5)
+    .fill('the')
+    .join(' ');
   assert.throws(() => m.trace(m.tokenize(text).ids), /exceeds the model's context/);
   for (let t = 0; t < C; t++) m.step(1);
-  assert.throws(() => m.step(1), (e) => e.message === `the context is full (n_ctx = ${C})`);
+  assert.throws(
+    () => m.step(1),
+    (e) => e.message === `the context is full (n_ctx = ${C})`,
+  );
   m.reset();
   assert.equal(m.step(1).t, 0);
   m.free();
@@ -112,10 +169,23 @@ test('tokenize: ids, spans in string indices, unknown words reported', async () 
   const text = 'The  cat sat on the Mätt and zebra\tran';
   const tk = m.tokenize(text);
   const v = (w) => m.vocab.indexOf(w);
-  assert.deepEqual(Array.from(tk.ids), [v('the'), v('cat'), v('sat'), v('on'), v('the'), v('<unk>'), v('and'), v('<unk>'), v('ran')]);
+  assert.deepEqual(Array.from(tk.ids), [
+    v('the'),
+    v('cat'),
+    v('sat'),
+    v('on'),
+    v('the'),
+    v('<unk>'),
+    v('and'),
+    v('<unk>'),
+    v('ran'),
+  ]);
   assert.equal(tk.unknown, 2);
   assert.deepEqual(tk.unknownPieces, ['Mätt', 'zebra']);
-  assert.deepEqual(tk.spans.map(([s, e]) => text.slice(s, e)), ['The', 'cat', 'sat', 'on', 'the', 'Mätt', 'and', 'zebra', 'ran']);
+  assert.deepEqual(
+    tk.spans.map(([s, e]) => text.slice(s, e)),
+    ['The', 'cat', 'sat', 'on', 'the', 'Mätt', 'and', 'zebra', 'ran'],
+  );
   assert.equal(m.detokenize(tk.ids), 'the cat sat on the <unk> and <unk> ran');
   assert.equal(m.tokenize('').ids.length, 0);
   assert.equal(m.tokenize('   ').ids.length, 0);
@@ -127,7 +197,19 @@ test('model info: config and vocabulary as the file says (native cope info --jso
     const path = join(ROOT, `tests/golden/${file}.model.safetensors`);
     const m = await CopeModel.load(readFileSync(path));
     const info = JSON.parse(cope('info', path, '--json'));
-    for (const k of ['vocab_size', 'n_ctx', 'n_layer', 'n_head', 'd_model', 'd_ff', 'pe', 'npos', 'rel_max', 'tied', 'n_params'])
+    for (const k of [
+      'vocab_size',
+      'n_ctx',
+      'n_layer',
+      'n_head',
+      'd_model',
+      'd_ff',
+      'pe',
+      'npos',
+      'rel_max',
+      'tied',
+      'n_params',
+    ])
       if (k in info) assert.equal(m.config[k], info[k], `${file}: ${k}`);
     assert.equal(m.config.sep_keys, info.cope_gate_keys === 'sep');
     assert.equal(m.config.per_head_table, info.cope_table === 'per-head');
@@ -146,10 +228,14 @@ test('task sampling is deterministic per seed and matches native cope sample', a
   };
   for (const split of ['train', 'ood'])
     for (const seed of [0, 1, 42, 2 ** 40 + 3]) {
-      const a = m.sample('toy', seed, split), b = m.sample('toy', seed, split);
+      const a = m.sample('toy', seed, split),
+        b = m.sample('toy', seed, split);
       assert.deepEqual(a.ids, b.ids);
       assert.deepEqual(a.scored, b.scored);
-      assert.equal(a.scored.reduce((x, y) => x + y, 0), 1);
+      assert.equal(
+        a.scored.reduce((x, y) => x + y, 0),
+        1,
+      );
       assert.equal(text(a), cope('sample', '--task', 'toy', '--split', split, '--seed', String(seed)).trim());
     }
   const seen = new Set(Array.from({ length: 20 }, (_, s) => m.sample('toy', s).ids.join(',')));
@@ -174,7 +260,10 @@ test('memory does not grow over 1,000 traces, steps and failed calls', async () 
   for (let i = 0; i < 1000; i++) {
     m.trace(i % 2 ? ids : ids.slice(0, 5 + (i % 7))); // alternating lengths: the trace is remade
     m.tokenize('a b . a ?');
-    if (i % 10 === 0) { m.reset(); for (let t = 0; t < 5; t++) m.step(ids[t]); }
+    if (i % 10 === 0) {
+      m.reset();
+      for (let t = 0; t < 5; t++) m.step(ids[t]);
+    }
     if (i % 100 === 0) assert.throws(() => m.trace([V]));
   }
   assert.equal(m.memoryBytes, start);

@@ -33,16 +33,33 @@ self.onmessage = async (e) => {
   try { self.postMessage(await probe(...e.data)); } catch (err) { self.postMessage({ failed: String(err) }); }
 };`;
 
-const TYPES = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
+const TYPES = {
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.html': 'text/html',
+};
 let server, browser, base;
 
 before(async () => {
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (path === '/') { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>cope</title>'); return; }
-    if (path === '/probe.mjs') { res.setHeader('content-type', 'text/javascript'); res.end(probe); return; }
+    if (path === '/') {
+      res.setHeader('content-type', 'text/html');
+      res.end('<!doctype html><title>cope</title>');
+      return;
+    }
+    if (path === '/probe.mjs') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(probe);
+      return;
+    }
     const file = join(ROOT, normalize(path));
-    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) { res.statusCode = 404; res.end(); return; }
+    if (!file.startsWith(ROOT) || !existsSync(file) || !statSync(file).isFile()) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     res.setHeader('content-type', TYPES[extname(file)] ?? 'application/octet-stream');
     createReadStream(file).pipe(res);
   });
@@ -51,8 +68,15 @@ before(async () => {
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'], // launch() gives a fresh profile directory
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ], // launch() gives a fresh profile directory
   });
 });
 
@@ -67,11 +91,18 @@ async function inBrowser(where, moduleFile, simd) {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${base}/`);
   const args = [`${base}${wasmUrl}/${moduleFile}`, `${base}${MODEL}`, IDS, simd];
-  const out = await page.evaluate(async ([where, args]) => {
-    if (where === 'page') return (await import('/probe.mjs')).probe(...args);
-    const w = new Worker('/probe.mjs', { type: 'module' });
-    return new Promise((resolve) => { w.onmessage = (e) => resolve(e.data); w.onerror = (e) => resolve({ failed: e.message }); w.postMessage(args); });
-  }, [where, args]);
+  const out = await page.evaluate(
+    async ([where, args]) => {
+      if (where === 'page') return (await import('/probe.mjs')).probe(...args);
+      const w = new Worker('/probe.mjs', { type: 'module' });
+      return new Promise((resolve) => {
+        w.onmessage = (e) => resolve(e.data);
+        w.onerror = (e) => resolve({ failed: e.message });
+        w.postMessage(args);
+      });
+    },
+    [where, args],
+  );
   await page.close();
   assert.deepEqual(errors, []);
   assert.equal(out.failed, undefined, out.failed);
@@ -84,8 +115,12 @@ async function nodeResult(simd) {
     const m = await CopeModel.load(join(ROOT, MODEL), { simd });
     const tr = flatTrace(m.trace(IDS));
     const T = IDS.length;
-    reference[simd] = { logits: Array.from(tr.logits), attn: Array.from(tr['layers.1.attn'].subarray(T * T, 2 * T * T)),
-      positions: Array.from(tr['layers.0.positions'].subarray(0, T * T)), stepLogits: Array.from(m.step(IDS[0]).logits) };
+    reference[simd] = {
+      logits: Array.from(tr.logits),
+      attn: Array.from(tr['layers.1.attn'].subarray(T * T, 2 * T * T)),
+      positions: Array.from(tr['layers.0.positions'].subarray(0, T * T)),
+      stepLogits: Array.from(m.step(IDS[0]).logits),
+    };
     m.free();
   }
   return reference[simd];

@@ -17,12 +17,16 @@ process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
  * (random weights and CoPE tables, n_ctx 512: long sequences; made by build/wasm/bench_native).
  */
 export function testModels() {
-  const list = (dir, re) => (existsSync(join(ROOT, dir)) ? readdirSync(join(ROOT, dir)) : [])
-    .filter((f) => re.test(f)).sort().map((f) => join(ROOT, dir, f));
+  const list = (dir, re) =>
+    (existsSync(join(ROOT, dir)) ? readdirSync(join(ROOT, dir)) : [])
+      .filter((f) => re.test(f))
+      .sort()
+      .map((f) => join(ROOT, dir, f));
   return [...list('tests/golden', /\.model\.safetensors$/), ...list('models', /\.safetensors$/), benchModel()];
 }
 
-export function benchModel() { // made by the native helper, whichever wasm build is under test
+export function benchModel() {
+  // made by the native helper, whichever wasm build is under test
   const dir = join(ROOT, 'build/wasm');
   const path = join(dir, 'bench.safetensors');
   if (!existsSync(path)) execFileSync(join(dir, 'bench_native'), ['model', path]);
@@ -38,8 +42,25 @@ let toyPath;
 export function toyModel() {
   if (!toyPath) {
     toyPath = join(TMP, 'toy.safetensors');
-    cope('train', '--task', 'toy', '--steps', '1', '--layers', '2', '--dim', '16', '--heads', '2',
-      '--ff', '32', '--eval-n', '10', '--out', toyPath);
+    cope(
+      'train',
+      '--task',
+      'toy',
+      '--steps',
+      '1',
+      '--layers',
+      '2',
+      '--dim',
+      '16',
+      '--heads',
+      '2',
+      '--ff',
+      '32',
+      '--eval-n',
+      '10',
+      '--out',
+      toyPath,
+    );
   }
   return toyPath;
 }
@@ -55,7 +76,10 @@ export function readSafetensors(path) {
     if (t.dtype !== 'F32') throw new Error(`${name}: dtype ${t.dtype}`);
     const [b, e] = t.data_offsets;
     const bytes = buf.subarray(8 + n + b, 8 + n + e);
-    out[name] = { shape: t.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) };
+    out[name] = {
+      shape: t.shape,
+      data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)),
+    };
   }
   return out;
 }
@@ -85,7 +109,11 @@ export function flatTrace(tr) {
 export function randomIds(T, V, seed = 1) {
   let s = seed >>> 0 || 1;
   return Array.from({ length: T }, () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % V;
   });
 }
@@ -96,12 +124,17 @@ export function randomIds(T, V, seed = 1) {
  */
 export function compare(got, ref, atol, rtol) {
   if (got.length !== ref.length) return { worst: Infinity, where: `length ${got.length} vs ${ref.length}` };
-  let worst = 0, at = -1, maxAbs = 0;
+  let worst = 0,
+    at = -1,
+    maxAbs = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i] - ref[i]);
     const use = Number.isNaN(d) ? Infinity : d / (atol + rtol * Math.abs(ref[i]));
     if (d > maxAbs) maxAbs = d;
-    if (use > worst) { worst = use; at = i; }
+    if (use > worst) {
+      worst = use;
+      at = i;
+    }
   }
   return { worst, maxAbs, where: at < 0 ? '' : `index ${at}: got ${got[at]}, expected ${ref[at]}` };
 }
@@ -111,7 +144,8 @@ export function compare(got, ref, atol, rtol) {
  * array's name and reference values returning one. Returns the worst entry and the largest |diff|.
  */
 export function compareTraces(got, ref, tol) {
-  let worst = { worst: 0, where: '' }, maxAbs = 0;
+  let worst = { worst: 0, where: '' },
+    maxAbs = 0;
   for (const k of Object.keys(ref)) {
     if (!(k in got)) return { worst: Infinity, maxAbs: Infinity, where: `missing ${k}` };
     const { atol, rtol } = typeof tol === 'function' ? tol(k, ref[k]) : tol;

@@ -4,8 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { basename } from 'node:path';
-import { CopeModel, compare, compareTraces, flatTrace, nativeTrace, randomIds,
-  simdSupported, testModels } from './helpers.mjs';
+import {
+  CopeModel,
+  compare,
+  compareTraces,
+  flatTrace,
+  nativeTrace,
+  randomIds,
+  simdSupported,
+  testModels,
+} from './helpers.mjs';
 
 // Tolerance, per array A (the logits, or one layer's [H, T, T] array): |a - b| <= eps * max(1,
 // max |A_ref|). The scale is the array's, not the element's: a float32 dot product is accurate
@@ -29,7 +37,9 @@ async function load(path, simd) {
   if (!loaded.has(key)) loaded.set(key, await CopeModel.load(path, { simd }));
   return loaded.get(key);
 }
-after(() => { for (const m of loaded.values()) m.free(); });
+after(() => {
+  for (const m of loaded.values()) m.free();
+});
 
 test('this Node runs wasm SIMD', () => assert.equal(simdSupported(), true));
 
@@ -49,7 +59,9 @@ for (const path of models) {
         for (const simd of [true, false]) {
           const got = flatTrace((await load(path, simd)).trace(ids));
           const c = compareTraces(got, ref, tolerance);
-          t.diagnostic(`T=${T} simd=${simd}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
+          t.diagnostic(
+            `T=${T} simd=${simd}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`,
+          );
           assert.ok(c.worst <= 1, `T=${T} simd=${simd}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
         }
       }
@@ -57,10 +69,13 @@ for (const path of models) {
 
     test('SIMD build equals scalar build', async (t) => {
       for (const T of await lengths()) {
-        const a = await load(path, true), b = await load(path, false);
+        const a = await load(path, true),
+          b = await load(path, false);
         const ids = randomIds(T, a.config.vocab_size, 100 + T);
         const c = compareTraces(flatTrace(a.trace(ids)), flatTrace(b.trace(ids)), tolerance);
-        t.diagnostic(`T=${T}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`);
+        t.diagnostic(
+          `T=${T}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} of tolerance at ${c.where}`,
+        );
         assert.ok(c.worst <= 1, `T=${T}: ${c.where} (tolerance use ${c.worst.toFixed(2)})`);
       }
     });

@@ -9,18 +9,32 @@ import { el, button, setOptions } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  modelSel: $('model'), file: $('file'), progress: $('progress'), progressLabel: $('progress-label'),
-  loadBox: $('loading'), info: $('model-info'), error: $('error'), errorMsg: $('error-msg'),
-  text: $('text'), tokens: $('tokens'), sample: $('sample'), split: $('split'), notice: $('notice'),
-  prediction: $('prediction'), share: $('share'), embed: $('embed'), embedBox: $('embed-box'),
-  embedCode: $('embed-code'), drop: $('drop'),
+  modelSel: $('model'),
+  file: $('file'),
+  progress: $('progress'),
+  progressLabel: $('progress-label'),
+  loadBox: $('loading'),
+  info: $('model-info'),
+  error: $('error'),
+  errorMsg: $('error-msg'),
+  text: $('text'),
+  tokens: $('tokens'),
+  sample: $('sample'),
+  split: $('split'),
+  notice: $('notice'),
+  prediction: $('prediction'),
+  share: $('share'),
+  embed: $('embed'),
+  embedBox: $('embed-box'),
+  embedCode: $('embed-code'),
+  drop: $('drop'),
 };
 
 const app = {
-  index: [],       // shipped models (models/index.json)
-  model: null,     // the Model shown
-  base: null,      // its baseline (same task, other pe), when shipped
-  modelRef: null,  // what the URL names: an index name or a URL; null for a dropped file
+  index: [], // shipped models (models/index.json)
+  model: null, // the Model shown
+  base: null, // its baseline (same task, other pe), when shipped
+  modelRef: null, // what the URL names: an index name or a URL; null for a dropped file
   seed: 1,
 };
 
@@ -37,7 +51,9 @@ function showError(title, err) {
   ui.error.hidden = false;
   console.warn(title, err); // a warning, not an error: a bad file is an expected event
 }
-function clearError() { ui.error.hidden = true; }
+function clearError() {
+  ui.error.hidden = true;
+}
 $('error-close').addEventListener('click', clearError);
 
 function progress(label, frac) {
@@ -90,10 +106,15 @@ function showInfo() {
   ui.info.append(el('span', {}, app.model.summary()));
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
-  setOptions(ui.split, splits.map((s) => [s, s]), splits[0]);
+  setOptions(
+    ui.split,
+    splits.map((s) => [s, s]),
+    splits[0],
+  );
   ui.sample.disabled = !splits.length;
   ui.split.disabled = !splits.length;
-  if (app.modelRef && ui.modelSel.querySelector(`option[value="${CSS.escape(app.modelRef)}"]`)) ui.modelSel.value = app.modelRef;
+  if (app.modelRef && ui.modelSel.querySelector(`option[value="${CSS.escape(app.modelRef)}"]`))
+    ui.modelSel.value = app.modelRef;
   else ui.modelSel.value = '';
 }
 
@@ -130,7 +151,12 @@ function showTokens(text, tok, used) {
   ui.tokens.textContent = '';
   tok.spans.forEach(([a, b], k) => {
     const unk = app.model.vocab[tok.ids[k]] === '<unk>' && text.slice(a, b) !== '<unk>';
-    const chip = el('button', { type: 'button', class: `tok${unk ? ' unk' : ''}${k >= used ? ' cut' : ''}`, title: unk ? `${JSON.stringify(text.slice(a, b))} is not in the vocabulary: read as <unk>` : `token ${k}`, tabindex: '-1' });
+    const chip = el('button', {
+      type: 'button',
+      class: `tok${unk ? ' unk' : ''}${k >= used ? ' cut' : ''}`,
+      title: unk ? `${JSON.stringify(text.slice(a, b))} is not in the vocabulary: read as <unk>` : `token ${k}`,
+      tabindex: '-1',
+    });
     chip.textContent = unk ? `${text.slice(a, b)} → <unk>` : showPiece(text.slice(a, b));
     if (k < used) chip.addEventListener('click', () => panel.set({ query: k }));
     ui.tokens.appendChild(chip);
@@ -139,25 +165,48 @@ function showTokens(text, tok, used) {
 }
 
 function showPrediction(run) {
-  const task = app.model.task, pieces = run.pieces, T = run.T, vocab = app.model.vocab;
+  const task = app.model.task,
+    pieces = run.pieces,
+    T = run.T,
+    vocab = app.model.vocab;
   const ts = targets(task, pieces).filter((t) => t.t <= T);
   ui.prediction.textContent = '';
-  const say = (...parts) => ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
+  const say = (...parts) =>
+    ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
   const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
   const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
   if (isLanguageTask(task)) {
-    const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length, n = ts.filter((t) => t.t < T).length;
+    const ok = ts.filter((t) => t.t < T && vocab[run.pred[t.t - 1]] === t.expected).length,
+      n = ts.filter((t) => t.t < T).length;
     say(`Next-word accuracy on this input: ${n ? pct(ok / n) : '–'} (${ok} of ${n}). `);
   } else if (ts.length === 1) {
-    const { t, expected } = ts[0], q = t - 1, got = vocab[run.pred[q]];
-    say('After ', tokenBtn(q, `token ${q} ${JSON.stringify(pieces[q])}`), ` the model predicts ${JSON.stringify(got)} (${pct(run.prob[q])}); the answer is ${JSON.stringify(expected)}: `, verdict(got === expected), '. ');
+    const { t, expected } = ts[0],
+      q = t - 1,
+      got = vocab[run.pred[q]];
+    say(
+      'After ',
+      tokenBtn(q, `token ${q} ${JSON.stringify(pieces[q])}`),
+      ` the model predicts ${JSON.stringify(got)} (${pct(run.prob[q])}); the answer is ${JSON.stringify(expected)}: `,
+      verdict(got === expected),
+      '. ',
+    );
   } else if (ts.length > 1) {
     const wrong = ts.filter(({ t, expected }) => vocab[run.pred[t - 1]] !== expected);
     say(`${ts.length - wrong.length} of ${ts.length} answers right. `);
     if (wrong.length) {
       say('Wrong at: ');
-      wrong.slice(0, 6).forEach(({ t, expected }, k) => say(k ? ', ' : '', tokenBtn(t - 1, `${t - 1} (says ${JSON.stringify(vocab[run.pred[t - 1]])}, not ${JSON.stringify(expected)})`)));
+      wrong
+        .slice(0, 6)
+        .forEach(({ t, expected }, k) =>
+          say(
+            k ? ', ' : '',
+            tokenBtn(
+              t - 1,
+              `${t - 1} (says ${JSON.stringify(vocab[run.pred[t - 1]])}, not ${JSON.stringify(expected)})`,
+            ),
+          ),
+        );
       if (wrong.length > 6) say(', …');
       say('. ');
     }
@@ -187,7 +236,9 @@ ui.share.addEventListener('click', async () => {
   } catch {
     ui.share.textContent = 'Copy the address bar';
   }
-  setTimeout(() => { ui.share.textContent = 'Copy link'; }, 2000);
+  setTimeout(() => {
+    ui.share.textContent = 'Copy link';
+  }, 2000);
 });
 ui.embed.addEventListener('click', () => {
   ui.embedBox.hidden = !ui.embedBox.hidden;
@@ -219,13 +270,26 @@ async function openFile(f) {
     if (app.model.task && app.model.tasks.some((t) => t.name === app.model.task)) await newExample();
     else await update({ query: null });
   } catch (err) {
-    showError(`Could not load “${f.name}”`, new Error(`${err.message}. A model file is safetensors with a cope_config (see the README); ${app.model ? `${app.model.name} is still loaded` : 'no model is loaded'}.`));
+    showError(
+      `Could not load “${f.name}”`,
+      new Error(
+        `${err.message}. A model file is safetensors with a cope_config (see the README); ${app.model ? `${app.model.name} is still loaded` : 'no model is loaded'}.`,
+      ),
+    );
     if (app.model) showInfo();
   }
 }
-ui.file.addEventListener('change', () => { openFile(ui.file.files[0]); ui.file.value = ''; });
-document.addEventListener('dragover', (e) => { e.preventDefault(); ui.drop.classList.add('over'); });
-document.addEventListener('dragleave', (e) => { if (!e.relatedTarget) ui.drop.classList.remove('over'); });
+ui.file.addEventListener('change', () => {
+  openFile(ui.file.files[0]);
+  ui.file.value = '';
+});
+document.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  ui.drop.classList.add('over');
+});
+document.addEventListener('dragleave', (e) => {
+  if (!e.relatedTarget) ui.drop.classList.remove('over');
+});
 document.addEventListener('drop', (e) => {
   e.preventDefault();
   ui.drop.classList.remove('over');
@@ -239,7 +303,9 @@ ui.text.addEventListener('input', () => {
   typing = setTimeout(() => update({ query: Infinity }).catch((err) => showError('Could not run the model', err)), 250);
 });
 // ← → Home End step the query anywhere on the page except in text fields (panel.onKey decides).
-document.addEventListener('keydown', (e) => { if (!e.defaultPrevented) panel.onKey(e); });
+document.addEventListener('keydown', (e) => {
+  if (!e.defaultPrevented) panel.onKey(e);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Start
@@ -247,24 +313,36 @@ document.addEventListener('keydown', (e) => { if (!e.defaultPrevented) panel.onK
 async function start() {
   const st = readState();
   app.index = await loadIndex(new URL('models/index.json', location.href).href).catch(() => []);
-  setOptions(ui.modelSel, [['', app.index.length ? 'choose a model…' : 'no shipped models: drop a file'],
-    ...app.index.map((e) => [e.name, `${e.name} (${e.task}, ${e.pe}${e.sep_keys ? ' sep-keys' : ''})`])]);
+  setOptions(ui.modelSel, [
+    ['', app.index.length ? 'choose a model…' : 'no shipped models: drop a file'],
+    ...app.index.map((e) => [e.name, `${e.name} (${e.task}, ${e.pe}${e.sep_keys ? ' sep-keys' : ''})`]),
+  ]);
   if (!st.model && !app.index.length) {
-    showError('No shipped models', new Error('models/index.json lists no models. Open or drop a .safetensors model file.'));
+    showError(
+      'No shipped models',
+      new Error('models/index.json lists no models. Open or drop a .safetensors model file.'),
+    );
     return;
   }
   const ref = st.model || app.index[0].name;
   const entry = modelEntry(app.index, ref);
   try {
-    await loadModel(entry ? new URL(entry.file, location.href).href : new URL(ref, location.href).href, entry ? entry.name : ref.split('/').pop(), ref, entry);
+    await loadModel(
+      entry ? new URL(entry.file, location.href).href : new URL(ref, location.href).href,
+      entry ? entry.name : ref.split('/').pop(),
+      ref,
+      entry,
+    );
   } catch (err) {
     showError(`Could not load the model ${ref}`, err);
     return;
   }
   if (st.view === 'compare') await loadBaseline();
   const pstate = { view: st.view, layer: st.layer, head: st.head, query: st.query ?? null };
-  if (st.text !== undefined) { ui.text.value = st.text; await update(pstate); }
-  else await newExample(pstate);
+  if (st.text !== undefined) {
+    ui.text.value = st.text;
+    await update(pstate);
+  } else await newExample(pstate);
   if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));
 }
 

@@ -3,15 +3,34 @@
 // rectangles for short inputs and one bitmap scaled into the chart area for long ones, where
 // T*T rectangles would make Chart.js slow (512 tokens = 131k cells per map).
 import {
-  Chart, LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
-  Legend, Tooltip, Filler,
+  Chart,
+  LineController,
+  BarController,
+  LineElement,
+  PointElement,
+  BarElement,
+  LinearScale,
+  Legend,
+  Tooltip,
+  Filler,
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import { LUT, lutIndex, colour, fmt } from './scales.js';
 import { el, button } from './dom.js';
 
-Chart.register(LineController, BarController, LineElement, PointElement, BarElement, LinearScale,
-  Legend, Tooltip, Filler, MatrixController, MatrixElement);
+Chart.register(
+  LineController,
+  BarController,
+  LineElement,
+  PointElement,
+  BarElement,
+  LinearScale,
+  Legend,
+  Tooltip,
+  Filler,
+  MatrixController,
+  MatrixElement,
+);
 
 /** Inputs up to this many tokens draw maps with the matrix plugin; longer ones as bitmaps. */
 export const MATRIX_MAX_T = 64;
@@ -20,8 +39,15 @@ export const MATRIX_MAX_T = 64;
 export function theme(el) {
   const s = getComputedStyle(el);
   const v = (n, d) => s.getPropertyValue(n).trim() || d;
-  return { fg: v('--fg', '#222'), bg: v('--bg', '#fff'), muted: v('--muted', '#666'), grid: v('--grid', '#ddd'),
-    accent: v('--accent', '#d55e00'), accent2: v('--accent2', '#0072b2'), marker: v('--marker', '#000') };
+  return {
+    fg: v('--fg', '#222'),
+    bg: v('--bg', '#fff'),
+    muted: v('--muted', '#666'),
+    grid: v('--grid', '#ddd'),
+    accent: v('--accent', '#d55e00'),
+    accent2: v('--accent2', '#0072b2'),
+    marker: v('--marker', '#000'),
+  };
 }
 
 /** Paints the canvas background, so exported PNGs are not transparent. */
@@ -55,7 +81,10 @@ function downloadPNG(chart, name) {
 export function pngFigure(kind, title, { chart, fileName, attrs = {} }) {
   const box = el('figure', { class: `${kind}-box`, ...attrs });
   const cap = el('figcaption');
-  const save = () => { const c = chart(); if (c) downloadPNG(c, fileName()); };
+  const save = () => {
+    const c = chart();
+    if (c) downloadPNG(c, fileName());
+  };
   cap.append(el('span', {}, title), button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
   const holder = el('div', { class: `${kind}-holder` });
   box.append(cap, holder);
@@ -65,18 +94,29 @@ export function pngFigure(kind, title, { chart, fileName, attrs = {} }) {
 /** Common options of every chart: theme colours, no animation (stepping must feel instant). */
 export function baseOptions(th) {
   return {
-    responsive: true, maintainAspectRatio: false, animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
     color: th.fg,
     plugins: { copeBackground: { color: th.bg }, legend: { labels: { color: th.fg, boxWidth: 14 } } },
   };
 }
 
 /** Only integer ticks (the axes run from -0.5 so that cells and bars centre on integers). */
-const integerTicks = (a) => { a.ticks = a.ticks.filter((t) => Number.isInteger(t.value)); };
+const integerTicks = (a) => {
+  a.ticks = a.ticks.filter((t) => Number.isInteger(t.value));
+};
 
 function axis(th, title, extra = {}) {
-  return { type: 'linear', title: { display: !!title, text: title, color: th.fg }, afterBuildTicks: integerTicks,
-    ticks: { color: th.muted }, grid: { color: th.grid }, border: { color: th.grid }, ...extra };
+  return {
+    type: 'linear',
+    title: { display: !!title, text: title, color: th.fg },
+    afterBuildTicks: integerTicks,
+    ticks: { color: th.muted },
+    grid: { color: th.grid },
+    border: { color: th.grid },
+    ...extra,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +146,8 @@ export class Heatmap {
     if (!c || !this.state) return null;
     const { left, right, top, bottom } = c.chartArea;
     if (e.x < left || e.x > right || e.y < top || e.y > bottom) return null;
-    const j = Math.round(c.scales.x.getValueForPixel(e.x)), i = Math.round(c.scales.y.getValueForPixel(e.y));
+    const j = Math.round(c.scales.x.getValueForPixel(e.x)),
+      i = Math.round(c.scales.y.getValueForPixel(e.y));
     const T = this.state.T;
     if (i < 0 || j < 0 || i >= T || j >= T || j > i) return null;
     return { i, j };
@@ -116,7 +157,8 @@ export class Heatmap {
     this.state = state;
     const { T, th } = state;
     const mode = T <= MATRIX_MAX_T ? 'matrix' : 'bitmap';
-    if (mode === 'bitmap') this.bitmap = paintBitmap(this.bitmapCanvas ||= document.createElement('canvas'), state.data, T, state.range);
+    if (mode === 'bitmap')
+      this.bitmap = paintBitmap((this.bitmapCanvas ||= document.createElement('canvas')), state.data, T, state.range);
     if (this.chart && this.mode === mode && this.chart.$T === T && this.chart.$th === th) {
       if (mode === 'matrix') this.chart.data.datasets[0].data = this.cells(state);
       this.chart.update('none');
@@ -125,12 +167,22 @@ export class Heatmap {
     this.chart?.destroy();
     this.mode = mode;
     const self = this;
-    const datasets = mode === 'matrix' ? [{
-      type: 'matrix', data: this.cells(state), borderWidth: 0,
-      backgroundColor: (ctx) => { const d = ctx.raw; return d ? colour(d.v, self.state.range[0], self.state.range[1]) : 'transparent'; },
-      width: ({ chart }) => (chart.chartArea || {}).width / T,
-      height: ({ chart }) => (chart.chartArea || {}).height / T,
-    }] : [];
+    const datasets =
+      mode === 'matrix'
+        ? [
+            {
+              type: 'matrix',
+              data: this.cells(state),
+              borderWidth: 0,
+              backgroundColor: (ctx) => {
+                const d = ctx.raw;
+                return d ? colour(d.v, self.state.range[0], self.state.range[1]) : 'transparent';
+              },
+              width: ({ chart }) => (chart.chartArea || {}).width / T,
+              height: ({ chart }) => (chart.chartArea || {}).height / T,
+            },
+          ]
+        : [];
     const o = baseOptions(th);
     this.chart = new Chart(this.canvas, {
       type: mode === 'matrix' ? 'matrix' : 'line',
@@ -140,8 +192,21 @@ export class Heatmap {
         layout: { padding: { right: 58, top: 4 } },
         plugins: { ...o.plugins, legend: { display: false }, tooltip: { enabled: false } },
         scales: {
-          x: axis(th, 'key j', { min: -0.5, max: T - 0.5, offset: false, grid: { display: false }, ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 } }),
-          y: axis(th, 'query i', { min: -0.5, max: T - 0.5, reverse: true, offset: false, grid: { display: false }, ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 } }),
+          x: axis(th, 'key j', {
+            min: -0.5,
+            max: T - 0.5,
+            offset: false,
+            grid: { display: false },
+            ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 },
+          }),
+          y: axis(th, 'query i', {
+            min: -0.5,
+            max: T - 0.5,
+            reverse: true,
+            offset: false,
+            grid: { display: false },
+            ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 },
+          }),
         },
         onHover(e) {
           const cell = self.cellAt(e);
@@ -165,7 +230,10 @@ export class Heatmap {
     return out;
   }
 
-  destroy() { this.chart?.destroy(); this.chart = null; }
+  destroy() {
+    this.chart?.destroy();
+    this.chart = null;
+  }
 }
 
 /**
@@ -176,13 +244,19 @@ export class Heatmap {
 export function paintBitmap(canvas, data, n, [lo, hi]) {
   canvas.width = n;
   canvas.height = n;
-  const g = canvas.getContext('2d'), img = g.createImageData(n, n), px = img.data;
+  const g = canvas.getContext('2d'),
+    img = g.createImageData(n, n),
+    px = img.data;
   for (let i = 0; i < n; i++)
     for (let j = 0; j <= i; j++) {
       const v = data[i * n + j];
       if (Number.isNaN(v)) continue;
-      const [r, gg, b] = LUT[lutIndex(v, lo, hi)], k = 4 * (i * n + j);
-      px[k] = r; px[k + 1] = gg; px[k + 2] = b; px[k + 3] = 255;
+      const [r, gg, b] = LUT[lutIndex(v, lo, hi)],
+        k = 4 * (i * n + j);
+      px[k] = r;
+      px[k + 1] = gg;
+      px[k + 2] = b;
+      px[k + 3] = 255;
     }
   g.putImageData(img, 0, 0);
   return canvas;
@@ -201,34 +275,49 @@ const heatmapOverlay = {
     ctx.restore();
   },
   afterDatasetsDraw(chart) {
-    const hm = chart.canvas.$heatmap, st = hm.state;
+    const hm = chart.canvas.$heatmap,
+      st = hm.state;
     if (!st) return;
-    const { ctx, chartArea: a, scales: { x, y } } = chart;
+    const {
+      ctx,
+      chartArea: a,
+      scales: { x, y },
+    } = chart;
     const { T, th } = st;
     ctx.save();
     const cell = (a.right - a.left) / T;
     const arm = Math.max(3, Math.min(7, cell * 1.5));
     const lw = Math.max(1.5, Math.min(3, cell / 2));
     // a + with a halo in the background colour, so it reads on every colour of the scale
-    for (const [colourOf, w] of [[th.bg, lw + 2.5], [th.marker, lw]]) {
+    for (const [colourOf, w] of [
+      [th.bg, lw + 2.5],
+      [th.marker, lw],
+    ]) {
       ctx.strokeStyle = colourOf;
       ctx.lineWidth = w;
       ctx.beginPath();
       for (const k of st.markers || []) {
-        const px = x.getPixelForValue(k), py = y.getPixelForValue(k);
-        ctx.moveTo(px - arm, py); ctx.lineTo(px + arm, py);
-        ctx.moveTo(px, py - arm); ctx.lineTo(px, py + arm);
+        const px = x.getPixelForValue(k),
+          py = y.getPixelForValue(k);
+        ctx.moveTo(px - arm, py);
+        ctx.lineTo(px + arm, py);
+        ctx.moveTo(px, py - arm);
+        ctx.lineTo(px, py + arm);
       }
       ctx.stroke();
     }
-    if (st.query !== undefined && st.query !== null) { // the selected query row
-      const top = y.getPixelForValue(st.query - 0.5), bot = y.getPixelForValue(st.query + 0.5);
+    if (st.query !== undefined && st.query !== null) {
+      // the selected query row
+      const top = y.getPixelForValue(st.query - 0.5),
+        bot = y.getPixelForValue(st.query + 0.5);
       ctx.strokeStyle = th.accent;
       ctx.lineWidth = 1.5;
       ctx.strokeRect(a.left, top, x.getPixelForValue(st.query + 0.5) - a.left, bot - top);
     }
     // colour bar in the right padding
-    const bx = a.right + 14, bw = 12, bh = Math.floor(a.bottom - a.top);
+    const bx = a.right + 14,
+      bw = 12,
+      bh = Math.floor(a.bottom - a.top);
     for (let k = 0; k < bh; k++) {
       const [r, g, b] = LUT[Math.round(255 * (1 - k / Math.max(1, bh - 1)))];
       ctx.fillStyle = `rgb(${r},${g},${b})`;
@@ -252,14 +341,21 @@ const crossings = {
   afterDatasetsDraw(chart, _args, opts) {
     const xs = opts.at;
     if (!xs?.length) return;
-    const { ctx, chartArea: a, scales: { x } } = chart;
+    const {
+      ctx,
+      chartArea: a,
+      scales: { x },
+    } = chart;
     ctx.save();
     ctx.strokeStyle = opts.color;
     ctx.setLineDash([3, 3]);
     ctx.lineWidth = 1;
     for (const c of xs) {
       const px = x.getPixelForValue(c);
-      ctx.beginPath(); ctx.moveTo(px, a.top); ctx.lineTo(px, a.bottom); ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(px, a.top);
+      ctx.lineTo(px, a.bottom);
+      ctx.stroke();
     }
     ctx.restore();
   },
@@ -275,10 +371,17 @@ export function rowChart(canvas, th, { datasets, yTitle, yMin, yMax, xMax, cross
     type: 'line',
     data: {
       datasets: datasets.map((d) => ({
-        type: d.kind === 'bar' ? 'bar' : 'line', label: d.label, data: d.data,
-        borderColor: d.color, backgroundColor: d.kind === 'bar' ? d.color : d.color,
-        borderDash: d.kind === 'dashed' ? [6, 4] : [], pointRadius: d.kind === 'dashed' ? 0 : 2.5,
-        borderWidth: d.kind === 'bar' ? 0 : 2, barPercentage: 1, categoryPercentage: 0.9, parsing: false,
+        type: d.kind === 'bar' ? 'bar' : 'line',
+        label: d.label,
+        data: d.data,
+        borderColor: d.color,
+        backgroundColor: d.kind === 'bar' ? d.color : d.color,
+        borderDash: d.kind === 'dashed' ? [6, 4] : [],
+        pointRadius: d.kind === 'dashed' ? 0 : 2.5,
+        borderWidth: d.kind === 'bar' ? 0 : 2,
+        barPercentage: 1,
+        categoryPercentage: 0.9,
+        parsing: false,
         order: d.kind === 'bar' ? 2 : 1,
       })),
     },
@@ -288,13 +391,20 @@ export function rowChart(canvas, th, { datasets, yTitle, yMin, yMax, xMax, cross
       plugins: {
         ...o.plugins,
         copeCrossings: { at: crossingsAt || [], color: th.accent },
-        tooltip: { callbacks: {
-          title: (items) => items.length ? `key j = ${items[0].parsed.x}  ${tokenLabel(items[0].parsed.x)}` : '',
-          label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}`,
-        } },
+        tooltip: {
+          callbacks: {
+            title: (items) => (items.length ? `key j = ${items[0].parsed.x}  ${tokenLabel(items[0].parsed.x)}` : ''),
+            label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}`,
+          },
+        },
       },
       scales: {
-        x: axis(th, 'key j', { min: -0.5, max: xMax + 0.5, offset: false, ticks: { color: th.muted, precision: 0, maxTicksLimit: 16 } }),
+        x: axis(th, 'key j', {
+          min: -0.5,
+          max: xMax + 0.5,
+          offset: false,
+          ticks: { color: th.muted, precision: 0, maxTicksLimit: 16 },
+        }),
         y: axis(th, yTitle, { min: yMin, max: yMax, ticks: { color: th.muted, precision: 0 } }),
       },
     },

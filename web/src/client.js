@@ -35,7 +35,10 @@ export class CopeClient {
   onmessage(msg) {
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if ('progress' in msg) { p.onProgress?.(msg.progress); return; }
+    if ('progress' in msg) {
+      p.onProgress?.(msg.progress);
+      return;
+    }
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
     else {
@@ -57,11 +60,14 @@ export class CopeClient {
 
   /** source: a URL string, or an ArrayBuffer (moved to the worker). */
   load(key, source, onProgress) {
-    if (source instanceof ArrayBuffer) return this.call('load', { key, bytes: source }, { transfer: [source], onProgress });
+    if (source instanceof ArrayBuffer)
+      return this.call('load', { key, bytes: source }, { transfer: [source], onProgress });
     return this.call('load', { key, url: new URL(source, document.baseURI).href }, { onProgress });
   }
 }
 
 // Workers share one client: several widgets on a page use one worker.
 let shared = null;
-export function sharedClient() { return shared || (shared = new CopeClient()); }
+export function sharedClient() {
+  return shared || (shared = new CopeClient());
+}

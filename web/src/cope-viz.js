@@ -14,7 +14,9 @@ import css from './style.css';
 const NUM = ['layer', 'head', 'query'];
 
 class CopeViz extends HTMLElement {
-  static get observedAttributes() { return ['model', 'text', 'view', 'layer', 'head', 'query', 'baseline']; }
+  static get observedAttributes() {
+    return ['model', 'text', 'view', 'layer', 'head', 'query', 'baseline'];
+  }
 
   connectedCallback() {
     if (this.shadowRoot) return;
@@ -23,13 +25,21 @@ class CopeViz extends HTMLElement {
     this.frame = el('div', { class: 'cope-viz' });
     root.appendChild(this.frame);
     this.still();
-    this.io = new IntersectionObserver((es) => {
-      if (es.some((e) => e.isIntersecting)) { this.io.disconnect(); this.start(); }
-    }, { rootMargin: '200px' });
+    this.io = new IntersectionObserver(
+      (es) => {
+        if (es.some((e) => e.isIntersecting)) {
+          this.io.disconnect();
+          this.start();
+        }
+      },
+      { rootMargin: '200px' },
+    );
     this.io.observe(this);
     // Focus anywhere in the widget (a click) lets ← → Home End step its query.
     if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
-    this.addEventListener('keydown', (e) => { if (!e.defaultPrevented) this.panel?.onKey(e); });
+    this.addEventListener('keydown', (e) => {
+      if (!e.defaultPrevented) this.panel?.onKey(e);
+    });
   }
 
   disconnectedCallback() {
@@ -39,8 +49,14 @@ class CopeViz extends HTMLElement {
 
   attributeChangedCallback(name, old, value) {
     if (!this.panel || old === value) return;
-    if (name === 'model' || name === 'baseline') { this.restart(); return; }
-    if (name === 'text') { this.compute(); return; }
+    if (name === 'model' || name === 'baseline') {
+      this.restart();
+      return;
+    }
+    if (name === 'text') {
+      this.compute();
+      return;
+    }
     this.panel.set(this.attrState());
   }
 
@@ -53,7 +69,16 @@ class CopeViz extends HTMLElement {
     box.appendChild(el('p', { class: 'still-title' }, 'CoPE visualizer — what each attention head counts'));
     const text = this.getAttribute('text');
     if (text) box.appendChild(el('pre', { class: 'still-text' }, text.length > 400 ? `${text.slice(0, 400)}…` : text));
-    box.appendChild(button('Load the model', () => { this.io?.disconnect(); this.start(); }, { class: 'start' }));
+    box.appendChild(
+      button(
+        'Load the model',
+        () => {
+          this.io?.disconnect();
+          this.start();
+        },
+        { class: 'start' },
+      ),
+    );
     box.appendChild(el('p', { class: 'caption' }, 'It starts by itself when scrolled into view.'));
     this.frame.appendChild(box);
   }
@@ -73,9 +98,12 @@ class CopeViz extends HTMLElement {
   async modelSource() {
     const ref = this.getAttribute('model');
     const index = await loadIndex(new URL('models/index.json', import.meta.url).href).catch(() => []);
-    const site = new URL('.', import.meta.url), file = (e) => new URL(e.file, site).href;
+    const site = new URL('.', import.meta.url),
+      file = (e) => new URL(e.file, site).href;
     // a shipped model named by its name or by its URL: its baseline comes with it
-    const entry = ref ? modelEntry(index, ref) || index.find((e) => file(e) === new URL(ref, document.baseURI).href) : index[0];
+    const entry = ref
+      ? modelEntry(index, ref) || index.find((e) => file(e) === new URL(ref, document.baseURI).href)
+      : index[0];
     if (entry) {
       const pair = baselineEntry(index, entry);
       return { url: file(entry), name: entry.name, baseline: this.getAttribute('baseline') || (pair && file(pair)) };
@@ -117,8 +145,18 @@ class CopeViz extends HTMLElement {
       this.model?.free();
       this.base?.free();
       this.base = null;
-      this.model = await Model.load(src.url, src.name, (f) => { this.bar.value = f; this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`; });
-      if (src.baseline) this.base = await Model.load(src.baseline, src.baseline.split('/').pop().replace(/\.safetensors$/, '')).catch(() => null);
+      this.model = await Model.load(src.url, src.name, (f) => {
+        this.bar.value = f;
+        this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`;
+      });
+      if (src.baseline)
+        this.base = await Model.load(
+          src.baseline,
+          src.baseline
+            .split('/')
+            .pop()
+            .replace(/\.safetensors$/, ''),
+        ).catch(() => null);
       this.info.textContent = this.model.summary();
       await this.compute();
     } catch (err) {
@@ -137,7 +175,9 @@ class CopeViz extends HTMLElement {
       this.status.hidden = true;
       this.err.hidden = true;
       const last = run.T - 1;
-      notes.push(`After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`);
+      notes.push(
+        `After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`,
+      );
       this.pred.textContent = notes.join(' ');
       if (!this.pred.isConnected) this.info.after(this.pred);
       this.panel.setRuns(run, baseRun, st);
@@ -149,7 +189,9 @@ class CopeViz extends HTMLElement {
   }
 
   /** For tests: what the panel shows. */
-  snapshot() { return this.panel?.snapshot() ?? null; }
+  snapshot() {
+    return this.panel?.snapshot() ?? null;
+  }
 }
 
 if (!customElements.get('cope-viz')) customElements.define('cope-viz', CopeViz);

@@ -4,7 +4,8 @@
 /** An element with attributes (strings) and optional text. */
 export function el(tag, attrs = {}, text) {
   const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : String(v));
+  for (const [k, v] of Object.entries(attrs))
+    if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? '' : String(v));
   if (text !== undefined) e.textContent = text;
   return e;
 }

@@ -27,21 +27,35 @@ export class Model {
     this.task = info.config.provenance?.task;
   }
 
-  get hasCope() { return this.config.pe.startsWith('cope'); }
+  get hasCope() {
+    return this.config.pe.startsWith('cope');
+  }
 
   /** The position encoding, as every view names it: "pe cope (sep-keys)". */
-  get peLabel() { return `pe ${this.config.pe}${this.config.sep_keys ? ' (sep-keys)' : ''}`; }
+  get peLabel() {
+    return `pe ${this.config.pe}${this.config.sep_keys ? ' (sep-keys)' : ''}`;
+  }
 
   /** One sentence on the model (page and widget): shape, context, task and its error rates. */
   summary() {
-    const c = this.config, task = this.task, lm = isLanguageTask(task);
+    const c = this.config,
+      task = this.task,
+      lm = isLanguageTask(task);
     const ev = c.provenance?.eval;
-    const err = ev && Object.entries(ev).map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`).join(', ');
+    const err =
+      ev &&
+      Object.entries(ev)
+        .map(([split, r]) => `${split} ${Number(lm ? r.token_error : (r.seq_error ?? r.token_error)).toFixed(1)}%`)
+        .join(', ');
     return `${this.name}: ${this.peLabel}, ${c.n_layer} layers × ${c.n_head} heads, d ${c.d_model}, ${c.n_params.toLocaleString('en')} parameters, context ${c.n_ctx} tokens${this.hasCope ? `, npos ${c.npos}` : ''}${task ? `, task ${task}` : ''}${err ? `; ${lm ? 'next-token error' : 'error rate'} ${err}` : ''}.`;
   }
 
-  tokenize(text) { return this.client.call('tokenize', { key: this.key, text }); }
-  sample(task, seed, split) { return this.client.call('sample', { key: this.key, task, seed, split }); }
+  tokenize(text) {
+    return this.client.call('tokenize', { key: this.key, text });
+  }
+  sample(task, seed, split) {
+    return this.client.call('sample', { key: this.key, task, seed, split });
+  }
 
   async run(ids) {
     const r = await this.client.call('run', { key: this.key, ids: Int32Array.from(ids) });
@@ -61,7 +75,9 @@ export class Model {
     return out;
   }
 
-  free() { return this.client.call('unload', { key: this.key }); }
+  free() {
+    return this.client.call('unload', { key: this.key });
+  }
 }
 
 /**
@@ -72,9 +88,20 @@ export class Model {
  */
 export async function traceText(model, baseline, text) {
   const tok = await model.tokenize(text);
-  const nctx = model.config.n_ctx, n = tok.ids.length, notes = [];
-  if (n > nctx) notes.push(`The text has ${n} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`);
-  if (tok.unknown) notes.push(`${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces.slice(0, 8).map((p) => JSON.stringify(p)).join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`);
+  const nctx = model.config.n_ctx,
+    n = tok.ids.length,
+    notes = [];
+  if (n > nctx)
+    notes.push(
+      `The text has ${n} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`,
+    );
+  if (tok.unknown)
+    notes.push(
+      `${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces
+        .slice(0, 8)
+        .map((p) => JSON.stringify(p))
+        .join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`,
+    );
   if (!n) return { tok, run: null, baseRun: null, notes };
   const ids = Array.from(tok.ids).slice(0, nctx);
   const run = await model.run(ids);
@@ -99,16 +126,22 @@ export class Run {
     this.thumbCache = new Map();
   }
 
-  get H() { return this.model.config.n_head; }
+  get H() {
+    return this.model.config.n_head;
+  }
 
   /** { gates, positions, content_logits, cope_logits, attn, pos_attn } of one head, [T*T] each. */
   head(layer, head) {
-    return cached(this.heads, `${layer}/${head}`, () => this.model.client.call('head', { key: this.model.key, gen: this.gen, layer, head }));
+    return cached(this.heads, `${layer}/${head}`, () =>
+      this.model.client.call('head', { key: this.model.key, gen: this.gen, layer, head }),
+    );
   }
 
   /** Thumbnails of one array for every head: [layer][head] = { n, data: Float32Array [n*n] }. */
   thumbs(name, size = 72) {
-    return cached(this.thumbCache, name, () => this.model.client.call('thumbs', { key: this.model.key, gen: this.gen, name, size }));
+    return cached(this.thumbCache, name, () =>
+      this.model.client.call('thumbs', { key: this.model.key, gen: this.gen, name, size }),
+    );
   }
 }
 

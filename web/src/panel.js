@@ -9,7 +9,11 @@ import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
 import { el, button, select, setOptions } from './dom.js';
 
-export const VIEWS = [['query', 'Query · Figure 1'], ['sequence', 'Sequence · Figure 4'], ['compare', 'Compare with baseline']];
+export const VIEWS = [
+  ['query', 'Query · Figure 1'],
+  ['sequence', 'Sequence · Figure 4'],
+  ['compare', 'Compare with baseline'],
+];
 
 export class VizPanel {
   /**
@@ -36,22 +40,53 @@ export class VizPanel {
     this.layerSel = select('Layer', [], 0, (v) => this.set({ layer: Number(v) }), { 'data-ctl': 'layer' });
     this.headSel = select('Head', [], 0, (v) => this.set({ head: Number(v) }), { 'data-ctl': 'head' });
     const step = el('div', { class: 'stepper', role: 'group', 'aria-label': 'Query token' });
-    this.slider = el('input', { type: 'range', min: '0', max: '0', value: '0', 'aria-label': 'query token index', 'data-ctl': 'query' });
+    this.slider = el('input', {
+      type: 'range',
+      min: '0',
+      max: '0',
+      value: '0',
+      'aria-label': 'query token index',
+      'data-ctl': 'query',
+    });
     this.slider.addEventListener('input', () => this.set({ query: Number(this.slider.value) }));
-    this.playBtn = button('▶ Play', () => this.togglePlay(), { 'aria-pressed': 'false', 'data-ctl': 'play', title: 'Play through the queries' });
+    this.playBtn = button('▶ Play', () => this.togglePlay(), {
+      'aria-pressed': 'false',
+      'data-ctl': 'play',
+      title: 'Play through the queries',
+    });
     step.append(
       button('|◀', () => this.set({ query: 0 }), { 'aria-label': 'first query (Home)', title: 'first query (Home)' }),
-      button('◀', () => this.stepQuery(-1), { 'aria-label': 'previous query (←)', title: 'previous query (←)', 'data-ctl': 'prev' }),
+      button('◀', () => this.stepQuery(-1), {
+        'aria-label': 'previous query (←)',
+        title: 'previous query (←)',
+        'data-ctl': 'prev',
+      }),
       this.playBtn,
-      button('▶', () => this.stepQuery(1), { 'aria-label': 'next query (→)', title: 'next query (→)', 'data-ctl': 'next' }),
-      button('▶|', () => this.set({ query: Infinity }), { 'aria-label': 'last query (End)', title: 'last query (End)' }),
+      button('▶', () => this.stepQuery(1), {
+        'aria-label': 'next query (→)',
+        title: 'next query (→)',
+        'data-ctl': 'next',
+      }),
+      button('▶|', () => this.set({ query: Infinity }), {
+        'aria-label': 'last query (End)',
+        title: 'last query (End)',
+      }),
       this.slider,
     );
     this.queryLabel = el('span', { class: 'query-label', 'aria-live': 'polite' });
     const mk = el('label', { class: 'field markers' });
     mk.append(el('span', {}, 'Boundary tokens'));
-    this.markerInput = el('input', { type: 'text', size: '8', 'aria-describedby': '', title: 'pieces separated by spaces; \\n is the newline', 'data-ctl': 'markers' });
-    this.markerInput.addEventListener('change', () => { this.markers = parseMarkers(this.markerInput.value); this.render(); });
+    this.markerInput = el('input', {
+      type: 'text',
+      size: '8',
+      'aria-describedby': '',
+      title: 'pieces separated by spaces; \\n is the newline',
+      'data-ctl': 'markers',
+    });
+    this.markerInput.addEventListener('change', () => {
+      this.markers = parseMarkers(this.markerInput.value);
+      this.render();
+    });
     mk.appendChild(this.markerInput);
     bar.append(this.tabs, this.layerSel.wrap, this.headSel.wrap, step, this.queryLabel, mk);
 
@@ -61,13 +96,20 @@ export class VizPanel {
     this.sequenceView = new SequenceView(this.body, this);
     this.compareView = new CompareView(this.body, this);
 
-    root.addEventListener('keydown', (e) => { if (!e.defaultPrevented) this.onKey(e); });
+    root.addEventListener('keydown', (e) => {
+      if (!e.defaultPrevented) this.onKey(e);
+    });
     this.mql = matchMedia('(prefers-color-scheme: dark)');
-    this.mql.addEventListener?.('change', () => { this.theme = theme(this.root); this.render(); });
+    this.mql.addEventListener?.('change', () => {
+      this.theme = theme(this.root);
+      this.render();
+    });
     this.theme = theme(root);
   }
 
-  isCurrent(run) { return run === this.run || run === this.baseRun; }
+  isCurrent(run) {
+    return run === this.run || run === this.baseRun;
+  }
 
   /** Shows a traced input (and optionally the baseline's trace of the same input). */
   setRuns(run, baseRun = null, state = {}) {
@@ -75,20 +117,31 @@ export class VizPanel {
     this.run = run;
     this.baseRun = baseRun;
     const { n_layer: L, n_head: H } = run.model.config;
-    setOptions(this.layerSel.select, Array.from({ length: L }, (_, l) => [l, String(l)]));
-    setOptions(this.headSel.select, Array.from({ length: H }, (_, h) => [h, String(h)]));
+    setOptions(
+      this.layerSel.select,
+      Array.from({ length: L }, (_, l) => [l, String(l)]),
+    );
+    setOptions(
+      this.headSel.select,
+      Array.from({ length: H }, (_, h) => [h, String(h)]),
+    );
     this.slider.max = String(run.T - 1);
     this.tabButtons[2].hidden = !baseRun;
     this.markerInput.value = formatMarkers(this.markerPieces());
     this.set(state);
   }
 
-  markerPieces() { return this.markers ?? TASK_MARKERS[this.run?.model.task] ?? []; }
+  markerPieces() {
+    return this.markers ?? TASK_MARKERS[this.run?.model.task] ?? [];
+  }
 
   /** Token indices of the boundary markers in the current input. */
   markerIndices() {
-    const want = new Set(this.markerPieces()), out = [];
-    this.run?.pieces.forEach((p, k) => { if (want.has(p)) out.push(k); });
+    const want = new Set(this.markerPieces()),
+      out = [];
+    this.run?.pieces.forEach((p, k) => {
+      if (want.has(p)) out.push(k);
+    });
     return out;
   }
 
@@ -118,11 +171,20 @@ export class VizPanel {
     this.render();
   }
 
-  stepQuery(d) { this.set({ query: this.state.query + d }); }
+  stepQuery(d) {
+    this.set({ query: this.state.query + d });
+  }
 
   onKey(e) {
     const t = e.composedPath?.()[0] || e.target; // the real target, also from inside a shadow root
-    if (t && (t.tagName === 'INPUT' && t.type !== 'range' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    if (
+      t &&
+      ((t.tagName === 'INPUT' && t.type !== 'range') ||
+        t.tagName === 'TEXTAREA' ||
+        t.tagName === 'SELECT' ||
+        t.isContentEditable)
+    )
+      return;
     if (t?.tagName === 'INPUT' && t.type === 'range' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the slider steps itself
     const k = e.key;
     if (k === 'ArrowRight') this.stepQuery(1);
@@ -133,15 +195,24 @@ export class VizPanel {
     e.preventDefault();
   }
 
-  togglePlay() { if (this.timer) this.stop(); else this.play(); }
+  togglePlay() {
+    if (this.timer) this.stop();
+    else this.play();
+  }
 
   play() {
     if (!this.run) return;
     if (this.state.query >= this.run.T - 1) this.set({ query: 0 });
-    this.timer = setInterval(() => {
-      if (!this.run || this.state.query >= this.run.T - 1) { this.stop(); return; }
-      this.stepQuery(1);
-    }, Math.max(120, Math.min(600, 12000 / this.run.T)));
+    this.timer = setInterval(
+      () => {
+        if (!this.run || this.state.query >= this.run.T - 1) {
+          this.stop();
+          return;
+        }
+        this.stepQuery(1);
+      },
+      Math.max(120, Math.min(600, 12000 / this.run.T)),
+    );
     this.playBtn.textContent = '⏸ Pause';
     this.playBtn.setAttribute('aria-pressed', 'true');
   }
@@ -156,7 +227,10 @@ export class VizPanel {
   /** Redraws the current view; calls made while one draw runs collapse into one more draw. */
   render() {
     if (!this.run) return;
-    if (this.drawing) { this.dirty = true; return this.drawing; }
+    if (this.drawing) {
+      this.dirty = true;
+      return this.drawing;
+    }
     this.drawing = (async () => {
       do {
         this.dirty = false;
@@ -169,7 +243,8 @@ export class VizPanel {
   }
 
   async draw() {
-    const { view, layer, head, query } = this.state, run = this.run;
+    const { view, layer, head, query } = this.state,
+      run = this.run;
     for (const b of this.tabButtons) b.setAttribute('aria-pressed', String(b.dataset.view === view));
     this.layerSel.select.value = String(layer);
     this.headSel.select.value = String(head);
@@ -185,11 +260,13 @@ export class VizPanel {
     else await this.compareView.show(run, this.baseRun, layer, head, query);
   }
 
-  snapshot() { return { state: { ...this.state }, query: this.queryView.snapshot() }; }
+  snapshot() {
+    return { state: { ...this.state }, query: this.queryView.snapshot() };
+  }
 }
 
 function clampInt(v, lo, hi) {
-  const n = Number.isFinite(v) ? Math.round(v) : (v === Infinity ? hi : lo);
+  const n = Number.isFinite(v) ? Math.round(v) : v === Infinity ? hi : lo;
   return Math.max(lo, Math.min(hi, n));
 }
 
@@ -203,7 +280,10 @@ class CompareView {
       const title = el('h3');
       col.appendChild(title);
       const q = new QueryView(col, panel);
-      const fig = pngFigure('map', 'Attention a_ij (all queries)', { chart: () => hm.chart, fileName: () => 'cope-compare-attention' });
+      const fig = pngFigure('map', 'Attention a_ij (all queries)', {
+        chart: () => hm.chart,
+        fileName: () => 'cope-compare-attention',
+      });
       col.appendChild(fig.box);
       const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }) });
       this.root.appendChild(col);
@@ -213,14 +293,25 @@ class CompareView {
   }
 
   async show(run, base, layer, head, query) {
-    await Promise.all([run, base].map(async (r, k) => {
-      const c = this.cols[k];
-      const m = r.model, L = Math.min(layer, m.config.n_layer - 1), H = Math.min(head, m.config.n_head - 1);
-      c.title.textContent = `${m.name} — ${m.peLabel}, layer ${L}, head ${H}`;
-      await c.q.show(r, L, H, Math.min(query, r.T - 1));
-      const h = await r.head(L, H);
-      if (!this.panel.isCurrent(r)) return;
-      c.hm.update({ data: h.attn, T: r.T, range: mapRange('attn', h.attn, r.T), markers: this.panel.markerIndices(), query, th: this.panel.theme });
-    }));
+    await Promise.all(
+      [run, base].map(async (r, k) => {
+        const c = this.cols[k];
+        const m = r.model,
+          L = Math.min(layer, m.config.n_layer - 1),
+          H = Math.min(head, m.config.n_head - 1);
+        c.title.textContent = `${m.name} — ${m.peLabel}, layer ${L}, head ${H}`;
+        await c.q.show(r, L, H, Math.min(query, r.T - 1));
+        const h = await r.head(L, H);
+        if (!this.panel.isCurrent(r)) return;
+        c.hm.update({
+          data: h.attn,
+          T: r.T,
+          range: mapRange('attn', h.attn, r.T),
+          markers: this.panel.markerIndices(),
+          query,
+          th: this.panel.theme,
+        });
+      }),
+    );
   }
 }

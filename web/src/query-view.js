@@ -30,7 +30,12 @@ export class QueryView {
     this.panel = panel;
     this.root = el('section', { class: 'query-view', 'aria-label': 'Query view (Figure 1)' });
     this.caption = el('p', { class: 'caption', 'aria-live': 'polite' });
-    this.stripWrap = el('div', { class: 'strip-wrap', tabindex: '0', role: 'region', 'aria-label': 'Token strip: values of every key for the selected query' });
+    this.stripWrap = el('div', {
+      class: 'strip-wrap',
+      tabindex: '0',
+      role: 'region',
+      'aria-label': 'Token strip: values of every key for the selected query',
+    });
     this.table = el('table', { class: 'strip' });
     this.stripWrap.appendChild(this.table);
     const charts = el('div', { class: 'row-charts' });
@@ -47,7 +52,11 @@ export class QueryView {
     this.table.textContent = '';
     const hasCope = run.model.hasCope;
     this.rows = ROWS.filter(([, , cope]) => hasCope || !cope);
-    const mk = (tag, text, attrs) => { const c = el(tag, attrs); c.textContent = text; return c; };
+    const mk = (tag, text, attrs) => {
+      const c = el(tag, attrs);
+      c.textContent = text;
+      return c;
+    };
     const head = el('tr', { class: 'tok-row' });
     head.appendChild(mk('th', 'token', { scope: 'row' }));
     this.tokCells = run.pieces.map((p, j) => {
@@ -64,7 +73,11 @@ export class QueryView {
     for (const [field, label] of this.rows) {
       const tr = el('tr', { 'data-field': field });
       tr.appendChild(mk('th', label, { scope: 'row' }));
-      this.cells[field] = run.pieces.map(() => { const c = el('td'); tr.appendChild(c); return c; });
+      this.cells[field] = run.pieces.map(() => {
+        const c = el('td');
+        tr.appendChild(c);
+        return c;
+      });
       this.table.appendChild(tr);
     }
     this.built = run;
@@ -74,11 +87,18 @@ export class QueryView {
     if (this.built !== run) this.build(run);
     const h = await run.head(layer, head);
     if (!this.panel.isCurrent(run)) return; // a newer input arrived meanwhile
-    const T = run.T, i = query, th = this.panel.theme;
+    const T = run.T,
+      i = query,
+      th = this.panel.theme;
     const row = (name) => h[name].subarray(i * T, i * T + T);
     const vals = { distance: Float32Array.from({ length: T }, (_, j) => i - j) };
     for (const [field] of this.rows) if (field !== 'distance') vals[field] = row(field);
-    const ranges = { gates: [0, 1], attn: [0, 1], pos_attn: [0, 1], positions: [0, Math.max(1, vals.positions ? vals.positions[0] : 1)] };
+    const ranges = {
+      gates: [0, 1],
+      attn: [0, 1],
+      pos_attn: [0, 1],
+      positions: [0, Math.max(1, vals.positions ? vals.positions[0] : 1)],
+    };
     const crossAt = run.model.hasCope ? integerCrossings(vals.positions, i) : [];
     const cross = new Set(crossAt);
     this.tokCells.forEach((c, j) => {
@@ -86,40 +106,73 @@ export class QueryView {
       c.classList.toggle('future', j > i);
     });
     for (const [field] of this.rows) {
-      const cs = this.cells[field], v = vals[field], r = ranges[field];
+      const cs = this.cells[field],
+        v = vals[field],
+        r = ranges[field];
       for (let j = 0; j < T; j++) {
         const c = cs[j];
-        if (j > i) { c.textContent = ''; c.className = 'future'; c.removeAttribute('data-v'); c.style.background = ''; c.style.color = ''; continue; }
+        if (j > i) {
+          c.textContent = '';
+          c.className = 'future';
+          c.removeAttribute('data-v');
+          c.style.background = '';
+          c.style.color = '';
+          continue;
+        }
         c.textContent = field === 'distance' ? String(v[j]) : fmt(v[j]);
         c.dataset.v = String(v[j]);
         c.className = j === i ? 'query' : '';
         if (field === 'positions' && cross.has(j)) c.classList.add('cross');
-        if (r) { c.style.background = colour(v[j], r[0], r[1]); c.style.color = textOn(v[j], r[0], r[1]); }
-        else { c.style.background = ''; c.style.color = ''; }
+        if (r) {
+          c.style.background = colour(v[j], r[0], r[1]);
+          c.style.color = textOn(v[j], r[0], r[1]);
+        } else {
+          c.style.background = '';
+          c.style.color = '';
+        }
       }
     }
     // keep the query's column in view by scrolling the strip only (never the page, e.g. while playing)
-    const cell = this.tokCells[i], wrap = this.stripWrap;
-    if (cell.offsetLeft < wrap.scrollLeft + 160 || cell.offsetLeft + cell.offsetWidth > wrap.scrollLeft + wrap.clientWidth)
+    const cell = this.tokCells[i],
+      wrap = this.stripWrap;
+    if (
+      cell.offsetLeft < wrap.scrollLeft + 160 ||
+      cell.offsetLeft + cell.offsetWidth > wrap.scrollLeft + wrap.clientWidth
+    )
       wrap.scrollLeft = cell.offsetLeft - wrap.clientWidth / 2;
-    const pieces = run.pieces, tokenLabel = (j) => (pieces[j] === undefined ? '' : JSON.stringify(pieces[j]));
+    const pieces = run.pieces,
+      tokenLabel = (j) => (pieces[j] === undefined ? '' : JSON.stringify(pieces[j]));
     const keys = Array.from({ length: i + 1 }, (_, j) => j);
     const pts = (a) => keys.map((j) => ({ x: j, y: a[j] }));
     const posSets = [];
-    if (run.model.hasCope) posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
+    if (run.model.hasCope)
+      posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
     posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
     // With CoPE the axis fits the positions (the distance line runs off the top far from the
     // query): p_ij is what the reader should be able to read off.
     const pTop = run.model.hasCope ? Math.max(1, Math.ceil(vals.positions[0])) : 0;
-    const yMax = run.model.hasCope ? Math.max(pTop, Math.min(Math.max(1, i), Math.max(6, 2 * (pTop + 1)))) : Math.max(1, i);
+    const yMax = run.model.hasCope
+      ? Math.max(pTop, Math.min(Math.max(1, i), Math.max(6, 2 * (pTop + 1))))
+      : Math.max(1, i);
     this.posBox.chart = replaceChart(this.posBox, th, {
-      datasets: posSets, yTitle: 'position', yMin: 0, yMax, xMax: i, crossingsAt: crossAt.map((j) => j - 0.5), tokenLabel,
+      datasets: posSets,
+      yTitle: 'position',
+      yMin: 0,
+      yMax,
+      xMax: i,
+      crossingsAt: crossAt.map((j) => j - 0.5),
+      tokenLabel,
     });
     this.attBox.chart = replaceChart(this.attBox, th, {
       datasets: [
         { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: th.accent2 },
         { label: 'position-only (row max 1)', data: pts(vals.pos_attn), kind: 'line', color: th.accent },
-      ], yTitle: 'weight', yMin: 0, yMax: 1, xMax: i, tokenLabel,
+      ],
+      yTitle: 'weight',
+      yMin: 0,
+      yMax: 1,
+      xMax: i,
+      tokenLabel,
     });
     const q = JSON.stringify(pieces[i]);
     const unit = run.model.hasCope
@@ -133,7 +186,10 @@ export class QueryView {
   snapshot() {
     if (!this.lastShown) return null;
     const strip = {};
-    for (const [field] of this.rows) strip[field] = this.cells[field].filter((c) => c.dataset.v !== undefined && !c.classList.contains('future')).map((c) => Number(c.dataset.v));
+    for (const [field] of this.rows)
+      strip[field] = this.cells[field]
+        .filter((c) => c.dataset.v !== undefined && !c.classList.contains('future'))
+        .map((c) => Number(c.dataset.v));
     const chart = (b) => Object.fromEntries(b.chart.data.datasets.map((d) => [d.label, d.data.map((p) => p.y)]));
     return { ...this.lastShown, vals: undefined, strip, posChart: chart(this.posBox), attChart: chart(this.attBox) };
   }

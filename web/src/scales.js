@@ -2,12 +2,23 @@
 // of colour blindness, also in greyscale) and number formatting shared by every view.
 
 // viridis at 0, 1/8, ..., 1 (matplotlib's table, sampled); linear in between.
-const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 73, 137], [49, 104, 142], [38, 130, 142],
-  [31, 158, 137], [53, 183, 121], [110, 206, 88], [253, 231, 37]];
+const VIRIDIS = [
+  [68, 1, 84],
+  [72, 40, 120],
+  [62, 73, 137],
+  [49, 104, 142],
+  [38, 130, 142],
+  [31, 158, 137],
+  [53, 183, 121],
+  [110, 206, 88],
+  [253, 231, 37],
+];
 
 /** 256-entry lookup table of [r, g, b]. */
 export const LUT = Array.from({ length: 256 }, (_, k) => {
-  const x = (k / 255) * (VIRIDIS.length - 1), i = Math.min(Math.floor(x), VIRIDIS.length - 2), f = x - i;
+  const x = (k / 255) * (VIRIDIS.length - 1),
+    i = Math.min(Math.floor(x), VIRIDIS.length - 2),
+    f = x - i;
   return VIRIDIS[i].map((c, n) => Math.round(c + f * (VIRIDIS[i + 1][n] - c)));
 });
 
@@ -45,7 +56,8 @@ export function mapRange(kind, a, T) {
     for (let i = 1; i < T; i++) for (let j = 0; j <= i; j++) hi = Math.max(hi, a[i * T + j]);
     return [0, hi > 0 ? hi : 1];
   }
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < T; i++)
     for (let j = 0; j <= i; j++) {
       const v = a[i * T + j];

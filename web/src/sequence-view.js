@@ -15,17 +15,22 @@ export const MAPS = [
 
 /** The numbers of one cell, as lines of text (the hover box). */
 export function cellLines(run, h, i, j) {
-  const T = run.T, k = i * T + j, p = h.positions[k];
+  const T = run.T,
+    k = i * T + j,
+    p = h.positions[k];
   const lines = [
     `query i = ${i} ${JSON.stringify(run.pieces[i])}`,
     `key j = ${j} ${JSON.stringify(run.pieces[j])}   (i−j = ${i - j})`,
     `content logit s_ij = ${fmt(h.content_logits[k], 3)}`,
   ];
   if (run.model.hasCope) {
-    const lo = Math.floor(p), hi = Math.ceil(p);
-    lines.push(`gate g_ij = ${fmt(h.gates[k], 3)}`,
+    const lo = Math.floor(p),
+      hi = Math.ceil(p);
+    lines.push(
+      `gate g_ij = ${fmt(h.gates[k], 3)}`,
       `position p_ij = ${fmt(p, 3)}  (floor ${lo}, ceil ${hi}, weight ${fmt(p - lo, 3)})`,
-      `CoPE logit c_ij = ${fmt(h.cope_logits[k], 3)}`);
+      `CoPE logit c_ij = ${fmt(h.cope_logits[k], 3)}`,
+    );
   }
   lines.push(`position-only attention = ${fmt(h.pos_attn[k], 3)}`, `attention a_ij = ${fmt(h.attn[k], 3)}`);
   return lines;
@@ -36,7 +41,12 @@ export class SequenceView {
     this.panel = panel;
     this.root = el('section', { class: 'sequence-view', 'aria-label': 'Sequence view (Figure 4)' });
     const bar = el('div', { class: 'toolbar' });
-    this.gridKind = select('Head grid shows', MAPS.map(([k, t]) => [k, t]), 'pos_attn', () => this.drawGrid());
+    this.gridKind = select(
+      'Head grid shows',
+      MAPS.map(([k, t]) => [k, t]),
+      'pos_attn',
+      () => this.drawGrid(),
+    );
     bar.append(this.gridKind.wrap);
     this.grid = el('div', { class: 'head-grid', role: 'group', 'aria-label': 'Layers × heads: choose a head' });
     this.maps = el('div', { class: 'maps' });
@@ -46,20 +56,26 @@ export class SequenceView {
     container.appendChild(this.root);
     this.heatmaps = MAPS.map(([kind, title, cope]) => {
       const { box, holder } = pngFigure('map', title, {
-        chart: () => hm.chart, fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`, attrs: { 'data-kind': kind },
+        chart: () => hm.chart,
+        fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`,
+        attrs: { 'data-kind': kind },
       });
       this.maps.appendChild(box);
       const hm = new Heatmap(holder, {
         title,
         onHover: (i, j, ev) => this.hover(i, j, ev),
-        onLeave: () => { this.tip.hidden = true; },
+        onLeave: () => {
+          this.tip.hidden = true;
+        },
         onClick: (i) => panel.set({ query: i }),
       });
       // Keyboard: focus a map, arrows move a cell cursor and show its numbers, Enter makes its row the query.
       hm.canvas.tabIndex = 0;
       hm.canvas.setAttribute('aria-label', `${title}: arrows show a cell's numbers, Enter selects its row`);
       hm.canvas.addEventListener('keydown', (e) => this.cellKey(e, hm));
-      hm.canvas.addEventListener('blur', () => { this.tip.hidden = true; });
+      hm.canvas.addEventListener('blur', () => {
+        this.tip.hidden = true;
+      });
       return { kind, title, cope, box, hm };
     });
   }
@@ -69,7 +85,9 @@ export class SequenceView {
     if (!this.panel.isCurrent(run)) return;
     this.h = h;
     this.shownRun = run;
-    const T = run.T, th = this.panel.theme, markers = this.panel.markerIndices();
+    const T = run.T,
+      th = this.panel.theme,
+      markers = this.panel.markerIndices();
     for (const m of this.heatmaps) {
       const on = run.model.hasCope || !m.cope || m.kind === 'pos_attn';
       m.box.hidden = !on;
@@ -92,13 +110,18 @@ export class SequenceView {
     const { layer, head } = this.panel.state;
     this.grid.textContent = '';
     this.grid.style.setProperty('--cols', String(run.H));
-    thumbs.forEach((row, l) => row.forEach((t, hh) => {
-      const b = button('', () => this.panel.set({ layer: l, head: hh }), {
-        class: 'thumb', 'aria-pressed': String(l === layer && hh === head), 'aria-label': `layer ${l} head ${hh}`, title: `layer ${l}, head ${hh}`,
-      });
-      b.append(paintBitmap(el('canvas'), t.data, t.n, thumbRange(t.data, kind)), el('span', {}, `L${l} H${hh}`));
-      this.grid.appendChild(b);
-    }));
+    thumbs.forEach((row, l) =>
+      row.forEach((t, hh) => {
+        const b = button('', () => this.panel.set({ layer: l, head: hh }), {
+          class: 'thumb',
+          'aria-pressed': String(l === layer && hh === head),
+          'aria-label': `layer ${l} head ${hh}`,
+          title: `layer ${l}, head ${hh}`,
+        });
+        b.append(paintBitmap(el('canvas'), t.data, t.n, thumbRange(t.data, kind)), el('span', {}, `L${l} H${hh}`));
+        this.grid.appendChild(b);
+      }),
+    );
   }
 
   cellKey(e, hm) {
@@ -111,13 +134,17 @@ export class SequenceView {
     else if (k === 'ArrowDown') i++;
     else if (k === 'ArrowLeft') j--;
     else if (k === 'ArrowRight') j++;
-    else if (k === 'Enter') { this.panel.set({ query: i }); e.preventDefault(); return; }
-    else return;
+    else if (k === 'Enter') {
+      this.panel.set({ query: i });
+      e.preventDefault();
+      return;
+    } else return;
     e.preventDefault();
     i = Math.max(0, Math.min(T - 1, i));
     j = Math.max(0, Math.min(i, j));
     this.cursor = { i, j };
-    const r = hm.canvas.getBoundingClientRect(), { x, y } = hm.chart.scales;
+    const r = hm.canvas.getBoundingClientRect(),
+      { x, y } = hm.chart.scales;
     this.hover(i, j, { clientX: r.left + x.getPixelForValue(j), clientY: r.top + y.getPixelForValue(i) });
   }
 
@@ -128,7 +155,8 @@ export class SequenceView {
     for (const line of lines) this.tip.appendChild(el('div', {}, line));
     this.tip.hidden = false;
     const r = this.root.getBoundingClientRect();
-    const x = ev.clientX - r.left + 14, y = ev.clientY - r.top + 14;
+    const x = ev.clientX - r.left + 14,
+      y = ev.clientY - r.top + 14;
     this.tip.style.left = `${Math.min(x, r.width - 260)}px`;
     this.tip.style.top = `${y}px`;
   }
@@ -137,8 +165,12 @@ export class SequenceView {
 /** The colour range of a thumbnail: 0..1, or the positions' own min..max (NaN cells are empty). */
 function thumbRange(data, kind) {
   if (kind !== 'positions') return [0, 1];
-  let lo = Infinity, hi = -Infinity;
-  for (const v of data) if (!Number.isNaN(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of data)
+    if (!Number.isNaN(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
   return [lo, hi];
 }
-

@@ -7,12 +7,15 @@ const NUMERIC = new Set(['layer', 'head', 'query']);
 
 /** State from a query string (missing keys are absent; numbers parsed). */
 export function parseState(search) {
-  const p = new URLSearchParams(search), st = {};
+  const p = new URLSearchParams(search),
+    st = {};
   for (const k of STATE_KEYS) {
     if (!p.has(k)) continue;
     const v = p.get(k);
-    if (NUMERIC.has(k)) { const n = Number(v); if (Number.isInteger(n) && n >= 0) st[k] = n; }
-    else st[k] = v;
+    if (NUMERIC.has(k)) {
+      const n = Number(v);
+      if (Number.isInteger(n) && n >= 0) st[k] = n;
+    } else st[k] = v;
   }
   return st;
 }
@@ -23,7 +26,9 @@ export function stateQuery(st) {
   return p.toString();
 }
 
-export function readState() { return parseState(location.search); }
+export function readState() {
+  return parseState(location.search);
+}
 
 /** Replaces the address bar's query string (no new history entry per key press). */
 export function writeState(st) {
@@ -56,8 +61,12 @@ export function embedSnippets(pageURL, entry, text, st) {
   const base = new URL('.', pageURL);
   const model = entry ? new URL(entry.file, base).href : '';
   const attrs = { model, text, view: st.view, layer: st.layer, head: st.head, query: st.query };
-  const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/\n/g, '&#10;');
-  const a = Object.entries(attrs).filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `  ${k}="${esc(v)}"`).join('\n');
+  const esc = (s) =>
+    String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/\n/g, '&#10;');
+  const a = Object.entries(attrs)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `  ${k}="${esc(v)}"`)
+    .join('\n');
   const iframe = new URL('embed.html', base);
   iframe.search = stateQuery({ ...attrs, model: entry ? entry.name : '' });
   return `<!-- CoPE visualizer widget -->\n<script type="module" src="${new URL('cope-viz.js', base).href}"></script>\n<cope-viz\n${a}>\n</cope-viz>\n\n<!-- or as an iframe -->\n<iframe src="${esc(iframe.href)}" width="100%" height="720" loading="lazy" title="CoPE visualizer" style="border:0"></iframe>`;

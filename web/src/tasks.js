@@ -15,10 +15,14 @@ export const TASK_MARKERS = {
 
 /** One-line explanations shown beside the model picker. */
 export const TASK_BLURBS = {
-  counting1: 'Counting: statements set (v = 0 ;) and increment (v ++;) variables among pass; fillers; after "print v" the model answers v\'s value.',
-  counting3: 'Counting with 3 variables: after "print v" the model answers how often v was incremented since it was set.',
-  counting5: 'Counting with 5 variables: after "print v" the model answers how often v was incremented since it was set.',
-  flipflop: 'Flip-flop: w/r/i instructions each followed by a bit; after every r the model must repeat the bit of the last w.',
+  counting1:
+    'Counting: statements set (v = 0 ;) and increment (v ++;) variables among pass; fillers; after "print v" the model answers v\'s value.',
+  counting3:
+    'Counting with 3 variables: after "print v" the model answers how often v was incremented since it was set.',
+  counting5:
+    'Counting with 5 variables: after "print v" the model answers how often v was incremented since it was set.',
+  flipflop:
+    'Flip-flop: w/r/i instructions each followed by a bit; after every r the model must repeat the bit of the last w.',
   selcopy: 'Selective copy: after "|" the model copies the non-blank tokens in order, skipping the blanks "_".',
   text: 'Structured text: sections with titles "= = title = =" and paragraphs ending in a newline; the model predicts the next word.',
   toy: 'Toy task.',
@@ -32,7 +36,10 @@ export function isLanguageTask(task) {
 
 /** Marker text as the user types it: pieces separated by spaces, "\n" for the newline. */
 export function parseMarkers(s) {
-  return String(s).split(/\s+/).filter(Boolean).map((p) => (p === '\\n' ? '\n' : p));
+  return String(s)
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => (p === '\\n' ? '\n' : p));
 }
 export function formatMarkers(list) {
   return list.map((p) => (p === '\n' ? '\\n' : p)).join(' ');
@@ -63,7 +70,8 @@ export function targets(task, pieces) {
         out = v in vals ? [{ t: t + 2, expected: String(vals[v]) }] : [];
         break;
       }
-      if (/^[a-z]$/.test(p) && pieces[t + 1] === '=' && /^\d+$/.test(pieces[t + 2] || '')) vals[p] = Number(pieces[t + 2]);
+      if (/^[a-z]$/.test(p) && pieces[t + 1] === '=' && /^\d+$/.test(pieces[t + 2] || ''))
+        vals[p] = Number(pieces[t + 2]);
       else if (/^[a-z]$/.test(p) && pieces[t + 1] === '++;' && p in vals) vals[p] += 1;
     }
     return out;

@@ -5,7 +5,9 @@ import { CopeModel } from 'cope-wasm';
 
 const models = new Map(); // key -> { model, trace }
 
-function post(msg, transfer = []) { self.postMessage(msg, transfer); }
+function post(msg, transfer = []) {
+  self.postMessage(msg, transfer);
+}
 
 /** Fetches a URL, reporting progress (bytes) to the request that asked for it. */
 async function fetchBytes(url, id) {
@@ -29,7 +31,8 @@ async function fetchBytes(url, id) {
 
 /** argmax and its probability of every row of logits [T, V]. */
 function predictions(logits, T, V) {
-  const pred = new Int32Array(T), prob = new Float32Array(T);
+  const pred = new Int32Array(T),
+    prob = new Float32Array(T);
   for (let t = 0; t < T; t++) {
     const row = logits.subarray(t * V, (t + 1) * V);
     let best = 0;
@@ -47,13 +50,21 @@ function predictions(logits, T, V) {
  * Rows are queries, columns keys; cells above the diagonal stay NaN so they draw as background.
  */
 function shrink(a, T, size) {
-  const n = Math.min(T, size), out = new Float32Array(n * n).fill(NaN);
+  const n = Math.min(T, size),
+    out = new Float32Array(n * n).fill(NaN);
   for (let r = 0; r < n; r++) {
-    const i0 = Math.floor((r * T) / n), i1 = Math.floor(((r + 1) * T) / n);
+    const i0 = Math.floor((r * T) / n),
+      i1 = Math.floor(((r + 1) * T) / n);
     for (let c = 0; c <= r; c++) {
-      const j0 = Math.floor((c * T) / n), j1 = Math.floor(((c + 1) * T) / n);
-      let s = 0, k = 0;
-      for (let i = i0; i < i1; i++) for (let j = j0; j < Math.min(j1, i + 1); j++) { s += a[i * T + j]; k++; }
+      const j0 = Math.floor((c * T) / n),
+        j1 = Math.floor(((c + 1) * T) / n);
+      let s = 0,
+        k = 0;
+      for (let i = i0; i < i1; i++)
+        for (let j = j0; j < Math.min(j1, i + 1); j++) {
+          s += a[i * T + j];
+          k++;
+        }
       if (k) out[r * n + c] = s / k;
     }
   }
@@ -120,8 +131,9 @@ function traced(key, gen) {
 
 /** Typed arrays in a result, so they move to the page instead of being copied. */
 function transferables(x, out = []) {
-  if (ArrayBuffer.isView(x)) { if (!out.includes(x.buffer)) out.push(x.buffer); }
-  else if (x && typeof x === 'object') for (const v of Object.values(x)) transferables(v, out);
+  if (ArrayBuffer.isView(x)) {
+    if (!out.includes(x.buffer)) out.push(x.buffer);
+  } else if (x && typeof x === 'object') for (const v of Object.values(x)) transferables(v, out);
   return out;
 }
 

@@ -15,11 +15,13 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOL = 1e-5;
 mkdirSync(SHOTS, { recursive: true });
 
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 // For the README's reliability table (tests/reliability.sh): the bad inputs given to the page and
 // what the page answered, as TSV lines in $REL_OUT.
 const reliable = (input, answer) => {
-  if (process.env.REL_OUT) appendFileSync(process.env.REL_OUT, `page: ${input}\t${String(answer).replace(/\s+/g, ' ').trim()}\n`);
+  if (process.env.REL_OUT)
+    appendFileSync(process.env.REL_OUT, `page: ${input}\t${String(answer).replace(/\s+/g, ' ').trim()}\n`);
 };
 /** A copy of a model file whose tokenizer piece `id` is replaced by `piece` (header rebuilt). */
 function withVocabPiece(file, id, piece) {
@@ -30,13 +32,19 @@ function withVocabPiece(file, id, piece) {
   header.__metadata__.cope_config = JSON.stringify(cfg);
   let text = JSON.stringify(header);
   while ((8 + Buffer.byteLength(text)) % 8) text += ' ';
-  const h = Buffer.from(text, 'utf8'), len = Buffer.alloc(8);
+  const h = Buffer.from(text, 'utf8'),
+    len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(h.length));
   return Buffer.concat([len, h, file.subarray(8 + n)]);
 }
 const check = (ok, what, detail = '') => {
-  if (ok) { passed++; console.log(`ok    ${what}`); }
-  else { failed++; console.log(`FAIL  ${what}${detail ? `: ${detail}` : ''}`); }
+  if (ok) {
+    passed++;
+    console.log(`ok    ${what}`);
+  } else {
+    failed++;
+    console.log(`FAIL  ${what}${detail ? `: ${detail}` : ''}`);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -46,7 +54,10 @@ const check = (ok, what, detail = '') => {
 function serve(dir) {
   const proc = spawn(process.execPath, ['web/serve.mjs', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => { const m = String(d).match(/http:\/\/\S+\//); if (m) resolve({ proc, base: m[0] }); });
+    proc.stdout.on('data', (d) => {
+      const m = String(d).match(/http:\/\/\S+\//);
+      if (m) resolve({ proc, base: m[0] });
+    });
     proc.on('exit', (c) => reject(new Error(`server exited (${c})`)));
     setTimeout(() => reject(new Error('server did not start')), 10000);
   });
@@ -57,16 +68,28 @@ const xoDir = mkdtempSync(join(tmpdir(), 'cope-xo-'));
 const { proc: xoServer, base: xoBase } = await serve(xoDir);
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 
 /** A new page that records console errors and uncaught exceptions. */
 async function open(path, opts = {}) {
-  const ctx = await browser.newContext({ viewport: opts.viewport || { width: 1280, height: 900 }, colorScheme: opts.colorScheme || 'light' });
+  const ctx = await browser.newContext({
+    viewport: opts.viewport || { width: 1280, height: 900 },
+    colorScheme: opts.colorScheme || 'light',
+  });
   const page = await ctx.newPage();
   page.errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.errors.push(m.text());
+  });
   page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
   await page.goto(opts.absolute || base + path);
   return page;
@@ -74,11 +97,15 @@ async function open(path, opts = {}) {
 
 /** Waits until the page's panel has drawn query q (or any query when q is undefined). */
 async function rendered(page, q) {
-  await page.waitForFunction((q) => {
-    const v = window.copeViz;
-    const s = v?.panel?.snapshot();
-    return s && v.panel.run && !v.panel.drawing && (q === undefined || s.state.query === q);
-  }, q, { timeout: 30000 });
+  await page.waitForFunction(
+    (q) => {
+      const v = window.copeViz;
+      const s = v?.panel?.snapshot();
+      return s && v.panel.run && !v.panel.drawing && (q === undefined || s.state.query === q);
+    },
+    q,
+    { timeout: 30000 },
+  );
 }
 
 /**
@@ -86,16 +113,22 @@ async function rendered(page, q) {
  * the views): row i of layer l, head h, for each array.
  */
 async function independentRow(page, modelUrl, text, l, h, i, n_ctx) {
-  return page.evaluate(async ({ wasmUrl, modelUrl, text, l, h, i, n_ctx }) => {
-    const { CopeModel } = await import(wasmUrl);
-    const m = await CopeModel.load(modelUrl);
-    const ids = Array.from(m.tokenize(text).ids).slice(0, n_ctx);
-    const tr = m.trace(ids), T = tr.T, L = tr.layers[l], row = {};
-    for (const k of ['gates', 'positions', 'content_logits', 'cope_logits', 'attn', 'pos_attn'])
-      row[k] = Array.from(L[k][h].subarray(i * T, i * T + i + 1));
-    m.free();
-    return row;
-  }, { wasmUrl: `${base}wasm/cope.mjs`, modelUrl, text, l, h, i, n_ctx });
+  return page.evaluate(
+    async ({ wasmUrl, modelUrl, text, l, h, i, n_ctx }) => {
+      const { CopeModel } = await import(wasmUrl);
+      const m = await CopeModel.load(modelUrl);
+      const ids = Array.from(m.tokenize(text).ids).slice(0, n_ctx);
+      const tr = m.trace(ids),
+        T = tr.T,
+        L = tr.layers[l],
+        row = {};
+      for (const k of ['gates', 'positions', 'content_logits', 'cope_logits', 'attn', 'pos_attn'])
+        row[k] = Array.from(L[k][h].subarray(i * T, i * T + i + 1));
+      m.free();
+      return row;
+    },
+    { wasmUrl: `${base}wasm/cope.mjs`, modelUrl, text, l, h, i, n_ctx },
+  );
 }
 
 function maxDiff(a, b) {
@@ -107,20 +140,39 @@ function maxDiff(a, b) {
 
 /** Compares what a panel shows for its query with the independent row. */
 function compareShown(snap, ref, label) {
-  const q = snap.query, i = q.query;
+  const q = snap.query,
+    i = q.query;
   const cope = q.strip.gates !== undefined;
-  const pairs = [['attn', q.strip.attn], ['pos_attn', q.strip.pos_attn],
-    ['content_logits', q.strip.content_logits], ['attn', q.attChart['attention a_ij']], ['pos_attn', q.attChart['position-only (row max 1)']]];
-  if (cope) pairs.push(['gates', q.strip.gates], ['positions', q.strip.positions], ['cope_logits', q.strip.cope_logits], ['positions', q.posChart['CoPE position p_ij']]);
-  let worst = 0, where = '';
+  const pairs = [
+    ['attn', q.strip.attn],
+    ['pos_attn', q.strip.pos_attn],
+    ['content_logits', q.strip.content_logits],
+    ['attn', q.attChart['attention a_ij']],
+    ['pos_attn', q.attChart['position-only (row max 1)']],
+  ];
+  if (cope)
+    pairs.push(
+      ['gates', q.strip.gates],
+      ['positions', q.strip.positions],
+      ['cope_logits', q.strip.cope_logits],
+      ['positions', q.posChart['CoPE position p_ij']],
+    );
+  let worst = 0,
+    where = '';
   for (const [k, shown] of pairs) {
     const d = maxDiff(shown, ref[k]);
-    if (d > worst) { worst = d; where = k; }
+    if (d > worst) {
+      worst = d;
+      where = k;
+    }
   }
   const dist = q.posChart['token distance i−j'];
   const distOk = dist && dist.every((v, j) => v === i - j);
-  check(worst <= TOL && distOk, `${label}: strip and charts equal the wasm trace of row ${i} (${pairs.length} series)`,
-    `max |diff| ${worst} in ${where}${distOk ? '' : '; distance series wrong'}`);
+  check(
+    worst <= TOL && distOk,
+    `${label}: strip and charts equal the wasm trace of row ${i} (${pairs.length} series)`,
+    `max |diff| ${worst} in ${where}${distOk ? '' : '; distance series wrong'}`,
+  );
 }
 
 const shot = (page, name, full = true) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: full });
@@ -139,11 +191,16 @@ try {
   await rendered(page);
   const ms = Date.now() - t0;
   const st = await page.evaluate(() => ({
-    state: window.copeViz.panel.snapshot().state, text: document.getElementById('text').value,
-    model: window.copeViz.app.model.name, T: window.copeViz.panel.run.T, n_ctx: window.copeViz.app.model.config.n_ctx,
+    state: window.copeViz.panel.snapshot().state,
+    text: document.getElementById('text').value,
+    model: window.copeViz.app.model.name,
+    T: window.copeViz.panel.run.T,
+    n_ctx: window.copeViz.app.model.config.n_ctx,
     cells: document.querySelectorAll('.query-view table.strip tr.tok-row th[scope=col]').length,
     prediction: document.getElementById('prediction').textContent,
-    canvases: [...document.querySelectorAll('#panel > .panel-body > .query-view canvas')].filter((c) => c.width > 0 && c.height > 0).length,
+    canvases: [...document.querySelectorAll('#panel > .panel-body > .query-view canvas')].filter(
+      (c) => c.width > 0 && c.height > 0,
+    ).length,
   }));
   check(st.model === first.name, `default model is the first shipped one (${st.model})`);
   check(st.text.length > 0 && st.cells === st.T && st.T > 0, `default example renders: ${st.T} tokens in the strip`);
@@ -159,11 +216,19 @@ try {
   const q1 = q0 < st.T - 1 ? q0 + 1 : q0 - 1;
   await rendered(page, q1);
   const snap = await page.evaluate(() => window.copeViz.panel.snapshot());
-  check(snap.query.query === q1 && new URL(page.url()).searchParams.get('query') !== null, `arrow key moved the query ${q0} → ${q1}`);
+  check(
+    snap.query.query === q1 && new URL(page.url()).searchParams.get('query') !== null,
+    `arrow key moved the query ${q0} → ${q1}`,
+  );
   const modelUrl = new URL(first.file, base).href;
-  compareShown(snap, await independentRow(page, modelUrl, st.text, snap.state.layer, snap.state.head, q1, st.n_ctx), 'page');
+  compareShown(
+    snap,
+    await independentRow(page, modelUrl, st.text, snap.state.layer, snap.state.head, q1, st.n_ctx),
+    'page',
+  );
   // another head and layer through the controls, then Home
-  const L = first.n_layer, H = first.n_head;
+  const L = first.n_layer,
+    H = first.n_head;
   await page.selectOption('select[data-ctl=layer]', String(L - 1));
   await page.selectOption('select[data-ctl=head]', String(H - 1));
   await page.keyboard.press('Home');
@@ -171,7 +236,11 @@ try {
   await page.keyboard.press('End');
   await rendered(page, st.T - 1);
   const snap2 = await page.evaluate(() => window.copeViz.panel.snapshot());
-  compareShown(snap2, await independentRow(page, modelUrl, st.text, L - 1, H - 1, st.T - 1, st.n_ctx), `layer ${L - 1} head ${H - 1}, End`);
+  compareShown(
+    snap2,
+    await independentRow(page, modelUrl, st.text, L - 1, H - 1, st.T - 1, st.n_ctx),
+    `layer ${L - 1} head ${H - 1}, End`,
+  );
   check(page.errors.length === 0, 'no console errors on the page', page.errors.join(' | '));
 
   // 3. The URL state round-trips: sequence view, a head and a query reproduce in a new page.
@@ -184,59 +253,125 @@ try {
   const url = page.url();
   const p2 = await open(url.slice(base.length));
   await rendered(p2, 2);
-  const back = await p2.evaluate(() => ({ st: window.copeViz.panel.snapshot().state, text: document.getElementById('text').value, model: window.copeViz.app.model.name }));
-  check(back.st.view === 'sequence' && back.st.layer === L - 1 && back.st.head === H - 1 && back.st.query === 2 && back.text === st.text && back.model === first.name,
-    'a link reproduces model, text, view, layer, head and query', JSON.stringify(back.st));
-  const maps = await p2.evaluate(() => [...document.querySelectorAll('.sequence-view .map-box:not([hidden]) canvas')].length);
+  const back = await p2.evaluate(() => ({
+    st: window.copeViz.panel.snapshot().state,
+    text: document.getElementById('text').value,
+    model: window.copeViz.app.model.name,
+  }));
+  check(
+    back.st.view === 'sequence' &&
+      back.st.layer === L - 1 &&
+      back.st.head === H - 1 &&
+      back.st.query === 2 &&
+      back.text === st.text &&
+      back.model === first.name,
+    'a link reproduces model, text, view, layer, head and query',
+    JSON.stringify(back.st),
+  );
+  const maps = await p2.evaluate(
+    () => [...document.querySelectorAll('.sequence-view .map-box:not([hidden]) canvas')].length,
+  );
   check(maps >= 2, `sequence view draws its heatmaps (${maps})`);
   await shot(p2, 'page-sequence');
   // hover a cell: the box names the cell's numbers
   await p2.locator('.map-box[data-kind=attn] canvas').scrollIntoViewIfNeeded();
   const box = await p2.locator('.map-box[data-kind=attn] canvas').boundingBox();
   await p2.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.8, { steps: 4 });
-  const tip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
-  check(/content logit/.test(tip) && /attention a_ij/.test(tip), 'hovering a map cell shows its numbers', tip.slice(0, 120));
+  const tip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then(
+    (e) => e.textContent(),
+    () => '',
+  );
+  check(
+    /content logit/.test(tip) && /attention a_ij/.test(tip),
+    'hovering a map cell shows its numbers',
+    tip.slice(0, 120),
+  );
   // the same numbers by keyboard: focus a map, arrows move a cell cursor
   await p2.focus('.map-box[data-kind=attn] canvas');
   await p2.keyboard.press('ArrowUp');
-  const ktip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then((e) => e.textContent(), () => '');
-  check(/query i = 1 /.test(ktip) && /key j = 1 /.test(ktip), 'arrow keys on a focused map show a cell\'s numbers', ktip.slice(0, 80));
+  const ktip = await p2.waitForSelector('.sequence-view .tip:not([hidden])', { timeout: 5000 }).then(
+    (e) => e.textContent(),
+    () => '',
+  );
+  check(
+    /query i = 1 /.test(ktip) && /key j = 1 /.test(ktip),
+    "arrow keys on a focused map show a cell's numbers",
+    ktip.slice(0, 80),
+  );
   // Clicks in the sequence view reach the URL too: a map cell makes its row the query, a
   // thumbnail of the layers x heads grid picks the head.
   await p2.locator('.map-box[data-kind=attn] canvas').scrollIntoViewIfNeeded();
   const cell = await p2.evaluate(() => {
-    const c = document.querySelector('.map-box[data-kind=attn] canvas'), hm = c.$heatmap, r = c.getBoundingClientRect();
+    const c = document.querySelector('.map-box[data-kind=attn] canvas'),
+      hm = c.$heatmap,
+      r = c.getBoundingClientRect();
     const i = hm.state.T - 1;
     return { i, x: r.left + hm.chart.scales.x.getPixelForValue(0), y: r.top + hm.chart.scales.y.getPixelForValue(i) };
   });
   await p2.mouse.click(cell.x, cell.y);
   await rendered(p2, cell.i);
-  const urlHas = (want) => p2.waitForFunction((want) => {
-    const p = new URLSearchParams(location.search);
-    return Object.entries(want).every(([k, v]) => p.get(k) === String(v));
-  }, want, { timeout: 5000 }).then(() => true, () => false);
-  check(await urlHas({ view: 'sequence', query: cell.i }), `a click on a map cell puts its row in the URL (query=${cell.i})`, await p2.evaluate(() => location.search));
+  const urlHas = (want) =>
+    p2
+      .waitForFunction(
+        (want) => {
+          const p = new URLSearchParams(location.search);
+          return Object.entries(want).every(([k, v]) => p.get(k) === String(v));
+        },
+        want,
+        { timeout: 5000 },
+      )
+      .then(
+        () => true,
+        () => false,
+      );
+  check(
+    await urlHas({ view: 'sequence', query: cell.i }),
+    `a click on a map cell puts its row in the URL (query=${cell.i})`,
+    await p2.evaluate(() => location.search),
+  );
   await p2.locator('.head-grid .thumb[aria-label="layer 0 head 0"]').click();
-  await p2.waitForFunction(() => window.copeViz.panel.state.layer === 0 && window.copeViz.panel.state.head === 0 && !window.copeViz.panel.drawing, null, { timeout: 10000 });
-  check(await urlHas({ layer: 0, head: 0, query: cell.i }), 'a click on a head thumbnail puts its layer and head in the URL', await p2.evaluate(() => location.search));
+  await p2.waitForFunction(
+    () =>
+      window.copeViz.panel.state.layer === 0 && window.copeViz.panel.state.head === 0 && !window.copeViz.panel.drawing,
+    null,
+    { timeout: 10000 },
+  );
+  check(
+    await urlHas({ layer: 0, head: 0, query: cell.i }),
+    'a click on a head thumbnail puts its layer and head in the URL',
+    await p2.evaluate(() => location.search),
+  );
   check(p2.errors.length === 0, 'no console errors after the round trip', p2.errors.join(' | '));
   await p2.context().close();
 
   // 4. Compare view (when the model has a shipped baseline).
   if (first.baseline) {
     await page.click('[data-view=compare]');
-    await page.waitForFunction(() => !window.copeViz.panel.drawing && window.copeViz.panel.state.view === 'compare', null, { timeout: 20000 });
+    await page.waitForFunction(
+      () => !window.copeViz.panel.drawing && window.copeViz.panel.state.view === 'compare',
+      null,
+      { timeout: 20000 },
+    );
     const titles = await page.locator('.compare-view h3').allTextContents();
-    check(titles.length === 2 && titles[1].includes(first.baseline), `compare shows the model beside its baseline: ${titles.map((t) => t.split(' — ')[0]).join(' | ')}`);
+    check(
+      titles.length === 2 && titles[1].includes(first.baseline),
+      `compare shows the model beside its baseline: ${titles.map((t) => t.split(' — ')[0]).join(' | ')}`,
+    );
     await shot(page, 'page-compare');
   }
 
   // PNG export of a chart; play steps the query by itself, pause stops it.
   await page.click('[data-view=query]');
   await rendered(page);
-  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.click('.query-view .chart-box .png >> nth=0')]);
+  const [dl] = await Promise.all([
+    page.waitForEvent('download', { timeout: 10000 }),
+    page.click('.query-view .chart-box .png >> nth=0'),
+  ]);
   const png = await dl.path().then((f) => import('node:fs').then((fs) => fs.readFileSync(f)));
-  check(/\.png$/.test(dl.suggestedFilename()) && png.subarray(1, 4).toString() === 'PNG' && png.length > 2000, `PNG export: ${dl.suggestedFilename()} (${png.length} bytes)`);
+  check(
+    /\.png$/.test(dl.suggestedFilename()) && png.subarray(1, 4).toString() === 'PNG' && png.length > 2000,
+    `PNG export: ${dl.suggestedFilename()} (${png.length} bytes)`,
+  );
   await page.keyboard.press('Home');
   await rendered(page, 0);
   await page.click('[data-ctl=play]');
@@ -247,7 +382,11 @@ try {
 
   // 5. A bad file (10 MB of random bytes) shows the error panel; the page keeps working.
   await page.click('[data-view=query]');
-  await page.setInputFiles('#file', { name: 'random.safetensors', mimeType: 'application/octet-stream', buffer: randomBytes(10 << 20) });
+  await page.setInputFiles('#file', {
+    name: 'random.safetensors',
+    mimeType: 'application/octet-stream',
+    buffer: randomBytes(10 << 20),
+  });
   await page.waitForSelector('#error:not([hidden])', { timeout: 20000 });
   const err = await page.locator('#error').textContent();
   check(/random\.safetensors/.test(err) && /still loaded/.test(err), `bad file → error panel: "${err.slice(0, 110)}…"`);
@@ -256,14 +395,19 @@ try {
   const qa = await page.evaluate(() => window.copeViz.panel.state.query);
   await page.keyboard.press('Home');
   await rendered(page, 0);
-  check(qa !== undefined && (await page.evaluate(() => window.copeViz.app.model.name)) === first.name, 'after the bad file the page still works with the old model');
+  check(
+    qa !== undefined && (await page.evaluate(() => window.copeViz.app.model.name)) === first.name,
+    'after the bad file the page still works with the old model',
+  );
 
   // 6. Text longer than the context: a clear message, the first n_ctx tokens shown.
   const long = Array.from({ length: st.n_ctx + 20 }, (_, k) => (k % 2 ? 'pass;' : 'a')).join(' ');
   await page.fill('#text', long);
   await page.waitForSelector('#notice:not([hidden])', { timeout: 10000 });
   const notice = await page.locator('#notice').textContent();
-  await page.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, { timeout: 30000 });
+  await page.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, st.n_ctx, {
+    timeout: 30000,
+  });
   check(notice.includes(`at most ${st.n_ctx}`), `long text → "${notice.slice(0, 90)}…"`);
   reliable(`a text of ${st.n_ctx + 20} tokens for a context of ${st.n_ctx}`, `notice: ${notice}`);
   // unknown tokens are shown as such
@@ -271,63 +415,144 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#tokens .tok.unk').length > 0, null, { timeout: 10000 });
   const unk = await page.locator('#tokens .tok.unk').allTextContents();
   const injected = await page.evaluate(() => document.querySelectorAll('#tokens b, .strip b').length);
-  check(unk.some((t) => t.startsWith('zebra')) && injected === 0, `unknown pieces shown as <unk>, never as HTML: ${unk.join(', ')}`);
-  reliable('the text "a = 0 ; zebra ++; <b>x</b> print a" (unknown words, HTML)', `token chips shown as text: ${unk.join(', ')}; HTML elements created: ${injected}`);
+  check(
+    unk.some((t) => t.startsWith('zebra')) && injected === 0,
+    `unknown pieces shown as <unk>, never as HTML: ${unk.join(', ')}`,
+  );
+  reliable(
+    'the text "a = 0 ; zebra ++; <b>x</b> print a" (unknown words, HTML)',
+    `token chips shown as text: ${unk.join(', ')}; HTML elements created: ${injected}`,
+  );
   // a valid model without a task (a golden test model): loads, runs the text as it is
   await page.setInputFiles('#file', 'tests/golden/cope.model.safetensors');
-  await page.waitForFunction(() => window.copeViz.app.model?.name === 'cope.model.safetensors' && window.copeViz.panel.run?.model.name === 'cope.model.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 })
-    .then(() => check(true, 'a dropped model without a task loads and shows the input'), () => check(false, 'a dropped model without a task loads and shows the input'));
+  await page
+    .waitForFunction(
+      () =>
+        window.copeViz.app.model?.name === 'cope.model.safetensors' &&
+        window.copeViz.panel.run?.model.name === 'cope.model.safetensors' &&
+        !window.copeViz.panel.drawing,
+      null,
+      { timeout: 20000 },
+    )
+    .then(
+      () => check(true, 'a dropped model without a task loads and shows the input'),
+      () => check(false, 'a dropped model without a task loads and shows the input'),
+    );
   // a model whose vocabulary holds HTML: its pieces are shown as text everywhere, nothing runs
   const evil = '<img/src=x/onerror=window.__pwned=1>'; // no whitespace: a valid "words" piece
-  await page.setInputFiles('#file', { name: 'html-vocab.safetensors', mimeType: 'application/octet-stream',
-    buffer: withVocabPiece(readFileSync('tests/golden/cope.model.safetensors'), 1, evil) });
-  await page.waitForFunction(() => window.copeViz.app.model?.name === 'html-vocab.safetensors' && !window.copeViz.panel.drawing, null, { timeout: 20000 });
+  await page.setInputFiles('#file', {
+    name: 'html-vocab.safetensors',
+    mimeType: 'application/octet-stream',
+    buffer: withVocabPiece(readFileSync('tests/golden/cope.model.safetensors'), 1, evil),
+  });
+  await page.waitForFunction(
+    () => window.copeViz.app.model?.name === 'html-vocab.safetensors' && !window.copeViz.panel.drawing,
+    null,
+    { timeout: 20000 },
+  );
   await page.fill('#text', `${evil} the ${evil}`);
-  await page.waitForFunction(() => window.copeViz.panel.run?.T === 3 && !window.copeViz.panel.drawing, null, { timeout: 20000 });
+  await page.waitForFunction(() => window.copeViz.panel.run?.T === 3 && !window.copeViz.panel.drawing, null, {
+    timeout: 20000,
+  });
   await page.keyboard.press('End');
-  const html = await page.evaluate(() => ({ imgs: document.querySelectorAll('img:not([src$=".png"])').length, pwned: window.__pwned === 1,
-    shown: [...document.querySelectorAll('#tokens .tok')].map((e) => e.textContent) }));
-  check(html.imgs === 0 && !html.pwned && html.shown.some((t) => t.includes('<img')), `a vocabulary piece that is HTML stays text: ${html.shown.join(' ')}`);
-  reliable('a model whose vocabulary has the piece <img/src=x/onerror=...>', `shown as text (${html.imgs} img elements created, script ran: ${html.pwned})`);
-  check(page.errors.length === 0, 'no console errors after bad file, long and unknown text, other model', page.errors.join(' | '));
+  const html = await page.evaluate(() => ({
+    imgs: document.querySelectorAll('img:not([src$=".png"])').length,
+    pwned: window.__pwned === 1,
+    shown: [...document.querySelectorAll('#tokens .tok')].map((e) => e.textContent),
+  }));
+  check(
+    html.imgs === 0 && !html.pwned && html.shown.some((t) => t.includes('<img')),
+    `a vocabulary piece that is HTML stays text: ${html.shown.join(' ')}`,
+  );
+  reliable(
+    'a model whose vocabulary has the piece <img/src=x/onerror=...>',
+    `shown as text (${html.imgs} img elements created, script ran: ${html.pwned})`,
+  );
+  check(
+    page.errors.length === 0,
+    'no console errors after bad file, long and unknown text, other model',
+    page.errors.join(' | '),
+  );
   await page.context().close();
 
   // 7. The widget on a page at another path: computes when visible, matches the trace.
   const blog = await open('examples/blog-post.html');
   await blog.waitForFunction(() => document.getElementById('w1').snapshot()?.query, null, { timeout: 30000 });
-  const w = await blog.evaluate(() => ({ snap: document.getElementById('w1').snapshot(), text: document.getElementById('w1').getAttribute('text'),
-    w2: document.getElementById('w2').shadowRoot.querySelector('.still') !== null }));
+  const w = await blog.evaluate(() => ({
+    snap: document.getElementById('w1').snapshot(),
+    text: document.getElementById('w1').getAttribute('text'),
+    w2: document.getElementById('w2').shadowRoot.querySelector('.still') !== null,
+  }));
   const wModel = new URL('models/counting3-cope-s1.safetensors', base).href;
   const nctx = index.find((e) => e.name === 'counting3-cope-s1')?.n_ctx || 255;
-  compareShown(w.snap, await independentRow(blog, wModel, w.text, w.snap.state.layer, w.snap.state.head, w.snap.query.query, nctx), 'widget');
+  compareShown(
+    w.snap,
+    await independentRow(blog, wModel, w.text, w.snap.state.layer, w.snap.state.head, w.snap.query.query, nctx),
+    'widget',
+  );
   check(w.w2, 'the widget below the fold shows its still frame before it is scrolled into view');
   await shot(blog, 'widget-blog', false);
   await blog.locator('#w1').click({ position: { x: 30, y: 10 } });
   await blog.keyboard.press('ArrowLeft');
-  await blog.waitForFunction((q) => document.getElementById('w1').snapshot()?.query?.query === q, w.snap.query.query - 1, { timeout: 10000 })
-    .then(() => check(true, 'the widget steps with ← after a click'), () => check(false, 'the widget steps with ← after a click'));
+  await blog
+    .waitForFunction((q) => document.getElementById('w1').snapshot()?.query?.query === q, w.snap.query.query - 1, {
+      timeout: 10000,
+    })
+    .then(
+      () => check(true, 'the widget steps with ← after a click'),
+      () => check(false, 'the widget steps with ← after a click'),
+    );
   await blog.locator('#w2').scrollIntoViewIfNeeded();
-  await blog.waitForFunction(() => document.getElementById('w2').snapshot()?.state?.view === 'sequence' && !document.getElementById('w2').shadowRoot.querySelector('.still'), null, { timeout: 30000 })
-    .then(() => check(true, 'scrolled into view, the second widget computes its sequence view'), () => check(false, 'scrolled into view, the second widget computes its sequence view'));
+  await blog
+    .waitForFunction(
+      () =>
+        document.getElementById('w2').snapshot()?.state?.view === 'sequence' &&
+        !document.getElementById('w2').shadowRoot.querySelector('.still'),
+      null,
+      { timeout: 30000 },
+    )
+    .then(
+      () => check(true, 'scrolled into view, the second widget computes its sequence view'),
+      () => check(false, 'scrolled into view, the second widget computes its sequence view'),
+    );
   await shot(blog, 'widget-blog-full');
   check(blog.errors.length === 0, 'no console errors on the blog page', blog.errors.join(' | '));
   await blog.context().close();
 
   // 7b. The widget loaded from another origin (its worker then starts from a blob).
-  writeFileSync(join(xoDir, 'index.html'), `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+  writeFileSync(
+    join(xoDir, 'index.html'),
+    `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module" src="${base}cope-viz.js"></script></head><body>
-<cope-viz id="x" model="${base}${first.file}" text="a = 0 ; a ++; print a" view="query"></cope-viz></body></html>`);
+<cope-viz id="x" model="${base}${first.file}" text="a = 0 ; a ++; print a" view="query"></cope-viz></body></html>`,
+  );
   const xo = await open('', { absolute: xoBase });
-  await xo.waitForFunction(() => document.getElementById('x').snapshot()?.query, null, { timeout: 30000 })
-    .then(() => check(true, `the widget works on another origin (${xoBase} loading from ${base})`), async () => check(false, 'the widget works on another origin',
-      await xo.evaluate(() => document.getElementById('x').shadowRoot?.textContent.slice(0, 200))));
+  await xo
+    .waitForFunction(() => document.getElementById('x').snapshot()?.query, null, { timeout: 30000 })
+    .then(
+      () => check(true, `the widget works on another origin (${xoBase} loading from ${base})`),
+      async () =>
+        check(
+          false,
+          'the widget works on another origin',
+          await xo.evaluate(() => document.getElementById('x').shadowRoot?.textContent.slice(0, 200)),
+        ),
+    );
   check(xo.errors.length === 0, 'no console errors on the other origin', xo.errors.join(' | '));
   await xo.context().close();
 
   // 8. embed.html with the state in its query string; dark mode.
-  const emb = await open(`embed.html?model=${encodeURIComponent(first.name)}&view=sequence&layer=0&head=0`, { colorScheme: 'dark' });
-  await emb.waitForFunction(() => document.querySelector('cope-viz')?.snapshot()?.state?.view === 'sequence', null, { timeout: 30000 })
-    .then(() => check(true, 'embed.html shows the view its URL asks for'), () => check(false, 'embed.html shows the view its URL asks for'));
+  const emb = await open(`embed.html?model=${encodeURIComponent(first.name)}&view=sequence&layer=0&head=0`, {
+    colorScheme: 'dark',
+  });
+  await emb
+    .waitForFunction(() => document.querySelector('cope-viz')?.snapshot()?.state?.view === 'sequence', null, {
+      timeout: 30000,
+    })
+    .then(
+      () => check(true, 'embed.html shows the view its URL asks for'),
+      () => check(false, 'embed.html shows the view its URL asks for'),
+    );
   const dark = await emb.evaluate(() => getComputedStyle(document.querySelector('cope-viz')).backgroundColor);
   check(dark === 'rgb(22, 23, 27)', `dark mode follows the system setting (${dark})`);
   await shot(emb, 'embed-dark');
@@ -341,8 +566,15 @@ try {
   check(over <= 1, `phone width (390 px): the page does not scroll sideways (overflow ${over} px)`);
   await phone.keyboard.press('Tab');
   await phone.keyboard.press('Tab');
-  const focus = await phone.evaluate(() => { const e = document.activeElement; const s = getComputedStyle(e); return { tag: e.tagName, outline: s.outlineStyle, width: s.outlineWidth }; });
-  check(focus.outline !== 'none' && parseFloat(focus.width) >= 2, `keyboard focus is visible (${focus.tag}: ${focus.outline} ${focus.width})`);
+  const focus = await phone.evaluate(() => {
+    const e = document.activeElement;
+    const s = getComputedStyle(e);
+    return { tag: e.tagName, outline: s.outlineStyle, width: s.outlineWidth };
+  });
+  check(
+    focus.outline !== 'none' && parseFloat(focus.width) >= 2,
+    `keyboard focus is visible (${focus.tag}: ${focus.outline} ${focus.width})`,
+  );
   await shot(phone, 'page-phone');
   await phone.context().close();
 
@@ -355,14 +587,19 @@ try {
   const text = Array.from({ length: n }, (_, k) => words[(k * 7) % words.length]).join(' ');
   const t1 = Date.now();
   await lp.fill('#text', text);
-  await lp.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, n, { timeout: 60000 });
+  await lp.waitForFunction((n) => window.copeViz.panel.run?.T === n && !window.copeViz.panel.drawing, n, {
+    timeout: 60000,
+  });
   const traced = Date.now() - t1;
   await lp.focus('#panel');
   const t2 = Date.now();
   for (let k = 0; k < 5; k++) await lp.keyboard.press('ArrowLeft');
   await rendered(lp, n - 6);
   const stepMs = (Date.now() - t2) / 5;
-  check(stepMs < 400, `${n} tokens (${big.name}): traced and drawn in ${traced} ms; a query step takes ${stepMs.toFixed(0)} ms`);
+  check(
+    stepMs < 400,
+    `${n} tokens (${big.name}): traced and drawn in ${traced} ms; a query step takes ${stepMs.toFixed(0)} ms`,
+  );
   await shot(lp, 'page-long-sequence');
   check(lp.errors.length === 0, 'no console errors with the long input', lp.errors.join(' | '));
   await lp.context().close();
