@@ -1,4 +1,4 @@
-/* tasks.c — seeded example generators for the paper's tasks, in miniature (cope-paper.md §5):
+/* tasks.c — seeded example generators for the paper's tasks, in miniature (README.md, "Tasks"):
  * counting (the authors' generator), selective copy, flip-flop, and structured text for Figure 4,
  * plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
  * is scored on; cope_task_batch turns examples into padded next-token batches. Generators draw
@@ -68,8 +68,8 @@ static void toy_generate(example *e, const struct cope_task *t, const split_def 
 }
 
 /* ---------------------------------------------------------------------------------------------
- * counting — the authors' generator (facebookresearch/RAM, projects/cope), as cope-paper.md §5
- * states it: variables are the first nvars letters; statements SET "v = 0 ;" (any variable),
+ * counting — the authors' generator (facebookresearch/RAM, projects/cope), as its code does
+ * it: variables are the first nvars letters; statements SET "v = 0 ;" (any variable),
  * INCREMENT "v ++;" (a variable already set, chosen uniformly among those; not past 10), DUMMY
  * "pass;", drawn with weights 1 : 7 : 50; a draw that cannot be carried out (no variable set yet,
  * or the chosen one is at 10) is drawn again; the statement count is uniform in [3, max_steps];

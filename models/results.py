@@ -149,7 +149,7 @@ def write_results(results):
     # counting
     title, cols, paper = PAPER["counting"]
     L += ["## Counting", "",
-          "Our generator follows the authors' (cope-paper.md §5) with at most 48 statements in training and",
+          "Our generator follows the authors' (facebookresearch/RAM, projects/cope) with at most 48 statements in training and",
           "49–96 statements out of distribution (OOD). Scored on the single answer token.", "",
           "| PE | " + " | ".join("%s ours" % c for c in cols) + " | " + " | ".join("%s OOD ours" % c for c in cols) +
           " | " + " | ".join("%s paper" % c for c in cols) + " |",
