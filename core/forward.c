@@ -117,9 +117,11 @@ struct cope_workspace {
     float *memory;
 };
 
-/* Per (batch, head) scratch: 2T floats for the backward row, R for relz, 2dT for transposed keys
- * (forward: K and Kg; backward: V). */
-#define ROW_SCRATCH(T, d, R) (2 * (size_t)(T) + (size_t)(R) + 2 * (size_t)(d) * (size_t)(T))
+/* Per (batch, head) scratch: the transposed keys and gate keys (forward) or values (backward),
+ * 2dT; relz, TR; a row, T; the backward's coefficient matrices, T^2 (and T^2 more with sep keys). */
+#define ROW_SCRATCH(T, d, R, sep)                                                                                      \
+    (2 * (size_t)(d) * (size_t)(T) + (size_t)(T) * (size_t)(R) + (size_t)(T) +                                         \
+     (size_t)(T) * (size_t)(T) * (1 + (size_t)(sep)))
 
 /* dst[t * T + j] = src[j * ld + t]: one head's keys or values transposed to [d, T] */
 static void head_transpose(float *dst, const float *src, int T, int d, int ld) {
@@ -175,7 +177,7 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     w->f.lnf_rstd = carve(&cv, N);
     w->f.logits = carve(&cv, N * V);
     w->f.mm_scratch = carve(&cv, (D > F ? D : F) * max3(D, F, V)); /* a transposed weight */
-    w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R));
+    w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R, sep));
     w->probs = carve(&cv, N * V);
     w->losses = carve(&cv, N);
     w->mask = carve(&cv, N);
@@ -249,6 +251,19 @@ static cope_status check_ids(const cope_model *m, const int *ids, size_t n, cons
     return COPE_OK;
 }
 
+/* The trace rows of query i that the attention computed elsewhere: the probabilities, gates and
+ * positions copied, the position-only logits turned into Figure 4's row (max 1). */
+static void trace_rows(const trace_sink *sink, const attn_dims *dm, int l, int h, int i, const float *a, const float *g,
+                       const float *p, float *P) {
+    size_t n = (size_t)(i + 1) * sizeof(float);
+    pos_attn_row(P, i);
+    memcpy(sink_row(sink, COPE_TRACE_ATTN, l, h, i), a, n);
+    if (dm->has_cope) {
+        memcpy(sink_row(sink, COPE_TRACE_GATES, l, h, i), g, n);
+        memcpy(sink_row(sink, COPE_TRACE_POSITIONS, l, h, i), p, n);
+    }
+}
+
 /* Attention of one block for B sequences of T queries at positions pos0 + 0..T-1: a->atty from
  * a->q and the keys and values, which are this batch's own (a->k, a->kg, a->v, transposed per
  * head into scratch) or, with a cache, the cache's keys 0..pos0 (decoding: B = T = 1). The rows of
@@ -259,52 +274,69 @@ static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, 
     const int D = c->d_model, H = c->n_head;
     const attn_dims dm = model_attn_dims(m);
     const int d = dm.d, npos = dm.npos, R = dm.rel_max;
-#pragma omp parallel for schedule(static) if (B * T > 1)
+    if (kv) { /* decoding: the one new query (B = T = 1) against the cache, a row per head */
+        size_t C = kv->C;
+        for (int h = 0; h < H; h++) {
+            attn_row_fwd x = {.q = a->q + (size_t)h * d,
+                              .y = a->atty + (size_t)h * d,
+                              .Kt = kv->kt + (size_t)l * D * C + (size_t)h * d * C,
+                              .Kgt = kv->kgt ? kv->kgt + (size_t)l * D * C + (size_t)h * d * C : NULL,
+                              .ldk = C,
+                              .V = kv->v + (size_t)l * C * D + (size_t)h * d,
+                              .ldv = (size_t)D,
+                              .e = cope_table(m, m->params, l, h),
+                              .r = rel_table(m, m->params, l, h),
+                              .a = a->att + (size_t)h * keys,
+                              .g = dm.has_cope ? a->gate + (size_t)h * keys : NULL,
+                              .p = dm.has_cope ? a->pos + (size_t)h * keys : NULL,
+                              .z = dm.has_cope ? a->z + (size_t)h * npos : NULL,
+                              .relz = R ? scratch + (size_t)h * R : NULL};
+            if (sink) {
+                x.s_out = sink_row(sink, COPE_TRACE_CONTENT_LOGITS, l, h, pos0);
+                x.c_out = sink_row(sink, COPE_TRACE_COPE_LOGITS, l, h, pos0);
+                x.P_out = sink_row(sink, COPE_TRACE_POS_ATTN, l, h, pos0);
+            }
+            attn_row_forward(&dm, pos0, &x);
+            if (sink) trace_rows(sink, &dm, l, h, pos0, x.a, x.g, x.p, x.P_out);
+        }
+        return;
+    }
+    /* a batch: each (sequence, head) is one block of GEMMs and row passes; threads split them. With
+     * a trace (B = 1), the trace's rows (stride T) are written in place. */
+#pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
-        size_t kvo = (size_t)b * T * D + (size_t)h * d;
-        attn_row_fwd x = {.ldv = (size_t)D, .e = cope_table(m, m->params, l, h), .r = rel_table(m, m->params, l, h)};
-        if (kv) {
-            size_t C = kv->C;
-            x.relz = R ? scratch + (size_t)bh * R : NULL;
-            x.Kt = kv->kt + (size_t)l * D * C + (size_t)h * d * C;
-            x.Kgt = kv->kgt ? kv->kgt + (size_t)l * D * C + (size_t)h * d * C : NULL;
-            x.ldk = C;
-            x.V = kv->v + (size_t)l * C * D + (size_t)h * d;
-        } else {
-            float *relz = scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Kt = relz + R, *Kgt = Kt + (size_t)d * T;
-            head_transpose(Kt, a->k + kvo, T, d, D);
-            if (dm.sep_keys) head_transpose(Kgt, a->kg + kvo, T, d, D);
-            x.relz = relz;
-            x.Kt = Kt;
-            x.Kgt = dm.sep_keys ? Kgt : NULL;
-            x.ldk = (size_t)T;
-            x.V = a->v + kvo;
+        size_t kvo = (size_t)b * T * D + (size_t)h * d, blk = (size_t)bh * T * T;
+        float *Kt = scratch + (size_t)bh * ROW_SCRATCH(T, d, R, dm.sep_keys), *Kgt = Kt + (size_t)d * T,
+              *relz = Kgt + (size_t)d * T;
+        head_transpose(Kt, a->k + kvo, T, d, D);
+        if (dm.sep_keys) head_transpose(Kgt, a->kg + kvo, T, d, D);
+        attn_head_fwd x = {.T = T,
+                           .Q = a->q + kvo,
+                           .Kt = Kt,
+                           .Kgt = dm.sep_keys ? Kgt : NULL,
+                           .V = a->v + kvo,
+                           .ld = (size_t)D,
+                           .e = cope_table(m, m->params, l, h),
+                           .r = rel_table(m, m->params, l, h),
+                           .att = a->att + blk,
+                           .gate = dm.has_cope ? a->gate + blk : NULL,
+                           .pos = dm.has_cope ? a->pos + blk : NULL,
+                           .z = dm.has_cope ? a->z + (size_t)bh * T * npos : NULL,
+                           .relz = relz,
+                           .Y = a->atty + kvo};
+        if (sink) {
+            x.S_out = sink_row(sink, COPE_TRACE_CONTENT_LOGITS, l, h, 0);
+            x.C_out = dm.has_cope ? sink_row(sink, COPE_TRACE_COPE_LOGITS, l, h, 0) : NULL;
+            x.P_out = sink_row(sink, COPE_TRACE_POS_ATTN, l, h, 0);
         }
-        for (int r = 0; r < T; r++) {
-            int i = pos0 + r;
-            size_t row = ((size_t)bh * T + r) * keys, qo = ((size_t)b * T + r) * D + (size_t)h * d;
-            x.q = a->q + qo;
-            x.y = a->atty + qo;
-            x.a = a->att + row;
-            x.g = dm.has_cope ? a->gate + row : NULL;
-            x.p = dm.has_cope ? a->pos + row : NULL;
-            x.z = dm.has_cope ? a->z + ((size_t)bh * T + r) * npos : NULL;
-            if (sink) {
-                x.s_out = sink_row(sink, COPE_TRACE_CONTENT_LOGITS, l, h, i);
-                x.c_out = sink_row(sink, COPE_TRACE_COPE_LOGITS, l, h, i);
-                x.P_out = sink_row(sink, COPE_TRACE_POS_ATTN, l, h, i);
+        attn_head_forward(&dm, &x);
+        if (sink)
+            for (int i = 0; i < T; i++) {
+                size_t row = (size_t)i * T;
+                trace_rows(sink, &dm, l, h, i, x.att + row, dm.has_cope ? x.gate + row : NULL,
+                           dm.has_cope ? x.pos + row : NULL, x.P_out + row);
             }
-            attn_row_forward(&dm, i, &x);
-            if (!sink) continue;
-            size_t n = (size_t)(i + 1) * sizeof(float);
-            pos_attn_row(x.P_out, i);
-            memcpy(sink_row(sink, COPE_TRACE_ATTN, l, h, i), x.a, n);
-            if (dm.has_cope) {
-                memcpy(sink_row(sink, COPE_TRACE_GATES, l, h, i), x.g, n);
-                memcpy(sink_row(sink, COPE_TRACE_POSITIONS, l, h, i), x.p, n);
-            }
-        }
     }
 }
 
@@ -451,33 +483,33 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
 #pragma omp parallel for schedule(static)
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
-            size_t kvo = (size_t)b * T * D + (size_t)h * d;
-            float *scratch = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R), *Vt = scratch + 2 * T;
+            size_t kvo = (size_t)b * T * D + (size_t)h * d, blk = (size_t)bh * T * T;
+            float *Vt = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R, dm.sep_keys),
+                  *row = Vt + 2 * (size_t)d * T + (size_t)T * R, *coef = row + T, *coefg = coef + (size_t)T * T;
             head_transpose(Vt, a->v + kvo, T, d, D);
-            attn_row_bwd x = {.K = a->k + kvo,
-                              .Kg = dm.sep_keys ? a->kg + kvo : NULL,
-                              .ldk = (size_t)D,
-                              .Vt = Vt,
-                              .ldvt = (size_t)T,
-                              .e = cope_table(m, m->params, l, h),
-                              .r = rel_table(m, m->params, l, h),
-                              .dK = w->dk + kvo,
-                              .dKg = dm.sep_keys ? w->dkg + kvo : NULL,
-                              .dV = w->dv + kvo,
-                              .scratch = scratch};
-            for (int i = 0; i < T; i++) {
-                size_t row = ((size_t)bh * T + i) * T, qo = ((size_t)b * T + i) * D + (size_t)h * d;
-                x.q = a->q + qo;
-                x.a = a->att + row;
-                x.g = dm.has_cope ? a->gate + row : NULL;
-                x.p = dm.has_cope ? a->pos + row : NULL;
-                x.z = dm.has_cope ? a->z + ((size_t)bh * T + i) * npos : NULL;
-                x.dy = w->datty + qo;
-                x.dq = w->dq + qo;
-                x.dz = dm.has_cope ? w->dz + ((size_t)bh * T + i) * npos : NULL;
-                x.drelz = dm.has_rel ? w->drelz + ((size_t)bh * T + i) * R : NULL;
-                attn_row_backward(&dm, i, &x);
-            }
+            attn_head_bwd x = {.T = T,
+                               .Q = a->q + kvo,
+                               .K = a->k + kvo,
+                               .Kg = dm.sep_keys ? a->kg + kvo : NULL,
+                               .Vt = Vt,
+                               .ld = (size_t)D,
+                               .e = cope_table(m, m->params, l, h),
+                               .r = rel_table(m, m->params, l, h),
+                               .att = a->att + blk,
+                               .gate = dm.has_cope ? a->gate + blk : NULL,
+                               .pos = dm.has_cope ? a->pos + blk : NULL,
+                               .z = dm.has_cope ? a->z + (size_t)bh * T * npos : NULL,
+                               .dY = w->datty + kvo,
+                               .dQ = w->dq + kvo,
+                               .dK = w->dk + kvo,
+                               .dKg = dm.sep_keys ? w->dkg + kvo : NULL,
+                               .dV = w->dv + kvo,
+                               .dz = dm.has_cope ? w->dz + (size_t)bh * T * npos : NULL,
+                               .drelz = dm.has_rel ? w->drelz + (size_t)bh * T * R : NULL,
+                               .coef = coef,
+                               .coefg = dm.sep_keys ? coefg : NULL,
+                               .scratch = row};
+            attn_head_backward(&dm, &x);
         }
         /* tables: de[t, n] += sum over rows of q_i[t] dz_i[n]; dr likewise. Threads own rows t. */
         for (int which = 0; which < 2; which++) {

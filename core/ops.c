@@ -500,9 +500,8 @@ static void table_project(float *z, const float *q, const float *tab, int d, int
 }
 
 #if defined(__wasm_simd128__)
-/* a = softmax(a[0..n)), then y[0..d) = sum_j a_j V[j * ldv + 0..d) with 16 (then 4, 1) entries of
- * y in registers across all j. Only the sum of the exponentials changes order. */
-static void softmax_y_simd(float *a, float *y, const float *V, size_t ldv, int d, int n) {
+/* a = softmax(a[0..n)); only the sum of the exponentials changes order. */
+static void softmax_simd(float *a, int n) {
     int j = 0;
     f32x4 vm = F32x4_SPLAT(a[0]);
     for (; j + 4 <= n; j += 4) vm = F32x4_MAX(vm, F32x4_LOAD(a + j));
@@ -520,7 +519,11 @@ static void softmax_y_simd(float *a, float *y, const float *V, size_t ldv, int d
     f32x4 vi = F32x4_SPLAT(inv);
     for (j = 0; j + 4 <= n; j += 4) F32x4_STORE(a + j, F32x4_MUL(F32x4_LOAD(a + j), vi));
     for (; j < n; j++) a[j] *= inv;
-    int t = 0;
+}
+
+/* y[0..d) = sum_j a_j V[j * ldv + 0..d) with 16 (then 4, 1) entries of y in registers across all j */
+static void weighted_sum_simd(float *y, const float *a, const float *V, size_t ldv, int d, int n) {
+    int t = 0, j;
     for (; t + 16 <= d; t += 16) {
         f32x4 c0 = F32x4_ZERO(), c1 = F32x4_ZERO(), c2 = F32x4_ZERO(), c3 = F32x4_ZERO();
         const float *v = V + t;
@@ -549,18 +552,34 @@ static void softmax_y_simd(float *a, float *y, const float *V, size_t ldv, int d
 }
 #endif
 
-void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
-    const float *q = x->q, *Kt = x->Kt, *Kgt = x->Kgt, *V = x->V, *e = x->e, *r = x->r;
-    const size_t ldk = x->ldk, ldv = x->ldv;
-    float *a = x->a, *g = x->g, *p = x->p, *z = x->z, *relz = x->relz, *y = x->y;
-    float *s_out = x->s_out, *c_out = x->c_out, *P_out = x->P_out;
-    const int d = dm->d, R = dm->rel_max, n = i + 1;
-    scores_row(a, q, Kt, ldk, d, n, dm->scale);
+/* a = softmax(a[0..n)) */
+static void softmax_row(float *a, int n) {
+#if defined(__wasm_simd128__)
+    softmax_simd(a, n);
+    return;
+#endif
+    float mx = a[0];
+    for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
+    for (int j = 0; j < n; j++) sum += a[j];
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) a[j] *= inv;
+}
+
+/* The rest of a row once its dot products are known: on entry a[0..i] holds q.k_j, with sep keys
+ * g[0..i] holds q.kg_j, z (CoPE) q.e[:, n] and relz (rel) q.r[:, m], all unscaled. Leaves the
+ * probabilities in a[0..i], the gates and positions in g and p, and fills the optional trace
+ * rows. */
+static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, float *p, const float *z, const float *relz,
+                            float *s_out, float *c_out, float *P_out) {
+    const int R = dm->rel_max, n = i + 1;
+    for (int j = 0; j < n; j++) a[j] *= dm->scale;
     if (s_out) memcpy(s_out, a, (size_t)n * sizeof(float));
     if (P_out) memset(P_out, 0, (size_t)n * sizeof(float));
     if (dm->has_cope) {
         if (dm->sep_keys)
-            scores_row(g, q, Kgt, ldk, d, n, dm->scale);
+            for (int j = 0; j < n; j++) g[j] *= dm->scale;
         else
             memcpy(g, a, (size_t)n * sizeof(float));
         int j = 0;
@@ -570,7 +589,6 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
         for (; j < n; j++) g[j] = op_sigmoidf(g[j]);
     }
     if (dm->has_rel) {
-        table_project(relz, q, r, d, R);
         for (int j = 0; j < n; j++) {
             float P = relz[i - j < R - 1 ? i - j : R - 1] * dm->scale;
             a[j] += P;
@@ -578,7 +596,6 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
         }
     }
     if (dm->has_cope) {
-        table_project(z, q, e, d, dm->npos);
         const float cap = (float)(dm->npos - 1);
         float acc = 0.0f;
         int j = i;
@@ -618,78 +635,121 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
             if (P_out) P_out[j] += c;
         }
     }
-#if defined(__wasm_simd128__)
-    softmax_y_simd(a, y, V, ldv, d, n);
-    return;
-#endif
-    float mx = a[0];
-    for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
-    for (int j = 0; j < n; j++) sum += a[j];
-    float inv = 1.0f / sum;
-    for (int j = 0; j < n; j++) a[j] *= inv;
-    memset(y, 0, (size_t)d * sizeof(float));
-    for (int j = 0; j < n; j++) op_axpy(y, a[j], V + (size_t)j * ldv, d);
+    softmax_row(a, n);
 }
 
-void attn_row_backward(const attn_dims *dm, int i, const attn_row_bwd *x) {
-    const float *q = x->q, *K = x->K, *Kg = x->Kg, *Vt = x->Vt, *e = x->e, *r = x->r;
-    const float *a = x->a, *g = x->g, *p = x->p, *z = x->z, *dy = x->dy;
-    const size_t ldk = x->ldk, ldvt = x->ldvt;
-    float *dq = x->dq, *dK = x->dK, *dKg = x->dKg, *dV = x->dV, *dz = x->dz, *drelz = x->drelz;
-    float *scratch = x->scratch;
+void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
+    const int d = dm->d, n = i + 1;
+    scores_row(x->a, x->q, x->Kt, x->ldk, d, n, 1.0f);
+    if (dm->has_cope && dm->sep_keys) scores_row(x->g, x->q, x->Kgt, x->ldk, d, n, 1.0f);
+    if (dm->has_rel) table_project(x->relz, x->q, x->r, d, dm->rel_max);
+    if (dm->has_cope) table_project(x->z, x->q, x->e, d, dm->npos);
+    attn_row_finish(dm, i, x->a, x->g, x->p, x->z, x->relz, x->s_out, x->c_out, x->P_out);
+#if defined(__wasm_simd128__)
+    weighted_sum_simd(x->y, x->a, x->V, x->ldv, d, n);
+    return;
+#endif
+    memset(x->y, 0, (size_t)d * sizeof(float));
+    for (int j = 0; j < n; j++) op_axpy(x->y, x->a[j], x->V + (size_t)j * x->ldv, d);
+}
+
+/* The head's matrix products go through the GEMM kernel directly: the caller already runs heads
+ * on separate threads. */
+static void head_gemm(float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb, int N,
+                      int K, int M, int acc) {
+    gemm_args g = {
+        .out = out, .A = A, .B = B, .ldo = ldo, .ars = ars, .aks = aks, .ldb = ldb, .N = N, .K = K, .M = M, .acc = acc};
+    gemm_best()(&g, 0, N);
+}
+
+void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
+    const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
+    const size_t ld = x->ld, TT = (size_t)T;
+    head_gemm(x->att, TT, x->Q, ld, 1, x->Kt, TT, T, d, T, 0); /* q_i . k_j for every pair */
+    if (dm->has_cope && dm->sep_keys) head_gemm(x->gate, TT, x->Q, ld, 1, x->Kgt, TT, T, d, T, 0);
+    if (dm->has_cope) head_gemm(x->z, (size_t)np, x->Q, ld, 1, x->e, (size_t)np, T, d, np, 0);
+    if (dm->has_rel) head_gemm(x->relz, (size_t)R, x->Q, ld, 1, x->r, (size_t)R, T, d, R, 0);
+    for (int i = 0; i < T; i++) {
+        size_t row = (size_t)i * TT;
+        float *a = x->att + row;
+        attn_row_finish(dm, i, a, dm->has_cope ? x->gate + row : NULL, dm->has_cope ? x->pos + row : NULL,
+                        dm->has_cope ? x->z + (size_t)i * np : NULL, dm->has_rel ? x->relz + (size_t)i * R : NULL,
+                        x->S_out ? x->S_out + row : NULL, x->C_out ? x->C_out + row : NULL,
+                        x->P_out ? x->P_out + row : NULL);
+        memset(a + i + 1, 0, (size_t)(T - i - 1) * sizeof(float)); /* the future: weight 0 */
+    }
+    head_gemm(x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0); /* y_i = sum_j a_ij v_j */
+}
+
+/* One row's backward. On entry kc[0..i] holds da_j = dy_i . v_j. On return kc[0..i] holds
+ * d loss / d (q_i . k_j) (the content logit and, with shared keys, the gate) and kc[i+1..T) is 0;
+ * with sep keys gc[0..T) likewise for q_i . kg_j. Writes dz and drelz and adds the tables' terms
+ * to dq. scratch: i+1 floats. */
+static void attn_row_backward(const attn_dims *dm, int i, int T, const float *q, const float *e, const float *r,
+                              const float *a, const float *g, const float *p, const float *z, float *kc, float *gc,
+                              float *dq, float *dz, float *drelz, float *scratch) {
     const int d = dm->d, R = dm->rel_max, npos = dm->npos, n = i + 1;
     const float scale = dm->scale;
-    float *dl = scratch;          /* d loss / d logit_ij */
-    float *dk_coef = scratch + n; /* coefficient of q_i on k_j (content + shared gates) */
-    /* y = sum_j a_j v_j: da_j = dy . v_j, dv_j += a_j dy;  softmax: dl_j = a_j (da_j - sum a da) */
-    scores_row(dl, dy, Vt, ldvt, d, n, 1.0f);
+    float *dl = scratch; /* d loss / d logit_ij */
+    /* softmax: dl_j = a_j (da_j - sum_j' a_j' da_j') */
     float sum = 0.0f;
+    for (int j = 0; j < n; j++) sum += a[j] * kc[j];
     for (int j = 0; j < n; j++) {
-        sum += a[j] * dl[j];
-        op_axpy(dV + (size_t)j * ldk, a[j], dy, d);
+        dl[j] = a[j] * (kc[j] - sum);
+        kc[j] = dl[j] * scale;
     }
-    for (int j = 0; j < n; j++) {
-        dl[j] = a[j] * (dl[j] - sum);
-        dk_coef[j] = dl[j] * scale;
-    }
+    memset(kc + n, 0, (size_t)(T - n) * sizeof(float));
     if (dm->has_rel) {
         memset(drelz, 0, (size_t)R * sizeof(float));
         for (int j = 0; j < n; j++) drelz[i - j < R - 1 ? i - j : R - 1] += dl[j] * scale;
         for (int t = 0; t < d; t++) dq[t] += op_dot(drelz, r + (size_t)t * R, R);
     }
-    if (dm->has_cope) {
-        /* c = z[fl](1-w) + z[ce] w: dz gets dl(1-w) and dl w; dp = dl (z[ce]-z[fl]) (0 at an
-         * integer p and past the clamp, where ceil == floor). floor/ceil carry no gradient. */
-        memset(dz, 0, (size_t)npos * sizeof(float));
-        float *dp = dl; /* dl[j] is consumed here; dk_coef keeps the content part */
-        for (int j = 0; j < n; j++) {
-            int fl = (int)floorf(p[j]), ce = (int)ceilf(p[j]);
-            float w = p[j] - (float)fl, dlj = dl[j];
-            dz[fl] += dlj * (1.0f - w);
-            dz[ce] += dlj * w;
-            dp[j] = dlj * (z[ce] - z[fl]);
-        }
-        for (int t = 0; t < d; t++) dq[t] += op_dot(dz, e + (size_t)t * npos, npos);
-        /* p_ij = sum_{t=j..i} g_it  =>  dg_it = sum_{j<=t} dp_ij; then through the sigmoid */
-        float acc = 0.0f;
-        for (int t = 0; t < n; t++) {
-            acc += dp[t];
-            dp[t] = acc * g[t] * (1.0f - g[t]) * scale; /* d loss / d (q.kg_t) */
-        }
-        if (dm->sep_keys) {
-            for (int t = 0; t < n; t++) {
-                op_axpy(dq, dp[t], Kg + (size_t)t * ldk, d);
-                op_axpy(dKg + (size_t)t * ldk, dp[t], q, d);
-            }
-        } else {
-            for (int t = 0; t < n; t++) dk_coef[t] += dp[t];
-        }
-    }
+    if (!dm->has_cope) return;
+    /* c = z[fl](1-w) + z[ce] w: dz gets dl(1-w) and dl w; dp = dl (z[ce]-z[fl]) (0 at an integer
+     * p and past the clamp, where ceil == floor). floor/ceil carry no gradient. */
+    memset(dz, 0, (size_t)npos * sizeof(float));
+    float *dp = dl; /* dl[j] is consumed here; kc keeps the content part */
     for (int j = 0; j < n; j++) {
-        op_axpy(dq, dk_coef[j], K + (size_t)j * ldk, d);
-        op_axpy(dK + (size_t)j * ldk, dk_coef[j], q, d);
+        int fl = (int)floorf(p[j]), ce = (int)ceilf(p[j]);
+        float w = p[j] - (float)fl, dlj = dl[j];
+        dz[fl] += dlj * (1.0f - w);
+        dz[ce] += dlj * w;
+        dp[j] = dlj * (z[ce] - z[fl]);
+    }
+    for (int t = 0; t < d; t++) dq[t] += op_dot(dz, e + (size_t)t * npos, npos);
+    /* p_ij = sum_{t=j..i} g_it  =>  dg_it = sum_{j<=t} dp_ij; then through the sigmoid */
+    float acc = 0.0f;
+    for (int t = 0; t < n; t++) {
+        acc += dp[t];
+        dp[t] = acc * g[t] * (1.0f - g[t]) * scale; /* d loss / d (q.kg_t) */
+    }
+    if (dm->sep_keys) {
+        memcpy(gc, dp, (size_t)n * sizeof(float));
+        memset(gc + n, 0, (size_t)(T - n) * sizeof(float));
+    } else {
+        for (int t = 0; t < n; t++) kc[t] += dp[t];
+    }
+}
+
+void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
+    const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
+    const size_t ld = x->ld, TT = (size_t)T;
+    float *kc = x->coef, *gc = x->coefg;
+    head_gemm(kc, TT, x->dY, ld, 1, x->Vt, TT, T, d, T, 0); /* da_ij = dy_i . v_j */
+    for (int i = 0; i < T; i++) {
+        size_t row = (size_t)i * TT;
+        attn_row_backward(dm, i, T, x->Q + (size_t)i * ld, x->e, x->r, x->att + row,
+                          dm->has_cope ? x->gate + row : NULL, dm->has_cope ? x->pos + row : NULL,
+                          dm->has_cope ? x->z + (size_t)i * np : NULL, kc + row, gc ? gc + row : NULL,
+                          x->dQ + (size_t)i * ld, dm->has_cope ? x->dz + (size_t)i * np : NULL,
+                          dm->has_rel ? x->drelz + (size_t)i * R : NULL, x->scratch);
+    }
+    head_gemm(x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1); /* dv_j += sum_i a_ij dy_i */
+    head_gemm(x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1);      /* dq_i += sum_j kc_ij k_j */
+    head_gemm(x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1);      /* dk_j += sum_i kc_ij q_i */
+    if (dm->has_cope && dm->sep_keys) {
+        head_gemm(x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1);
+        head_gemm(x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1);
     }
 }
 

@@ -66,7 +66,8 @@ typedef struct {
     float scale; /* 1/sqrt(d) */
 } attn_dims;
 
-/* Forward of one row: inputs, outputs (written for j = 0..i) and scratch. */
+/* Forward of one row (incremental decoding: one new query against the cached keys): inputs,
+ * outputs (written for j = 0..i) and scratch. */
 typedef struct {
     const float *q;        /* [d] the query */
     const float *Kt, *Kgt; /* this head's keys transposed, Kt[t * ldk + j]; Kgt: sep keys only */
@@ -85,24 +86,38 @@ typedef struct {
 } attn_row_fwd;
 void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x);
 
-/* Backward of one row: the forward's row, dy, and where the gradients go. Accumulates dq and the
- * rows of dK, dKg, dV (stride ldk); writes dz and drelz (gradients w.r.t. z_i and relz_i; the
- * caller reduces them into the tables). */
+/* One head of a sequence (a batch element), all T queries at once: the dot products are GEMMs
+ * (gemm.h), the rest of each row (gates, their suffix sums, the interpolated position logits, rel,
+ * softmax) one pass over the row. Rows of Q, K, Kg, V, Y and their gradients have stride ld. */
 typedef struct {
-    const float *q;      /* [d] */
-    const float *K, *Kg; /* key rows K[j * ldk + t]; Kg: sep keys only */
-    size_t ldk;
-    const float *Vt; /* values transposed, Vt[t * ldvt + j] */
-    size_t ldvt;
-    const float *e, *r;         /* the tables, as in the forward */
-    const float *a, *g, *p, *z; /* the forward's outputs */
-    const float *dy;            /* [d] */
-    float *dq;                  /* [d] accumulated */
-    float *dK, *dKg, *dV;       /* rows j = 0..i, stride ldk, accumulated */
-    float *dz, *drelz;          /* out [npos], [R] */
-    float *scratch;             /* [2 (i+1)] */
-} attn_row_bwd;
-void attn_row_backward(const attn_dims *dm, int i, const attn_row_bwd *x);
+    int T;
+    const float *Q;        /* [T, d] queries */
+    const float *Kt, *Kgt; /* [d, T] keys (and sep gate keys) transposed */
+    const float *V;        /* [T, d] values */
+    size_t ld;
+    const float *e, *r;           /* this head's CoPE table [d, npos], rel table [d, R] */
+    float *att, *gate, *pos;      /* out [T, T]: probabilities (0 for j > i), gates, positions (CoPE) */
+    float *z;                     /* out [T, npos] q_i . e (CoPE) */
+    float *relz;                  /* scratch [T, R] (rel) */
+    float *Y;                     /* out [T, d] */
+    float *S_out, *C_out, *P_out; /* optional out [T, T]: the trace's content, CoPE, position-only logits */
+} attn_head_fwd;
+void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x);
+
+typedef struct {
+    int T;
+    const float *Q, *K, *Kg; /* [T, d] rows (Kg: sep keys) */
+    const float *Vt;         /* [d, T] values transposed */
+    size_t ld;
+    const float *e, *r;
+    const float *att, *gate, *pos, *z; /* the forward's */
+    const float *dY;                   /* [T, d] */
+    float *dQ, *dK, *dKg, *dV;         /* [T, d] accumulated */
+    float *dz, *drelz;   /* out [T, npos], [T, R]: gradients of z and relz (the caller reduces them into the tables) */
+    float *coef, *coefg; /* scratch [T, T] each (coefg: sep keys) */
+    float *scratch;      /* [T] */
+} attn_head_bwd;
+void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x);
 
 /* Figure 4's position-only attention row, in place: P[j] = exp(P[j] - max P[0..i]). */
 void pos_attn_row(float *P, int i);

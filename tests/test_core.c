@@ -486,6 +486,29 @@ static void head_forward(head_op *o) {
             o->kgt[t * T + j] = o->kg[j * d + t];
             o->vt[t * T + j] = o->v[j * d + t];
         }
+    attn_head_fwd x = {.T = T,
+                       .Q = o->q,
+                       .Kt = o->kt,
+                       .Kgt = o->kgt,
+                       .V = o->v,
+                       .ld = (size_t)d,
+                       .e = o->e,
+                       .r = o->r,
+                       .att = o->a,
+                       .gate = o->g,
+                       .pos = o->p,
+                       .z = o->z,
+                       .relz = o->relz,
+                       .Y = o->y};
+    attn_head_forward(&o->dm, &x);
+}
+
+/* The decoding path (attn_row_forward, one query against transposed keys) gives the head's rows. */
+static double row_path_vs_head(head_op *o) {
+    int T = o->T, d = o->dm.d, np = o->dm.npos, R = o->dm.rel_max;
+    float *a = calloc((size_t)T, 4), *g = calloc((size_t)T, 4), *p = calloc((size_t)T, 4), *z = calloc((size_t)np, 4);
+    float *relz = calloc((size_t)R, 4), *y = calloc((size_t)d, 4);
+    double worst = 0.0;
     for (int i = 0; i < T; i++) {
         attn_row_fwd x = {.q = o->q + i * d,
                           .Kt = o->kt,
@@ -495,14 +518,29 @@ static void head_forward(head_op *o) {
                           .ldv = (size_t)d,
                           .e = o->e,
                           .r = o->r,
-                          .a = o->a + i * T,
-                          .g = o->g + i * T,
-                          .p = o->p + i * T,
-                          .z = o->z + i * o->dm.npos,
-                          .relz = o->relz,
-                          .y = o->y + i * d};
+                          .a = a,
+                          .g = g,
+                          .p = p,
+                          .z = z,
+                          .relz = relz,
+                          .y = y};
         attn_row_forward(&o->dm, i, &x);
+        for (int j = 0; j <= i; j++) {
+            double e = fabs(a[j] - o->a[i * T + j]) / (1e-6 + 1e-5 * fabs(o->a[i * T + j]));
+            worst = e > worst ? e : worst;
+        }
+        for (int t = 0; t < d; t++) {
+            double e = fabs(y[t] - o->y[i * d + t]) / (1e-6 + 1e-5 * fabs(o->y[i * d + t]));
+            worst = e > worst ? e : worst;
+        }
     }
+    free(a);
+    free(g);
+    free(p);
+    free(z);
+    free(relz);
+    free(y);
+    return worst;
 }
 
 static double head_loss(void *ctx) {
@@ -549,41 +587,47 @@ static void test_fd_attention(void) {
         o.g = calloc((size_t)T * T, 4);
         o.p = calloc((size_t)T * T, 4);
         o.z = calloc((size_t)T * np, 4);
-        o.relz = calloc((size_t)R, 4);
+        o.relz = calloc((size_t)T * R, 4);
         head_forward(&o);
-        /* analytic: row backward for every query, then the table reductions */
+        double rw = row_path_vs_head(&o);
+        check(rw <= 1.0,
+              "attention %s: the decoding row path equals the head's GEMM path (worst/tol %.3f, 1e-6 + 1e-5|ref|)",
+              variants[vi].name, rw);
+        /* analytic: the head's backward, then the table reductions */
         float *dq = calloc((size_t)T * d, 4), *dk = calloc((size_t)T * d, 4), *dkg = calloc((size_t)T * d, 4);
         float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
-        float *dz = calloc((size_t)np, 4), *drelz = calloc((size_t)R, 4), *scratch = calloc(2 * (size_t)T, 4);
-        for (int i = 0; i < T; i++) {
-            attn_row_bwd x = {.q = o.q + i * d,
-                              .K = o.k,
-                              .Kg = o.kg,
-                              .ldk = (size_t)d,
-                              .Vt = o.vt,
-                              .ldvt = (size_t)T,
-                              .e = o.e,
-                              .r = o.r,
-                              .a = o.a + i * T,
-                              .g = o.g + i * T,
-                              .p = o.p + i * T,
-                              .z = o.z + i * np,
-                              .dy = o.w + i * d,
-                              .dq = dq + i * d,
-                              .dK = dk,
-                              .dKg = o.dm.sep_keys ? dkg : NULL,
-                              .dV = dv,
-                              .dz = dz,
-                              .drelz = drelz,
-                              .scratch = scratch};
-            attn_row_backward(&o.dm, i, &x);
+        float *dz = calloc((size_t)T * np, 4), *drelz = calloc((size_t)T * R, 4), *scratch = calloc((size_t)T, 4);
+        float *coef = calloc((size_t)T * T, 4), *coefg = calloc((size_t)T * T, 4);
+        attn_head_bwd hb = {.T = T,
+                            .Q = o.q,
+                            .K = o.k,
+                            .Kg = o.kg,
+                            .Vt = o.vt,
+                            .ld = (size_t)d,
+                            .e = o.e,
+                            .r = o.r,
+                            .att = o.a,
+                            .gate = o.g,
+                            .pos = o.p,
+                            .z = o.z,
+                            .dY = o.w,
+                            .dQ = dq,
+                            .dK = dk,
+                            .dKg = o.dm.sep_keys ? dkg : NULL,
+                            .dV = dv,
+                            .dz = dz,
+                            .drelz = drelz,
+                            .coef = coef,
+                            .coefg = o.dm.sep_keys ? coefg : NULL,
+                            .scratch = scratch};
+        attn_head_backward(&o.dm, &hb);
+        for (int i = 0; i < T; i++)
             for (int t = 0; t < d; t++) {
                 if (o.dm.has_cope)
-                    for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[n];
+                    for (int n = 0; n < np; n++) de[t * np + n] += o.q[i * d + t] * dz[i * np + n];
                 if (o.dm.has_rel)
-                    for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[m];
+                    for (int m = 0; m < R; m++) dr[t * R + m] += o.q[i * d + t] * drelz[i * R + m];
             }
-        }
         char what[96];
         float *xs[] = {o.q, o.k, o.kg, o.v, o.e, o.r};
         float *ds[] = {dq, dk, dkg, dv, de, dr};
@@ -608,6 +652,8 @@ static void test_fd_attention(void) {
         free(dv);
         free(de);
         free(dr);
+        free(coef);
+        free(coefg);
         free(dz);
         free(drelz);
         free(scratch);
