@@ -118,10 +118,11 @@ struct cope_workspace {
 };
 
 /* Per (batch, head) scratch: the transposed keys and gate keys (forward) or values (backward),
- * 2dT; relz, TR; a row, T; the backward's coefficient matrices, T^2 (and T^2 more with sep keys). */
-#define ROW_SCRATCH(T, d, R, sep)                                                                                      \
+ * 2dT; relz, TR; a row, T; the backward's coefficient matrices, T^2 (and T^2 more with sep keys);
+ * a table transposed, d max(npos, R). */
+#define ROW_SCRATCH(T, d, R, np, sep)                                                                                  \
     (2 * (size_t)(d) * (size_t)(T) + (size_t)(T) * (size_t)(R) + (size_t)(T) +                                         \
-     (size_t)(T) * (size_t)(T) * (1 + (size_t)(sep)))
+     (size_t)(T) * (size_t)(T) * (1 + (size_t)(sep)) + (size_t)(d) * ((np) > (R) ? (size_t)(np) : (size_t)(R)))
 
 /* dst[t * T + j] = src[j * ld + t]: one head's keys or values transposed to [d, T] */
 static void head_transpose(float *dst, const float *src, int T, int d, int ld) {
@@ -177,7 +178,7 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     w->f.lnf_rstd = carve(&cv, N);
     w->f.logits = carve(&cv, N * V);
     w->f.mm_scratch = carve(&cv, (D > F ? D : F) * max3(D, F, V)); /* a transposed weight */
-    w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R, sep));
+    w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R, np, sep));
     w->probs = carve(&cv, N * V);
     w->losses = carve(&cv, N);
     w->mask = carve(&cv, N);
@@ -307,7 +308,7 @@ static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, 
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         size_t kvo = (size_t)b * T * D + (size_t)h * d, blk = (size_t)bh * T * T;
-        float *Kt = scratch + (size_t)bh * ROW_SCRATCH(T, d, R, dm.sep_keys), *Kgt = Kt + (size_t)d * T,
+        float *Kt = scratch + (size_t)bh * ROW_SCRATCH(T, d, R, npos, dm.sep_keys), *Kgt = Kt + (size_t)d * T,
               *relz = Kgt + (size_t)d * T;
         head_transpose(Kt, a->k + kvo, T, d, D);
         if (dm.sep_keys) head_transpose(Kgt, a->kg + kvo, T, d, D);
@@ -484,8 +485,9 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             size_t kvo = (size_t)b * T * D + (size_t)h * d, blk = (size_t)bh * T * T;
-            float *Vt = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R, dm.sep_keys),
-                  *row = Vt + 2 * (size_t)d * T + (size_t)T * R, *coef = row + T, *coefg = coef + (size_t)T * T;
+            float *Vt = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R, npos, dm.sep_keys),
+                  *row = Vt + 2 * (size_t)d * T + (size_t)T * R, *coef = row + T, *coefg = coef + (size_t)T * T,
+                  *tab_t = coefg + (dm.sep_keys ? (size_t)T * T : 0);
             head_transpose(Vt, a->v + kvo, T, d, D);
             attn_head_bwd x = {.T = T,
                                .Q = a->q + kvo,
@@ -508,28 +510,38 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
                                .drelz = dm.has_rel ? w->drelz + (size_t)bh * T * R : NULL,
                                .coef = coef,
                                .coefg = dm.sep_keys ? coefg : NULL,
+                               .tab_t = tab_t,
                                .scratch = row};
             attn_head_backward(&dm, &x);
         }
-        /* tables: de[t, n] += sum over rows of q_i[t] dz_i[n]; dr likewise. Threads own rows t. */
+        /* tables: dE [d, ncol] += Q_bh^T dZ_bh summed over the (sequence, head) blocks that use the
+         * table, in block order (a GEMM each, A = the head's queries read down their columns); dR
+         * likewise. Threads own tables. */
         for (int which = 0; which < 2; which++) {
             int on = which == 0 ? dm.has_cope : dm.has_rel;
             if (!on) continue;
             int ncol = which == 0 ? npos : R;
             int ntab = which == 0 && !c->per_head_table ? 1 : H;
             const float *src = which == 0 ? w->dz : w->drelz;
+            gemm_kernel kernel = gemm_best();
 #pragma omp parallel for schedule(static)
-            for (int idx = 0; idx < ntab * d; idx++) {
-                int tb = idx / d, t = idx % d;
-                float *dst = (which == 0 ? cope_table(m, g, l, tb) : rel_table(m, g, l, tb)) + (size_t)t * ncol;
+            for (int tb = 0; tb < ntab; tb++) {
+                float *dst = which == 0 ? cope_table(m, g, l, tb) : rel_table(m, g, l, tb);
                 for (int bh = 0; bh < B * H; bh++) {
                     int b = bh / H, h = bh % H;
                     if (ntab > 1 && h != tb) continue;
-                    for (int i = 0; i < T; i++) {
-                        float qt = a->q[((size_t)b * T + i) * D + (size_t)h * d + t];
-                        const float *s = src + ((size_t)bh * T + i) * ncol;
-                        for (int n = 0; n < ncol; n++) dst[n] += qt * s[n];
-                    }
+                    gemm_args ga = {.out = dst,
+                                    .ldo = (size_t)ncol,
+                                    .A = a->q + (size_t)b * T * D + (size_t)h * d,
+                                    .ars = 1,
+                                    .aks = (size_t)D,
+                                    .B = src + (size_t)bh * T * ncol,
+                                    .ldb = (size_t)ncol,
+                                    .N = d,
+                                    .K = T,
+                                    .M = ncol,
+                                    .acc = 1};
+                    kernel(&ga, 0, d);
                 }
             }
         }

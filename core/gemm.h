@@ -21,7 +21,27 @@ typedef struct {
     size_t ldo, ars, aks, ldb;
     int N, K, M;
     int acc; /* 1: out += A·B; 0: out = A·B */
+    int tri; /* a gemm_tri: which products the causal mask makes zero or unneeded */
 } gemm_args;
+
+/* Causal attention's products are triangular; kernels skip what is known to be zero or unneeded,
+ * a row tile at a time (so a tile of rows n0..n0+MR-1 may still read a few zeros):
+ *   GEMM_OUT_LOWER  only out[r][c] with c <= r is needed (the rest is left unspecified);
+ *   GEMM_K_LOWER    A[r][k] == 0 for k > r (e.g. attention probabilities times values);
+ *   GEMM_K_UPPER    A[r][k] == 0 for k < r (their transpose). */
+enum gemm_tri { GEMM_FULL = 0, GEMM_OUT_LOWER, GEMM_K_LOWER, GEMM_K_UPPER };
+
+/* The k range [*kb, *ke) and the column limit *mlim of rows n0..n0+nr-1 within the k block
+ * [k0, k0+kn). */
+static inline void gemm_tile_range(const gemm_args *g, int k0, int kn, int n0, int nr, int *kb, int *ke, int *mlim) {
+    int b = k0, e = k0 + kn, m = g->M;
+    if (g->tri == GEMM_K_LOWER && e > n0 + nr) e = n0 + nr;
+    if (g->tri == GEMM_K_UPPER && b < n0) b = n0;
+    if (g->tri == GEMM_OUT_LOWER && m > n0 + nr) m = n0 + nr;
+    *kb = b;
+    *ke = e > b ? e : b;
+    *mlim = m;
+}
 
 /* Rows r0..r1 of the product (0 <= r0 <= r1 <= N). Each kernel sums over k in blocks of
  * GEMM_KC, sequentially within a block. */

@@ -101,20 +101,23 @@ static inline f32x4 f32x4_sigmoidf(f32x4 x) {
 #define PT_NR 16
 
 void gemm_portable(const gemm_args *g, int r0, int r1) {
-    const int K = g->K, M = g->M;
+    const int K = g->K;
     const size_t aks = g->aks, ldb = g->ldb, ldo = g->ldo;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
-        const int k1 = K - k0 < GEMM_KC ? K : k0 + GEMM_KC;
+        const int kn = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
         const int add = g->acc || k0 > 0;
         for (int n0 = r0; n0 < r1; n0 += PT_MR) {
             const int nr = r1 - n0 < PT_MR ? r1 - n0 : PT_MR;
             const float *a[PT_MR];
             for (int r = 0; r < PT_MR; r++) a[r] = g->A + (size_t)(n0 + (r < nr ? r : nr - 1)) * g->ars;
+            int kb, ke, M;
+            gemm_tile_range(g, k0, kn, n0, nr, &kb, &ke, &M);
+            if (kb == ke && add) continue;
             int m0 = 0;
             for (; m0 + PT_NR <= M; m0 += PT_NR) {
                 float c[PT_MR][PT_NR];
                 memset(c, 0, sizeof c);
-                for (int k = k0; k < k1; k++) {
+                for (int k = kb; k < ke; k++) {
                     const float *b = g->B + (size_t)k * ldb + m0;
                     float x0 = a[0][k * aks], x1 = a[1][k * aks], x2 = a[2][k * aks], x3 = a[3][k * aks];
                     for (int t = 0; t < PT_NR; t++) {
@@ -132,7 +135,7 @@ void gemm_portable(const gemm_args *g, int r0, int r1) {
             for (; m0 < M; m0++) /* leftover columns */
                 for (int r = 0; r < nr; r++) {
                     float s = 0.0f;
-                    for (int k = k0; k < k1; k++) s += a[r][k * aks] * g->B[(size_t)k * ldb + m0];
+                    for (int k = kb; k < ke; k++) s += a[r][k * aks] * g->B[(size_t)k * ldb + m0];
                     float *o = g->out + (size_t)(n0 + r) * ldo + m0;
                     *o = add ? *o + s : s;
                 }
@@ -656,19 +659,29 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
 /* The head's matrix products go through the GEMM kernel directly: the caller already runs heads
  * on separate threads. */
 static void head_gemm(float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb, int N,
-                      int K, int M, int acc) {
-    gemm_args g = {
-        .out = out, .A = A, .B = B, .ldo = ldo, .ars = ars, .aks = aks, .ldb = ldb, .N = N, .K = K, .M = M, .acc = acc};
+                      int K, int M, int acc, int tri) {
+    gemm_args g = {.out = out,
+                   .A = A,
+                   .B = B,
+                   .ldo = ldo,
+                   .ars = ars,
+                   .aks = aks,
+                   .ldb = ldb,
+                   .N = N,
+                   .K = K,
+                   .M = M,
+                   .acc = acc,
+                   .tri = tri};
     gemm_best()(&g, 0, N);
 }
 
 void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
     const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
     const size_t ld = x->ld, TT = (size_t)T;
-    head_gemm(x->att, TT, x->Q, ld, 1, x->Kt, TT, T, d, T, 0); /* q_i . k_j for every pair */
-    if (dm->has_cope && dm->sep_keys) head_gemm(x->gate, TT, x->Q, ld, 1, x->Kgt, TT, T, d, T, 0);
-    if (dm->has_cope) head_gemm(x->z, (size_t)np, x->Q, ld, 1, x->e, (size_t)np, T, d, np, 0);
-    if (dm->has_rel) head_gemm(x->relz, (size_t)R, x->Q, ld, 1, x->r, (size_t)R, T, d, R, 0);
+    head_gemm(x->att, TT, x->Q, ld, 1, x->Kt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* q_i . k_j for every pair */
+    if (dm->has_cope && dm->sep_keys) head_gemm(x->gate, TT, x->Q, ld, 1, x->Kgt, TT, T, d, T, 0, GEMM_OUT_LOWER);
+    if (dm->has_cope) head_gemm(x->z, (size_t)np, x->Q, ld, 1, x->e, (size_t)np, T, d, np, 0, GEMM_FULL);
+    if (dm->has_rel) head_gemm(x->relz, (size_t)R, x->Q, ld, 1, x->r, (size_t)R, T, d, R, 0, GEMM_FULL);
     for (int i = 0; i < T; i++) {
         size_t row = (size_t)i * TT;
         float *a = x->att + row;
@@ -678,17 +691,16 @@ void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
                         x->P_out ? x->P_out + row : NULL);
         memset(a + i + 1, 0, (size_t)(T - i - 1) * sizeof(float)); /* the future: weight 0 */
     }
-    head_gemm(x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0); /* y_i = sum_j a_ij v_j */
+    head_gemm(x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0, GEMM_K_LOWER); /* y_i = sum_j a_ij v_j */
 }
 
 /* One row's backward. On entry kc[0..i] holds da_j = dy_i . v_j. On return kc[0..i] holds
  * d loss / d (q_i . k_j) (the content logit and, with shared keys, the gate) and kc[i+1..T) is 0;
- * with sep keys gc[0..T) likewise for q_i . kg_j. Writes dz and drelz and adds the tables' terms
- * to dq. scratch: i+1 floats. */
-static void attn_row_backward(const attn_dims *dm, int i, int T, const float *q, const float *e, const float *r,
-                              const float *a, const float *g, const float *p, const float *z, float *kc, float *gc,
-                              float *dq, float *dz, float *drelz, float *scratch) {
-    const int d = dm->d, R = dm->rel_max, npos = dm->npos, n = i + 1;
+ * with sep keys gc[0..T) likewise for q_i . kg_j. Writes dz and drelz (the gradients of z_i and
+ * relz_i; the caller turns them into the query's and the tables' terms). scratch: i+1 floats. */
+static void attn_row_backward(const attn_dims *dm, int i, int T, const float *a, const float *g, const float *p,
+                              const float *z, float *kc, float *gc, float *dz, float *drelz, float *scratch) {
+    const int R = dm->rel_max, npos = dm->npos, n = i + 1;
     const float scale = dm->scale;
     float *dl = scratch; /* d loss / d logit_ij */
     /* softmax: dl_j = a_j (da_j - sum_j' a_j' da_j') */
@@ -702,7 +714,6 @@ static void attn_row_backward(const attn_dims *dm, int i, int T, const float *q,
     if (dm->has_rel) {
         memset(drelz, 0, (size_t)R * sizeof(float));
         for (int j = 0; j < n; j++) drelz[i - j < R - 1 ? i - j : R - 1] += dl[j] * scale;
-        for (int t = 0; t < d; t++) dq[t] += op_dot(drelz, r + (size_t)t * R, R);
     }
     if (!dm->has_cope) return;
     /* c = z[fl](1-w) + z[ce] w: dz gets dl(1-w) and dl w; dp = dl (z[ce]-z[fl]) (0 at an integer
@@ -716,7 +727,6 @@ static void attn_row_backward(const attn_dims *dm, int i, int T, const float *q,
         dz[ce] += dlj * w;
         dp[j] = dlj * (z[ce] - z[fl]);
     }
-    for (int t = 0; t < d; t++) dq[t] += op_dot(dz, e + (size_t)t * npos, npos);
     /* p_ij = sum_{t=j..i} g_it  =>  dg_it = sum_{j<=t} dp_ij; then through the sigmoid */
     float acc = 0.0f;
     for (int t = 0; t < n; t++) {
@@ -735,21 +745,29 @@ void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
     const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
     const size_t ld = x->ld, TT = (size_t)T;
     float *kc = x->coef, *gc = x->coefg;
-    head_gemm(kc, TT, x->dY, ld, 1, x->Vt, TT, T, d, T, 0); /* da_ij = dy_i . v_j */
+    head_gemm(kc, TT, x->dY, ld, 1, x->Vt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* da_ij = dy_i . v_j */
     for (int i = 0; i < T; i++) {
         size_t row = (size_t)i * TT;
-        attn_row_backward(dm, i, T, x->Q + (size_t)i * ld, x->e, x->r, x->att + row,
-                          dm->has_cope ? x->gate + row : NULL, dm->has_cope ? x->pos + row : NULL,
-                          dm->has_cope ? x->z + (size_t)i * np : NULL, kc + row, gc ? gc + row : NULL,
-                          x->dQ + (size_t)i * ld, dm->has_cope ? x->dz + (size_t)i * np : NULL,
+        attn_row_backward(dm, i, T, x->att + row, dm->has_cope ? x->gate + row : NULL,
+                          dm->has_cope ? x->pos + row : NULL, dm->has_cope ? x->z + (size_t)i * np : NULL, kc + row,
+                          gc ? gc + row : NULL, dm->has_cope ? x->dz + (size_t)i * np : NULL,
                           dm->has_rel ? x->drelz + (size_t)i * R : NULL, x->scratch);
     }
-    head_gemm(x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1); /* dv_j += sum_i a_ij dy_i */
-    head_gemm(x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1);      /* dq_i += sum_j kc_ij k_j */
-    head_gemm(x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1);      /* dk_j += sum_i kc_ij q_i */
+    /* the tables' terms: dq_i += sum_n dz_in e[:, n] (and the same for rel), the table transposed */
+    if (dm->has_cope) {
+        op_transpose(x->tab_t, x->e, d, np);
+        head_gemm(x->dQ, ld, x->dz, (size_t)np, 1, x->tab_t, (size_t)d, T, np, d, 1, GEMM_FULL);
+    }
+    if (dm->has_rel) {
+        op_transpose(x->tab_t, x->r, d, R);
+        head_gemm(x->dQ, ld, x->drelz, (size_t)R, 1, x->tab_t, (size_t)d, T, R, d, 1, GEMM_FULL);
+    }
+    head_gemm(x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1, GEMM_K_UPPER); /* dv_j += sum_i a_ij dy_i */
+    head_gemm(x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1, GEMM_K_LOWER);      /* dq_i += sum_j kc_ij k_j */
+    head_gemm(x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);      /* dk_j += sum_i kc_ij q_i */
     if (dm->has_cope && dm->sep_keys) {
-        head_gemm(x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1);
-        head_gemm(x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1);
+        head_gemm(x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1, GEMM_K_LOWER);
+        head_gemm(x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);
     }
 }
 

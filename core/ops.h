@@ -115,6 +115,7 @@ typedef struct {
     float *dQ, *dK, *dKg, *dV;         /* [T, d] accumulated */
     float *dz, *drelz;   /* out [T, npos], [T, R]: gradients of z and relz (the caller reduces them into the tables) */
     float *coef, *coefg; /* scratch [T, T] each (coefg: sep keys) */
+    float *tab_t;        /* scratch [max(npos, R), d]: a table transposed */
     float *scratch;      /* [T] */
 } attn_head_bwd;
 void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x);

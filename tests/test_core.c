@@ -407,6 +407,7 @@ static void test_gemm_kernels(void) {
     const int Ks[] = {1, 5, 16, GEMM_KC + 3};
     size_t cap = 64 * 80 * 2 + (GEMM_KC + 3) * 80 * 2;
     float *A = malloc(cap * 4), *B = malloc(cap * 4), *out = malloc(cap * 4), *init = malloc(cap * 4);
+    float *Az = malloc(cap * 4);
     double *ref = malloc(cap * 8);
     fill(A, cap, 1.0f);
     fill(B, cap, 1.0f);
@@ -418,51 +419,65 @@ static void test_gemm_kernels(void) {
             for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
                 for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
                     for (int trans = 0; trans < 2; trans++)
-                        for (int acc = 0; acc < 2; acc++) {
-                            int N = Ns[ni], M = Ms[mi], K = Ks[ki];
-                            size_t ldo = (size_t)M + 3, ldb = (size_t)M + 5, lda = (size_t)(trans ? N : K) + 2;
-                            gemm_args g = {.out = out,
-                                           .A = A,
-                                           .B = B,
-                                           .ldo = ldo,
-                                           .ldb = ldb,
-                                           .N = N,
-                                           .K = K,
-                                           .M = M,
-                                           .acc = acc,
-                                           .ars = trans ? 1 : lda,
-                                           .aks = trans ? lda : 1};
-                            memcpy(out, init, (size_t)N * ldo * 4);
-                            for (int r = 0; r < N; r++)
-                                for (int c = 0; c < M; c++) {
-                                    double s = acc ? init[(size_t)r * ldo + c] : 0.0;
-                                    for (int k = 0; k < K; k++)
-                                        s += (double)A[(size_t)r * g.ars + (size_t)k * g.aks] * B[(size_t)k * ldb + c];
-                                    ref[(size_t)r * ldo + c] = s;
-                                }
-                            /* two calls over a row split, as the threads make them */
-                            int split = N / 2;
-                            vs[vi].k(&g, 0, split);
-                            vs[vi].k(&g, split, N);
-                            for (int r = 0; r < N; r++)
-                                for (size_t c = 0; c < ldo; c++) {
-                                    size_t o = (size_t)r * ldo + c;
-                                    if ((int)c >= M) {
-                                        bad_pad += out[o] != init[o];
-                                        continue;
+                        for (int acc = 0; acc < 2; acc++)
+                            for (int tri = 0; tri < 4; tri++) {
+                                int N = Ns[ni], M = Ms[mi], K = Ks[ki];
+                                if (tri && (acc != (tri != GEMM_OUT_LOWER) || K > 16)) continue; /* the uses */
+                                size_t ldo = (size_t)M + 3, ldb = (size_t)M + 5, lda = (size_t)(trans ? N : K) + 2;
+                                size_t ars = trans ? 1 : lda, aks = trans ? lda : 1;
+                                /* the triangle the mode declares zero is zero */
+                                for (int r = 0; r < N; r++)
+                                    for (int k = 0; k < K; k++) {
+                                        size_t o = (size_t)r * ars + (size_t)k * aks;
+                                        Az[o] = (tri == GEMM_K_LOWER && k > r) || (tri == GEMM_K_UPPER && k < r) ? 0.0f
+                                                                                                                 : A[o];
                                     }
-                                    double e = fabs(out[o] - ref[o]) / (1e-5 + 1e-5 * fabs(ref[o]) + 2e-7 * K);
-                                    worst = e > worst ? e : worst;
-                                }
-                            cases++;
-                        }
+                                gemm_args g = {.out = out,
+                                               .tri = tri,
+                                               .A = Az,
+                                               .B = B,
+                                               .ldo = ldo,
+                                               .ldb = ldb,
+                                               .N = N,
+                                               .K = K,
+                                               .M = M,
+                                               .acc = acc,
+                                               .ars = trans ? 1 : lda,
+                                               .aks = trans ? lda : 1};
+                                memcpy(out, init, (size_t)N * ldo * 4);
+                                for (int r = 0; r < N; r++)
+                                    for (int c = 0; c < M; c++) {
+                                        double s = acc ? init[(size_t)r * ldo + c] : 0.0;
+                                        for (int k = 0; k < K; k++)
+                                            s += (double)Az[(size_t)r * g.ars + (size_t)k * g.aks] *
+                                                 B[(size_t)k * ldb + c];
+                                        ref[(size_t)r * ldo + c] = s;
+                                    }
+                                /* two calls over a row split, as the threads make them */
+                                int split = N / 2;
+                                vs[vi].k(&g, 0, split);
+                                vs[vi].k(&g, split, N);
+                                for (int r = 0; r < N; r++)
+                                    for (size_t c = 0; c < ldo; c++) {
+                                        size_t o = (size_t)r * ldo + c;
+                                        if ((int)c >= M) {
+                                            bad_pad += out[o] != init[o];
+                                            continue;
+                                        }
+                                        if (tri == GEMM_OUT_LOWER && (int)c > r) continue; /* not needed */
+                                        double e = fabs(out[o] - ref[o]) / (1e-5 + 1e-5 * fabs(ref[o]) + 2e-7 * K);
+                                        worst = e > worst ? e : worst;
+                                    }
+                                cases++;
+                            }
         check(worst <= 1.0 && !bad_pad,
-              "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=) "
+              "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=, the triangular modes) "
               "within 1e-5 + 1e-5|ref| + 2e-7 K of double, worst/tol %.3f; %ld writes outside the matrix",
               vs[vi].name, cases, worst, bad_pad);
     }
     check(gemm_best() != NULL && strlen(gemm_best_name()) > 0, "gemm dispatch chooses %s", gemm_best_name());
     free(A);
+    free(Az);
     free(B);
     free(out);
     free(init);
@@ -598,6 +613,7 @@ static void test_fd_attention(void) {
         float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
         float *dz = calloc((size_t)T * np, 4), *drelz = calloc((size_t)T * R, 4), *scratch = calloc((size_t)T, 4);
         float *coef = calloc((size_t)T * T, 4), *coefg = calloc((size_t)T * T, 4);
+        float *tab_t = calloc((size_t)d * (np > R ? np : R), 4);
         attn_head_bwd hb = {.T = T,
                             .Q = o.q,
                             .K = o.k,
@@ -619,6 +635,7 @@ static void test_fd_attention(void) {
                             .drelz = drelz,
                             .coef = coef,
                             .coefg = o.dm.sep_keys ? coefg : NULL,
+                            .tab_t = tab_t,
                             .scratch = scratch};
         attn_head_backward(&o.dm, &hb);
         for (int i = 0; i < T; i++)
@@ -654,6 +671,7 @@ static void test_fd_attention(void) {
         free(dr);
         free(coef);
         free(coefg);
+        free(tab_t);
         free(dz);
         free(drelz);
         free(scratch);
