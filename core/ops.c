@@ -287,6 +287,10 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
 
 /* ---------------------------------------------------------------------------------------------
  * Embedding, residual, cross-entropy */
+/* Elementwise and per-row ops split among threads only when there is enough work to pay for it;
+ * each output is computed by one thread the same way, so results do not depend on the count. */
+#define PAR_MIN 32768
+
 void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T, int pos0, int D) {
     for (int n = 0; n < N; n++) {
         float *x = out + (size_t)n * D;
@@ -307,11 +311,13 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *id
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets, const float *mask,
                           int N, int V) {
+#pragma omp parallel for schedule(static) if ((size_t)N * V > PAR_MIN)
     for (int n = 0; n < N; n++) {
         if (mask && mask[n] == 0.0f) continue;
         const float *lg = logits + (size_t)n * V;
@@ -330,6 +336,7 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
 
 void crossentropy_backward(float *dlogits, const float *probs, const int *targets, const float *mask, float mask_sum,
                            int N, int V) {
+#pragma omp parallel for schedule(static) if ((size_t)N * V > PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *dl = dlogits + (size_t)n * V;
         float mk = (mask ? mask[n] : 1.0f) / mask_sum;
@@ -347,6 +354,7 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
  * LayerNorm: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + 1e-5), biased variance */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
                        int C) {
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float m = 0.0f;
@@ -392,21 +400,23 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 #define GELU_K 0.7978845608028654f
 
 void gelu_forward(float *out, const float *inp, size_t n) {
-    size_t i = 0;
+    size_t i0 = 0;
 #if defined(__wasm_simd128__)
-    for (; i + 4 <= n; i += 4) {
-        f32x4 x = F32x4_LOAD(inp + i);
+    for (; i0 + 4 <= n; i0 += 4) {
+        f32x4 x = F32x4_LOAD(inp + i0);
         f32x4 u = F32x4_ADD(x, F32x4_MUL(F32x4_MUL(F32x4_MUL(F32x4_SPLAT(0.044715f), x), x), x));
-        F32x4_STORE(out + i, F32x4_MUL(x, f32x4_sigmoidf(F32x4_MUL(F32x4_SPLAT(2.0f * GELU_K), u))));
+        F32x4_STORE(out + i0, F32x4_MUL(x, f32x4_sigmoidf(F32x4_MUL(F32x4_SPLAT(2.0f * GELU_K), u))));
     }
 #endif
-    for (; i < n; i++) {
+#pragma omp parallel for schedule(static) if (n - i0 > PAR_MIN)
+    for (size_t i = i0; i < n; i++) {
         float x = inp[i];
         out[i] = x * op_sigmoidf(2.0f * GELU_K * (x + 0.044715f * x * x * x));
     }
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);
