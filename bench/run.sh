@@ -12,6 +12,7 @@ COPE=${COPE:-build/cope}
 FMA_PEAK=${FMA_PEAK:-build/fma_peak}
 STEPS=${STEPS:-10}   # timed steps per row (each program reports the median)
 WARMUP=${WARMUP:-2}
+ROW_LIMIT=${ROW_LIMIT:-60} # seconds; a row over it is left empty (2 threads on a busy machine crawl)
 PY=/usr/bin/python3  # Debian's interpreter, the one python3-torch is installed for
 out=bench/results.md
 start=$(date +%s)
@@ -69,6 +70,9 @@ if has avx512f; then lanes=16; units=$(field units "$fma_line"); isa=AVX-512
 elif has avx2 && has fma; then lanes=8; units=2; isa="AVX2+FMA"
 else lanes=4; units=2; isa="SSE (no FMA: one add and one multiply unit assumed)"; fi
 peak_core=$(awk -v l=$lanes -v u=$units -v m="$mhz" 'BEGIN {printf "%.1f", l * u * 2 * m / 1000}')
+# Is the second core free? Two threads of FMAs should run at twice one thread's rate.
+two_core=$(awk -v a="$(field gflops_1t "$fma_line")" -v b="$(field gflops_2t "$fma_line")" 'BEGIN {printf "%.2f", b / a}')
+busy=$(awk -v x="$two_core" -v l="${load_before%%,*}" 'BEGIN {print (x < 1.6 || l > 0.5) ? 1 : 0}')
 share() { # GFLOPS THREADS
     awk -v g="$1" -v p="$peak_core" -v t="$2" -v c="$cores" 'BEGIN {if (t > c) t = c; printf "%.1f%%", 100 * g / (p * t)}'
 }
@@ -90,8 +94,12 @@ table() {    # one config: prints its markdown table, fills R
     local pe th line tps gf flops_tok=""
     for pe in cope none; do
         for th in 1 2; do
-            line=$("$COPE" bench --pe $pe --threads $th --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1)
+            line=$(timeout "$ROW_LIMIT" "$COPE" bench --pe $pe --threads $th --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1) || true
             tps=$(field tokens/s "$line")
+            if [ -z "$tps" ]; then
+                echo "| C pe=$pe | $th | over $ROW_LIMIT s | | | |"
+                continue
+            fi
             gf=$(field gflops "$line")
             R[$name,c_${pe}_$th]=$tps
             # model flops per token, the same count for PyTorch (see the notes below the tables)
@@ -105,9 +113,13 @@ table() {    # one config: prints its markdown table, fills R
         set -- $spec
         t=$1 b=$2
         if [ "${3:-}" = auto ]; then
-            line=$(env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=$b $PY bench/torch_bench.py --threads $t --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1)
+            line=$(env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=$b timeout "$ROW_LIMIT" $PY bench/torch_bench.py --threads $t --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1) || true
         else
-            line=$(OPENBLAS_NUM_THREADS=$b $PY bench/torch_bench.py --threads $t --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1)
+            line=$(OPENBLAS_NUM_THREADS=$b timeout "$ROW_LIMIT" $PY bench/torch_bench.py --threads $t --steps "$STEPS" --warmup "$WARMUP" "${size[@]}" | tail -1) || true
+        fi
+        if [ -z "$(field tokens/s "$line")" ]; then
+            echo "| PyTorch pe=cope | torch $t, OpenBLAS $b | over $ROW_LIMIT s | | | |"
+            continue
         fi
         [ "$(field blas_threads "$line")" = "$b" ] || { echo "error: OpenBLAS did not take $b threads: $line" >&2; exit 1; }
         tps=$(field tokens/s "$line")
@@ -132,7 +144,8 @@ ratios() { # the goals of issue 10, from the rows above
         name=${c%%|*}
         awk -v n="$name" -v c1="${R[$name,c_cope_1]}" -v c2="${R[$name,c_cope_2]}" -v n1="${R[$name,c_none_1]}" \
             -v n2="${R[$name,c_none_2]}" -v t1="${R[$name,t_1_1]}" -v tb="${R[$name,best]}" -v bl="${R[$name,best_label]}" \
-            'BEGIN {printf "| %s | %.2fx | %.2fx | %s | %.2fx | %.2fx | %.2fx |\n", n, c1 / t1, c2 / tb, bl, c2 / c1, n1 / c1, n2 / c2}'
+            'function r(a, b) { return a > 0 && b > 0 ? sprintf("%.2fx", a / b) : "n/a" }
+             BEGIN {printf "| %s | %s | %s | %s | %s | %s | %s |\n", n, r(c1, t1), r(c2, tb), bl, r(c2, c1), r(n1, c1), r(n2, c2)}'
     done
 }
 
@@ -155,6 +168,12 @@ secs=$(($(date +%s) - start))
     echo "Machine: $model ($cpu_id), $cores cores, $mhz MHz nominal, $isa. Load average (1, 5, 15 min)"
     echo "before: $load_before; after: $load_after (the machine is shared; timings under load are noisy)."
     echo
+    if [ "$busy" = 1 ]; then
+        echo "**Warning: the machine was busy** (load ${load_before%%,*} before the run; two threads of FMAs ran at"
+        echo "${two_core}x one thread's rate, 2x when a second core is free). The 2-thread rows and ratios below"
+        echo "measure the contention more than the code; rerun \`make bench\` on a quiet machine."
+        echo
+    fi
     echo "Peak per core: $lanes fp32 lanes x $units FMA units x 2 flops x $mhz MHz = **$peak_core GFLOP/s**;"
     echo "share of peak = GFLOP/s / (peak per core x cores used). The FMA unit count is measured by"
     echo "\`bench/fma_peak.c\` (512-bit vs 256-bit FMA throughput); it measured"
