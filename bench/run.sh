@@ -71,8 +71,8 @@ elif has avx2 && has fma; then lanes=8; units=2; isa="AVX2+FMA"
 else lanes=4; units=2; isa="SSE (no FMA: one add and one multiply unit assumed)"; fi
 peak_core=$(awk -v l=$lanes -v u=$units -v m="$mhz" 'BEGIN {printf "%.1f", l * u * 2 * m / 1000}')
 # Is the second core free? Two threads of FMAs should run at twice one thread's rate.
-two_core=$(awk -v a="$(field gflops_1t "$fma_line")" -v b="$(field gflops_2t "$fma_line")" 'BEGIN {printf "%.2f", a > 0 ? b / a : 2}')
-busy=$(awk -v x="$two_core" -v l="${load_before%%,*}" 'BEGIN {print (x < 1.6 || l > 0.5) ? 1 : 0}')
+two_core=$(awk -v a="$(field gflops_1t "$fma_line")" -v b="$(field gflops_2t "$fma_line")" 'BEGIN {printf "%.2f", (a > 0 ? b / a : 2)}')
+busy=$(awk -v x="$two_core" -v l="${load_before%%,*}" 'BEGIN {print ((x < 1.6 || l > 0.5) ? 1 : 0)}')
 share() { # GFLOPS THREADS
     awk -v g="$1" -v p="$peak_core" -v t="$2" -v c="$cores" 'BEGIN {if (t > c) t = c; printf "%.1f%%", 100 * g / (p * t)}'
 }
