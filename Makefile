@@ -46,8 +46,13 @@ include tests/fuzz/fuzz.mk
 test: $(TEST_DEPS)
 	tests/run.sh $(TEST_SUITES)
 
-bench: all
-	COPE=$(BUILD)/cope bench/run.sh
+# The FMA throughput probe that bench/run.sh uses for the CPU's peak (bench/fma_peak.c).
+$(BUILD)/fma_peak: bench/fma_peak.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) $< -o $@
+
+bench: all $(BUILD)/fma_peak
+	COPE=$(BUILD)/cope FMA_PEAK=$(BUILD)/fma_peak bench/run.sh
 
 # Formatting (clang-format for C, Prettier from the lockfile for JS and CSS) and warnings as errors.
 # `make format` rewrites the files; `make lint` (run by .ci/run) fails on any difference or warning.
