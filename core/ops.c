@@ -580,6 +580,7 @@ static void softmax_row(float *a, int n) {
     return;
 #endif
     float mx = a[0];
+#pragma omp simd reduction(max : mx) /* exact in any order */
     for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float sum = 0.0f;
     for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
@@ -588,6 +589,66 @@ static void softmax_row(float *a, int n) {
     float inv = 1.0f / sum;
     for (int j = 0; j < n; j++) a[j] *= inv;
 }
+
+/* CoPE's positions and interpolated logits for keys j = i down to 0 (cope_interp_args in ops.h):
+ * the portable reference, sequential suffix sums. */
+void cope_interp_portable(const cope_interp_args *x) {
+    const float *g = x->g, *z = x->z, cap = x->cap;
+    float *p = x->p, *a = x->a, *c_out = x->c_out, *P_out = x->P_out;
+    float acc = 0.0f;
+    for (int j = x->i; j >= 0; j--) {
+        acc += g[j];
+        float pj = acc < cap ? acc : cap;
+        p[j] = pj;
+        int fl = (int)floorf(pj), ce = (int)ceilf(pj);
+        float c = z[fl] + (pj - (float)fl) * (z[ce] - z[fl]);
+        a[j] += c;
+        if (c_out) c_out[j] = c;
+        if (P_out) P_out[j] += c;
+    }
+}
+
+#if defined(__wasm_simd128__)
+/* Four keys j-3..j at a time: their suffix sums of g in-register (another summation order than
+ * the sequential loop, so p differs in the last bits), interpolation with the z entries gathered
+ * lane by lane; the last keys as the reference does them. */
+static void cope_interp_wasm(const cope_interp_args *x) {
+    const float *g = x->g, *z = x->z, cap = x->cap;
+    float *p = x->p, *a = x->a, *c_out = x->c_out, *P_out = x->P_out;
+    float acc = 0.0f;
+    int j = x->i;
+    const f32x4 vcap = F32x4_SPLAT(cap), zero = F32x4_ZERO();
+    for (; j >= 3; j -= 4) {
+        f32x4 v = F32x4_LOAD(g + j - 3);
+        v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4)); /* + next lane */
+        v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5)); /* + two lanes on */
+        v = F32x4_ADD(v, F32x4_SPLAT(acc));
+        acc = F32x4_GET(v, 0);
+        f32x4 pj = wasm_f32x4_pmin(vcap, v); /* v < cap ? v : cap */
+        f32x4 fl = wasm_f32x4_floor(pj), ce = wasm_f32x4_ceil(pj);
+        v128_t fi = wasm_i32x4_trunc_sat_f32x4(fl), ci = wasm_i32x4_trunc_sat_f32x4(ce);
+        f32x4 zf = wasm_f32x4_make(z[wasm_i32x4_extract_lane(fi, 0)], z[wasm_i32x4_extract_lane(fi, 1)],
+                                   z[wasm_i32x4_extract_lane(fi, 2)], z[wasm_i32x4_extract_lane(fi, 3)]);
+        f32x4 zc = wasm_f32x4_make(z[wasm_i32x4_extract_lane(ci, 0)], z[wasm_i32x4_extract_lane(ci, 1)],
+                                   z[wasm_i32x4_extract_lane(ci, 2)], z[wasm_i32x4_extract_lane(ci, 3)]);
+        f32x4 c = F32x4_FMA(zf, F32x4_SUB(pj, fl), F32x4_SUB(zc, zf));
+        F32x4_STORE(p + j - 3, pj);
+        F32x4_STORE(a + j - 3, F32x4_ADD(F32x4_LOAD(a + j - 3), c));
+        if (c_out) F32x4_STORE(c_out + j - 3, c);
+        if (P_out) F32x4_STORE(P_out + j - 3, F32x4_ADD(F32x4_LOAD(P_out + j - 3), c));
+    }
+    for (; j >= 0; j--) {
+        acc += g[j];
+        float pj = acc < cap ? acc : cap;
+        p[j] = pj;
+        int fl = (int)floorf(pj), ce = (int)ceilf(pj);
+        float c = z[fl] + (pj - (float)fl) * (z[ce] - z[fl]);
+        a[j] += c;
+        if (c_out) c_out[j] = c;
+        if (P_out) P_out[j] += c;
+    }
+}
+#endif
 
 /* The rest of a row once its dot products are known: on entry a[0..i] holds q.k_j, with sep keys
  * g[0..i] holds q.kg_j, z (CoPE) q.e[:, n] and relz (rel) q.r[:, m], all unscaled. Leaves the
@@ -618,44 +679,18 @@ static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, floa
         }
     }
     if (dm->has_cope) {
-        const float cap = (float)(dm->npos - 1);
-        float acc = 0.0f;
-        int j = i;
+        cope_interp_args ci = {
+            .i = i, .g = g, .z = z, .cap = (float)(dm->npos - 1), .p = p, .a = a, .c_out = c_out, .P_out = P_out};
 #if defined(__wasm_simd128__)
-        /* Four keys j-3..j at a time: their suffix sums of g in-register (another summation
-         * order than the sequential loop, so p differs in the last bits), interpolation with
-         * the z entries gathered lane by lane. */
-        const f32x4 vcap = F32x4_SPLAT(cap), zero = F32x4_ZERO();
-        for (; j >= 3; j -= 4) {
-            f32x4 v = F32x4_LOAD(g + j - 3);
-            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4)); /* + next lane */
-            v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5)); /* + two lanes on */
-            v = F32x4_ADD(v, F32x4_SPLAT(acc));
-            acc = F32x4_GET(v, 0);
-            f32x4 pj = wasm_f32x4_pmin(vcap, v); /* v < cap ? v : cap */
-            f32x4 fl = wasm_f32x4_floor(pj), ce = wasm_f32x4_ceil(pj);
-            v128_t fi = wasm_i32x4_trunc_sat_f32x4(fl), ci = wasm_i32x4_trunc_sat_f32x4(ce);
-            f32x4 zf = wasm_f32x4_make(z[wasm_i32x4_extract_lane(fi, 0)], z[wasm_i32x4_extract_lane(fi, 1)],
-                                       z[wasm_i32x4_extract_lane(fi, 2)], z[wasm_i32x4_extract_lane(fi, 3)]);
-            f32x4 zc = wasm_f32x4_make(z[wasm_i32x4_extract_lane(ci, 0)], z[wasm_i32x4_extract_lane(ci, 1)],
-                                       z[wasm_i32x4_extract_lane(ci, 2)], z[wasm_i32x4_extract_lane(ci, 3)]);
-            f32x4 c = F32x4_FMA(zf, F32x4_SUB(pj, fl), F32x4_SUB(zc, zf));
-            F32x4_STORE(p + j - 3, pj);
-            F32x4_STORE(a + j - 3, F32x4_ADD(F32x4_LOAD(a + j - 3), c));
-            if (c_out) F32x4_STORE(c_out + j - 3, c);
-            if (P_out) F32x4_STORE(P_out + j - 3, F32x4_ADD(F32x4_LOAD(P_out + j - 3), c));
-        }
+        cope_interp_wasm(&ci);
+#elif (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+        if (__builtin_cpu_supports("avx512f"))
+            cope_interp_avx512(&ci);
+        else
+            cope_interp_portable(&ci);
+#else
+        cope_interp_portable(&ci);
 #endif
-        for (; j >= 0; j--) {
-            acc += g[j];
-            float pj = acc < cap ? acc : cap;
-            p[j] = pj;
-            int fl = (int)floorf(pj), ce = (int)ceilf(pj);
-            float c = z[fl] + (pj - (float)fl) * (z[ce] - z[fl]);
-            a[j] += c;
-            if (c_out) c_out[j] = c;
-            if (P_out) P_out[j] += c;
-        }
     }
     softmax_row(a, n);
 }

@@ -58,6 +58,23 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
 void crossentropy_backward(float *dlogits, const float *probs, const int *targets, const float *mask, float mask_sum,
                            int N, int V);
 
+/* CoPE's positions and interpolated logits of one row, keys j = i down to 0:
+ *   p_j = min(sum_{t=j..i} g_t, cap),  c_j = z[floor p_j] + (p_j - floor p_j)(z[ceil p_j] - z[floor p_j]),
+ *   a_j += c_j; c_out_j = c_j and P_out_j += c_j when given.
+ * The portable reference (ops.c) and the AVX-512 kernel (attn_avx512.c), chosen at run time; the
+ * kernel sums 16 keys at a time, so p differs from the reference in the last bits. */
+typedef struct {
+    int i;
+    const float *g, *z;   /* [i+1] gates, [npos] z */
+    float cap;            /* npos - 1 */
+    float *p, *a;         /* out [i+1] positions; [i+1] logits, added to */
+    float *c_out, *P_out; /* optional [i+1] */
+} cope_interp_args;
+void cope_interp_portable(const cope_interp_args *x);
+#if defined(__x86_64__) || defined(__i386__)
+void cope_interp_avx512(const cope_interp_args *x);
+#endif
+
 /* One attention row: query i against keys j = 0..i of one head, as the paper's appendix code
  * listing computes it (the formulas are in README.md, "The model"). */
 typedef struct {

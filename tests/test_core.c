@@ -484,6 +484,59 @@ static void test_gemm_kernels(void) {
     free(ref);
 }
 
+/* CoPE's positions and interpolation: the AVX-512 kernel against the portable reference, every
+ * row length 1..70 (tails of the 16-key blocks), clamped and not, with and without the trace rows. */
+static void test_cope_interp_kernels(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!__builtin_cpu_supports("avx512f")) {
+        check(1, "cope_interp avx512: not run (this CPU has no AVX-512)");
+        return;
+    }
+    enum { NMAX = 71, NPOS = 64 };
+    float g[NMAX], z[NPOS], pr[NMAX], pk[NMAX], ar[NMAX], ak[NMAX], cr[NMAX], ck[NMAX], Pr[NMAX], Pk[NMAX];
+    double worst = 0.0;
+    long rows = 0;
+    for (int cap_i = 0; cap_i < 2; cap_i++)
+        for (int outs = 0; outs < 2; outs++)
+            for (int i = 0; i < NMAX; i++) {
+                float cap = cap_i ? (float)(NPOS - 1) : 3.0f;
+                for (int j = 0; j <= i; j++) g[j] = cope_rng_uniform(&g_rng);
+                for (int n = 0; n < NPOS; n++) z[n] = 2.0f * cope_rng_uniform(&g_rng) - 1.0f;
+                for (int j = 0; j <= i; j++) {
+                    ar[j] = ak[j] = cope_rng_uniform(&g_rng);
+                    Pr[j] = Pk[j] = cope_rng_uniform(&g_rng);
+                }
+                cope_interp_args r = {.i = i,
+                                      .g = g,
+                                      .z = z,
+                                      .cap = cap,
+                                      .p = pr,
+                                      .a = ar,
+                                      .c_out = outs ? cr : NULL,
+                                      .P_out = outs ? Pr : NULL};
+                cope_interp_args k = r;
+                k.p = pk, k.a = ak, k.c_out = outs ? ck : NULL, k.P_out = outs ? Pk : NULL;
+                cope_interp_portable(&r);
+                cope_interp_avx512(&k);
+                for (int j = 0; j <= i; j++) {
+                    /* p: the sums' order differs; c: z is in [-1, 1] and the interpolation
+                     * continuous, so c moves no more than p (times the largest slope, 2) */
+                    double e = fabs(pk[j] - pr[j]) / (1e-6 + 1e-6 * fabs(pr[j]));
+                    e = fmax(e, fabs(ak[j] - ar[j]) / (1e-5 + 1e-5 * fabs(ar[j])));
+                    if (outs) {
+                        e = fmax(e, fabs(ck[j] - cr[j]) / (1e-5 + 1e-5 * fabs(cr[j])));
+                        e = fmax(e, fabs(Pk[j] - Pr[j]) / (1e-5 + 1e-5 * fabs(Pr[j])));
+                    }
+                    worst = e > worst ? e : worst;
+                }
+                rows++;
+            }
+    check(worst <= 1.0,
+          "cope_interp avx512: %ld rows of 1..%d keys, clamped and not, equal the reference (worst/tol %.3f)", rows,
+          NMAX, worst);
+#endif
+}
+
 /* One attention head over T tokens (all rows), with CoPE/rel options: L = sum(w * y). */
 typedef struct {
     attn_dims dm;
@@ -1710,6 +1763,7 @@ int main(int argc, char **argv) {
     test_golden();
     test_fd_simple_ops();
     test_gemm_kernels();
+    test_cope_interp_kernels();
     test_fd_attention();
     test_gates_one();
     test_models_all_pe();
