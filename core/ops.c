@@ -373,6 +373,9 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C) {
+    /* dx row by row (threads split the rows); dw and db column by column, summed over the rows in
+     * order (threads split the columns), so no sum depends on the thread count */
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -387,9 +390,20 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         dnorm_norm_mean /= (float)C;
         for (int i = 0; i < C; i++) {
             float norm = (x[i] - m) * s, dnorm = w[i] * dy[i];
-            db[i] += dy[i];
-            dw[i] += norm * dy[i];
             dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+    const int cb = 16, nblk = (C + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
+    for (int b = 0; b < nblk; b++) {
+        int i0 = b * cb, i1 = i0 + cb < C ? i0 + cb : C;
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float m = mean[n], s = rstd[n];
+            for (int i = i0; i < i1; i++) {
+                db[i] += dy[i];
+                dw[i] += (x[i] - m) * s * dy[i];
+            }
         }
     }
 }

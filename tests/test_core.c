@@ -537,6 +537,68 @@ static void test_cope_interp_kernels(void) {
 #endif
 }
 
+/* Threads split work by output, in chunks fixed by the sizes: a model large enough that every
+ * threaded kernel splits (elementwise ops above their threshold, many GEMM chunks) gives the same
+ * bits with 1 and 2 threads. */
+static void test_threads_bitwise(void) {
+#ifdef _OPENMP
+    const cope_pe pes[] = {COPE_PE_COPE, COPE_PE_COPE_REL, COPE_PE_ROPE};
+    for (size_t k = 0; k < sizeof pes / sizeof *pes; k++) {
+        cope_config c;
+        cope_config_default(&c);
+        c.vocab_size = 37;
+        c.n_ctx = 80;
+        c.n_layer = 2;
+        c.n_head = 4;
+        c.d_model = 64;
+        c.d_ff = 256;
+        c.pe = pes[k];
+        c.npos = 24;
+        c.rel_max = 16;
+        c.sep_keys = k == 0;
+        c.per_head_table = k == 1;
+        const char **vocab = malloc((size_t)c.vocab_size * sizeof *vocab);
+        char store[37][12];
+        for (int i = 0; i < c.vocab_size; i++) snprintf(store[i], sizeof store[i], "w%d", i), vocab[i] = store[i];
+        cope_tokenizer *tok;
+        cope_model *m = NULL;
+        cope_error err;
+        if (cope_tokenizer_new(&tok, COPE_TOK_WORDS, vocab, c.vocab_size, &err) ||
+            cope_model_new(&m, &c, tok, 7, &err)) {
+            check(0, "threads bitwise: model: %s", err.msg);
+            free(vocab);
+            continue;
+        }
+        const int B = 8, T = 80, N = B * T;
+        int *ids = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+        for (int i = 0; i < N; i++)
+            ids[i] = cope_rng_int(&g_rng, c.vocab_size), tg[i] = cope_rng_int(&g_rng, c.vocab_size);
+        size_t np = cope_model_num_params(m);
+        float *g1 = malloc(np * 4), *g2 = malloc(np * 4), l1 = 0, l2 = 0;
+        cope_workspace *ws;
+        cope_workspace_new(&ws, m, B, T, &err);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        cope_forward(m, ws, ids, tg, NULL, B, T, &l1, &err);
+        cope_backward(m, ws, g1, &err);
+        omp_set_num_threads(2);
+        cope_forward(m, ws, ids, tg, NULL, B, T, &l2, &err);
+        cope_backward(m, ws, g2, &err);
+        omp_set_num_threads(saved);
+        check(l1 == l2 && memcmp(g1, g2, np * 4) == 0,
+              "%s %s: 1 thread and 2 threads give the same bits (loss %.7f, %zu gradients)", cope_pe_name(c.pe),
+              c.sep_keys ? "sep-keys" : "", l1, np);
+        cope_workspace_free(ws);
+        cope_model_free(m);
+        free(vocab);
+        free(ids);
+        free(tg);
+        free(g1);
+        free(g2);
+    }
+#endif
+}
+
 /* One attention head over T tokens (all rows), with CoPE/rel options: L = sum(w * y). */
 typedef struct {
     attn_dims dm;
@@ -1764,6 +1826,7 @@ int main(int argc, char **argv) {
     test_fd_simple_ops();
     test_gemm_kernels();
     test_cope_interp_kernels();
+    test_threads_bitwise();
     test_fd_attention();
     test_gates_one();
     test_models_all_pe();
