@@ -3,14 +3,13 @@
  * only where the CPU has AVX-512F. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#include <math.h>
 
 #include "ops.h"
 
 /* Keys j-15..j in one register (lane 0 = key j-15): their suffix sums in four shift-and-add steps
  * (lane L gets the sum of lanes L..15), plus the sum of the keys after j; positions clamped at
- * cap; z gathered at floor and ceil. The keys left at the start (fewer than 16) as the reference
- * does them. */
+ * cap; z gathered at floor and ceil. The keys left at the start (fewer than 16) go to the
+ * reference's loop. */
 __attribute__((target("avx512f,fma"))) void cope_interp_avx512(const cope_interp_args *x) {
     const float *g = x->g, *z = x->z, cap = x->cap;
     float *p = x->p, *a = x->a, *c_out = x->c_out, *P_out = x->P_out;
@@ -38,15 +37,6 @@ __attribute__((target("avx512f,fma"))) void cope_interp_avx512(const cope_interp
         if (c_out) _mm512_storeu_ps(c_out + b, c);
         if (P_out) _mm512_storeu_ps(P_out + b, _mm512_add_ps(_mm512_loadu_ps(P_out + b), c));
     }
-    for (; j >= 0; j--) {
-        acc += g[j];
-        float pj = acc < cap ? acc : cap;
-        p[j] = pj;
-        int fl = (int)floorf(pj), ce = (int)ceilf(pj);
-        float c = z[fl] + (pj - (float)fl) * (z[ce] - z[fl]);
-        a[j] += c;
-        if (c_out) c_out[j] = c;
-        if (P_out) P_out[j] += c;
-    }
+    cope_interp_from(x, j, acc);
 }
 #endif

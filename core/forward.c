@@ -523,25 +523,14 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
             int ncol = which == 0 ? npos : R;
             int ntab = which == 0 && !c->per_head_table ? 1 : H;
             const float *src = which == 0 ? w->dz : w->drelz;
-            gemm_kernel kernel = gemm_best();
 #pragma omp parallel for schedule(static)
             for (int tb = 0; tb < ntab; tb++) {
                 float *dst = which == 0 ? cope_table(m, g, l, tb) : rel_table(m, g, l, tb);
                 for (int bh = 0; bh < B * H; bh++) {
                     int b = bh / H, h = bh % H;
                     if (ntab > 1 && h != tb) continue;
-                    gemm_args ga = {.out = dst,
-                                    .ldo = (size_t)ncol,
-                                    .A = a->q + (size_t)b * T * D + (size_t)h * d,
-                                    .ars = 1,
-                                    .aks = (size_t)D,
-                                    .B = src + (size_t)bh * T * ncol,
-                                    .ldb = (size_t)ncol,
-                                    .N = d,
-                                    .K = T,
-                                    .M = ncol,
-                                    .acc = 1};
-                    kernel(&ga, 0, d);
+                    op_gemm_call(0, dst, (size_t)ncol, a->q + (size_t)b * T * D + (size_t)h * d, 1, (size_t)D,
+                                 src + (size_t)bh * T * ncol, (size_t)ncol, d, T, ncol, 1, GEMM_FULL);
                 }
             }
         }

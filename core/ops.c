@@ -183,6 +183,26 @@ void op_transpose(float *dst, const float *src, int R, int C) {
         for (int c = 0; c < C; c++) dst[(size_t)c * R + r] = src[(size_t)r * C + c];
 }
 
+void op_gemm_call(int par, float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb,
+                  int N, int K, int M, int acc, int tri) {
+    gemm_args g = {.out = out,
+                   .A = A,
+                   .B = B,
+                   .ldo = ldo,
+                   .ars = ars,
+                   .aks = aks,
+                   .ldb = ldb,
+                   .N = N,
+                   .K = K,
+                   .M = M,
+                   .acc = acc,
+                   .tri = tri};
+    if (par)
+        op_gemm(&g);
+    else
+        gemm_best()(&g, 0, N);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Linear layer (PyTorch nn.Linear: y = x W^T + b, W [OC, C]) */
 #if defined(__wasm_simd128__)
@@ -233,18 +253,7 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
         return;
     }
     op_transpose(scratch, w, OC, C); /* [C, OC] */
-    gemm_args g = {.out = out,
-                   .ldo = (size_t)OC,
-                   .A = inp,
-                   .ars = (size_t)C,
-                   .aks = 1,
-                   .B = scratch,
-                   .ldb = (size_t)OC,
-                   .N = N,
-                   .K = C,
-                   .M = OC,
-                   .acc = 0};
-    op_gemm(&g);
+    op_gemm_call(1, out, (size_t)OC, inp, (size_t)C, 1, scratch, (size_t)OC, N, C, OC, 0, GEMM_FULL);
     if (bias)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * OC;
@@ -254,33 +263,10 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
                      int C, int OC) {
-    if (dinp) { /* dinp[N,C] += dout[N,OC] @ w[OC,C] */
-        gemm_args g = {.out = dinp,
-                       .ldo = (size_t)C,
-                       .A = dout,
-                       .ars = (size_t)OC,
-                       .aks = 1,
-                       .B = w,
-                       .ldb = (size_t)C,
-                       .N = N,
-                       .K = OC,
-                       .M = C,
-                       .acc = 1};
-        op_gemm(&g);
-    }
+    if (dinp)
+        op_gemm_call(1, dinp, (size_t)C, dout, (size_t)OC, 1, w, (size_t)C, N, OC, C, 1, GEMM_FULL); /* dout @ w */
     /* dw[OC,C] += dout^T @ inp: A = dout read down its columns, no transpose */
-    gemm_args g = {.out = dw,
-                   .ldo = (size_t)C,
-                   .A = dout,
-                   .ars = 1,
-                   .aks = (size_t)OC,
-                   .B = inp,
-                   .ldb = (size_t)C,
-                   .N = OC,
-                   .K = N,
-                   .M = C,
-                   .acc = 1};
-    op_gemm(&g);
+    op_gemm_call(1, dw, (size_t)C, dout, 1, (size_t)OC, inp, (size_t)C, OC, N, C, 1, GEMM_FULL);
     if (dbias)
         for (int n = 0; n < N; n++) op_axpy(dbias, 1.0f, dout + (size_t)n * OC, OC);
 }
@@ -606,11 +592,10 @@ static void softmax_row(float *a, int n) {
 
 /* CoPE's positions and interpolated logits for keys j = i down to 0 (cope_interp_args in ops.h):
  * the portable reference, sequential suffix sums. */
-void cope_interp_portable(const cope_interp_args *x) {
+void cope_interp_from(const cope_interp_args *x, int j, float acc) {
     const float *g = x->g, *z = x->z, cap = x->cap;
     float *p = x->p, *a = x->a, *c_out = x->c_out, *P_out = x->P_out;
-    float acc = 0.0f;
-    for (int j = x->i; j >= 0; j--) {
+    for (; j >= 0; j--) {
         acc += g[j];
         float pj = acc < cap ? acc : cap;
         p[j] = pj;
@@ -621,6 +606,8 @@ void cope_interp_portable(const cope_interp_args *x) {
         if (P_out) P_out[j] += c;
     }
 }
+
+void cope_interp_portable(const cope_interp_args *x) { cope_interp_from(x, x->i, 0.0f); }
 
 #if defined(__wasm_simd128__)
 /* Four keys j-3..j at a time: their suffix sums of g in-register (another summation order than
@@ -651,16 +638,7 @@ static void cope_interp_wasm(const cope_interp_args *x) {
         if (c_out) F32x4_STORE(c_out + j - 3, c);
         if (P_out) F32x4_STORE(P_out + j - 3, F32x4_ADD(F32x4_LOAD(P_out + j - 3), c));
     }
-    for (; j >= 0; j--) {
-        acc += g[j];
-        float pj = acc < cap ? acc : cap;
-        p[j] = pj;
-        int fl = (int)floorf(pj), ce = (int)ceilf(pj);
-        float c = z[fl] + (pj - (float)fl) * (z[ce] - z[fl]);
-        a[j] += c;
-        if (c_out) c_out[j] = c;
-        if (P_out) P_out[j] += c;
-    }
+    cope_interp_from(x, j, acc);
 }
 #endif
 
@@ -724,32 +702,13 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
     for (int j = 0; j < n; j++) op_axpy(x->y, x->a[j], x->V + (size_t)j * x->ldv, d);
 }
 
-/* The head's matrix products go through the GEMM kernel directly: the caller already runs heads
- * on separate threads. */
-static void head_gemm(float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb, int N,
-                      int K, int M, int acc, int tri) {
-    gemm_args g = {.out = out,
-                   .A = A,
-                   .B = B,
-                   .ldo = ldo,
-                   .ars = ars,
-                   .aks = aks,
-                   .ldb = ldb,
-                   .N = N,
-                   .K = K,
-                   .M = M,
-                   .acc = acc,
-                   .tri = tri};
-    gemm_best()(&g, 0, N);
-}
-
 void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
     const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
     const size_t ld = x->ld, TT = (size_t)T;
-    head_gemm(x->att, TT, x->Q, ld, 1, x->Kt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* q_i . k_j for every pair */
-    if (dm->has_cope && dm->sep_keys) head_gemm(x->gate, TT, x->Q, ld, 1, x->Kgt, TT, T, d, T, 0, GEMM_OUT_LOWER);
-    if (dm->has_cope) head_gemm(x->z, (size_t)np, x->Q, ld, 1, x->e, (size_t)np, T, d, np, 0, GEMM_FULL);
-    if (dm->has_rel) head_gemm(x->relz, (size_t)R, x->Q, ld, 1, x->r, (size_t)R, T, d, R, 0, GEMM_FULL);
+    op_gemm_call(0, x->att, TT, x->Q, ld, 1, x->Kt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* q_i . k_j for every pair */
+    if (dm->has_cope && dm->sep_keys) op_gemm_call(0, x->gate, TT, x->Q, ld, 1, x->Kgt, TT, T, d, T, 0, GEMM_OUT_LOWER);
+    if (dm->has_cope) op_gemm_call(0, x->z, (size_t)np, x->Q, ld, 1, x->e, (size_t)np, T, d, np, 0, GEMM_FULL);
+    if (dm->has_rel) op_gemm_call(0, x->relz, (size_t)R, x->Q, ld, 1, x->r, (size_t)R, T, d, R, 0, GEMM_FULL);
     for (int i = 0; i < T; i++) {
         size_t row = (size_t)i * TT;
         float *a = x->att + row;
@@ -759,7 +718,7 @@ void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
                         x->P_out ? x->P_out + row : NULL);
         memset(a + i + 1, 0, (size_t)(T - i - 1) * sizeof(float)); /* the future: weight 0 */
     }
-    head_gemm(x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0, GEMM_K_LOWER); /* y_i = sum_j a_ij v_j */
+    op_gemm_call(0, x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0, GEMM_K_LOWER); /* y_i = sum_j a_ij v_j */
 }
 
 /* One row's backward. On entry kc[0..i] holds da_j = dy_i . v_j. On return kc[0..i] holds
@@ -814,7 +773,7 @@ void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
     const int T = x->T, d = dm->d, np = dm->npos, R = dm->rel_max;
     const size_t ld = x->ld, TT = (size_t)T;
     float *kc = x->coef, *gc = x->coefg;
-    head_gemm(kc, TT, x->dY, ld, 1, x->Vt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* da_ij = dy_i . v_j */
+    op_gemm_call(0, kc, TT, x->dY, ld, 1, x->Vt, TT, T, d, T, 0, GEMM_OUT_LOWER); /* da_ij = dy_i . v_j */
     for (int i = 0; i < T; i++) {
         size_t row = (size_t)i * TT;
         attn_row_backward(dm, i, T, x->att + row, dm->has_cope ? x->gate + row : NULL,
@@ -825,18 +784,18 @@ void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
     /* the tables' terms: dq_i += sum_n dz_in e[:, n] (and the same for rel), the table transposed */
     if (dm->has_cope) {
         op_transpose(x->tab_t, x->e, d, np);
-        head_gemm(x->dQ, ld, x->dz, (size_t)np, 1, x->tab_t, (size_t)d, T, np, d, 1, GEMM_FULL);
+        op_gemm_call(0, x->dQ, ld, x->dz, (size_t)np, 1, x->tab_t, (size_t)d, T, np, d, 1, GEMM_FULL);
     }
     if (dm->has_rel) {
         op_transpose(x->tab_t, x->r, d, R);
-        head_gemm(x->dQ, ld, x->drelz, (size_t)R, 1, x->tab_t, (size_t)d, T, R, d, 1, GEMM_FULL);
+        op_gemm_call(0, x->dQ, ld, x->drelz, (size_t)R, 1, x->tab_t, (size_t)d, T, R, d, 1, GEMM_FULL);
     }
-    head_gemm(x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1, GEMM_K_UPPER); /* dv_j += sum_i a_ij dy_i */
-    head_gemm(x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1, GEMM_K_LOWER);      /* dq_i += sum_j kc_ij k_j */
-    head_gemm(x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);      /* dk_j += sum_i kc_ij q_i */
+    op_gemm_call(0, x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1, GEMM_K_UPPER); /* dv_j += sum_i a_ij dy_i */
+    op_gemm_call(0, x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1, GEMM_K_LOWER);      /* dq_i += sum_j kc_ij k_j */
+    op_gemm_call(0, x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);      /* dk_j += sum_i kc_ij q_i */
     if (dm->has_cope && dm->sep_keys) {
-        head_gemm(x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1, GEMM_K_LOWER);
-        head_gemm(x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);
+        op_gemm_call(0, x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1, GEMM_K_LOWER);
+        op_gemm_call(0, x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);
     }
 }
 

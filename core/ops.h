@@ -11,6 +11,10 @@ float op_dot(const float *a, const float *b, int n);
 
 /* The matrix product of gemm.h with the kernel this CPU runs best, rows split among threads. */
 void op_gemm(const gemm_args *g);
+/* The same as one call, out (+)= A·B: rows split among threads (par), or run by the calling thread
+ * (per-head products in attention, whose heads already run on separate threads). */
+void op_gemm_call(int par, float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb,
+                  int N, int K, int M, int acc, int tri);
 /* dst[C,R] = src[R,C]^T */
 void op_transpose(float *dst, const float *src, int R, int C);
 
@@ -71,6 +75,9 @@ typedef struct {
     float *c_out, *P_out; /* optional [i+1] */
 } cope_interp_args;
 void cope_interp_portable(const cope_interp_args *x);
+/* The reference's loop from key j down to 0, acc being the sum of the gates after j: where the
+ * vector kernels hand over their last keys. */
+void cope_interp_from(const cope_interp_args *x, int j, float acc);
 #if defined(__x86_64__) || defined(__i386__)
 void cope_interp_avx512(const cope_interp_args *x);
 #endif

@@ -537,6 +537,8 @@ static void test_cope_interp_kernels(void) {
 #endif
 }
 
+static cope_tokenizer *word_tokenizer(int V);
+
 /* Threads split work by output, in chunks fixed by the sizes: a model large enough that every
  * threaded kernel splits (elementwise ops above their threshold, many GEMM chunks) gives the same
  * bits with 1 and 2 threads. */
@@ -557,16 +559,10 @@ static void test_threads_bitwise(void) {
         c.rel_max = 16;
         c.sep_keys = k == 0;
         c.per_head_table = k == 1;
-        const char **vocab = malloc((size_t)c.vocab_size * sizeof *vocab);
-        char store[37][12];
-        for (int i = 0; i < c.vocab_size; i++) snprintf(store[i], sizeof store[i], "w%d", i), vocab[i] = store[i];
-        cope_tokenizer *tok;
         cope_model *m = NULL;
         cope_error err;
-        if (cope_tokenizer_new(&tok, COPE_TOK_WORDS, vocab, c.vocab_size, &err) ||
-            cope_model_new(&m, &c, tok, 7, &err)) {
+        if (cope_model_new(&m, &c, word_tokenizer(c.vocab_size), 7, &err)) {
             check(0, "threads bitwise: model: %s", err.msg);
-            free(vocab);
             continue;
         }
         const int B = 8, T = 80, N = B * T;
@@ -590,7 +586,6 @@ static void test_threads_bitwise(void) {
               c.sep_keys ? "sep-keys" : "", l1, np);
         cope_workspace_free(ws);
         cope_model_free(m);
-        free(vocab);
         free(ids);
         free(tg);
         free(g1);
