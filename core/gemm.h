@@ -5,7 +5,7 @@
  *
  * The portable C reference is in ops.c; one tiling skeleton (gemm_tile.h) is instantiated per
  * instruction set: AVX2 + FMA (gemm_avx2.c), AVX-512 (gemm_avx512.c), WebAssembly SIMD128
- * (gemm_wasm.c). All sum over k the same way (blocks of GEMM_KC, in order within a block). op_gemm (ops.c) chooses one at run
+ * (gemm_wasm.c). All sum over k the same way (blocks of GEMM_KC, in order within a block). op_gemm_call (ops.c) chooses one at run
  * time from the CPU (so one binary runs on any x86-64 and uses what the machine has), then splits
  * the rows among threads in fixed chunks, so every output element is computed by the same code
  * in the same order whatever the thread count. */
@@ -58,7 +58,7 @@ void gemm_avx2(const gemm_args *g, int r0, int r1);
 void gemm_avx512(const gemm_args *g, int r0, int r1);
 #endif
 
-/* The kernel this CPU runs best (what op_gemm uses). */
+/* The kernel this CPU runs best (what op_gemm_call uses). */
 gemm_kernel gemm_best(void);
 /* Its name: "avx512", "avx2", "wasm-simd128" or "portable". */
 const char *gemm_best_name(void);

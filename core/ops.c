@@ -168,7 +168,7 @@ const char *gemm_best_name(void) {
  * whatever the thread count, so results do not depend on it. */
 #define GEMM_CHUNK 16
 
-void op_gemm(const gemm_args *g) {
+static void op_gemm(const gemm_args *g) {
     gemm_kernel kernel = gemm_best();
     int chunks = (g->N + GEMM_CHUNK - 1) / GEMM_CHUNK;
 #pragma omp parallel for schedule(dynamic)

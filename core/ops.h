@@ -9,10 +9,9 @@
 
 float op_dot(const float *a, const float *b, int n);
 
-/* The matrix product of gemm.h with the kernel this CPU runs best, rows split among threads. */
-void op_gemm(const gemm_args *g);
-/* The same as one call, out (+)= A·B: rows split among threads (par), or run by the calling thread
- * (per-head products in attention, whose heads already run on separate threads). */
+/* The matrix product of gemm.h, out (+)= A·B, with the kernel this CPU runs best: rows split among
+ * threads in fixed chunks (par), or all run by the calling thread (per-head products in attention,
+ * whose heads already run on separate threads). */
 void op_gemm_call(int par, float *out, size_t ldo, const float *A, size_t ars, size_t aks, const float *B, size_t ldb,
                   int N, int K, int M, int acc, int tri);
 /* dst[C,R] = src[R,C]^T */
@@ -37,8 +36,8 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 void gelu_forward(float *out, const float *inp, size_t n);
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
-/* RoPE, rotate-half, in place on x[N rows of stride `stride`], token index of row n is pos[n]
- * (or n % T when pos is NULL); H heads of dim d starting at column 0. cs: [n_ctx, d/2, 2] cos/sin.
+/* RoPE, rotate-half, in place on x[N rows of stride `stride`], token index of row n is
+ * row0 + n % T; H heads of dim d starting at column 0. cs: [n_ctx, d/2, 2] cos/sin.
  * sign = +1 rotates by +theta (forward), -1 by -theta (the transpose, used by backward). */
 void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float *cs, int sign, int row0);
 
