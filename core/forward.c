@@ -118,10 +118,10 @@ struct cope_workspace {
 };
 
 /* Per (batch, head) scratch: the transposed keys and gate keys (forward) or values (backward),
- * 2dT; relz, TR; a row, T; the backward's coefficient matrices, T^2 (and T^2 more with sep keys);
- * a table transposed, d max(npos, R). */
+ * 2dT; relz, TR; the backward row's scratch, ATTN_BWD_SCRATCH(T); the backward's coefficient
+ * matrices, T^2 (and T^2 more with sep keys); a table transposed, d max(npos, R). */
 #define ROW_SCRATCH(T, d, R, np, sep)                                                                                  \
-    (2 * (size_t)(d) * (size_t)(T) + (size_t)(T) * (size_t)(R) + (size_t)(T) +                                         \
+    (2 * (size_t)(d) * (size_t)(T) + (size_t)(T) * (size_t)(R) + ATTN_BWD_SCRATCH(T) +                                 \
      (size_t)(T) * (size_t)(T) * (1 + (size_t)(sep)) + (size_t)(d) * ((np) > (R) ? (size_t)(np) : (size_t)(R)))
 
 /* dst[t * T + j] = src[j * ld + t]: one head's keys or values transposed to [d, T] */
@@ -455,8 +455,7 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
     memset(g, 0, m->n_params * sizeof(float));
     /* loss = sum_n mask_n CE_n / sum mask */
     crossentropy_backward(w->dlogits, w->probs, w->targets, w->mask, w->mask_sum, N, V);
-    memset(w->dln, 0, ND * sizeof(float));
-    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->f.lnf, P(model_out_weight(m)), N, D, V);
+    matmul_backward(w->dln, G(model_out_weight(m)), NULL, w->dlogits, w->f.lnf, P(model_out_weight(m)), N, D, V, 0);
     /* dresid is d(the block's output); the residual passes it on unchanged, and each branch's
      * backward accumulates its own part into it, so it becomes d(the block's input). */
     memset(w->dresid, 0, ND * sizeof(float));
@@ -466,28 +465,21 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
         layer_acts *a = &w->f.layers[l];
         const layer_offsets *lo = &m->layers[l];
         /* MLP: out = resid2 + fc2(gelu(fc1(ln2(resid2)))) */
-        memset(w->dfch_gelu, 0, NF * sizeof(float));
-        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w), N, F, D);
-        memset(w->dfch, 0, NF * sizeof(float));
+        /* (buffers that a step writes whole are written, not zeroed and accumulated) */
+        matmul_backward(w->dfch_gelu, G(lo->fc2_w), G(lo->fc2_b), w->dresid, a->fch_gelu, P(lo->fc2_w), N, F, D, 0);
         gelu_backward(w->dfch, a->fch, w->dfch_gelu, NF);
-        memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), N, D, F);
+        matmul_backward(w->dln, G(lo->fc1_w), G(lo->fc1_b), w->dfch, a->ln2, P(lo->fc1_w), N, D, F, 0);
         layernorm_backward(w->dresid, G(lo->ln2_w), G(lo->ln2_b), w->dln, a->resid2, P(lo->ln2_w), a->ln2_mean,
                            a->ln2_rstd, N, D);
         /* attention: resid2 = resid + o(attn(ln1(resid))) */
-        memset(w->datty, 0, ND * sizeof(float));
-        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), N, D, D);
-        memset(w->dq, 0, ND * sizeof(float));
-        memset(w->dk, 0, ND * sizeof(float));
-        memset(w->dv, 0, ND * sizeof(float));
-        if (dm.sep_keys) memset(w->dkg, 0, ND * sizeof(float));
+        matmul_backward(w->datty, G(lo->wo), G(lo->bo), w->dresid, a->atty, P(lo->wo), N, D, D, 0);
 #pragma omp parallel for schedule(static)
         for (int bh = 0; bh < B * H; bh++) {
             int b = bh / H, h = bh % H;
             size_t kvo = (size_t)b * T * D + (size_t)h * d, blk = (size_t)bh * T * T;
             float *Vt = w->f.row_scratch + (size_t)bh * ROW_SCRATCH(T, d, R, npos, dm.sep_keys),
-                  *row = Vt + 2 * (size_t)d * T + (size_t)T * R, *coef = row + T, *coefg = coef + (size_t)T * T,
-                  *tab_t = coefg + (dm.sep_keys ? (size_t)T * T : 0);
+                  *row = Vt + 2 * (size_t)d * T + (size_t)T * R, *coef = row + ATTN_BWD_SCRATCH(T),
+                  *coefg = coef + (size_t)T * T, *tab_t = coefg + (dm.sep_keys ? (size_t)T * T : 0);
             head_transpose(Vt, a->v + kvo, T, d, D);
             attn_head_bwd x = {.T = T,
                                .Q = a->q + kvo,
@@ -539,11 +531,10 @@ cope_status cope_backward(cope_model *m, cope_workspace *w, float *g, cope_error
             rope_apply(w->dk, N, T, H, d, (size_t)D, m->rope_cs, -1, 0);
             if (dm.sep_keys) rope_apply(w->dkg, N, T, H, d, (size_t)D, m->rope_cs, -1, 0);
         }
-        memset(w->dln, 0, ND * sizeof(float));
-        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), N, D, D);
-        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), N, D, D);
-        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), N, D, D);
-        if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), N, D, D);
+        matmul_backward(w->dln, G(lo->wq), G(lo->bq), w->dq, a->ln1, P(lo->wq), N, D, D, 0);
+        matmul_backward(w->dln, G(lo->wk), G(lo->bk), w->dk, a->ln1, P(lo->wk), N, D, D, 1);
+        matmul_backward(w->dln, G(lo->wv), G(lo->bv), w->dv, a->ln1, P(lo->wv), N, D, D, 1);
+        if (dm.sep_keys) matmul_backward(w->dln, G(lo->wkg), G(lo->bkg), w->dkg, a->ln1, P(lo->wkg), N, D, D, 1);
         layernorm_backward(w->dresid, G(lo->ln1_w), G(lo->ln1_b), w->dln, a->resid, P(lo->ln1_w), a->ln1_mean,
                            a->ln1_rstd, N, D);
     }

@@ -203,6 +203,10 @@ void op_gemm_call(int par, float *out, size_t ldo, const float *A, size_t ars, s
         gemm_best()(&g, 0, N);
 }
 
+/* Elementwise and per-row ops split among threads only when there is enough work to pay for it;
+ * each output is computed by one thread the same way, so results do not depend on the count. */
+#define PAR_MIN 32768
+
 /* ---------------------------------------------------------------------------------------------
  * Linear layer (PyTorch nn.Linear: y = x W^T + b, W [OC, C]) */
 #if defined(__wasm_simd128__)
@@ -262,21 +266,23 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 }
 
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
-                     int C, int OC) {
+                     int C, int OC, int acc) {
     if (dinp)
-        op_gemm_call(1, dinp, (size_t)C, dout, (size_t)OC, 1, w, (size_t)C, N, OC, C, 1, GEMM_FULL); /* dout @ w */
+        op_gemm_call(1, dinp, (size_t)C, dout, (size_t)OC, 1, w, (size_t)C, N, OC, C, acc, GEMM_FULL); /* dout @ w */
     /* dw[OC,C] += dout^T @ inp: A = dout read down its columns, no transpose */
     op_gemm_call(1, dw, (size_t)C, dout, 1, (size_t)OC, inp, (size_t)C, OC, N, C, 1, GEMM_FULL);
-    if (dbias)
-        for (int n = 0; n < N; n++) op_axpy(dbias, 1.0f, dout + (size_t)n * OC, OC);
+    if (!dbias) return;
+    /* columns in blocks among threads, each summed over the rows in order */
+    const int nb = (OC + 15) / 16;
+#pragma omp parallel for schedule(static) if ((size_t)N * OC > PAR_MIN)
+    for (int cb = 0; cb < nb; cb++) {
+        const int c0 = cb * 16, nc = OC - c0 < 16 ? OC - c0 : 16;
+        for (int n = 0; n < N; n++) op_axpy(dbias + c0, 1.0f, dout + (size_t)n * OC + c0, nc);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Embedding, residual, cross-entropy */
-/* Elementwise and per-row ops split among threads only when there is enough work to pay for it;
- * each output is computed by one thread the same way, so results do not depend on the count. */
-#define PAR_MIN 32768
-
 void encoder_forward(float *out, const int *ids, const float *wte, const float *wpe, int N, int T, int pos0, int D) {
     for (int n = 0; n < N; n++) {
         float *x = out + (size_t)n * D;
@@ -431,7 +437,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
         float t = 2.0f * op_sigmoidf(2.0f * u) - 1.0f; /* tanh(u) */
         float sech2 = 1.0f - t * t;
         float grad = 0.5f * (1.0f + t) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += grad * dout[i];
+        dinp[i] = grad * dout[i];
     }
 }
 
@@ -580,8 +586,8 @@ static void softmax_row(float *a, int n) {
     return;
 #endif
     float mx = a[0];
-#pragma omp simd reduction(max : mx) /* exact in any order */
-    for (int j = 1; j < n; j++) mx = a[j] > mx ? a[j] : mx;
+#pragma omp simd reduction(max : mx) /* exact in any order; from j = 0 so the vector loads stay aligned with the row */
+    for (int j = 0; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float sum = 0.0f;
     for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
 #pragma omp simd reduction(+ : sum) /* vector partial sums: the order differs from a plain loop */
@@ -608,6 +614,34 @@ void cope_interp_from(const cope_interp_args *x, int j, float acc) {
 }
 
 void cope_interp_portable(const cope_interp_args *x) { cope_interp_from(x, x->i, 0.0f); }
+
+/* The backward of cope_interp for one row (cope_interp_bwd_args in ops.h), keys j = 0 up to i.
+ * c_j = z[fl](1-w) + z[ce] w with w = p_j - fl: dz[fl] gets dl_j (1-w) and dz[ce] dl_j w;
+ * dp_j = dl_j (z[ce] - z[fl]) (0 at an integer p and past the clamp, where ceil == floor; floor
+ * and ceil carry no gradient). p_j = sum_{t=j..i} g_t, so dg_t = sum_{j<=t} dp_j, then through the
+ * sigmoid. The positions fall as j rises, so keys sharing a floor come in runs: each run's two
+ * sums are kept in registers and added to dz once (correct for any order of floors; runs only
+ * make it fast). */
+void cope_interp_backward_portable(const cope_interp_bwd_args *x) {
+    const float *dl = x->dl, *g = x->g, *p = x->p, *z = x->z;
+    float *dz = x->dz, *dgl = x->dgl, acc = 0.0f, lo = 0.0f, hi = 0.0f;
+    memset(dz, 0, (size_t)x->npos * sizeof(float));
+    int run = -1;
+    for (int j = 0; j <= x->i; j++) {
+        float pj = p[j], dlj = dl[j];
+        int fl = (int)floorf(pj), ce = (int)ceilf(pj);
+        float w = pj - (float)fl;
+        if (fl != run) {
+            if (run >= 0) cope_dz_flush(dz, x->npos, run, lo, hi);
+            run = fl, lo = hi = 0.0f;
+        }
+        lo += dlj * (1.0f - w);
+        hi += dlj * w;
+        acc += dlj * (z[ce] - z[fl]);
+        dgl[j] = acc * g[j] * (1.0f - g[j]) * x->scale;
+    }
+    if (run >= 0) cope_dz_flush(dz, x->npos, run, lo, hi);
+}
 
 #if defined(__wasm_simd128__)
 /* Four keys j-3..j at a time: their suffix sums of g in-register (another summation order than
@@ -724,7 +758,7 @@ void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
 /* One row's backward. On entry kc[0..i] holds da_j = dy_i . v_j. On return kc[0..i] holds
  * d loss / d (q_i . k_j) (the content logit and, with shared keys, the gate) and kc[i+1..T) is 0;
  * with sep keys gc[0..T) likewise for q_i . kg_j. Writes dz and drelz (the gradients of z_i and
- * relz_i; the caller turns them into the query's and the tables' terms). scratch: i+1 floats. */
+ * relz_i; the caller turns them into the query's and the tables' terms). scratch: ATTN_BWD_SCRATCH(T). */
 static void attn_row_backward(const attn_dims *dm, int i, int T, const float *a, const float *g, const float *p,
                               const float *z, float *kc, float *gc, float *dz, float *drelz, float *scratch) {
     const int R = dm->rel_max, npos = dm->npos, n = i + 1;
@@ -744,23 +778,17 @@ static void attn_row_backward(const attn_dims *dm, int i, int T, const float *a,
         for (int j = 0; j < n; j++) drelz[i - j < R - 1 ? i - j : R - 1] += dl[j] * scale;
     }
     if (!dm->has_cope) return;
-    /* c = z[fl](1-w) + z[ce] w: dz gets dl(1-w) and dl w; dp = dl (z[ce]-z[fl]) (0 at an integer
-     * p and past the clamp, where ceil == floor). floor/ceil carry no gradient. */
-    memset(dz, 0, (size_t)npos * sizeof(float));
-    float *dp = dl; /* dl[j] is consumed here; kc keeps the content part */
-    for (int j = 0; j < n; j++) {
-        int fl = (int)floorf(p[j]), ce = (int)ceilf(p[j]);
-        float w = p[j] - (float)fl, dlj = dl[j];
-        dz[fl] += dlj * (1.0f - w);
-        dz[ce] += dlj * w;
-        dp[j] = dlj * (z[ce] - z[fl]);
-    }
-    /* p_ij = sum_{t=j..i} g_it  =>  dg_it = sum_{j<=t} dp_ij; then through the sigmoid */
-    float acc = 0.0f;
-    for (int t = 0; t < n; t++) {
-        acc += dp[t];
-        dp[t] = acc * g[t] * (1.0f - g[t]) * scale; /* d loss / d (q.kg_t) */
-    }
+    float *dp = dl; /* in place: d loss / d (q.kg_t) */
+    cope_interp_bwd_args cb = {
+        .i = i, .dl = dl, .g = g, .p = p, .z = z, .npos = npos, .scale = scale, .dz = dz, .dgl = dp, .work = dl + T};
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        cope_interp_backward_avx512(&cb);
+    else
+        cope_interp_backward_portable(&cb);
+#else
+    cope_interp_backward_portable(&cb);
+#endif
     if (dm->sep_keys) {
         memcpy(gc, dp, (size_t)n * sizeof(float));
         memset(gc + n, 0, (size_t)(T - n) * sizeof(float));
@@ -781,6 +809,14 @@ void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
                           gc ? gc + row : NULL, dm->has_cope ? x->dz + (size_t)i * np : NULL,
                           dm->has_rel ? x->drelz + (size_t)i * R : NULL, x->scratch);
     }
+    /* each gradient's first product writes it (acc 0), the rest add */
+    op_gemm_call(0, x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 0, GEMM_K_UPPER); /* dv_j = sum_i a_ij dy_i */
+    op_gemm_call(0, x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 0, GEMM_K_LOWER);      /* dq_i = sum_j kc_ij k_j */
+    op_gemm_call(0, x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 0, GEMM_K_UPPER);      /* dk_j = sum_i kc_ij q_i */
+    if (dm->has_cope && dm->sep_keys) {
+        op_gemm_call(0, x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1, GEMM_K_LOWER);
+        op_gemm_call(0, x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 0, GEMM_K_UPPER);
+    }
     /* the tables' terms: dq_i += sum_n dz_in e[:, n] (and the same for rel), the table transposed */
     if (dm->has_cope) {
         op_transpose(x->tab_t, x->e, d, np);
@@ -789,13 +825,6 @@ void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x) {
     if (dm->has_rel) {
         op_transpose(x->tab_t, x->r, d, R);
         op_gemm_call(0, x->dQ, ld, x->drelz, (size_t)R, 1, x->tab_t, (size_t)d, T, R, d, 1, GEMM_FULL);
-    }
-    op_gemm_call(0, x->dV, ld, x->att, 1, TT, x->dY, ld, T, T, d, 1, GEMM_K_UPPER); /* dv_j += sum_i a_ij dy_i */
-    op_gemm_call(0, x->dQ, ld, kc, TT, 1, x->K, ld, T, T, d, 1, GEMM_K_LOWER);      /* dq_i += sum_j kc_ij k_j */
-    op_gemm_call(0, x->dK, ld, kc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);      /* dk_j += sum_i kc_ij q_i */
-    if (dm->has_cope && dm->sep_keys) {
-        op_gemm_call(0, x->dQ, ld, gc, TT, 1, x->Kg, ld, T, T, d, 1, GEMM_K_LOWER);
-        op_gemm_call(0, x->dKg, ld, gc, 1, TT, x->Q, ld, T, T, d, 1, GEMM_K_UPPER);
     }
 }
 

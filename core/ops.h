@@ -21,10 +21,10 @@ void op_transpose(float *dst, const float *src, int R, int C);
  * transposed; unused when N < 4, where rows are dot products: incremental decoding). */
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, float *scratch, int N, int C,
                     int OC);
-/* dinp[N,C] += dout @ w (dinp may be NULL); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout
- * (dbias may be NULL). */
+/* dinp[N,C] = dout @ w, or += with acc (dinp may be NULL); dw[OC,C] += dout^T @ inp;
+ * dbias[OC] += sum_n dout (dbias may be NULL). Writing dinp saves zeroing it first. */
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
-                     int C, int OC);
+                     int C, int OC, int acc);
 
 /* LayerNorm, eps 1e-5: out[N,C], mean[N], rstd[N] */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
@@ -34,6 +34,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 /* GELU, tanh approximation (PyTorch approximate='tanh') */
 void gelu_forward(float *out, const float *inp, size_t n);
+/* dinp[i] = gelu'(inp[i]) dout[i] (written, not accumulated: its one caller has a fresh buffer) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* RoPE, rotate-half, in place on x[N rows of stride `stride`], token index of row n is
@@ -79,6 +80,30 @@ void cope_interp_portable(const cope_interp_args *x);
 void cope_interp_from(const cope_interp_args *x, int j, float acc);
 #if defined(__x86_64__) || defined(__i386__)
 void cope_interp_avx512(const cope_interp_args *x);
+#endif
+
+/* The backward of cope_interp for one row, keys j = 0..i, given dl_j = d loss / d logit_j:
+ *   dz[n] = sum_j dl_j max(0, 1 - |p_j - n|)   (dz [npos] is written, not accumulated)
+ *   dgl_t = scale g_t (1 - g_t) sum_{j<=t} dl_j (z[ceil p_j] - z[floor p_j])   (d loss / d (q.kg_t))
+ * dgl may be dl (in place). The portable reference (ops.c) and the AVX-512 kernel (attn_avx512.c),
+ * chosen at run time; the kernel sums in another order, so results differ in the last bits. */
+typedef struct {
+    int i;
+    const float *dl, *g, *p, *z; /* [i+1] logit gradients, gates, positions; [npos] z */
+    int npos;
+    float scale;
+    float *dz, *dgl; /* out [npos], [i+1] */
+    float *work;     /* scratch: COPE_BWD_WORK(i+1) floats (vector kernels) */
+} cope_interp_bwd_args;
+#define COPE_BWD_WORK(n) (4 * ((size_t)(n) + 16))
+void cope_interp_backward_portable(const cope_interp_bwd_args *x);
+/* One run of keys whose positions share the floor fl: lo = sum dl (1-w) and hi = sum dl w. */
+static inline void cope_dz_flush(float *dz, int npos, int fl, float lo, float hi) {
+    dz[fl] += lo;
+    if (fl + 1 < npos) dz[fl + 1] += hi; /* fl = npos-1 only at the clamp, where w = 0 */
+}
+#if defined(__x86_64__) || defined(__i386__)
+void cope_interp_backward_avx512(const cope_interp_bwd_args *x);
 #endif
 
 /* One attention row: query i against keys j = 0..i of one head, as the paper's appendix code
@@ -135,13 +160,14 @@ typedef struct {
     const float *e, *r;
     const float *att, *gate, *pos, *z; /* the forward's */
     const float *dY;                   /* [T, d] */
-    float *dQ, *dK, *dKg, *dV;         /* [T, d] accumulated */
+    float *dQ, *dK, *dKg, *dV;         /* out [T, d] (written) */
     float *dz, *drelz;   /* out [T, npos], [T, R]: gradients of z and relz (the caller reduces them into the tables) */
     float *coef, *coefg; /* scratch [T, T] each (coefg: sep keys) */
     float *tab_t;        /* scratch [max(npos, R), d]: a table transposed */
-    float *scratch;      /* [T] */
+    float *scratch;      /* [ATTN_BWD_SCRATCH(T)] */
 } attn_head_bwd;
 void attn_head_backward(const attn_dims *dm, const attn_head_bwd *x);
+#define ATTN_BWD_SCRATCH(T) ((size_t)(T) + COPE_BWD_WORK(T))
 
 /* Figure 4's position-only attention row, in place: P[j] = exp(P[j] - max P[0..i]). */
 void pos_attn_row(float *P, int i);

@@ -2,6 +2,7 @@
  * finite-difference gradient checks of each op, model properties (incremental decoding, gates
  * forced to 1, causal structure, threads), the safetensors loader against broken files, the
  * tokenizer and JSON parser, and a training smoke test. Usage: test_core [-v] [golden_dir] */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -348,9 +349,15 @@ static void test_fd_simple_ops(void) {
             simple_forward(&o);
             float *dx = calloc(nx, 4), *dw = calloc(nmax, 4), *db = calloc(nmax, 4);
             switch (kind) {
-            case 0: matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.N, o.C, o.OC); break;
+            case 0: /* dx written over garbage (acc 0) */
+                for (size_t i = 0; i < nx; i++) dx[i] = NAN;
+                matmul_backward(dx, dw, db, o.w, o.x, o.wt, o.N, o.C, o.OC, 0);
+                break;
             case 1: layernorm_backward(dx, dw, db, o.w, o.x, o.wt, o.mean, o.rstd, o.N, o.C); break;
-            case 2: gelu_backward(dx, o.x, o.w, nx); break;
+            case 2:
+                for (size_t i = 0; i < nx; i++) dx[i] = NAN; /* written, not accumulated */
+                gelu_backward(dx, o.x, o.w, nx);
+                break;
             case 3:
                 memcpy(dx, o.w, nx * 4);
                 rope_apply(dx, o.N, o.N, 2, o.C / 2, (size_t)o.C, o.cs, -1, 0);
@@ -519,13 +526,16 @@ static void test_cope_interp_kernels(void) {
                 cope_interp_portable(&r);
                 cope_interp_avx512(&k);
                 for (int j = 0; j <= i; j++) {
-                    /* p: the sums' order differs; c: z is in [-1, 1] and the interpolation
-                     * continuous, so c moves no more than p (times the largest slope, 2) */
-                    double e = fabs(pk[j] - pr[j]) / (1e-6 + 1e-6 * fabs(pr[j]));
-                    e = fmax(e, fabs(ak[j] - ar[j]) / (1e-5 + 1e-5 * fabs(ar[j])));
+                    /* p: a sum of at most i+1 gates in [0, 1] in another order, each order within
+                     * i eps of the exact sum (Higham 4.2): tolerance 2 (i+1) eps p. c: z is in
+                     * [-1, 1] and the interpolation continuous with slope at most 2, so c, a and P
+                     * move at most twice as much (plus their own rounding). */
+                    double tp = 2.0 * (i + 1) * FLT_EPSILON * fabs(pr[j]) + 1e-7, tc = 2.0 * tp + 1e-6;
+                    double e = fabs(pk[j] - pr[j]) / tp;
+                    e = fmax(e, fabs(ak[j] - ar[j]) / (tc + 1e-6 * fabs(ar[j])));
                     if (outs) {
-                        e = fmax(e, fabs(ck[j] - cr[j]) / (1e-5 + 1e-5 * fabs(cr[j])));
-                        e = fmax(e, fabs(Pk[j] - Pr[j]) / (1e-5 + 1e-5 * fabs(Pr[j])));
+                        e = fmax(e, fabs(ck[j] - cr[j]) / (tc + 1e-6 * fabs(cr[j])));
+                        e = fmax(e, fabs(Pk[j] - Pr[j]) / (tc + 1e-6 * fabs(Pr[j])));
                     }
                     worst = e > worst ? e : worst;
                 }
@@ -534,6 +544,67 @@ static void test_cope_interp_kernels(void) {
     check(worst <= 1.0,
           "cope_interp avx512: %ld rows of 1..%d keys, clamped and not, equal the reference (worst/tol %.3f)", rows,
           NMAX, worst);
+#endif
+}
+
+/* The backward of CoPE's interpolation: the AVX-512 kernel against the portable reference, every
+ * row length 1..70 (tails of the 16-key blocks), positions from gates as the forward makes them
+ * (clamped and not, and with exact integers, where ceil == floor), z tables in and out of
+ * registers (npos 64 and 80). */
+static void test_cope_interp_backward_kernels(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!__builtin_cpu_supports("avx512f")) {
+        check(1, "cope_interp backward avx512: not run (this CPU has no AVX-512)");
+        return;
+    }
+    enum { NMAX = 71, ZMAX = 80 };
+    float g[NMAX], z[ZMAX], p[NMAX], dl[NMAX], dgr[NMAX], dgk[NMAX], dzr[ZMAX], dzk[ZMAX], a[NMAX];
+    float *work = malloc(COPE_BWD_WORK(NMAX) * sizeof(float));
+    double worst = 0.0;
+    long rows = 0;
+    for (int np_i = 0; np_i < 2; np_i++)
+        for (int kind = 0; kind < 3; kind++)
+            for (int i = 0; i < NMAX; i++) {
+                int np = np_i ? 80 : 64;
+                float cap = kind == 1 ? 5.0f : (float)(np - 1);
+                for (int j = 0; j <= i; j++)
+                    g[j] = kind == 2 ? (float)cope_rng_int(&g_rng, 2) : cope_rng_uniform(&g_rng);
+                for (int n = 0; n < np; n++) z[n] = 2.0f * cope_rng_uniform(&g_rng) - 1.0f;
+                for (int j = 0; j <= i; j++) dl[j] = 2.0f * cope_rng_uniform(&g_rng) - 1.0f;
+                if (kind != 1) cap = i + 1.0f < cap ? i + 1.0f : cap; /* keep p within the table */
+                cope_interp_args f = {.i = i, .g = g, .z = z, .cap = cap, .p = p, .a = a};
+                memset(a, 0, sizeof a);
+                cope_interp_portable(&f);
+                cope_interp_bwd_args r = {.i = i,
+                                          .dl = dl,
+                                          .g = g,
+                                          .p = p,
+                                          .z = z,
+                                          .npos = np,
+                                          .scale = 0.5f,
+                                          .dz = dzr,
+                                          .dgl = dgr,
+                                          .work = work};
+                cope_interp_bwd_args k = r;
+                k.dz = dzk, k.dgl = dgk;
+                cope_interp_backward_portable(&r);
+                cope_interp_backward_avx512(&k);
+                /* sums of up to 71 terms of size <= 2 in another order: 1e-5 absolute is ~100 ulp */
+                for (int j = 0; j <= i; j++) {
+                    double e = fabs(dgk[j] - dgr[j]) / (1e-5 + 1e-5 * fabs(dgr[j]));
+                    worst = e > worst ? e : worst;
+                }
+                for (int n = 0; n < np; n++) {
+                    double e = fabs(dzk[n] - dzr[n]) / (1e-5 + 1e-5 * fabs(dzr[n]));
+                    worst = e > worst ? e : worst;
+                }
+                rows++;
+            }
+    free(work);
+    check(worst <= 1.0,
+          "cope_interp backward avx512: %ld rows of 1..%d keys (fractional, clamped, integer positions; z in "
+          "registers and gathered) equal the reference (worst/tol %.3f)",
+          rows, NMAX, worst);
 #endif
 }
 
@@ -721,7 +792,9 @@ static void test_fd_attention(void) {
         /* analytic: the head's backward, then the table reductions */
         float *dq = calloc((size_t)T * d, 4), *dk = calloc((size_t)T * d, 4), *dkg = calloc((size_t)T * d, 4);
         float *dv = calloc((size_t)T * d, 4), *de = calloc((size_t)d * np, 4), *dr = calloc((size_t)d * R, 4);
-        float *dz = calloc((size_t)T * np, 4), *drelz = calloc((size_t)T * R, 4), *scratch = calloc((size_t)T, 4);
+        float *dz = calloc((size_t)T * np, 4), *drelz = calloc((size_t)T * R, 4);
+        float *scratch = calloc(ATTN_BWD_SCRATCH(T), 4);
+        for (size_t i = 0; i < (size_t)T * d; i++) dq[i] = dk[i] = dkg[i] = dv[i] = NAN; /* written, not added to */
         float *coef = calloc((size_t)T * T, 4), *coefg = calloc((size_t)T * T, 4);
         float *tab_t = calloc((size_t)d * (np > R ? np : R), 4);
         attn_head_bwd hb = {.T = T,
@@ -1820,6 +1893,7 @@ int main(int argc, char **argv) {
     test_golden();
     test_fd_simple_ops();
     test_gemm_kernels();
+    test_cope_interp_backward_kernels();
     test_cope_interp_kernels();
     test_threads_bitwise();
     test_fd_attention();
