@@ -364,6 +364,7 @@ static int cmd_train(args *a) {
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
     int n_eval = (int)opt_int(a, "--eval-n", 1000, 0, 10000000);
     long ckpt_every = opt_int(a, "--checkpoint-every", 0, 0, 100000000);
+    long set_n = opt_int(a, "--train-set", 0, 0, 100000000); /* 0: a fresh example every time */
     const char *out = opt(a, "--out", 1);
     set_threads(a);
     no_leftovers(a);
@@ -386,8 +387,14 @@ static int cmd_train(args *a) {
     float *mask = xmalloc(N * sizeof(float)), *grads = xmalloc(cope_model_num_params(m) * sizeof(float));
     cope_rng data_rng;
     cope_rng_seed(&data_rng, seed * 7919 + 17);
-    fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu\n", cope_pe_name(c.pe),
+    /* a fixed set: its examples in a new random order each epoch */
+    long *order = set_n ? xmalloc((size_t)set_n * sizeof(long)) : NULL, *idx = xmalloc((size_t)B * sizeof(long));
+    long next = set_n;
+    for (long k = 0; k < set_n; k++) order[k] = k;
+    fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu", cope_pe_name(c.pe),
             cope_task_name(task), cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
+    if (set_n) fprintf(stderr, ", a fixed set of %ld examples (%.1f epochs)", set_n, (double)steps * B / set_n);
+    fprintf(stderr, "\n");
     int tty = isatty(2);
     double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0;
     long last_ckpt = 0;
@@ -399,8 +406,24 @@ static int cmd_train(args *a) {
         cope_adamw h = hp;
         h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
         int Tb;
-        if (cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err))
-            die_err("data", &err);
+        cope_status ds;
+        if (set_n) {
+            for (int b = 0; b < B; b++) {
+                if (next == set_n) { /* a new epoch */
+                    for (long k = set_n - 1; k > 0; k--) {
+                        long r = (long)(((uint64_t)cope_rng_u32(&data_rng) << 32 | cope_rng_u32(&data_rng)) %
+                                        (uint64_t)(k + 1));
+                        long tmp = order[k];
+                        order[k] = order[r], order[r] = tmp;
+                    }
+                    next = 0;
+                }
+                idx[b] = order[next++];
+            }
+            ds = cope_task_batch_set(task, "train", seed, idx, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err);
+        } else
+            ds = cope_task_batch(task, "train", &data_rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err);
+        if (ds) die_err("data", &err);
         if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
         tokens += (double)B * Tb;
         if (!isfinite(loss)) {
@@ -442,6 +465,7 @@ static int cmd_train(args *a) {
                "\"final_loss_avg\": %.5f, \"trainer\": \"cope train\"",
                cope_task_name(task), (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
                secs, ema);
+    if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
     if (n_eval > 0) {
         buf_puts(&prov, ", \"eval\": {");
 
@@ -467,6 +491,8 @@ static int cmd_train(args *a) {
     free(tg);
     free(mask);
     free(grads);
+    free(order);
+    free(idx);
     cope_optimizer_free(optim);
     cope_workspace_free(ws);
     cope_model_free(m);
@@ -857,6 +883,7 @@ static void usage(FILE *f) {
         "        [--ctx N --npos 16 --sep-keys --per-head --rel-max 64 --untied]\n"
         "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
         "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
+        "        [--train-set N]          draw from a fixed set of N examples, reshuffled each epoch (default: fresh)\n"
         "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
         "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
         "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"

@@ -307,6 +307,12 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
  * examples are padded with "<pad>" and mask 0. Needs t_max >= cope_task_max_len - 1. */
 cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int B,
                             int t_max, int *ids, int *targets, float *mask, int *t_used, cope_error *err);
+/* The same from a fixed set of examples (the paper trains 100 epochs over 10k programs): row b is
+ * example idx[b] of the set named by set_seed. Example k is drawn by its own generator, seeded by
+ * (set_seed, k), so a set of any size takes no memory and replays exactly, natively and in wasm. */
+cope_status cope_task_batch_set(const cope_task *t, const char *split, uint64_t set_seed, const long *idx,
+                                const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets, float *mask,
+                                int *t_used, cope_error *err);
 
 #ifdef __cplusplus
 }

@@ -388,14 +388,19 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     const int cb = 16, nblk = (C + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
     for (int b = 0; b < nblk; b++) {
-        int i0 = b * cb, i1 = i0 + cb < C ? i0 + cb : C;
+        const int i0 = b * cb, nc = C - i0 < cb ? C - i0 : cb;
+        float sw[16] = {0}, sb[16] = {0}; /* in registers: dw and db may alias nothing, but the compiler cannot know */
         for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            const float *x = inp + (size_t)n * C + i0, *dy = dout + (size_t)n * C + i0;
             float m = mean[n], s = rstd[n];
-            for (int i = i0; i < i1; i++) {
-                db[i] += dy[i];
-                dw[i] += (x[i] - m) * s * dy[i];
+            for (int i = 0; i < nc; i++) {
+                sb[i] += dy[i];
+                sw[i] += (x[i] - m) * s * dy[i];
             }
+        }
+        for (int i = 0; i < nc; i++) {
+            db[i0 + i] += sb[i];
+            dw[i0 + i] += sw[i];
         }
     }
 }

@@ -407,8 +407,12 @@ cope_status cope_task_example(const cope_task *t, const char *split, cope_rng *r
     return COPE_OK;
 }
 
-cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int B,
-                            int t_max, int *ids, int *targets, float *mask, int *t_used, cope_error *err) {
+/* Rows b = 0..B-1 from example b's generator: rng itself (fresh examples), or, for a fixed set,
+ * a generator seeded by (set_seed, idx[b]) so that example k of the set is the same whenever it
+ * is drawn. */
+static cope_status task_batch(const cope_task *t, const char *split, cope_rng *rng, uint64_t set_seed, const long *idx,
+                              const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets, float *mask,
+                              int *t_used, cope_error *err) {
     int pad = cope_tokenizer_id(tok, "<pad>");
     if (pad < 0) pad = 0;
     int room = t_max + 1 < MAX_PIECES ? t_max + 1 : MAX_PIECES;
@@ -418,7 +422,9 @@ cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng
     /* rows are written with stride t_max, then compacted to the longest example's length */
     for (int b = 0; b < B; b++) {
         int n;
-        cope_status st = cope_task_example(t, split, rng, tok, seq, on, room, &n, err);
+        cope_rng own;
+        if (idx) cope_rng_seed(&own, set_seed * 0x9E3779B97F4A7C15ull + (uint64_t)idx[b]);
+        cope_status st = cope_task_example(t, split, idx ? &own : rng, tok, seq, on, room, &n, err);
         if (st) return st;
         for (int i = 0; i < t_max; i++) {
             size_t k = (size_t)b * t_max + i;
@@ -437,4 +443,16 @@ cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng
     }
     if (t_used) *t_used = T;
     return COPE_OK;
+}
+
+cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng, const cope_tokenizer *tok, int B,
+                            int t_max, int *ids, int *targets, float *mask, int *t_used, cope_error *err) {
+    return task_batch(t, split, rng, 0, NULL, tok, B, t_max, ids, targets, mask, t_used, err);
+}
+
+cope_status cope_task_batch_set(const cope_task *t, const char *split, uint64_t set_seed, const long *idx,
+                                const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets, float *mask,
+                                int *t_used, cope_error *err) {
+    if (!idx) return cope_fail(err, COPE_ERR_ARG, "a batch from a fixed set needs the examples' indices");
+    return task_batch(t, split, NULL, set_seed, idx, tok, B, t_max, ids, targets, mask, t_used, err);
 }

@@ -134,6 +134,13 @@ expect 0 "\?.=> " -- "$COPE" sample --task toy --seed 3 --n 2
 # a learning rate that blows up: training stops with a message and keeps the last checkpoint
 expect 1 "not finite; stopping; .* holds the checkpoint of step 1" -- "$COPE" train --task toy --steps 50 --batch 4 --dim 16 --heads 2 --layers 1 --lr 1e10 --clip 0 --warmup 0 --checkpoint-every 1 --eval-n 0 --out "$TMP/nan.safetensors"
 expect 0 '"checkpoint_step"' -- "$COPE" info "$TMP/nan.safetensors"
+# a fixed training set: recorded in the provenance; the same seed trains the same weights
+expect 0 "" -- "$COPE" train --task counting1 --steps 6 --batch 4 --dim 16 --heads 2 --layers 1 --train-set 10 --eval-n 0 --out "$TMP/set1.safetensors"
+expect 0 '"train_set": 10' -- "$COPE" info "$TMP/set1.safetensors"
+expect 0 "" -- "$COPE" train --task counting1 --steps 6 --batch 4 --dim 16 --heads 2 --layers 1 --train-set 10 --eval-n 0 --out "$TMP/set2.safetensors"
+a=$("$COPE" trace "$TMP/set1.safetensors" --ids 2,7,12,8,11,2 --json); b=$("$COPE" trace "$TMP/set2.safetensors" --ids 2,7,12,8,11,2 --json)
+if [[ -n "$a" && "$a" == "$b" ]]; then ok; else bad "--train-set: the same seed gave another model"; fi
+expect 2 "--train-set must be an integer" -- "$COPE" train --train-set -1 --out "$TMP/x.safetensors"
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
 

@@ -1845,6 +1845,44 @@ static void test_task_seeds(void) {
     }
 }
 
+/* A fixed training set: example k is the same whatever batch or position it is drawn in, other
+ * indices and other sets give other examples, and a missing index list is an error. */
+static void test_task_fixed_set(void) {
+    gen g;
+    if (!gen_open(&g, "counting3")) return;
+    enum { B = 4, TM = 128 };
+    static int ids[2][B * TM], tg[2][B * TM];
+    static float mask[2][B * TM];
+    int T[2];
+    cope_error err;
+    long i1[B] = {0, 5, 7, 5}, i2[B] = {5, 0, 9, 7};
+    cope_status s1 = cope_task_batch_set(g.t, "train", 3, i1, g.tok, B, TM, ids[0], tg[0], mask[0], &T[0], &err);
+    cope_status s2 = cope_task_batch_set(g.t, "train", 3, i2, g.tok, B, TM, ids[1], tg[1], mask[1], &T[1], NULL);
+    check(s1 == COPE_OK && s2 == COPE_OK, "fixed set: batches from indices");
+    /* rows by stride T (each batch's own); compare example 5 (row 1 / row 0), 0 (row 0 / row 1) and
+     * 7 (row 2 / row 3) by first token and targets (ids may lack the longest example's last token) */
+    int same = 1, pairs[3][2] = {{1, 0}, {0, 1}, {2, 3}}, pad = cope_tokenizer_id(g.tok, "<pad>");
+    for (int k = 0; k < 3; k++) {
+        size_t ra = (size_t)pairs[k][0] * T[0], rb = (size_t)pairs[k][1] * T[1];
+        same &= ids[0][ra] == ids[1][rb];
+        for (int t = 0; t < (T[0] > T[1] ? T[0] : T[1]); t++) {
+            int x = t < T[0] ? tg[0][ra + t] : pad, y = t < T[1] ? tg[1][rb + t] : pad;
+            same &= x == y;
+        }
+    }
+    check(same, "fixed set: an example is the same in any batch and row");
+    check(memcmp(ids[0] + 1 * T[0], ids[0] + 3 * T[0], (size_t)T[0] * sizeof(int)) == 0 &&
+              memcmp(ids[0], ids[0] + 1 * T[0], (size_t)T[0] * sizeof(int)) != 0,
+          "fixed set: the same index twice gives the same row, another index another");
+    long one[1] = {5};
+    cope_task_batch_set(g.t, "train", 4, one, g.tok, 1, TM, ids[1], tg[1], mask[1], &T[1], NULL);
+    check(T[1] != T[0] || memcmp(ids[1], ids[0] + 1 * T[0], (size_t)T[0] * sizeof(int)) != 0,
+          "fixed set: another set seed gives another example 5");
+    check(cope_task_batch_set(g.t, "train", 3, NULL, g.tok, B, TM, ids[0], tg[0], mask[0], &T[0], &err) == COPE_ERR_ARG,
+          "fixed set: no indices is an error (%s)", err.msg);
+    cope_tokenizer_free(g.tok);
+}
+
 /* Extreme weights (logits in the thousands): every output stays finite and every row a
  * distribution (stable softmax, a sigmoid and exp that cannot overflow). */
 static void test_extreme_weights(void) {
@@ -1912,6 +1950,7 @@ int main(int argc, char **argv) {
     test_text_task();
     test_task_splits();
     test_task_seeds();
+    test_task_fixed_set();
     test_extreme_weights();
     return check_summary();
 }
