@@ -238,7 +238,20 @@ typedef struct {
     long tokens, seqs;
 } eval_result;
 
-static eval_result evaluate(cope_model *m, const cope_task *task, const char *split, int n, uint64_t seed) {
+/* A JSON string of a piece */
+static void put_piece(FILE *f, const cope_tokenizer *tk, int id) {
+    cope_buf b = {0};
+    const char *p = cope_tokenizer_piece(tk, id);
+    buf_json_string(&b, p, strlen(p));
+    fputs(b.data ? b.data : "\"\"", f);
+    free(b.data);
+}
+
+/* Error on n fresh examples of a split. With `examples`, one JSON line per example: its tokens
+ * (the input, then the last target), and for each scored token its position, target and the
+ * model's argmax: {"split": S, "tokens": [...], "scored": [[pos, target, predicted], ...], "wrong": 0|1}. */
+static eval_result evaluate(cope_model *m, const cope_task *task, const char *split, int n, uint64_t seed,
+                            FILE *examples) {
     const cope_config *c = cope_model_config(m);
     int T = cope_task_max_len(task, split) - 1;
     if (T > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, T, c->n_ctx);
@@ -251,25 +264,45 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
-    const int V = c->vocab_size;
+    const int V = c->vocab_size, pad = cope_tokenizer_id(cope_model_tokenizer(m), "<pad>");
     for (int done = 0; done < n; done += B) {
         int Tb;
         if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err))
             die_err("eval data", &err);
         if (cope_forward(m, ws, ids, NULL, NULL, B, Tb, NULL, &err)) die_err("eval forward", &err);
         const float *lg = cope_workspace_logits(ws);
+        const cope_tokenizer *tk = cope_model_tokenizer(m);
         for (int b = 0; b < B && done + b < n; b++) {
-            int wrong = 0;
+            int wrong = 0, len = 0, first = 1;
+            if (examples) fprintf(examples, "{\"split\": \"%s\", \"scored\": [", split);
             for (int t = 0; t < Tb; t++) {
                 size_t k = (size_t)b * Tb + t;
+                if (tg[k] != pad) len = t + 1;
                 if (mask[k] == 0.0f) continue;
                 int best = 0;
                 for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
+                if (examples) {
+                    fprintf(examples, "%s[%d, ", first ? "" : ", ", t + 1);
+                    first = 0;
+                    put_piece(examples, tk, tg[k]);
+                    fputs(", ", examples);
+                    put_piece(examples, tk, best);
+                    fputs("]", examples);
+                }
                 tok++;
                 if (best != tg[k]) {
                     tok_wrong++;
                     wrong = 1;
                 }
+            }
+            if (examples) {
+                fputs("], \"tokens\": [", examples);
+                for (int t = 0; t < len; t++) { /* the inputs, then the last target */
+                    put_piece(examples, tk, ids[(size_t)b * Tb + t]);
+                    fputs(", ", examples);
+                }
+                if (len) put_piece(examples, tk, tg[(size_t)b * Tb + len - 1]);
+                fprintf(examples, "], \"wrong\": %d}\n", wrong);
             }
             seqs++;
             seq_wrong += wrong;
@@ -321,16 +354,20 @@ static int cmd_eval(args *a) {
     const char *split = opt(a, "--split", 1);
     int n = (int)opt_int(a, "--n", 1000, 1, 10000000);
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 12345, 0, LONG_MAX);
+    const char *ex_path = opt(a, "--examples", 1);
     set_threads(a);
     no_leftovers(a);
     if (split) check_split(task, split);
+    FILE *examples = NULL;
+    if (ex_path && !(examples = fopen(ex_path, "w"))) die(1, "cannot write %s: %s", ex_path, strerror(errno));
     for (int k = 0; k < cope_task_split_count(task); k++) {
         const char *s = cope_task_split_name(task, k);
         if (split && strcmp(split, s) != 0) continue;
-        eval_result r = evaluate(m, task, s, n, seed);
+        eval_result r = evaluate(m, task, s, n, seed, examples);
         printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
                cope_task_name(task), s, r.token_err, r.seq_err, r.seqs, r.tokens, (unsigned long long)seed);
     }
+    if (examples && fclose(examples)) die(1, "cannot write %s: %s", ex_path, strerror(errno));
     cope_model_free(m);
     return 0;
 }
@@ -472,7 +509,7 @@ static int cmd_train(args *a) {
         int first = 1;
         for (int k = 0; k < cope_task_split_count(task); k++) {
             const char *s = cope_task_split_name(task, k);
-            eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed);
+            eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed, NULL);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ",
                        s, r.token_err, r.seq_err, r.seqs);
@@ -884,7 +921,8 @@ static void usage(FILE *f) {
         "        [--steps 1000 --batch 32 --lr 1e-3 --warmup N --wd 0 --clip 1 --seed 1 --threads N --eval-n 1000]\n"
         "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
         "        [--train-set N]          draw from a fixed set of N examples, reshuffled each epoch (default: fresh)\n"
-        "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S]\n"
+        "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S] [--examples FILE.jsonl]   error; with\n"
+        "        --examples, each example, its targets and the model's predictions, one JSON line each\n"
         "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
         "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
         "  sample --task T [--split S] [--seed S] [--n 1]\n"

@@ -124,6 +124,16 @@ fi
 expect 0 "toy train .*token error" -- "$COPE" eval "$TMP/toy.safetensors" --n 64
 expect 0 "ood" -- "$COPE" eval "$TMP/toy.safetensors" --n 64 --split ood
 expect 2 "has no split" -- "$COPE" eval "$TMP/toy.safetensors" --split nope
+# per-example predictions: one JSON line per example, as many wrong as the error says
+expect 0 "sequence error" -- "$COPE" eval "$TMP/toy.safetensors" --n 40 --split train --examples "$TMP/ex.jsonl"
+lines=$(wc -l <"$TMP/ex.jsonl")
+wrong=$(node -e 'let w = 0; for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) { const e = JSON.parse(l);
+    if (e.scored.some(([p, t, y]) => e.tokens[p] !== t)) throw new Error("target is not the token at its position"); w += e.wrong; } console.log(w)' "$TMP/ex.jsonl" 2>&1)
+pct=$(awk '/sequence error/ {for (i = 1; i <= NF; i++) if ($i == "sequence") print $(i + 2)}' "$TMP/out" | tr -d %)
+if [[ $lines -eq 40 && -n $pct ]] && awk -v w="$wrong" -v p="$pct" 'BEGIN { exit !(w == p * 40 / 100) }'; then ok
+else bad "eval --examples: $lines lines, $wrong wrong, sequence error $pct%"; fi
+expect 1 "cannot write" -- "$COPE" eval "$TMP/toy.safetensors" --n 4 --examples "$TMP/no/such/dir.jsonl"
+
 expect 2 "unknown task" -- "$COPE" train --task nope --out "$TMP/x.safetensors"
 expect 2 "--pe must be one of" -- "$COPE" train --pe alibi --out "$TMP/x.safetensors"
 expect 2 "--steps must be an integer" -- "$COPE" train --steps -5 --out "$TMP/x.safetensors"
