@@ -116,12 +116,18 @@ def train(e):
                                  check=True, capture_output=True, text=True,
                                  env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
             result["locality_" + split] = json.loads(loc)
-    with open(run_path(e), "w") as f:
-        json.dump(result, f, indent=1, sort_keys=True)
-        f.write("\n")
+    if e["family"] == "counting":
+        result["analysis"] = error_analysis(e["name"], out)
+    store(result)
     if e["ship"]:
         shutil.copyfile(out, os.path.join(ROOT, "models", e["name"] + ".safetensors"))
     return result
+
+
+def store(result):
+    with open(os.path.join(RUNS, result["name"] + ".json"), "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 def load(e):
@@ -149,6 +155,56 @@ def fmt(values):
 def cell(results, task, pe, split, which=0):
     vals = [errors(r, split)[which] for r in results if r["task"] == task and r["pe"] == pe]
     return fmt(vals), len(vals)
+
+
+def counting_examples(model_path, split, n=2000, seed=4242):
+    """Every example of `cope eval --examples` for a counting model, with the features the error
+    analysis groups by: the answer, the statements, the tokens from the queried variable's last set to
+    the question, and the increments of other variables after that set."""
+    path = os.path.join(WORK, "examples.jsonl")
+    subprocess.run([COPE, "eval", model_path, "--split", split, "--n", str(n), "--seed", str(seed), "--threads", "2",
+                    "--examples", path], check=True, capture_output=True, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    out = []
+    with open(path) as f:
+        for line in f:
+            e = json.loads(line)
+            toks = e["tokens"]
+            q = toks[-2]  # print v -> answer
+            body = toks[:-3]
+            last_set = max(i for i in range(len(body) - 1) if body[i] == q and body[i + 1] == "=")
+            others = sum(1 for i in range(last_set, len(body) - 1) if body[i] != q and body[i + 1] == "++;")
+            stmts = sum(1 for t in body if t in (";", "++;", "pass;"))
+            out.append({"answer": int(toks[-1]), "wrong": e["wrong"], "statements": stmts,
+                        "distance": len(toks) - 2 - last_set, "others": others})
+    return out
+
+
+def error_table(rows, key, buckets):
+    """| bucket | n | error % | for rows grouped by key into (label, lo, hi) buckets"""
+    L = []
+    for label, lo, hi in buckets:
+        sel = [r for r in rows if lo <= r[key] <= hi]
+        if sel:
+            L.append("| %s | %d | %.1f |" % (label, len(sel), 100.0 * sum(r["wrong"] for r in sel) / len(sel)))
+    return L
+
+
+def error_analysis(name, path):
+    L = ["### %s" % name, ""]
+    for split in ("train", "ood"):
+        rows = counting_examples(path, split)
+        wrong = sum(r["wrong"] for r in rows)
+        L += ["**%s split**: %d of %d wrong (%.1f %%)." % (split, wrong, len(rows), 100.0 * wrong / len(rows)), ""]
+        groups = [("answer (= increments since the last set)", "answer", [(str(v), v, v) for v in range(11)]),
+                  ("other variables' increments after the last set", "others",
+                   [("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3–5", 3, 5), ("6+", 6, 10 ** 9)]),
+                  ("tokens from the last set to the question", "distance",
+                   [("%d–%d" % (lo, hi), lo, hi) for lo, hi in ((1, 15), (16, 31), (32, 63), (64, 127), (128, 255), (256, 511))]),
+                  ("statements", "statements",
+                   [("%d–%d" % (lo, hi), lo, hi) for lo, hi in ((3, 24), (25, 48), (49, 72), (73, 96), (97, 128), (129, 256))])]
+        for title, key, buckets in groups:
+            L += ["| %s | n | error %% |" % title, "|---|---|---|"] + error_table(rows, key, buckets) + [""]
+    return L
 
 
 def write_results(results):
@@ -249,6 +305,14 @@ def write_results(results):
                      "position-only attention inside the paragraph against %.2f for a uniform head" %
                      (PE_NAMES[r["pe"]], h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"]))
     L.append("")
+    analysed = [r for r in results + trials if r.get("analysis")]
+    if analysed:
+        L += ["## Counting: where the errors are", "",
+              "For each counting model with a stored analysis: its errors on 2,000 fresh examples per split (seed",
+              "4242), grouped by the answer, by how many increments of *other* variables follow the queried",
+              "variable's last set, by the distance from that set to the question, and by program length.", ""]
+        for r in sorted(analysed, key=lambda r: r["name"]):
+            L += r["analysis"]
     L += ["## Counting: recipes tried", "",
           "Runs that change one thing at a time from the table's recipe, looking for counting models that count",
           "(same splits and evaluation; error % on 2,000 fresh examples).", "",
@@ -301,12 +365,22 @@ def main():
     ap.add_argument("--ship-only", action="store_true")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--only", help="substring of run names to train")
+    ap.add_argument("--analyze", help="substring of stored counting runs whose model is in models/ or build/runs/: "
+                    "add the error analysis to the stored run")
     args = ap.parse_args()
     if not os.path.exists(BUILT):
         sys.exit("results.py: build/cope is missing; run make first")
     os.makedirs(WORK, exist_ok=True)
     shutil.copy2(BUILT, COPE + ".new")  # then rename: a run still using the old copy is unaffected
     os.replace(COPE + ".new", COPE)
+    for e in EXPERIMENTS if args.analyze else []:
+        r = load(e)
+        if r and e["family"] == "counting" and args.analyze in e["name"]:
+            for path in (os.path.join(ROOT, "models", e["name"] + ".safetensors"), os.path.join(WORK, e["name"] + ".safetensors")):
+                if os.path.exists(path):
+                    r["analysis"] = error_analysis(e["name"], path)
+                    store(r)
+                    break
     # seed 1 of every experiment first, then seed 2, ...: a partial table covers every task
     for e in sorted(EXPERIMENTS, key=lambda e: e["seed"]):
         if args.report or (args.ship_only and not e["ship"]) or (args.only and args.only not in e["name"]):
