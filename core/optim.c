@@ -80,8 +80,19 @@ void cope_optimizer_free(cope_optimizer *o) {
 cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *g, const cope_adamw *h, float *grad_norm,
                                 cope_error *err) {
     if (o->n != m->n_params) return cope_fail(err, COPE_ERR_ARG, "optimizer belongs to another model");
+    /* the squared norm in fixed chunks (threads take chunks), the chunks' sums added in order: the
+     * same bits for any thread count */
+    enum { CHUNK = 8192 };
+    const long nch = (long)((o->n + CHUNK - 1) / CHUNK);
     double ss = 0.0;
-    for (size_t i = 0; i < o->n; i++) ss += (double)g[i] * g[i];
+#pragma omp parallel for ordered schedule(static) if (nch > 4)
+    for (long c = 0; c < nch; c++) {
+        size_t lo = (size_t)c * CHUNK, hi = lo + CHUNK < o->n ? lo + CHUNK : o->n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+#pragma omp ordered
+        ss += s;
+    }
     float norm = (float)sqrt(ss);
     if (grad_norm) *grad_norm = norm;
     if (!isfinite(norm)) return cope_fail(err, COPE_ERR_NAN_LOSS, "gradient norm is not finite");
@@ -93,6 +104,7 @@ cope_status cope_optimizer_step(cope_optimizer *o, cope_model *m, float *g, cons
         float wd = o->decay[ti] ? h->weight_decay : 0.0f;
         float *p = m->params + t->offset, *gm = o->m + t->offset, *gv = o->v + t->offset;
         const float *gg = g + t->offset;
+#pragma omp parallel for schedule(static) if (t->numel > 32768)
         for (size_t i = 0; i < t->numel; i++) {
             float gi = gg[i] * scale;
             gm[i] = h->beta1 * gm[i] + (1.0f - h->beta1) * gi;

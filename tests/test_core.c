@@ -644,17 +644,31 @@ static void test_threads_bitwise(void) {
         float *g1 = malloc(np * 4), *g2 = malloc(np * 4), l1 = 0, l2 = 0;
         cope_workspace *ws;
         cope_workspace_new(&ws, m, B, T, &err);
+        /* forward, backward and an AdamW step (clipped: the norm's sum is threaded too) */
+        float *p0 = malloc(np * 4), *p1 = malloc(np * 4), n1 = 0, n2 = 0;
+        memcpy(p0, cope_model_params(m), np * 4);
+        cope_adamw h;
+        cope_adamw_default(&h);
+        h.clip = 1e-3f;
         int saved = omp_get_max_threads();
-        omp_set_num_threads(1);
-        cope_forward(m, ws, ids, tg, NULL, B, T, &l1, &err);
-        cope_backward(m, ws, g1, &err);
-        omp_set_num_threads(2);
-        cope_forward(m, ws, ids, tg, NULL, B, T, &l2, &err);
-        cope_backward(m, ws, g2, &err);
+        for (int th = 1; th <= 2; th++) {
+            cope_optimizer *o = NULL;
+            omp_set_num_threads(th);
+            memcpy(cope_model_params(m), p0, np * 4);
+            cope_forward(m, ws, ids, tg, NULL, B, T, th == 1 ? &l1 : &l2, &err);
+            cope_backward(m, ws, th == 1 ? g1 : g2, &err);
+            if (cope_optimizer_new(&o, m, &err) == COPE_OK)
+                cope_optimizer_step(o, m, th == 1 ? g1 : g2, &h, th == 1 ? &n1 : &n2, &err);
+            cope_optimizer_free(o);
+            if (th == 1) memcpy(p1, cope_model_params(m), np * 4);
+        }
         omp_set_num_threads(saved);
-        check(l1 == l2 && memcmp(g1, g2, np * 4) == 0,
-              "%s %s: 1 thread and 2 threads give the same bits (loss %.7f, %zu gradients)", cope_pe_name(c.pe),
-              c.sep_keys ? "sep-keys" : "", l1, np);
+        check(l1 == l2 && memcmp(g1, g2, np * 4) == 0 && n1 == n2 && memcmp(p1, cope_model_params(m), np * 4) == 0,
+              "%s %s: 1 thread and 2 threads give the same bits (loss %.7f, %zu gradients, their norm, the "
+              "AdamW step)",
+              cope_pe_name(c.pe), c.sep_keys ? "sep-keys" : "", l1, np);
+        free(p0);
+        free(p1);
         cope_workspace_free(ws);
         cope_model_free(m);
         free(ids);
