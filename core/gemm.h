@@ -50,9 +50,8 @@ typedef void (*gemm_kernel)(const gemm_args *g, int r0, int r1);
 #define GEMM_KC 256
 
 void gemm_portable(const gemm_args *g, int r0, int r1);
-#if defined(__wasm_simd128__)
+/* Where simd.h defines COPE_SIMD128: -msimd128 builds and the emulated test (tests/test_simd128.c) */
 void gemm_wasm(const gemm_args *g, int r0, int r1);
-#endif
 #if defined(__x86_64__) || defined(__i386__)
 void gemm_avx2(const gemm_args *g, int r0, int r1);
 void gemm_avx512(const gemm_args *g, int r0, int r1);

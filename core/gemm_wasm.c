@@ -1,12 +1,13 @@
 /* gemm_wasm.c — the GEMM skeleton (gemm_tile.h) with WebAssembly SIMD128: tiles of 4 rows x 8
  * columns, 8 vector accumulators, which with two loads of B and a broadcast of A stay within the 16
  * registers V8 has on x86-64. wasm SIMD has no FMA, so VFMA is a multiply then an add. Partial
- * vectors go through a small buffer (wasm SIMD has no masked loads). */
-#if defined(__wasm_simd128__)
-#include <string.h>
-
+ * vectors go through a small buffer (wasm SIMD has no masked loads). Empty in other builds, except
+ * tests/test_simd128.c's, which runs it on an emulation of the intrinsics (simd.h). */
 #include "gemm.h"
 #include "simd.h"
+
+#if defined(COPE_SIMD128)
+#include <string.h>
 
 static inline f32x4 load_part(const float *p, int n) {
     float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};

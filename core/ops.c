@@ -1,95 +1,34 @@
-/* ops.c — layer kernels, forward/backward pairs. Scalar C written so that GCC/Clang vectorize
- * the inner loops (fixed-width register tiles, axpy forms); reductions use `omp simd reduction`
- * (enabled by -fopenmp-simd) instead of -ffast-math, so NaN checks and results stay portable.
- * OpenMP threads (optional, -fopenmp) split work so that no two threads write the same output:
- * threaded results equal single-threaded ones bit for bit.
- * WebAssembly with -msimd128 gets explicit 4-lane kernels (core/simd.h) in the
- * `#if defined(__wasm_simd128__)` blocks; every other build runs exactly the portable code. */
+/* ops.c — layer kernels, forward/backward pairs: the portable reference. Scalar C written so that
+ * GCC/Clang vectorize the inner loops (fixed-width register tiles, axpy forms); reductions use
+ * `omp simd reduction` (enabled by -fopenmp-simd) instead of -ffast-math, so NaN checks and results
+ * stay portable. OpenMP threads (optional, -fopenmp) split work so that no two threads write the
+ * same output: threaded results equal single-threaded ones bit for bit.
+ * Kernels with an instruction-set version choose it in one place each: the vector kernels of ops.h
+ * call their WebAssembly SIMD128 version (ops_wasm.c) in a -msimd128 build, the GEMM and CoPE's
+ * interpolation choose at run time (gemm_best, cope_interp). Every other build runs this file. */
 #include "ops.h"
-#if defined(__wasm_simd128__)
-#include "simd.h"
-#endif
 
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 float op_dot(const float *a, const float *b, int n) {
 #if defined(__wasm_simd128__)
-    int k = 0;
-    f32x4 s0 = F32x4_ZERO(), s1 = F32x4_ZERO();
-    for (; k + 8 <= n; k += 8) {
-        s0 = F32x4_FMA(s0, F32x4_LOAD(a + k), F32x4_LOAD(b + k));
-        s1 = F32x4_FMA(s1, F32x4_LOAD(a + k + 4), F32x4_LOAD(b + k + 4));
-    }
-    for (; k + 4 <= n; k += 4) s0 = F32x4_FMA(s0, F32x4_LOAD(a + k), F32x4_LOAD(b + k));
-    float r = f32x4_hsum(F32x4_ADD(s0, s1));
-    for (; k < n; k++) r += a[k] * b[k];
-    return r;
-#endif
+    return op_dot_wasm(a, b, n);
+#else
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int i = 0; i < n; i++) s += a[i] * b[i];
     return s;
-}
-
-static void op_axpy(float *y, float a, const float *x, int n) {
-    int i = 0;
-#if defined(__wasm_simd128__)
-    f32x4 va = F32x4_SPLAT(a);
-    for (; i + 4 <= n; i += 4) F32x4_STORE(y + i, F32x4_FMA(F32x4_LOAD(y + i), va, F32x4_LOAD(x + i)));
 #endif
-    for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* exp(x) for float, written so loops over it vectorize (libm's expf does not): Cody-Waite range
- * reduction x = n ln2 + r and the Cephes degree-6 polynomial for exp(r); about 1 ulp on
- * [-87, 88]. Inputs are clamped to that range (exp(-87) ~ 1.6e-38 stands in for 0), so no NaN
- * reaches the integer conversion. */
-static inline float op_expf(float x) {
-    x = x > -87.0f ? x : -87.0f; /* also maps NaN to -87 */
-    x = x < 88.0f ? x : 88.0f;
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union {
-        int32_t i;
-        float f;
-    } scale = {((int32_t)n + 127) << 23};
-    return p * scale.f;
-}
-
-static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
-
+void op_axpy(float *y, float a, const float *x, int n) {
 #if defined(__wasm_simd128__)
-/* op_expf on 4 lanes, operation for operation (no FMA in wasm), so it gives the same bits. */
-static inline f32x4 f32x4_expf(f32x4 x) {
-    x = wasm_f32x4_pmax(F32x4_SPLAT(-87.0f), x); /* -87 < x ? x : -87, NaN -> -87 */
-    x = wasm_f32x4_pmin(F32x4_SPLAT(88.0f), x);  /* x < 88 ? x : 88 */
-    f32x4 n = wasm_f32x4_floor(F32x4_ADD(F32x4_MUL(x, F32x4_SPLAT(1.44269504088896341f)), F32x4_SPLAT(0.5f)));
-    f32x4 r =
-        F32x4_ADD(F32x4_SUB(x, F32x4_MUL(n, F32x4_SPLAT(0.693359375f))), F32x4_MUL(n, F32x4_SPLAT(2.12194440e-4f)));
-    f32x4 p = F32x4_SPLAT(1.9875691500e-4f);
-    p = F32x4_FMA(F32x4_SPLAT(1.3981999507e-3f), p, r);
-    p = F32x4_FMA(F32x4_SPLAT(8.3334519073e-3f), p, r);
-    p = F32x4_FMA(F32x4_SPLAT(4.1665795894e-2f), p, r);
-    p = F32x4_FMA(F32x4_SPLAT(1.6666665459e-1f), p, r);
-    p = F32x4_FMA(F32x4_SPLAT(5.0000001201e-1f), p, r);
-    p = F32x4_ADD(F32x4_ADD(F32x4_MUL(F32x4_MUL(p, r), r), r), F32x4_SPLAT(1.0f));
-    v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-    return F32x4_MUL(p, scale);
-}
-static inline f32x4 f32x4_sigmoidf(f32x4 x) {
-    f32x4 one = F32x4_SPLAT(1.0f);
-    return wasm_f32x4_div(one, F32x4_ADD(one, f32x4_expf(wasm_f32x4_neg(x))));
-}
+    op_axpy_wasm(y, a, x, n);
+#else
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
 #endif
+}
 
 /* ---------------------------------------------------------------------------------------------
  * GEMM (gemm.h): the portable reference, the dispatch and the thread split.
@@ -209,51 +148,18 @@ void op_gemm_call(int par, float *out, size_t ldo, const float *A, size_t ars, s
 
 /* ---------------------------------------------------------------------------------------------
  * Linear layer (PyTorch nn.Linear: y = x W^T + b, W [OC, C]) */
+void op_matvec(float *out, const float *x, const float *w, const float *bias, int C, int OC) {
 #if defined(__wasm_simd128__)
-/* out[OC] = w[OC,C] x[C] (+ bias): four rows of w at a time with two accumulators each, so each
- * load of x serves four rows and eight independent add chains hide the add latency. */
-static void matvec_simd(float *out, const float *x, const float *w, const float *bias, int C, int OC) {
-    int o = 0;
-    for (; o + 4 <= OC; o += 4) {
-        const float *w0 = w + (size_t)o * C, *w1 = w0 + C, *w2 = w1 + C, *w3 = w2 + C;
-        f32x4 a0 = F32x4_ZERO(), a1 = F32x4_ZERO(), a2 = F32x4_ZERO(), a3 = F32x4_ZERO();
-        f32x4 b0 = F32x4_ZERO(), b1 = F32x4_ZERO(), b2 = F32x4_ZERO(), b3 = F32x4_ZERO();
-        int k = 0;
-        for (; k + 8 <= C; k += 8) {
-            f32x4 x0 = F32x4_LOAD(x + k), x1 = F32x4_LOAD(x + k + 4);
-            a0 = F32x4_FMA(a0, x0, F32x4_LOAD(w0 + k));
-            b0 = F32x4_FMA(b0, x1, F32x4_LOAD(w0 + k + 4));
-            a1 = F32x4_FMA(a1, x0, F32x4_LOAD(w1 + k));
-            b1 = F32x4_FMA(b1, x1, F32x4_LOAD(w1 + k + 4));
-            a2 = F32x4_FMA(a2, x0, F32x4_LOAD(w2 + k));
-            b2 = F32x4_FMA(b2, x1, F32x4_LOAD(w2 + k + 4));
-            a3 = F32x4_FMA(a3, x0, F32x4_LOAD(w3 + k));
-            b3 = F32x4_FMA(b3, x1, F32x4_LOAD(w3 + k + 4));
-        }
-        float r[4] = {f32x4_hsum(F32x4_ADD(a0, b0)), f32x4_hsum(F32x4_ADD(a1, b1)), f32x4_hsum(F32x4_ADD(a2, b2)),
-                      f32x4_hsum(F32x4_ADD(a3, b3))};
-        for (; k < C; k++) {
-            r[0] += w0[k] * x[k];
-            r[1] += w1[k] * x[k];
-            r[2] += w2[k] * x[k];
-            r[3] += w3[k] * x[k];
-        }
-        for (int t = 0; t < 4; t++) out[o + t] = (bias ? bias[o + t] : 0.0f) + r[t];
-    }
-    for (; o < OC; o++) out[o] = (bias ? bias[o] : 0.0f) + op_dot(x, w + (size_t)o * C, C);
-}
+    op_matvec_wasm(out, x, w, bias, C, OC);
+#else
+    for (int o = 0; o < OC; o++) out[o] = (bias ? bias[o] : 0.0f) + op_dot(x, w + (size_t)o * C, C);
 #endif
+}
 
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, float *scratch, int N, int C,
                     int OC) {
     if (N < 4) { /* a few rows (incremental decoding): dot products, no transpose */
-#if defined(__wasm_simd128__)
-        for (int n = 0; n < N; n++) matvec_simd(out + (size_t)n * OC, inp + (size_t)n * C, w, bias, C, OC);
-        return;
-#endif
-        for (int n = 0; n < N; n++)
-            for (int o = 0; o < OC; o++)
-                out[(size_t)n * OC + o] = (bias ? bias[o] : 0.0f) + op_dot(inp + (size_t)n * C, w + (size_t)o * C, C);
+        for (int n = 0; n < N; n++) op_matvec(out + (size_t)n * OC, inp + (size_t)n * C, w, bias, C, OC);
         return;
     }
     op_transpose(scratch, w, OC, C); /* [C, OC] */
@@ -406,32 +312,23 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 }
 
 /* ---------------------------------------------------------------------------------------------
- * GELU (tanh): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Uses the identity
- * 0.5 (1 + tanh(u)) = sigmoid(2u), so the loop vectorizes with op_expf. */
-#define GELU_K 0.7978845608028654f
-
+ * GELU (tanh): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as
+ * x sigmoid(2u) (op_gelu_gate in ops.h) so the loop vectorizes with op_expf. */
 void gelu_forward(float *out, const float *inp, size_t n) {
-    size_t i0 = 0;
 #if defined(__wasm_simd128__)
-    for (; i0 + 4 <= n; i0 += 4) {
-        f32x4 x = F32x4_LOAD(inp + i0);
-        f32x4 u = F32x4_ADD(x, F32x4_MUL(F32x4_MUL(F32x4_MUL(F32x4_SPLAT(0.044715f), x), x), x));
-        F32x4_STORE(out + i0, F32x4_MUL(x, f32x4_sigmoidf(F32x4_MUL(F32x4_SPLAT(2.0f * GELU_K), u))));
-    }
-#endif
-    /* In blocks: the sigmoid first, then the product with x. Written as one expression, GCC
+    gelu_forward_wasm(out, inp, n);
+#else
+    /* In blocks: the gate first, then the product with x. Written as one expression, GCC
      * if-converts op_expf's clamps into a product of every x with the sigmoid at the clamp (a
      * subnormal constant), and subnormal arithmetic on every element made this 6x slower. */
-    const size_t blk = 256, nb = (n - i0 + blk - 1) / blk;
-#pragma omp parallel for schedule(static) if (n - i0 > PAR_MIN)
+    const size_t blk = 256, nb = (n + blk - 1) / blk;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
-        size_t lo = i0 + b * blk, hi = lo + blk < n ? lo + blk : n;
-        for (size_t i = lo; i < hi; i++) {
-            float x = inp[i];
-            out[i] = op_sigmoidf(2.0f * GELU_K * (x + 0.044715f * x * x * x));
-        }
+        size_t lo = b * blk, hi = lo + blk < n ? lo + blk : n;
+        for (size_t i = lo; i < hi; i++) out[i] = op_gelu_gate(inp[i]);
         for (size_t i = lo; i < hi; i++) out[i] *= inp[i];
     }
+#endif
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
@@ -474,131 +371,39 @@ void rope_apply(float *x, int N, int T, int H, int d, size_t stride, const float
  *   c_ij = z[floor p] + (p - floor p)(z[ceil p] - z[floor p])
  *   rel: + q_i . r[min(i-j, R-1)] / sqrt(d)      a_ij = softmax_j(s + rel + c)     y_i = sum a v
  * Keys arrive transposed (Kt[t * ldk + j]) so that the scores of a row are axpy loops over j
- * that vectorize, instead of i+1 short dot products. */
-
+ * that vectorize, instead of i+1 short dot products: op_vecmat, which also gives z, relz and
+ * y = sum_j a_j v_j. */
+void op_vecmat(float *y, const float *x, const float *W, size_t ld, int K, int M) {
 #if defined(__wasm_simd128__)
-/* out[0..n) = scale * sum_t q[t] Xt[t * ld + 0..n): 16 columns in 4 accumulators across all t,
- * then 4 and 1; sums over t in the portable code's order. */
-static void gemv_t_simd(float *out, const float *q, const float *Xt, size_t ld, int d, int n, float scale) {
-    int j = 0;
-    f32x4 sc = F32x4_SPLAT(scale);
-    for (; j + 16 <= n; j += 16) {
-        f32x4 c0 = F32x4_ZERO(), c1 = F32x4_ZERO(), c2 = F32x4_ZERO(), c3 = F32x4_ZERO();
-        const float *x = Xt + j;
-        for (int t = 0; t < d; t++, x += ld) {
-            f32x4 qt = F32x4_LOAD_SPLAT(q + t);
-            c0 = F32x4_FMA(c0, qt, F32x4_LOAD(x));
-            c1 = F32x4_FMA(c1, qt, F32x4_LOAD(x + 4));
-            c2 = F32x4_FMA(c2, qt, F32x4_LOAD(x + 8));
-            c3 = F32x4_FMA(c3, qt, F32x4_LOAD(x + 12));
-        }
-        F32x4_STORE(out + j, F32x4_MUL(c0, sc));
-        F32x4_STORE(out + j + 4, F32x4_MUL(c1, sc));
-        F32x4_STORE(out + j + 8, F32x4_MUL(c2, sc));
-        F32x4_STORE(out + j + 12, F32x4_MUL(c3, sc));
-    }
-    for (; j + 4 <= n; j += 4) {
-        f32x4 c0 = F32x4_ZERO();
-        for (int t = 0; t < d; t++) c0 = F32x4_FMA(c0, F32x4_LOAD_SPLAT(q + t), F32x4_LOAD(Xt + (size_t)t * ld + j));
-        F32x4_STORE(out + j, F32x4_MUL(c0, sc));
-    }
-    for (; j < n; j++) {
-        float c = 0.0f;
-        for (int t = 0; t < d; t++) c += q[t] * Xt[(size_t)t * ld + j];
-        out[j] = c * scale;
-    }
-}
+    op_vecmat_wasm(y, x, W, ld, K, M);
+#else
+    memset(y, 0, (size_t)M * sizeof(float));
+    for (int k = 0; k < K; k++) op_axpy(y, x[k], W + (size_t)k * ld, M);
 #endif
-
-/* out[0..n) = scale * sum_t q[t] Xt[t * ld + 0..n) */
-static void scores_row(float *out, const float *q, const float *Xt, size_t ld, int d, int n, float scale) {
-#if defined(__wasm_simd128__)
-    gemv_t_simd(out, q, Xt, ld, d, n, scale);
-    return;
-#endif
-    memset(out, 0, (size_t)n * sizeof(float));
-    for (int t = 0; t < d; t++) op_axpy(out, q[t], Xt + (size_t)t * ld, n);
-    for (int j = 0; j < n; j++) out[j] *= scale;
 }
 
-/* z[n] = sum_t q[t] tab[t, n] for a table [d, n_cols] */
-static void table_project(float *z, const float *q, const float *tab, int d, int n_cols) {
+void op_softmax(float *a, int n) {
 #if defined(__wasm_simd128__)
-    gemv_t_simd(z, q, tab, (size_t)n_cols, d, n_cols, 1.0f);
-    return;
-#endif
-    memset(z, 0, (size_t)n_cols * sizeof(float));
-    for (int t = 0; t < d; t++) op_axpy(z, q[t], tab + (size_t)t * n_cols, n_cols);
-}
-
-#if defined(__wasm_simd128__)
-/* a = softmax(a[0..n)); only the sum of the exponentials changes order. */
-static void softmax_simd(float *a, int n) {
-    int j = 0;
-    f32x4 vm = F32x4_SPLAT(a[0]);
-    for (; j + 4 <= n; j += 4) vm = F32x4_MAX(vm, F32x4_LOAD(a + j));
-    float mx = f32x4_hmax(vm);
-    for (; j < n; j++) mx = a[j] > mx ? a[j] : mx;
-    f32x4 vs = F32x4_ZERO(), m4 = F32x4_SPLAT(mx);
-    for (j = 0; j + 4 <= n; j += 4) {
-        f32x4 e = f32x4_expf(F32x4_SUB(F32x4_LOAD(a + j), m4));
-        F32x4_STORE(a + j, e);
-        vs = F32x4_ADD(vs, e);
-    }
-    float sum = f32x4_hsum(vs);
-    for (; j < n; j++) sum += (a[j] = op_expf(a[j] - mx));
-    float inv = 1.0f / sum;
-    f32x4 vi = F32x4_SPLAT(inv);
-    for (j = 0; j + 4 <= n; j += 4) F32x4_STORE(a + j, F32x4_MUL(F32x4_LOAD(a + j), vi));
-    for (; j < n; j++) a[j] *= inv;
-}
-
-/* y[0..d) = sum_j a_j V[j * ldv + 0..d) with 16 (then 4, 1) entries of y in registers across all j */
-static void weighted_sum_simd(float *y, const float *a, const float *V, size_t ldv, int d, int n) {
-    int t = 0, j;
-    for (; t + 16 <= d; t += 16) {
-        f32x4 c0 = F32x4_ZERO(), c1 = F32x4_ZERO(), c2 = F32x4_ZERO(), c3 = F32x4_ZERO();
-        const float *v = V + t;
-        for (j = 0; j < n; j++, v += ldv) {
-            f32x4 aj = F32x4_LOAD_SPLAT(a + j);
-            c0 = F32x4_FMA(c0, aj, F32x4_LOAD(v));
-            c1 = F32x4_FMA(c1, aj, F32x4_LOAD(v + 4));
-            c2 = F32x4_FMA(c2, aj, F32x4_LOAD(v + 8));
-            c3 = F32x4_FMA(c3, aj, F32x4_LOAD(v + 12));
-        }
-        F32x4_STORE(y + t, c0);
-        F32x4_STORE(y + t + 4, c1);
-        F32x4_STORE(y + t + 8, c2);
-        F32x4_STORE(y + t + 12, c3);
-    }
-    for (; t + 4 <= d; t += 4) {
-        f32x4 c0 = F32x4_ZERO();
-        for (j = 0; j < n; j++) c0 = F32x4_FMA(c0, F32x4_LOAD_SPLAT(a + j), F32x4_LOAD(V + (size_t)j * ldv + t));
-        F32x4_STORE(y + t, c0);
-    }
-    for (; t < d; t++) {
-        float c = 0.0f;
-        for (j = 0; j < n; j++) c += a[j] * V[(size_t)j * ldv + t];
-        y[t] = c;
-    }
-}
-#endif
-
-/* a = softmax(a[0..n)) */
-static void softmax_row(float *a, int n) {
-#if defined(__wasm_simd128__)
-    softmax_simd(a, n);
-    return;
-#endif
+    op_softmax_wasm(a, n);
+#else
     float mx = a[0];
 #pragma omp simd reduction(max : mx) /* exact in any order; from j = 0 so the vector loads stay aligned with the row */
     for (int j = 0; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float sum = 0.0f;
     for (int j = 0; j < n; j++) a[j] = op_expf(a[j] - mx);
-#pragma omp simd reduction(+ : sum) /* vector partial sums: the order differs from a plain loop */
+#pragma omp simd reduction(+ : sum)  /* vector partial sums: the order differs from a plain loop */
     for (int j = 0; j < n; j++) sum += a[j];
     float inv = 1.0f / sum;
     for (int j = 0; j < n; j++) a[j] *= inv;
+#endif
+}
+
+void op_sigmoid(float *x, int n) {
+#if defined(__wasm_simd128__)
+    op_sigmoid_wasm(x, n);
+#else
+    for (int j = 0; j < n; j++) x[j] = op_sigmoidf(x[j]);
+#endif
 }
 
 /* CoPE's positions and interpolated logits for keys j = i down to 0 (cope_interp_args in ops.h):
@@ -648,38 +453,19 @@ void cope_interp_backward_portable(const cope_interp_bwd_args *x) {
     if (run >= 0) cope_dz_flush(dz, x->npos, run, lo, hi);
 }
 
+/* The kernel this build and CPU run best */
+static void cope_interp(const cope_interp_args *x) {
 #if defined(__wasm_simd128__)
-/* Four keys j-3..j at a time: their suffix sums of g in-register (another summation order than
- * the sequential loop, so p differs in the last bits), interpolation with the z entries gathered
- * lane by lane; the last keys as the reference does them. */
-static void cope_interp_wasm(const cope_interp_args *x) {
-    const float *g = x->g, *z = x->z, cap = x->cap;
-    float *p = x->p, *a = x->a, *c_out = x->c_out, *P_out = x->P_out;
-    float acc = 0.0f;
-    int j = x->i;
-    const f32x4 vcap = F32x4_SPLAT(cap), zero = F32x4_ZERO();
-    for (; j >= 3; j -= 4) {
-        f32x4 v = F32x4_LOAD(g + j - 3);
-        v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 1, 2, 3, 4)); /* + next lane */
-        v = F32x4_ADD(v, wasm_i32x4_shuffle(v, zero, 2, 3, 4, 5)); /* + two lanes on */
-        v = F32x4_ADD(v, F32x4_SPLAT(acc));
-        acc = F32x4_GET(v, 0);
-        f32x4 pj = wasm_f32x4_pmin(vcap, v); /* v < cap ? v : cap */
-        f32x4 fl = wasm_f32x4_floor(pj), ce = wasm_f32x4_ceil(pj);
-        v128_t fi = wasm_i32x4_trunc_sat_f32x4(fl), ci = wasm_i32x4_trunc_sat_f32x4(ce);
-        f32x4 zf = wasm_f32x4_make(z[wasm_i32x4_extract_lane(fi, 0)], z[wasm_i32x4_extract_lane(fi, 1)],
-                                   z[wasm_i32x4_extract_lane(fi, 2)], z[wasm_i32x4_extract_lane(fi, 3)]);
-        f32x4 zc = wasm_f32x4_make(z[wasm_i32x4_extract_lane(ci, 0)], z[wasm_i32x4_extract_lane(ci, 1)],
-                                   z[wasm_i32x4_extract_lane(ci, 2)], z[wasm_i32x4_extract_lane(ci, 3)]);
-        f32x4 c = F32x4_FMA(zf, F32x4_SUB(pj, fl), F32x4_SUB(zc, zf));
-        F32x4_STORE(p + j - 3, pj);
-        F32x4_STORE(a + j - 3, F32x4_ADD(F32x4_LOAD(a + j - 3), c));
-        if (c_out) F32x4_STORE(c_out + j - 3, c);
-        if (P_out) F32x4_STORE(P_out + j - 3, F32x4_ADD(F32x4_LOAD(P_out + j - 3), c));
-    }
-    cope_interp_from(x, j, acc);
-}
+    cope_interp_wasm(x);
+#elif (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        cope_interp_avx512(x);
+    else
+        cope_interp_portable(x);
+#else
+    cope_interp_portable(x);
 #endif
+}
 
 /* The rest of a row once its dot products are known: on entry a[0..i] holds q.k_j, with sep keys
  * g[0..i] holds q.kg_j, z (CoPE) q.e[:, n] and relz (rel) q.r[:, m], all unscaled. Leaves the
@@ -696,11 +482,7 @@ static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, floa
             for (int j = 0; j < n; j++) g[j] *= dm->scale;
         else
             memcpy(g, a, (size_t)n * sizeof(float));
-        int j = 0;
-#if defined(__wasm_simd128__)
-        for (; j + 4 <= n; j += 4) F32x4_STORE(g + j, f32x4_sigmoidf(F32x4_LOAD(g + j)));
-#endif
-        for (; j < n; j++) g[j] = op_sigmoidf(g[j]);
+        op_sigmoid(g, n);
     }
     if (dm->has_rel) {
         for (int j = 0; j < n; j++) {
@@ -712,33 +494,19 @@ static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, floa
     if (dm->has_cope) {
         cope_interp_args ci = {
             .i = i, .g = g, .z = z, .cap = (float)(dm->npos - 1), .p = p, .a = a, .c_out = c_out, .P_out = P_out};
-#if defined(__wasm_simd128__)
-        cope_interp_wasm(&ci);
-#elif (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-        if (__builtin_cpu_supports("avx512f"))
-            cope_interp_avx512(&ci);
-        else
-            cope_interp_portable(&ci);
-#else
-        cope_interp_portable(&ci);
-#endif
+        cope_interp(&ci);
     }
-    softmax_row(a, n);
+    op_softmax(a, n);
 }
 
 void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
     const int d = dm->d, n = i + 1;
-    scores_row(x->a, x->q, x->Kt, x->ldk, d, n, 1.0f);
-    if (dm->has_cope && dm->sep_keys) scores_row(x->g, x->q, x->Kgt, x->ldk, d, n, 1.0f);
-    if (dm->has_rel) table_project(x->relz, x->q, x->r, d, dm->rel_max);
-    if (dm->has_cope) table_project(x->z, x->q, x->e, d, dm->npos);
+    op_vecmat(x->a, x->q, x->Kt, x->ldk, d, n); /* q . k_j, the keys transposed */
+    if (dm->has_cope && dm->sep_keys) op_vecmat(x->g, x->q, x->Kgt, x->ldk, d, n);
+    if (dm->has_rel) op_vecmat(x->relz, x->q, x->r, (size_t)dm->rel_max, d, dm->rel_max); /* q . r[:, m] */
+    if (dm->has_cope) op_vecmat(x->z, x->q, x->e, (size_t)dm->npos, d, dm->npos);         /* q . e[:, n] */
     attn_row_finish(dm, i, x->a, x->g, x->p, x->z, x->relz, x->s_out, x->c_out, x->P_out);
-#if defined(__wasm_simd128__)
-    weighted_sum_simd(x->y, x->a, x->V, x->ldv, d, n);
-    return;
-#endif
-    memset(x->y, 0, (size_t)d * sizeof(float));
-    for (int j = 0; j < n; j++) op_axpy(x->y, x->a[j], x->V + (size_t)j * x->ldv, d);
+    op_vecmat(x->y, x->a, x->V, x->ldv, n, d); /* sum_j a_j v_j */
 }
 
 void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {

@@ -3,11 +3,74 @@
 #ifndef COPE_OPS_H
 #define COPE_OPS_H
 
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gemm.h"
 
+/* ---------------------------------------------------------------------------------------------
+ * Scalar helpers shared by the portable reference (ops.c) and the vector kernels' leftover
+ * elements (ops_wasm.c): one definition, so both round the same way. */
+
+/* exp(x) for float, written so loops over it vectorize (libm's expf does not): Cody-Waite range
+ * reduction x = n ln2 + r and the Cephes degree-6 polynomial for exp(r); about 1 ulp on
+ * [-87, 88]. Inputs are clamped to that range (exp(-87) ~ 1.6e-38 stands in for 0), so no NaN
+ * reaches the integer conversion. */
+static inline float op_expf(float x) {
+    x = x > -87.0f ? x : -87.0f; /* also maps NaN to -87 */
+    x = x < 88.0f ? x : 88.0f;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+static inline float op_sigmoidf(float x) { return 1.0f / (1.0f + op_expf(-x)); }
+
+/* GELU (tanh) is x * op_gelu_gate(x): 0.5 (1 + tanh(u)) = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3),
+ * which vectorizes through op_expf where tanhf does not. */
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+static inline float op_gelu_gate(float x) { return op_sigmoidf(2.0f * GELU_K * (x + 0.044715f * x * x * x)); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Vector kernels: each op_* here is the portable reference (ops.c) and the one place that chooses
+ * its kernel: a -msimd128 build calls the op_*_wasm version (ops_wasm.c) instead, which takes the
+ * same arguments and gives the same bits where it keeps the reference's order of operations
+ * ("exact" below), else the same sum in another order. tests/test_simd128.c checks each pair on
+ * every tail. The _wasm kernels exist only where core/simd.h defines COPE_SIMD128: -msimd128
+ * builds, and that test, which runs them on an emulation of the intrinsics. */
+
+/* sum_i a[i] b[i]; wasm: two 4-lane partial sums, then the leftovers */
 float op_dot(const float *a, const float *b, int n);
+float op_dot_wasm(const float *a, const float *b, int n);
+/* y[n] += a x[n]; wasm: exact */
+void op_axpy(float *y, float a, const float *x, int n);
+void op_axpy_wasm(float *y, float a, const float *x, int n);
+/* out[OC] = w[OC, C] x[C] (+ bias[OC], may be NULL): dot products of the rows of w;
+ * wasm: four rows at a time, each row's sum in another order */
+void op_matvec(float *out, const float *x, const float *w, const float *bias, int C, int OC);
+void op_matvec_wasm(float *out, const float *x, const float *w, const float *bias, int C, int OC);
+/* y[M] = x[K] W[K, M], W's rows of stride ld: sum_k x[k] W[k * ld + 0..M), k in order;
+ * wasm: exact (16, then 4, then 1 entries of y in registers across all k) */
+void op_vecmat(float *y, const float *x, const float *W, size_t ld, int K, int M);
+void op_vecmat_wasm(float *y, const float *x, const float *W, size_t ld, int K, int M);
+/* a[n] = softmax(a[n]) in place; wasm: only the sum of the exponentials changes order */
+void op_softmax(float *a, int n);
+void op_softmax_wasm(float *a, int n);
+/* x[n] = sigmoid(x[n]) in place (op_sigmoidf); wasm: exact */
+void op_sigmoid(float *x, int n);
+void op_sigmoid_wasm(float *x, int n);
 
 /* The matrix product of gemm.h, out (+)= A·B, with the kernel this CPU runs best: rows split among
  * threads in fixed chunks (par), or all run by the calling thread (per-head products in attention,
@@ -32,8 +95,10 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
-/* GELU, tanh approximation (PyTorch approximate='tanh') */
+/* GELU, tanh approximation (PyTorch approximate='tanh'): out[n] = inp * op_gelu_gate(inp);
+ * wasm (forward): exact */
 void gelu_forward(float *out, const float *inp, size_t n);
+void gelu_forward_wasm(float *out, const float *inp, size_t n);
 /* dinp[i] = gelu'(inp[i]) dout[i] (written, not accumulated: its one caller has a fresh buffer) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
@@ -65,8 +130,9 @@ void crossentropy_backward(float *dlogits, const float *probs, const int *target
 /* CoPE's positions and interpolated logits of one row, keys j = i down to 0:
  *   p_j = min(sum_{t=j..i} g_t, cap),  c_j = z[floor p_j] + (p_j - floor p_j)(z[ceil p_j] - z[floor p_j]),
  *   a_j += c_j; c_out_j = c_j and P_out_j += c_j when given.
- * The portable reference (ops.c) and the AVX-512 kernel (attn_avx512.c), chosen at run time; the
- * kernel sums 16 keys at a time, so p differs from the reference in the last bits. */
+ * The portable reference (ops.c), the AVX-512 kernel (attn_avx512.c, chosen at run time) and the
+ * WebAssembly SIMD128 one (ops_wasm.c, in -msimd128 builds). The kernels sum 16 or 4 keys at a
+ * time, so p differs from the reference in the last bits. */
 typedef struct {
     int i;
     const float *g, *z;   /* [i+1] gates, [npos] z */
@@ -81,6 +147,7 @@ void cope_interp_from(const cope_interp_args *x, int j, float acc);
 #if defined(__x86_64__) || defined(__i386__)
 void cope_interp_avx512(const cope_interp_args *x);
 #endif
+void cope_interp_wasm(const cope_interp_args *x);
 
 /* The backward of cope_interp for one row, keys j = 0..i, given dl_j = d loss / d logit_j:
  *   dz[n] = sum_j dl_j max(0, 1 - |p_j - n|)   (dz [npos] is written, not accumulated)

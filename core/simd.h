@@ -1,6 +1,9 @@
-/* simd.h — internal: a few 4-lane float operations for the WebAssembly SIMD kernels in ops.c
- * (wasm_simd128.h under -msimd128, ggml style). ops.c includes it and uses it only in
- * `#if defined(__wasm_simd128__)` blocks; every other build runs the portable scalar code.
+/* simd.h — internal: a few 4-lane float operations for the WebAssembly SIMD128 kernels
+ * (ops_wasm.c, gemm_wasm.c; ggml style) on wasm_simd128.h. It defines COPE_SIMD128 where those
+ * kernels are compiled: under -msimd128, and in the native test of the kernels, which defines
+ * COPE_SIMD128_EMULATION and puts tests/ on the include path for its portable C emulation of
+ * the intrinsics (tests/wasm_simd128_emul.h; the core itself never reaches into tests/). Every
+ * other build gets nothing from here and runs the portable code.
  * wasm SIMD has no fused multiply-add, so F32x4_FMA is a multiply then an add: the same rounding
  * as the scalar code, which is what lets the SIMD and scalar wasm builds agree closely. */
 #ifndef COPE_SIMD_H
@@ -8,7 +11,13 @@
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
+#define COPE_SIMD128 1
+#elif defined(COPE_SIMD128_EMULATION)
+#include "wasm_simd128_emul.h"
+#define COPE_SIMD128 1
+#endif
 
+#if defined(COPE_SIMD128)
 typedef v128_t f32x4;
 #define F32x4_ZERO()         wasm_f32x4_const_splat(0.0f)
 #define F32x4_SPLAT(x)       wasm_f32x4_splat(x)
