@@ -23,7 +23,7 @@ $(BUILD)/libcope.a: $(CORE_OBJ)
 $(BUILD)/cope: cli/cope.c $(BUILD)/libcope.a
 	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
 
-$(BUILD)/test_core: tests/test_core.c tests/check.h $(BUILD)/libcope.a
+$(BUILD)/test_core: tests/test_core.c tests/check.h tests/kernel_check.h $(BUILD)/libcope.a
 	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
 
 clean:

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "cope.h"
+#include "kernel_check.h"
 #include "../core/ops.h"
 
 #define ATOL 1e-5
@@ -388,162 +389,34 @@ static void test_fd_simple_ops(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * GEMM kernels: every instruction set this CPU has, against a double-precision reference, on
- * every tail (rows 1..2*MR+odd, columns 1..2*NR+odd, K across a GEMM_KC block), both A layouts,
- * = and +=, and strides wider than the matrices. */
-typedef struct {
-    const char *name;
-    gemm_kernel k;
-} gemm_variant;
-
+ * GEMM kernels: the reference and every x86 instruction set this CPU has (kernel_check.h; the wasm
+ * kernel has its own test, test_simd128.c). */
 static int gemm_variants(gemm_variant *v) {
     int n = 0;
-    v[n++] = (gemm_variant){"portable", gemm_portable};
+    v[n++] = (gemm_variant){"portable", gemm_portable, NULL};
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v[n++] = (gemm_variant){"avx2", gemm_avx2};
-    if (__builtin_cpu_supports("avx512f")) v[n++] = (gemm_variant){"avx512", gemm_avx512};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        v[n++] = (gemm_variant){"avx2", gemm_avx2, NULL};
+    if (__builtin_cpu_supports("avx512f")) v[n++] = (gemm_variant){"avx512", gemm_avx512, NULL};
 #endif
     return n;
 }
 
 static void test_gemm_kernels(void) {
     gemm_variant vs[4];
-    int nv = gemm_variants(vs);
-    const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 33},
-              Ms[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 65};
-    const int Ks[] = {1, 5, 16, GEMM_KC + 3};
-    size_t cap = 64 * 80 * 2 + (GEMM_KC + 3) * 80 * 2;
-    float *A = malloc(cap * 4), *B = malloc(cap * 4), *out = malloc(cap * 4), *init = malloc(cap * 4);
-    float *Az = malloc(cap * 4);
-    double *ref = malloc(cap * 8);
-    fill(A, cap, 1.0f);
-    fill(B, cap, 1.0f);
-    fill(init, cap, 1.0f);
-    for (int vi = 0; vi < nv; vi++) {
-        double worst = 0.0;
-        long cases = 0, bad_pad = 0;
-        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
-            for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
-                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
-                    for (int trans = 0; trans < 2; trans++)
-                        for (int acc = 0; acc < 2; acc++)
-                            for (int tri = 0; tri < 4; tri++) {
-                                int N = Ns[ni], M = Ms[mi], K = Ks[ki];
-                                if (tri && (acc != (tri != GEMM_OUT_LOWER) || K > 16)) continue; /* the uses */
-                                size_t ldo = (size_t)M + 3, ldb = (size_t)M + 5, lda = (size_t)(trans ? N : K) + 2;
-                                size_t ars = trans ? 1 : lda, aks = trans ? lda : 1;
-                                /* the triangle the mode declares zero is zero */
-                                for (int r = 0; r < N; r++)
-                                    for (int k = 0; k < K; k++) {
-                                        size_t o = (size_t)r * ars + (size_t)k * aks;
-                                        Az[o] = (tri == GEMM_K_LOWER && k > r) || (tri == GEMM_K_UPPER && k < r) ? 0.0f
-                                                                                                                 : A[o];
-                                    }
-                                gemm_args g = {.out = out,
-                                               .tri = tri,
-                                               .A = Az,
-                                               .B = B,
-                                               .ldo = ldo,
-                                               .ldb = ldb,
-                                               .N = N,
-                                               .K = K,
-                                               .M = M,
-                                               .acc = acc,
-                                               .ars = trans ? 1 : lda,
-                                               .aks = trans ? lda : 1};
-                                memcpy(out, init, (size_t)N * ldo * 4);
-                                for (int r = 0; r < N; r++)
-                                    for (int c = 0; c < M; c++) {
-                                        double s = acc ? init[(size_t)r * ldo + c] : 0.0;
-                                        for (int k = 0; k < K; k++)
-                                            s += (double)Az[(size_t)r * g.ars + (size_t)k * g.aks] *
-                                                 B[(size_t)k * ldb + c];
-                                        ref[(size_t)r * ldo + c] = s;
-                                    }
-                                /* two calls over a row split, as the threads make them */
-                                int split = N / 2;
-                                vs[vi].k(&g, 0, split);
-                                vs[vi].k(&g, split, N);
-                                for (int r = 0; r < N; r++)
-                                    for (size_t c = 0; c < ldo; c++) {
-                                        size_t o = (size_t)r * ldo + c;
-                                        if ((int)c >= M) {
-                                            bad_pad += out[o] != init[o];
-                                            continue;
-                                        }
-                                        if (tri == GEMM_OUT_LOWER && (int)c > r) continue; /* not needed */
-                                        double e = fabs(out[o] - ref[o]) / (1e-5 + 1e-5 * fabs(ref[o]) + 2e-7 * K);
-                                        worst = e > worst ? e : worst;
-                                    }
-                                cases++;
-                            }
-        check(worst <= 1.0 && !bad_pad,
-              "gemm %s: %ld shapes (every row and column tail, both A layouts, = and +=, the triangular modes) "
-              "within 1e-5 + 1e-5|ref| + 2e-7 K of double, worst/tol %.3f; %ld writes outside the matrix",
-              vs[vi].name, cases, worst, bad_pad);
-    }
+    check_gemm_kernels(vs, gemm_variants(vs), &g_rng);
     check(gemm_best() != NULL && strlen(gemm_best_name()) > 0, "gemm dispatch chooses %s", gemm_best_name());
-    free(A);
-    free(Az);
-    free(B);
-    free(out);
-    free(init);
-    free(ref);
 }
 
-/* CoPE's positions and interpolation: the AVX-512 kernel against the portable reference, every
- * row length 1..70 (tails of the 16-key blocks), clamped and not, with and without the trace rows. */
+/* CoPE's positions and interpolation: the AVX-512 kernel against the portable reference
+ * (kernel_check.h). Its FMA rounds c once where the reference may round twice. */
 static void test_cope_interp_kernels(void) {
 #if defined(__x86_64__) || defined(__i386__)
     if (!__builtin_cpu_supports("avx512f")) {
         check(1, "cope_interp avx512: not run (this CPU has no AVX-512)");
         return;
     }
-    enum { NMAX = 71, NPOS = 64 };
-    float g[NMAX], z[NPOS], pr[NMAX], pk[NMAX], ar[NMAX], ak[NMAX], cr[NMAX], ck[NMAX], Pr[NMAX], Pk[NMAX];
-    double worst = 0.0;
-    long rows = 0;
-    for (int cap_i = 0; cap_i < 2; cap_i++)
-        for (int outs = 0; outs < 2; outs++)
-            for (int i = 0; i < NMAX; i++) {
-                float cap = cap_i ? (float)(NPOS - 1) : 3.0f;
-                for (int j = 0; j <= i; j++) g[j] = cope_rng_uniform(&g_rng);
-                for (int n = 0; n < NPOS; n++) z[n] = 2.0f * cope_rng_uniform(&g_rng) - 1.0f;
-                for (int j = 0; j <= i; j++) {
-                    ar[j] = ak[j] = cope_rng_uniform(&g_rng);
-                    Pr[j] = Pk[j] = cope_rng_uniform(&g_rng);
-                }
-                cope_interp_args r = {.i = i,
-                                      .g = g,
-                                      .z = z,
-                                      .cap = cap,
-                                      .p = pr,
-                                      .a = ar,
-                                      .c_out = outs ? cr : NULL,
-                                      .P_out = outs ? Pr : NULL};
-                cope_interp_args k = r;
-                k.p = pk, k.a = ak, k.c_out = outs ? ck : NULL, k.P_out = outs ? Pk : NULL;
-                cope_interp_portable(&r);
-                cope_interp_avx512(&k);
-                for (int j = 0; j <= i; j++) {
-                    /* p: a sum of at most i+1 gates in [0, 1] in another order, each order within
-                     * i eps of the exact sum (Higham 4.2): tolerance 2 (i+1) eps p. c: z is in
-                     * [-1, 1] and the interpolation continuous with slope at most 2, so c, a and P
-                     * move at most twice as much (plus their own rounding). */
-                    double tp = 2.0 * (i + 1) * FLT_EPSILON * fabs(pr[j]) + 1e-7, tc = 2.0 * tp + 1e-6;
-                    double e = fabs(pk[j] - pr[j]) / tp;
-                    e = fmax(e, fabs(ak[j] - ar[j]) / (tc + 1e-6 * fabs(ar[j])));
-                    if (outs) {
-                        e = fmax(e, fabs(ck[j] - cr[j]) / (tc + 1e-6 * fabs(cr[j])));
-                        e = fmax(e, fabs(Pk[j] - Pr[j]) / (tc + 1e-6 * fabs(Pr[j])));
-                    }
-                    worst = e > worst ? e : worst;
-                }
-                rows++;
-            }
-    check(worst <= 1.0,
-          "cope_interp avx512: %ld rows of 1..%d keys, clamped and not, equal the reference (worst/tol %.3f)", rows,
-          NMAX, worst);
+    check_cope_interp_kernel("cope_interp_avx512", cope_interp_avx512, 0, &g_rng);
 #endif
 }
 
