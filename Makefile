@@ -26,18 +26,30 @@ $(BUILD)/cope: cli/cope.c $(BUILD)/libcope.a
 $(BUILD)/test_core: tests/test_core.c tests/check.h tests/kernel_check.h $(BUILD)/libcope.a
 	$(CC) $(CFLAGS) $(OMP) -Icore $< $(BUILD)/libcope.a -o $@ $(LDLIBS)
 
+# The WebAssembly SIMD128 kernels, run natively on the intrinsics' emulation (core/simd.h picks
+# tests/wasm_simd128_emul.h under COPE_SIMD128_EMULATION), against the reference: ops.c is compiled
+# into the test with them, neither contracting a multiply and an add into an FMA (wasm has none),
+# so that the same order of operations gives the same bits; the library supplies the rest.
+SIMD128_TEST_SRC := tests/test_simd128.c core/ops.c core/ops_wasm.c core/gemm_wasm.c
+$(BUILD)/test_simd128: $(SIMD128_TEST_SRC) tests/check.h tests/kernel_check.h tests/wasm_simd128_emul.h $(CORE_HDR) \
+                       $(BUILD)/libcope.a
+	$(CC) $(CFLAGS) $(OMP) -ffp-contract=off -DCOPE_SIMD128_EMULATION -Itests -Icore $(SIMD128_TEST_SRC) \
+	    $(BUILD)/libcope.a -o $@ $(LDLIBS)
+
 clean:
 	rm -rf build build-debug build-lint
 
 # Sanitizer build of the core and tests (AddressSanitizer + UndefinedBehaviorSanitizer, fatal).
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 debug:
-	$(MAKE) --no-print-directory BUILD=build-debug OPT="$(SAN_FLAGS)" LDLIBS="-lm $(SAN_FLAGS)" build-debug/cope build-debug/test_core
-	tests/run.sh "./build-debug/test_core" "tests/test_cli.sh build-debug/cope"
+	$(MAKE) --no-print-directory BUILD=build-debug OPT="$(SAN_FLAGS)" LDLIBS="-lm $(SAN_FLAGS)" build-debug/cope \
+	    build-debug/test_core build-debug/test_simd128
+	tests/run.sh "./build-debug/test_core" "./build-debug/test_simd128" "tests/test_cli.sh build-debug/cope"
 
 # Each suite is a command that ends with "N passed, N failed"; other makefiles add theirs.
-TEST_SUITES := "./$(BUILD)/test_core" "tests/test_cli.sh $(BUILD)/cope" "tests/test_models.sh $(BUILD)/cope"
-TEST_DEPS   := all $(BUILD)/test_core
+TEST_SUITES := "./$(BUILD)/test_core" "./$(BUILD)/test_simd128" "tests/test_cli.sh $(BUILD)/cope" \
+               "tests/test_models.sh $(BUILD)/cope"
+TEST_DEPS   := all $(BUILD)/test_core $(BUILD)/test_simd128
 
 -include wasm/wasm.mk
 -include web/web.mk
@@ -67,7 +79,8 @@ lint: npm-deps
 	@command -v clang-format >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y clang-format; }
 	clang-format --dry-run --Werror $(FMT_C)
 	$(PRETTIER) --log-level warn --check $(FMT_JS)
-	$(MAKE) --no-print-directory BUILD=build-lint OPT="-O2 -march=native -Werror" build-lint/cope build-lint/test_core
+	$(MAKE) --no-print-directory BUILD=build-lint OPT="-O2 -march=native -Werror" build-lint/cope build-lint/test_core \
+	    build-lint/test_simd128
 	$(CC) $(CFLAGS) -Werror -fsyntax-only -Icore bench/wasm_native.c $(wildcard tests/fuzz/*.c)
 	$(EMCC) $(WASM_CFLAGS) -Werror -msimd128 -fsyntax-only $(WASM_SRC)
 	$(EMCC) $(WASM_CFLAGS) -Werror -fsyntax-only $(WASM_SRC)

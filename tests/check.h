@@ -31,9 +31,10 @@ static void check(int ok, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* |got - ref| <= atol + rtol |ref| everywhere; prints the worst element (relative to its bound). */
-static int check_close(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol,
-                       int always_print) {
+/* |got - ref| <= atol + rtol |ref| everywhere; prints the worst element (relative to its bound).
+ * (inline: not every program uses it) */
+static inline int check_close(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol,
+                              int always_print) {
     double worst = 0.0, worst_abs = 0.0;
     size_t wi = 0;
     int finite = 1;
