@@ -467,6 +467,16 @@ static void cope_interp(const cope_interp_args *x) {
 #endif
 }
 
+static void cope_interp_backward(const cope_interp_bwd_args *x) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) {
+        cope_interp_backward_avx512(x);
+        return;
+    }
+#endif
+    cope_interp_backward_portable(x); /* wasm: no vector version yet */
+}
+
 /* The rest of a row once its dot products are known: on entry a[0..i] holds q.k_j, with sep keys
  * g[0..i] holds q.kg_j, z (CoPE) q.e[:, n] and relz (rel) q.r[:, m], all unscaled. Leaves the
  * probabilities in a[0..i], the gates and positions in g and p, and fills the optional trace
@@ -554,14 +564,7 @@ static void attn_row_backward(const attn_dims *dm, int i, int T, const float *a,
     float *dp = dl; /* in place: d loss / d (q.kg_t) */
     cope_interp_bwd_args cb = {
         .i = i, .dl = dl, .g = g, .p = p, .z = z, .npos = npos, .scale = scale, .dz = dz, .dgl = dp, .work = dl + T};
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx512f"))
-        cope_interp_backward_avx512(&cb);
-    else
-        cope_interp_backward_portable(&cb);
-#else
-    cope_interp_backward_portable(&cb);
-#endif
+    cope_interp_backward(&cb);
     if (dm->sep_keys) {
         memcpy(gc, dp, (size_t)n * sizeof(float));
         memset(gc + n, 0, (size_t)(T - n) * sizeof(float));

@@ -142,7 +142,7 @@ typedef struct {
 } cope_interp_args;
 void cope_interp_portable(const cope_interp_args *x);
 /* The reference's loop from key j down to 0, acc being the sum of the gates after j: where the
- * vector kernels hand over their last keys. */
+ * wasm kernel hands over its last keys (the AVX-512 one masks its last block). */
 void cope_interp_from(const cope_interp_args *x, int j, float acc);
 #if defined(__x86_64__) || defined(__i386__)
 void cope_interp_avx512(const cope_interp_args *x);
