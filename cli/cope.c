@@ -234,7 +234,7 @@ static int cmd_info(args *a) {
 /* ---------------------------------------------------------------------------------------------
  * eval: error rates on fresh seeded examples */
 typedef struct {
-    double token_err, seq_err;
+    double token_err, seq_err, loss; /* loss: mean cross-entropy (nats) of the scored tokens */
     long tokens, seqs;
 } eval_result;
 
@@ -264,6 +264,7 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     cope_rng rng;
     cope_rng_seed(&rng, seed);
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
+    double nll = 0.0;
     const int V = c->vocab_size, pad = cope_tokenizer_id(cope_model_tokenizer(m), "<pad>");
     for (int done = 0; done < n; done += B) {
         int Tb;
@@ -281,6 +282,9 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
                 if (mask[k] == 0.0f) continue;
                 int best = 0;
                 for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
+                double z = 0.0;
+                for (int v = 0; v < V; v++) z += exp((double)lg[k * V + v] - lg[k * V + best]);
+                nll += log(z) - ((double)lg[k * V + tg[k]] - lg[k * V + best]);
                 if (examples) {
                     fprintf(examples, "%s[%d, ", first ? "" : ", ", t + 1);
                     first = 0;
@@ -312,7 +316,8 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     free(tg);
     free(mask);
     cope_workspace_free(ws);
-    eval_result r = {tok ? 100.0 * tok_wrong / tok : 0.0, seqs ? 100.0 * seq_wrong / seqs : 0.0, tok, seqs};
+    eval_result r = {tok ? 100.0 * tok_wrong / tok : 0.0, seqs ? 100.0 * seq_wrong / seqs : 0.0, tok ? nll / tok : 0.0,
+                     tok, seqs};
     return r;
 }
 
@@ -364,8 +369,10 @@ static int cmd_eval(args *a) {
         const char *s = cope_task_split_name(task, k);
         if (split && strcmp(split, s) != 0) continue;
         eval_result r = evaluate(m, task, s, n, seed, examples);
-        printf("%s %-12s token error %6.2f%%  sequence error %6.2f%%  (%ld sequences, %ld scored tokens, seed %llu)\n",
-               cope_task_name(task), s, r.token_err, r.seq_err, r.seqs, r.tokens, (unsigned long long)seed);
+        printf(
+            "%s %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f  (%ld sequences, %ld scored tokens, seed "
+            "%llu)\n",
+            cope_task_name(task), s, r.token_err, r.seq_err, r.loss, r.seqs, r.tokens, (unsigned long long)seed);
     }
     if (examples && fclose(examples)) die(1, "cannot write %s: %s", ex_path, strerror(errno));
     cope_model_free(m);
@@ -510,9 +517,10 @@ static int cmd_train(args *a) {
         for (int k = 0; k < cope_task_split_count(task); k++) {
             const char *s = cope_task_split_name(task, k);
             eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed, NULL);
-            fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%\n", s, r.token_err, r.seq_err);
-            buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"n\": %ld}", first ? "" : ", ",
-                       s, r.token_err, r.seq_err, r.seqs);
+            fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f\n", s, r.token_err,
+                    r.seq_err, r.loss);
+            buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"loss\": %.4f, \"n\": %ld}",
+                       first ? "" : ", ", s, r.token_err, r.seq_err, r.loss, r.seqs);
             first = 0;
         }
         buf_puts(&prov, "}");

@@ -1,6 +1,6 @@
 /* tasks.c — seeded example generators for the paper's tasks, in miniature (README.md, "Tasks"):
- * counting (the authors' generator), selective copy, flip-flop, and structured text for Figure 4,
- * plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
+ * counting (the authors' generator), selective copy, flip-flop, structured text and topic
+ * paragraphs for Figure 4, plus a toy task. Each writes a sequence of vocabulary pieces and marks which of them the model
  * is scored on; cope_task_batch turns examples into padded next-token batches. Generators draw
  * only from the cope_rng they are given, so a seed reproduces the data natively and in wasm. */
 #include <stdio.h>
@@ -276,6 +276,87 @@ static void text_generate(example *e, const struct cope_task *t, const split_def
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * topics: a task that needs a paragraph counter (Figure 4 by construction). Documents of sections
+ * headed "= = title = =", holding paragraphs that end with "\n". A title owns 8 words; each
+ * paragraph of its section has one of two hidden topics, drawing its words uniformly from the
+ * title's words 0-5 (topic 0) or 2-7 (topic 1), then "." after each sentence. Four of a topic's
+ * six words are shared, so one word tells the topic only a third of the time and the evidence
+ * must be summed over the paragraph's words, and the paragraph before (the other topic half of
+ * the time) misleads. So predicting a word needs the words of the current paragraph and no others:
+ * a head that attends to "the current paragraph" (CoPE's p = 0 when its gates open on "\n") does
+ * that at any paragraph length; a fixed relative window cannot, as paragraphs have 1-5 sentences of
+ * 3-6 words. Every token is scored. "train": 192 tokens, "long": 512 tokens. */
+static const char *const topics_vocab[] = {"<unk>",
+                                           "<pad>",
+                                           "\n",
+                                           "=",
+                                           ".",
+                                           /* titles */ "history",
+                                           "music",
+                                           "science",
+                                           "sport",
+                                           /* each title's 8 words */ "king",
+                                           "queen",
+                                           "crown",
+                                           "castle",
+                                           "knight",
+                                           "sword",
+                                           "battle",
+                                           "empire",
+                                           "song",
+                                           "drum",
+                                           "choir",
+                                           "guitar",
+                                           "stage",
+                                           "tune",
+                                           "piano",
+                                           "violin",
+                                           "atom",
+                                           "cell",
+                                           "lens",
+                                           "star",
+                                           "orbit",
+                                           "comet",
+                                           "laser",
+                                           "planet",
+                                           "ball",
+                                           "goal",
+                                           "team",
+                                           "race",
+                                           "medal",
+                                           "coach",
+                                           "score",
+                                           "match"};
+
+#define TOPICS_TITLES 5
+#define TOPICS_WORDS  9
+
+static void topics_generate(example *e, const struct cope_task *t, const split_def *s, cope_rng *rng) {
+    const char *const *w = topics_vocab;
+    while (e->n < s->max_len) {
+        int title = cope_rng_int(rng, 4);
+        emit(e, "=", 1);
+        emit(e, "=", 1);
+        emit(e, w[TOPICS_TITLES + title], 1);
+        emit(e, "=", 1);
+        emit(e, "=", 1);
+        emit(e, "\n", 1);
+        int paragraphs = 1 + cope_rng_int(rng, 4);
+        for (int p = 0; p < paragraphs; p++) {
+            int first = TOPICS_WORDS + 8 * title + 2 * cope_rng_int(rng, 2);
+            int sentences = 1 + cope_rng_int(rng, 5);
+            for (int k = 0; k < sentences; k++) {
+                int words = 3 + cope_rng_int(rng, 4);
+                for (int i = 0; i < words; i++) emit(e, w[first + cope_rng_int(rng, 6)], 1);
+                emit(e, ".", 1);
+            }
+            emit(e, "\n", 1);
+        }
+    }
+    e->n = s->max_len; /* documents are cut to the split's length */
+}
+
+/* ---------------------------------------------------------------------------------------------
  * The task table */
 #define VOCAB(v) .vocab = v, .n_vocab = (int)(sizeof v / sizeof *v)
 
@@ -325,6 +406,12 @@ static const cope_task tasks[] = {
      .description = "structured text: sections with titles and paragraphs (for Figure 4)",
      .tok_type = COPE_TOK_WORDS,
      VOCAB(text_vocab),
+     .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
+    {.name = "topics",
+     .generate = topics_generate,
+     .description = "topic paragraphs: a word's topic is known only from its paragraph (Figure 4 by construction)",
+     .tok_type = COPE_TOK_WORDS,
+     VOCAB(topics_vocab),
      .split = {{.name = "train", .max_len = 193}, {.name = "long", .max_len = 513}}},
     {.name = "toy",
      .generate = toy_generate,

@@ -1506,14 +1506,17 @@ static void test_counting_task(int nvars) {
         /* A statement is SET with probability 1/51 until the first SET (increments fail before it),
          * and an example without any SET is drawn again, so the accepted statement count k has
          * weight 1 - (50/51)^k on [lo, hi]. */
-        double wsum = 0.0, ksum = 0.0;
+        double wsum = 0.0, ksum = 0.0, k2sum = 0.0;
         for (int k = lo; k <= hi; k++) {
             double w = 1.0 - pow(50.0 / 51.0, k);
             wsum += w;
             ksum += w * k;
+            k2sum += w * k * k;
         }
         double mean = (double)steps_sum / N, expect = ksum / wsum;
-        check(steps_min == lo && steps_max == hi && fabs(mean - expect) < 0.6,
+        double se = sqrt((k2sum / wsum - expect * expect) / N); /* the standard error of the mean */
+        check(steps_min >= lo && steps_min < lo + 8 && steps_max <= hi && steps_max > hi - 4 &&
+                  fabs(mean - expect) < 4 * se,
               "%s: statement count in [%d, %d] (seen %d..%d), mean %.2f (expected %.2f)", what, lo, hi, steps_min,
               steps_max, mean, expect);
         /* after the first SET, SET and DUMMY never fail: DUMMY : SET = 50 : 1 */
@@ -1650,6 +1653,61 @@ static void test_text_task(void) {
     cope_tokenizer_free(g.tok);
 }
 
+/* topics: every paragraph's words come from one topic's pool, words 0-5 or 2-7 of its section
+ * title's 8 (title s owns words 8s..8s+7); both topics occur; sentences have 3-6 words, a paragraph
+ * 1-5 sentences (the document's last may be cut). */
+static void test_topics_task(void) {
+    gen g;
+    if (!gen_open(&g, "topics")) return;
+    static const char *const titles[4] = {"history", "music", "science", "sport"};
+    int first_word = cope_tokenizer_id(g.tok, "king");
+    cope_rng rng;
+    cope_rng_seed(&rng, 5);
+    long bad = 0, paragraphs = 0, second_topic = 0, sentences = 0;
+    for (int sp = 0; sp < 2; sp++)
+        for (int e = 0; e < 200 && gen_next(&g, sp ? "long" : "train", &rng); e++) {
+            bad += g.n != (sp ? 513 : 193) || strcmp(pc(&g, 0), "=") != 0;
+            int title = -1, in_pool[2] = {1, 1}, words = 0, n_sent = 0, cut = 0;
+            for (int k = 0; k < g.n; k++) {
+                bad += !g.on[k];
+                const char *w = pc(&g, k);
+                if (strcmp(w, "=") == 0) { /* a title line "= = title = =" "\n" */
+                    cut = k + 5 >= g.n;
+                    if (cut) break;
+                    title = -1;
+                    for (int i = 0; i < 4; i++)
+                        if (strcmp(pc(&g, k + 2), titles[i]) == 0) title = i;
+                    bad += title < 0 || strcmp(pc(&g, k + 1), "=") != 0 || strcmp(pc(&g, k + 3), "=") != 0 ||
+                           strcmp(pc(&g, k + 4), "=") != 0 || strcmp(pc(&g, k + 5), "\n") != 0;
+                    k += 5;
+                    continue;
+                }
+                if (strcmp(w, ".") == 0) {
+                    bad += words < 3 || words > 6;
+                    sentences++, n_sent++, words = 0;
+                } else if (strcmp(w, "\n") == 0) {
+                    bad += words != 0 || n_sent < 1 || n_sent > 5 || !(in_pool[0] || in_pool[1]);
+                    paragraphs++;
+                    second_topic += !in_pool[0];
+                    in_pool[0] = in_pool[1] = 1, n_sent = 0;
+                } else {
+                    int idx = g.seq[k] - first_word;
+                    bad += title < 0 || idx < 0 || idx >= 32;
+                    for (int c = 0; c < 2; c++) in_pool[c] &= idx >= 8 * title + 2 * c && idx < 8 * title + 2 * c + 6;
+                    words++;
+                }
+            }
+        }
+    check(!bad,
+          "topics: documents of 192 and 512 tokens, title lines, all scored, a paragraph's words from one "
+          "of its title's two topics, 3-6 words a sentence, 1-5 sentences a paragraph (%ld bad)",
+          bad);
+    check(paragraphs > 1000 && second_topic > paragraphs / 4 && second_topic < paragraphs / 2 &&
+              sentences > 2 * paragraphs,
+          "topics: %ld paragraphs (%ld of a title's second topic), %ld sentences", paragraphs, second_topic, sentences);
+    cope_tokenizer_free(g.tok);
+}
+
 /* The split list: names in order, NULL past either end, and the one message for a split that is
  * not there (the CLI, the wasm API and the page all show this one). */
 static void test_task_splits(void) {
@@ -1657,6 +1715,7 @@ static void test_task_splits(void) {
                                           {"flipflop", "train", "ood-sparse", "ood-dense"},
                                           {"selcopy", "train", "ood-dense", "ood-sparse"},
                                           {"text", "train", "long"},
+                                          {"topics", "train", "long"},
                                           {"toy", "train", "ood"}};
     for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
         const cope_task *t = cope_task_find(want[w][0]);
@@ -1835,6 +1894,7 @@ int main(int argc, char **argv) {
     test_flipflop_task();
     test_selcopy_task();
     test_text_task();
+    test_topics_task();
     test_task_splits();
     test_task_seeds();
     test_task_fixed_set();

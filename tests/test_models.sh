@@ -27,7 +27,7 @@ for m in "${models[@]}"; do
     if [[ -z $got ]]; then failed=$((failed + 1)); echo "FAIL $m: eval failed: $line"; continue; fi
     # tokens scored per example: 1 for counting, ~6 reads for flip-flop, 16 for selcopy, 192 for text
     per=1
-    case $task in flipflop) per=6 ;; selcopy) per=16 ;; text) per=192 ;; esac
+    case $task in flipflop) per=6 ;; selcopy) per=16 ;; text | topics) per=192 ;; esac
     ok=$(awk -v g="$got" -v c="$card" -v n="$N" -v per="$per" 'BEGIN {
         p = c / 100; if (p < 0.001) p = 0.001;
         m = 300 * sqrt(p * (1 - p) / (n * per)) + 1.0;

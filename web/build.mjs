@@ -48,7 +48,7 @@ export function readConfig(path) {
 }
 
 // The order of the model picker: CoPE models first, by how well they show counting.
-const TASK_ORDER = ['counting3', 'counting1', 'counting5', 'flipflop', 'selcopy', 'text', 'toy'];
+const TASK_ORDER = ['counting3', 'counting1', 'counting5', 'flipflop', 'selcopy', 'text', 'topics', 'toy'];
 
 function modelIndex(files) {
   const list = [];

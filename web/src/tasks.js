@@ -10,6 +10,7 @@ export const TASK_MARKERS = {
   flipflop: ['w'],
   selcopy: ['|'],
   text: ['\n'],
+  topics: ['\n'],
   toy: ['.'],
 };
 
@@ -25,13 +26,15 @@ export const TASK_BLURBS = {
     'Flip-flop: w/r/i instructions each followed by a bit; after every r the model must repeat the bit of the last w.',
   selcopy: 'Selective copy: after "|" the model copies the non-blank tokens in order, skipping the blanks "_".',
   text: 'Structured text: sections with titles "= = title = =" and paragraphs ending in a newline; the model predicts the next word.',
+  topics:
+    'Topic paragraphs: each paragraph draws its words from one hidden topic, and the pools overlap, so only the words of the current paragraph tell which; a head that counts paragraphs (gates on the newline) can attend to exactly them.',
   toy: 'Toy task.',
 };
 
 /** Language-model tasks score every next token (their measure is the per-token error); the others
  * score only their answers. */
 export function isLanguageTask(task) {
-  return task === 'text' || task === 'toy';
+  return task === 'text' || task === 'topics' || task === 'toy';
 }
 
 /** Marker text as the user types it: pieces separated by spaces, "\n" for the newline. */
