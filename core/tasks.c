@@ -76,8 +76,9 @@ static void toy_generate(example *e, const struct cope_task *t, const split_def 
  * then "print v" for a variable chosen uniformly among the set ones, whose value is the answer
  * (one token). If no variable was set, the whole example is drawn again (as the authors' code
  * does), which favours longer programs. Text: `a = 0 ; pass; a ++; print a` -> answer 1.
- * Ours: max_steps 48 in training ("train"), 49..96 statements out of distribution ("ood"); an
- * example longer than the split's token cap (rare) is also drawn again. */
+ * Ours: 3..128 statements in training ("train"), 129..256 out of distribution ("ood"), the
+ * paper's block of 512 tokens holding either; an example longer than the split's token cap
+ * (rare) is also drawn again. */
 static const char *const counting_vocab[] = {"<unk>", "<pad>", "a",     "b",     "c", "d", "e", "=",
                                              ";",     "++;",   "pass;", "print", "0", "1", "2", "3",
                                              "4",     "5",     "6",     "7",     "8", "9", "10"};
@@ -367,24 +368,24 @@ static const cope_task tasks[] = {
      .description = "counting, 1 variable: print the value of a variable after set/increment/pass statements",
      .tok_type = COPE_TOK_WORDS,
      VOCAB(counting_vocab),
-     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
-               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+     .split = {{.name = "train", .max_len = 256, .min_items = 3, .max_items = 128},
+               {.name = "ood", .max_len = 512, .min_items = 129, .max_items = 256}}},
     {.name = "counting3",
      .n_vars = 3,
      .generate = counting_generate,
      .description = "counting, 3 variables",
      .tok_type = COPE_TOK_WORDS,
      VOCAB(counting_vocab),
-     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
-               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+     .split = {{.name = "train", .max_len = 256, .min_items = 3, .max_items = 128},
+               {.name = "ood", .max_len = 512, .min_items = 129, .max_items = 256}}},
     {.name = "counting5",
      .n_vars = 5,
      .generate = counting_generate,
      .description = "counting, 5 variables",
      .tok_type = COPE_TOK_WORDS,
      VOCAB(counting_vocab),
-     .split = {{.name = "train", .max_len = 128, .min_items = 3, .max_items = 48},
-               {.name = "ood", .max_len = 256, .min_items = 49, .max_items = 96}}},
+     .split = {{.name = "train", .max_len = 256, .min_items = 3, .max_items = 128},
+               {.name = "ood", .max_len = 512, .min_items = 129, .max_items = 256}}},
     {.name = "flipflop",
      .generate = flipflop_generate,
      .description = "flip-flop: at each read, the bit of the last write (64 instructions)",

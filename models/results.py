@@ -2,15 +2,16 @@
 """results.py — trains the paper's experiments in miniature with build/cope and writes the tables.
 
 Every run is one line of EXPERIMENTS: task, position encoding, seed and the exact `cope train`
-arguments. Its result is stored in models/runs/NAME.json beside that exact configuration; a run
-whose stored configuration matches is not trained again, so the table can be built over several
-sittings. Runs marked `ship` also keep their weights as models/NAME.safetensors.
+arguments. Its result is stored in models/runs/NAME.json beside that exact configuration and a
+fingerprint of the task's data (data_of); a run whose stored configuration and data match is not
+trained again, so the table can be built over several sittings, and a changed generator retrains. Runs marked `ship` also keep their weights as models/NAME.safetensors.
 
   models/results.py --ship-only   (make models)  train the shipped models, write models/README.md
   models/results.py               (make results) every run, then models/RESULTS.md
   models/results.py --report      only rewrite the two markdown files from the stored runs
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -27,8 +28,12 @@ WORK = os.path.join(ROOT, "build", "runs")
 
 # Shared model size: 2 layers, D=64, 4 heads, d_ff=256 (about 100k parameters).
 MODEL = ["--layers", "2", "--dim", "64", "--heads", "4", "--ff", "256"]
+# counting: programs of up to 128 statements (~150 tokens, 256 at most), so relative PE gets R=256;
+# --bucket 16: batches of similar lengths (the same examples, about half the padding)
+COUNTING_SMALL = MODEL + ["--npos", "32", "--rel-max", "256", "--steps", "4000", "--batch", "32", "--lr", "2e-3",
+                          "--bucket", "16"]
 RECIPES = {
-    "counting": MODEL + ["--npos", "32", "--rel-max", "128", "--steps", "2000", "--batch", "32", "--lr", "2e-3"],
+    "counting": COUNTING_SMALL,
     "flipflop": MODEL + ["--npos", "32", "--rel-max", "128", "--steps", "1000", "--batch", "32", "--lr", "2e-3"],
     "selcopy": MODEL + ["--npos", "32", "--rel-max", "145", "--steps", "1500", "--batch", "32", "--lr", "2e-3"],
     "text": MODEL + ["--npos", "16", "--rel-max", "512", "--sep-keys", "--ctx", "512", "--steps", "1200",
@@ -39,24 +44,36 @@ RECIPES["topics"] = [a if a != "1200" else "4000" for a in RECIPES["text"]]
 
 
 # Recipes tried for counting (issue: counting models that count). Not part of the tables above
-# them; RESULTS.md lists them with what each changed. 4 layers, npos 64, lr 1e-3, many more steps.
-L4 = ["--layers", "4", "--dim", "64", "--heads", "4", "--ff", "256", "--npos", "64", "--rel-max", "128",
-      "--batch", "32", "--lr", "1e-3"]
+# them; RESULTS.md lists them with what each changed. 4 layers, npos 64, lr 1e-3, many more steps
+# (20k steps: about 25 minutes on 2 threads, the budget of a shipped model).
+L4 = ["--layers", "4", "--dim", "64", "--heads", "4", "--ff", "256", "--npos", "64", "--rel-max", "256",
+      "--batch", "32", "--lr", "1e-3", "--bucket", "16"]
 TRIALS = {
-    "L4": (L4 + ["--steps", "20000"], "4 layers, npos 64, 20k steps of fresh examples (10x the table's)"),
-    "L4sep": (L4 + ["--steps", "20000", "--sep-keys"], "the same with separate gate keys"),
-    "L4set": (L4 + ["--steps", "20000", "--train-set", "10000"],
-              "the same on a fixed set of 10k programs (64 epochs), as the paper trains"),
+    "L4": (L4 + ["--steps", "20000"], "4 layers, npos 64, lr 1e-3, 20k steps of fresh examples (5x the table's)"),
 }
+# Runs of the first counting splits (3-48 statements in training, 49-96 OOD), kept for the record
+SUPERSEDED = os.path.join(RUNS, "superseded-counting-48")
 
 
-def exp(task, pe, seed, ship=False, extra=(), trial=None):
+# The paper's Figure 2 in miniature: 1-variable counting trained on fixed sets of 2k..10k programs,
+# the same number of epochs each (the small counting recipe otherwise), CoPE against relative PE.
+FIG2_SIZES, FIG2_EPOCHS = (2000, 3000, 5000, 10000), 40
+
+
+def fig2_recipe(n):
+    r = list(COUNTING_SMALL)
+    r[r.index("--steps") + 1] = str(n * FIG2_EPOCHS // 32)  # batch 32
+    return r + ["--train-set", str(n)]
+
+
+def exp(task, pe, seed, ship=False, trial=None, fig2=None):
     family = "counting" if task.startswith("counting") else task
-    recipe = TRIALS[trial][0] if trial else RECIPES[family]
-    args = ["--task", task, "--pe", pe, "--seed", str(seed)] + recipe + list(extra)
-    name = "%s-%s%s-s%d" % (task, pe.replace("+", "_"), "-" + trial if trial else "", seed)
+    recipe = TRIALS[trial][0] if trial else fig2_recipe(fig2) if fig2 else RECIPES[family]
+    args = ["--task", task, "--pe", pe, "--seed", str(seed)] + recipe
+    tag = "-" + trial if trial else "-set%d" % fig2 if fig2 else ""
+    name = "%s-%s%s-s%d" % (task, pe.replace("+", "_"), tag, seed)
     return {"name": name, "task": task, "family": family, "pe": pe, "seed": seed, "args": args, "ship": ship,
-            "trial": trial}
+            "trial": trial, "fig2": fig2}
 
 
 EXPERIMENTS = []
@@ -73,6 +90,9 @@ for task in ("text", "topics"):
         EXPERIMENTS.append(exp(task, pe, 1, ship=True))
 for trial in TRIALS:
     EXPERIMENTS.append(exp("counting3", "cope", 1, trial=trial))
+for n in FIG2_SIZES:
+    for pe in ("rel", "cope"):
+        EXPERIMENTS.append(exp("counting1", pe, 1, fig2=n))
 
 PAPER = {
     "counting": ("Counting, error % (in-distribution)", ["1 var", "3 vars", "5 vars"],
@@ -94,6 +114,24 @@ def key_of(e):
     return json.dumps(e["args"])
 
 
+SPLITS = {"counting": ["train", "ood"], "flipflop": ["train", "ood-sparse", "ood-dense"],
+          "selcopy": ["train", "ood-dense", "ood-sparse"], "text": ["train", "long"], "topics": ["train", "long"]}
+_fingerprints = {}
+
+
+def data_of(task):
+    """A fingerprint of the task's data: the first examples of every split (`cope sample`). A run
+    stored under another fingerprint was trained and scored on data the generator no longer makes."""
+    if task not in _fingerprints:
+        family = "counting" if task.startswith("counting") else task
+        h = hashlib.sha1()
+        for split in SPLITS[family]:
+            h.update(subprocess.run([COPE, "sample", "--task", task, "--split", split, "--n", "8", "--seed", "1"],
+                                    check=True, capture_output=True).stdout)
+        _fingerprints[task] = h.hexdigest()[:16]
+    return _fingerprints[task]
+
+
 def info(model_path):
     """`cope info --json`: the file's cope_config (with provenance), n_params and the tensors."""
     out = subprocess.run([COPE, "info", model_path, "--json"], check=True, capture_output=True, text=True).stdout
@@ -110,8 +148,10 @@ def train(e):
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
     subprocess.run(cmd, check=True, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
     wall = time.time() - t0
+    if has_heads_measure(e):
+        write_heads(out)
     prov = info(out)["provenance"]
-    result = {"name": e["name"], "key": key_of(e), "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"],
+    result = {"name": e["name"], "key": key_of(e), "data": data_of(e["task"]), "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"], "fig2": e["fig2"],
               "command": "cope train " + " ".join(e["args"]), "wall_seconds": round(wall, 1),
               "provenance": prov}
     if e["task"] in FIG4_TASKS:
@@ -128,6 +168,17 @@ def train(e):
     return result
 
 
+def has_heads_measure(e):
+    """`cope heads` has a measure for CoPE counting models and for every model of the paragraph tasks"""
+    return (e["family"] == "counting" and e["pe"].startswith("cope")) or e["task"] in FIG4_TASKS
+
+
+def write_heads(path):
+    """the heads worth looking at, stored in the model's provenance for the page to open on"""
+    subprocess.run([COPE, "heads", path, "--write", "--threads", "2"], check=True, capture_output=True,
+                   env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+
+
 def store(result):
     with open(os.path.join(RUNS, result["name"] + ".json"), "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
@@ -138,7 +189,7 @@ def load(e):
     try:
         with open(run_path(e)) as f:
             r = json.load(f)
-        return r if r.get("key") == key_of(e) else None
+        return r if r.get("key") == key_of(e) and r.get("data") == data_of(e["task"]) else None
     except FileNotFoundError:
         return None
 
@@ -205,7 +256,7 @@ def error_analysis(name, path):
                   ("tokens from the last set to the question", "distance",
                    [("%d–%d" % (lo, hi), lo, hi) for lo, hi in ((1, 15), (16, 31), (32, 63), (64, 127), (128, 255), (256, 511))]),
                   ("statements", "statements",
-                   [("%d–%d" % (lo, hi), lo, hi) for lo, hi in ((3, 24), (25, 48), (49, 72), (73, 96), (97, 128), (129, 256))])]
+                   [("%d–%d" % (lo, hi), lo, hi) for lo, hi in ((3, 32), (33, 64), (65, 96), (97, 128), (129, 192), (193, 256))])]
         for title, key, buckets in groups:
             L += ["| %s | n | error %% |" % title, "|---|---|---|"] + error_table(rows, key, buckets) + [""]
     return L
@@ -213,7 +264,8 @@ def error_analysis(name, path):
 
 def write_results(results):
     trials = [r for r in results if r.get("trial")]
-    results = [r for r in results if not r.get("trial")]
+    fig2 = [r for r in results if r.get("fig2")]
+    results = [r for r in results if not r.get("trial") and not r.get("fig2")]
     by = lambda **kw: [r for r in results if all(r[k] == v for k, v in kw.items())]
     total = sum(r["wall_seconds"] for r in results)
     L = ["# The paper's tables in miniature", "",
@@ -223,12 +275,13 @@ def write_results(results):
          "4 heads, ~100k parameters, trained for a few minutes on 2 CPU cores; see RECIPES in results.py), so",
          "compare the ordering of the encodings more than the absolute numbers.", "",
          "Runs stored: %d of %d planned; total training time %.1f minutes (wall, 2 threads)." %
-         (len(results), len([e for e in EXPERIMENTS if not e["trial"]]), total / 60), ""]
+         (len(results), len([e for e in EXPERIMENTS if not e["trial"] and not e["fig2"]]), total / 60), ""]
     # counting
     title, cols, paper = PAPER["counting"]
     L += ["## Counting", "",
-          "Our generator follows the authors' (facebookresearch/RAM, projects/cope) with at most 48 statements in training and",
-          "49–96 statements out of distribution (OOD). Scored on the single answer token.", "",
+          "Our generator follows the authors' (facebookresearch/RAM, projects/cope) with 3–128 statements in training and",
+          "129–256 statements out of distribution (OOD), the paper's 512-token block holding either. Scored on the",
+          "single answer token.", "",
           "| PE | " + " | ".join("%s ours" % c for c in cols) + " | " + " | ".join("%s OOD ours" % c for c in cols) +
           " | " + " | ".join("%s paper" % c for c in cols) + " |",
           "|---" * (1 + 3 * len(cols)) + "|"]
@@ -342,6 +395,21 @@ def write_results(results):
               "variable's last set, by the distance from that set to the question, and by program length.", ""]
         for r in sorted(analysed, key=lambda r: r["name"]):
             L += r["analysis"]
+    L += ["## Figure 2 in miniature: training-set size", "",
+          "1-variable counting trained on a fixed set of N programs for %d epochs (steps = N x %d / 32), 2 layers"
+          % (FIG2_EPOCHS, FIG2_EPOCHS),
+          "otherwise as `COUNTING_SMALL` in results.py; error % on 2,000 fresh programs per split. The paper (Figure 2): with 2k programs",
+          "relative PE errs ~17.5 % and CoPE ~1.4 %.", "",
+          "| PE | " + " | ".join("%dk in-dist" % (n // 1000) for n in FIG2_SIZES) + " | " +
+          " | ".join("%dk OOD" % (n // 1000) for n in FIG2_SIZES) + " |", "|---" * (1 + 2 * len(FIG2_SIZES)) + "|"]
+    for pe in ("rel", "cope"):
+        cells = []
+        for split in ("train", "ood"):
+            for n in FIG2_SIZES:
+                rs = [r for r in fig2 if r["pe"] == pe and r["fig2"] == n]
+                cells.append("%.1f" % errors(rs[0], split)[0] if rs else "–")
+        L.append("| %s | %s |" % (PE_NAMES[pe], " | ".join(cells)))
+    L.append("")
     L += ["## Counting: recipes tried", "",
           "Runs that change one thing at a time from the table's recipe, looking for counting models that count",
           "(same splits and evaluation; error % on 2,000 fresh examples).", "",
@@ -352,8 +420,28 @@ def write_results(results):
     if not trials:
         L.append("| (none stored yet) | | | | |")
     L.append("")
+    old = []
+    for f in sorted(os.listdir(SUPERSEDED)) if os.path.isdir(SUPERSEDED) else []:
+        with open(os.path.join(SUPERSEDED, f)) as fh:
+            old.append(json.load(fh))
+    if old:
+        L += ["## Counting on the first splits (superseded)", "",
+              "Stored runs of the first counting splits, 3–48 statements in training and 49–96 OOD (programs of at",
+              "most 128 / 256 tokens), kept in models/runs/%s for the record: the table's recipe then" %
+              os.path.basename(SUPERSEDED),
+              "(2 layers, 2000 steps; mean over seeds) and the recipes tried. Not comparable with the tables above.", "",
+              "| runs | command (first seed) | seeds | in-dist | OOD | wall s (each) |", "|---|---|---|---|---|---|"]
+        groups = {}
+        for r in old:
+            groups.setdefault(r["name"].rsplit("-s", 1)[0], []).append(r)
+        for g, rs in sorted(groups.items()):
+            rs.sort(key=lambda r: r["seed"])
+            L.append("| %s | `%s` | %d | %.1f | %.1f | %.0f |" % (
+                g, rs[0]["command"], len(rs), statistics.mean(errors(r, "train")[0] for r in rs),
+                statistics.mean(errors(r, "ood")[0] for r in rs), statistics.mean(r["wall_seconds"] for r in rs)))
+        L.append("")
     L += ["## Runs", "", "| run | command | wall s |", "|---|---|---|"]
-    for r in sorted(results + trials, key=lambda r: r["name"]):
+    for r in sorted(results + trials + fig2, key=lambda r: r["name"]):
         L.append("| %s | `%s` | %.0f |" % (r["name"], r["command"], r["wall_seconds"]))
     with open(os.path.join(ROOT, "models", "RESULTS.md"), "w") as f:
         f.write("\n".join(L) + "\n")
@@ -380,11 +468,16 @@ def write_cards(results):
                   cfg.get("n_layer"), cfg.get("d_model"), cfg.get("n_head"), cfg.get("d_ff"), cfg.get("n_ctx"),
                   (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("cope_gate_keys")) if "cope" in e["pe"] else ""),
                   cfg.get("n_params"), size / 1024),
-              "- training: `%s`; %d steps of batch %d (fresh examples every step), AdamW lr %g, seed %d" % (
-                  r["command"], p["steps"], p["batch"], p["lr"], p["seed"]),
+              "- training: `%s`; %d steps of batch %d (%s), AdamW lr %g, seed %d" % (
+                  r["command"], p["steps"], p["batch"],
+                  "a fixed set of %d examples" % p["train_set"] if p.get("train_set") else "fresh examples every step",
+                  p["lr"], p["seed"]),
               "- wall time: %.0f s on 2 threads" % r["wall_seconds"],
               "- eval (2,000 fresh examples per split, token error / sequence error %%): %s" % "; ".join(
-                  "%s %.2f / %.2f" % (s, v["token_error"], v["seq_error"]) for s, v in p["eval"].items()), ""]
+                  "%s %.2f / %.2f" % (s, v["token_error"], v["seq_error"]) for s, v in p["eval"].items())]
+        for h in cfg.get("provenance", {}).get("heads", []):
+            L.append("- head worth looking at (the page opens on it): layer %d head %d — %s" % (h["layer"], h["head"], h["why"]))
+        L.append("")
     with open(os.path.join(ROOT, "models", "README.md"), "w") as f:
         f.write("\n".join(L) + "\n")
 

@@ -151,6 +151,28 @@ expect 0 "" -- "$COPE" train --task counting1 --steps 6 --batch 4 --dim 16 --hea
 a=$("$COPE" trace "$TMP/set1.safetensors" --ids 2,7,12,8,11,2 --json); b=$("$COPE" trace "$TMP/set2.safetensors" --ids 2,7,12,8,11,2 --json)
 if [[ -n "$a" && "$a" == "$b" ]]; then ok; else bad "--train-set: the same seed gave another model"; fi
 expect 2 "--train-set must be an integer" -- "$COPE" train --train-set -1 --out "$TMP/x.safetensors"
+# --bucket K: batches of similar lengths from pools of K batches. K = 1 is the plain trainer; the
+# same examples (steps a multiple of K) cost fewer padded tokens; recorded in the provenance
+tiny=(train --task counting1 --steps 8 --batch 4 --dim 16 --heads 2 --layers 1 --eval-n 0)
+expect 0 "" -- "$COPE" "${tiny[@]}" --bucket 1 --out "$TMP/b1.safetensors"
+expect 0 "" -- "$COPE" "${tiny[@]}" --out "$TMP/b0.safetensors"
+expect 0 "" -- "$COPE" "${tiny[@]}" --bucket 4 --out "$TMP/b4.safetensors"
+a=$("$COPE" trace "$TMP/b1.safetensors" --ids 2,7,12,8,11,2 --json); b=$("$COPE" trace "$TMP/b0.safetensors" --ids 2,7,12,8,11,2 --json)
+if [[ -n "$a" && "$a" == "$b" ]]; then ok; else bad "--bucket 1 trained another model than the plain trainer"; fi
+tokens() { "$COPE" info "$1" --json | grep -o '"tokens": [0-9]*' | grep -o '[0-9]*$'; }
+t0=$(tokens "$TMP/b0.safetensors"); t4=$(tokens "$TMP/b4.safetensors")
+if [[ -n "$t0" && -n "$t4" && $t4 -lt $t0 ]]; then ok; else bad "--bucket 4 processed $t4 padded tokens, the plain trainer $t0"; fi
+expect 0 '"bucket": 4' -- "$COPE" info "$TMP/b4.safetensors"
+expect 2 "--bucket must be" -- "$COPE" train --bucket 0 --out "$TMP/x.safetensors"
+# heads: the head worth looking at, stored in the provenance with --write (replacing an earlier one)
+cp models/topics-cope-s1.safetensors "$TMP/h.safetensors"
+expect 0 '"measure": "paragraph"' -- "$COPE" heads "$TMP/h.safetensors" --n 10 --write
+expect 0 "" -- "$COPE" heads "$TMP/h.safetensors" --n 10 --write
+n=$("$COPE" info "$TMP/h.safetensors" --json | grep -o '"heads"' | wc -l)
+if [[ $n -eq 1 ]]; then ok; else bad "heads --write twice: $n \"heads\" keys in the provenance"; fi
+expect 0 '"measure": "counting"' -- "$COPE" heads models/counting3-cope-s1.safetensors --n 20
+expect 1 "reads CoPE positions; rel has none" -- "$COPE" heads models/counting3-rel-s1.safetensors
+expect 1 "task flipflop has no measure" -- "$COPE" heads models/flipflop-cope-s1.safetensors
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
 
@@ -175,6 +197,7 @@ if command -v "${CC:-cc}" >/dev/null && ! ldd "$COPE" 2>/dev/null | grep -q liba
     sweep eval "$COPE" eval "$TMP/toy.safetensors" --n 40
     sweep grad "$COPE" grad $G/cope_rel.model.safetensors --ids 1,2,3 --targets 2,3,4 --out "$TMP/g3.safetensors"
     sweep locality "$COPE" locality models/text-cope-s1.safetensors --n 1
+    sweep heads "$COPE" heads models/counting3-cope-s1.safetensors --n 10
     sweep bench "$COPE" bench --steps 1 --warmup 0 --layers 1 --seq 8 --batch 2
     sweep train "$COPE" train --task toy --steps 2 --batch 4 --dim 8 --heads 2 --layers 1 --eval-n 8 --checkpoint-every 1 --out "$TMP/t.safetensors"
     sweep trace "$COPE" trace $G/cope.model.safetensors --ids 1,2 --out "$TMP/tr.safetensors"

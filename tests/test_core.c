@@ -1450,7 +1450,7 @@ static void test_counting_task(int nvars) {
     if (!gen_open(&g, name)) return;
     for (int sp = 0; sp < 2; sp++) {
         const char *split = sp ? "ood" : "train";
-        int lo = sp ? 49 : 3, hi = sp ? 96 : 48, N = 3000;
+        int lo = sp ? 129 : 3, hi = sp ? 256 : 128, N = 3000;
         cope_rng rng;
         cope_rng_seed(&rng, 11 + sp);
         long n_set = 0, n_inc = 0, n_pass = 0, wrong = 0, bad_form = 0, over10 = 0, steps_sum = 0, too_long = 0;
@@ -1796,7 +1796,7 @@ static void test_task_seeds(void) {
 static void test_task_fixed_set(void) {
     gen g;
     if (!gen_open(&g, "counting3")) return;
-    enum { B = 4, TM = 128 };
+    enum { B = 4, TM = 256 };
     static int ids[2][B * TM], tg[2][B * TM];
     static float mask[2][B * TM];
     int T[2];

@@ -105,6 +105,8 @@ function showInfo() {
   ui.info.textContent = '';
   ui.info.append(el('span', {}, app.model.summary()));
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
+  for (const h of app.model.heads)
+    ui.info.append(el('span', { class: 'blurb' }, ` Worth looking at: layer ${h.layer} head ${h.head} — ${h.why}.`));
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
   setOptions(
     ui.split,
@@ -120,6 +122,12 @@ function showInfo() {
 
 // ---------------------------------------------------------------------------------------------
 // Input, prediction and tracing
+
+/** The head the page opens a model on: the first of its provenance's heads worth looking at. */
+function firstHead() {
+  const h = app.model.heads[0];
+  return h ? { layer: h.layer, head: h.head } : { layer: 0, head: 0 };
+}
 
 /** Puts a generated input of the model's task in the text box and shows it with state. */
 async function newExample(state = { query: null }) {
@@ -254,7 +262,7 @@ ui.modelSel.addEventListener('change', async () => {
   if (!e) return;
   try {
     await loadModel(new URL(e.file, location.href).href, e.name, e.name, e);
-    await newExample();
+    await newExample({ query: null, ...firstHead() });
     loadBaseline().then((b) => b && update({ ...panel.state }));
   } catch (err) {
     showError(`Could not load ${e.name}`, err);
@@ -338,7 +346,13 @@ async function start() {
     return;
   }
   if (st.view === 'compare') await loadBaseline();
-  const pstate = { view: st.view, layer: st.layer, head: st.head, query: st.query ?? null };
+  const first = firstHead();
+  const pstate = {
+    view: st.view,
+    layer: st.layer ?? first.layer,
+    head: st.head ?? first.head,
+    query: st.query ?? null,
+  };
   if (st.text !== undefined) {
     ui.text.value = st.text;
     await update(pstate);

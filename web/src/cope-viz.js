@@ -172,6 +172,9 @@ class CopeViz extends HTMLElement {
       if (!run) throw new Error('the text has no tokens');
       const st = this.attrState();
       if (st.query === undefined) st.query = defaultQuery(this.model.task, run.pieces);
+      const first = this.model.heads[0]; /* without layer/head attributes: the head worth looking at */
+      if (st.layer === undefined && st.head === undefined && first)
+        Object.assign(st, { layer: first.layer, head: first.head });
       this.status.hidden = true;
       this.err.hidden = true;
       const last = run.T - 1;

@@ -27,6 +27,18 @@ export class Model {
     this.task = info.config.provenance?.task;
   }
 
+  /** The heads worth looking at, from the provenance ("heads", written by `cope heads`): those with
+   * a layer and head inside the model, each {layer, head, why} (why: plain text, shown as text). */
+  get heads() {
+    const list = this.config.provenance?.heads;
+    if (!Array.isArray(list)) return [];
+    const { n_layer: L, n_head: H } = this.config;
+    return list
+      .filter((h) => h && Number.isInteger(h.layer) && Number.isInteger(h.head))
+      .filter((h) => h.layer >= 0 && h.layer < L && h.head >= 0 && h.head < H)
+      .map((h) => ({ layer: h.layer, head: h.head, why: typeof h.why === 'string' ? h.why : '' }));
+  }
+
   get hasCope() {
     return this.config.pe.startsWith('cope');
   }

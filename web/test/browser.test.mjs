@@ -209,6 +209,26 @@ try {
   console.log(`      (page ready in ${ms} ms)`);
   await shot(page, 'page-query');
 
+  // 1b. A model whose provenance names heads worth looking at opens on the first of them, and says why.
+  for (const e of index.filter((x) => x.task === 'topics' || x.task === 'text').slice(0, 2)) {
+    const p = await open(`?model=${e.name}`);
+    await rendered(p);
+    const got = await p.evaluate(() => ({
+      state: window.copeViz.panel.snapshot().state,
+      heads: window.copeViz.app.model.config.provenance?.heads ?? [],
+      info: document.getElementById('model-info')?.textContent ?? '',
+    }));
+    const h = got.heads[0];
+    check(
+      h &&
+        got.state.layer === h.layer &&
+        got.state.head === h.head &&
+        got.info.includes(`layer ${h.layer} head ${h.head}`),
+      `${e.name} opens on its provenance's head worth looking at (layer ${got.state.layer} head ${got.state.head}; provenance ${JSON.stringify(h && [h.layer, h.head])})`,
+    );
+    await p.close();
+  }
+
   // 2. → moves the query; the numbers shown equal the wasm trace of that row.
   const q0 = st.state.query;
   await page.focus('body');
