@@ -13,12 +13,16 @@ trained again, so the table can be built over several sittings, and a changed ge
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot  # noqa: E402 (models/plot.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT = os.path.join(ROOT, "build", "cope")
@@ -402,14 +406,27 @@ def write_results(results):
           "relative PE errs ~17.5 % and CoPE ~1.4 %.", "",
           "| PE | " + " | ".join("%dk in-dist" % (n // 1000) for n in FIG2_SIZES) + " | " +
           " | ".join("%dk OOD" % (n // 1000) for n in FIG2_SIZES) + " |", "|---" * (1 + 2 * len(FIG2_SIZES)) + "|"]
+    curves = {}
     for pe in ("rel", "cope"):
         cells = []
         for split in ("train", "ood"):
             for n in FIG2_SIZES:
                 rs = [r for r in fig2 if r["pe"] == pe and r["fig2"] == n]
+                curves.setdefault(split, []).append(errors(rs[0], split)[0] if rs else None)
                 cells.append("%.1f" % errors(rs[0], split)[0] if rs else "–")
         L.append("| %s | %s |" % (PE_NAMES[pe], " | ".join(cells)))
     L.append("")
+    if fig2:
+        k = len(FIG2_SIZES)
+        for split, png in (("train", "figure2.png"), ("ood", "figure2-ood.png")):
+            top = max([v for v in curves[split] if v is not None] + [1.0])
+            ymax = 5 * math.ceil(top / 5) if top > 5 else math.ceil(top)
+            step = ymax / 5
+            plot.line_chart(os.path.join(ROOT, "models", png), ["%dk" % (n // 1000) for n in FIG2_SIZES],
+                            [curves[split][:k], curves[split][k:]], ymax, [step * i for i in range(6)])
+            L += ["![Figure 2 in miniature, %s: error %% against training programs; %s relative PE, %s CoPE](%s)" % (
+                "in distribution" if split == "train" else "OOD", plot.COLOURS[0][0], plot.COLOURS[1][0], png), ""]
+        L += ["(made by models/plot.py: blue relative PE, orange CoPE; x: training programs; y: error %.)", ""]
     L += ["## Counting: recipes tried", "",
           "Runs that change one thing at a time from the table's recipe, looking for counting models that count",
           "(same splits and evaluation; error % on 2,000 fresh examples).", "",
