@@ -846,6 +846,7 @@ static int cmd_sample(args *a) {
  * at "\n"; a section starts at a title line "= = ... = =". */
 typedef struct {
     double par, par_uniform, sec, sec_uniform; /* means over the queries */
+    double dist, par_len;                      /* mean distance i - j attended; mean paragraph so far (i - start + 1) */
 } locality;
 
 /* Per head [L*H], on n documents of the split; NULL (and *why set) if the vocabulary has no
@@ -863,7 +864,8 @@ static locality *measure_locality(cope_model *m, const cope_task *task, const ch
         return NULL;
     }
     int L = c->n_layer, H = c->n_head;
-    double *acc = xcalloc((size_t)L * H * 4, sizeof(double)); /* par share, par uniform, sec share, sec uniform */
+    /* par share, par uniform, sec share, sec uniform, distance, paragraph so far */
+    double *acc = xcalloc((size_t)L * H * 6, sizeof(double));
     long nq_par = 0, nq_sec = 0;
     int *seq = xmalloc((size_t)max_len * sizeof(int)), *ps = xmalloc((size_t)max_len * sizeof(int)),
         *ss = xmalloc((size_t)max_len * sizeof(int));
@@ -890,16 +892,19 @@ static locality *measure_locality(cope_model *m, const cope_task *task, const ch
             for (int l = 0; l < L; l++)
                 for (int h = 0; h < H; h++) {
                     const float *row = cope_trace_get(tr, COPE_TRACE_POS_ATTN, l) + ((size_t)h * T + i) * T;
-                    double tot = 0.0, in_p = 0.0, in_s = 0.0;
+                    double tot = 0.0, in_p = 0.0, in_s = 0.0, dist = 0.0;
                     for (int j = 0; j <= i; j++) {
                         tot += row[j];
+                        dist += row[j] * (double)(i - j);
                         if (j >= ps[i]) in_p += row[j];
                         if (j >= ss[i]) in_s += row[j];
                     }
-                    double *A = acc + ((size_t)l * H + h) * 4;
+                    double *A = acc + ((size_t)l * H + h) * 6;
                     if (use_p) {
                         A[0] += in_p / tot;
                         A[1] += (double)(i - ps[i] + 1) / (i + 1);
+                        A[4] += dist / tot;
+                        A[5] += i - ps[i] + 1;
                     }
                     if (use_s) {
                         A[2] += in_s / tot;
@@ -911,9 +916,9 @@ static locality *measure_locality(cope_model *m, const cope_task *task, const ch
     }
     locality *out = xmalloc((size_t)L * H * sizeof *out);
     for (int k = 0; k < L * H; k++) {
-        const double *A = acc + (size_t)k * 4;
-        out[k] = (locality){nq_par ? A[0] / nq_par : 0, nq_par ? A[1] / nq_par : 0, nq_sec ? A[2] / nq_sec : 0,
-                            nq_sec ? A[3] / nq_sec : 0};
+        const double *A = acc + (size_t)k * 6;
+        double np = nq_par ? (double)nq_par : 1.0, ns = nq_sec ? (double)nq_sec : 1.0;
+        out[k] = (locality){A[0] / np, A[1] / np, A[2] / ns, A[3] / ns, A[4] / np, A[5] / np};
     }
     free(acc);
     free(seq);
@@ -940,17 +945,19 @@ static int cmd_locality(args *a) {
     if (json)
         printf("{\"task\": \"%s\", \"split\": \"%s\", \"n\": %d, \"heads\": [", cope_task_name(task), split, n);
     else
-        printf("layer head  paragraph share (uniform)  section share (uniform)   [%s/%s, %d documents]\n",
+        printf("layer head  paragraph share (uniform)  section share (uniform)  mean distance (paragraph so far)   "
+               "[%s/%s, %d documents]\n",
                cope_task_name(task), split, n);
     for (int l = 0; l < c->n_layer; l++)
         for (int h = 0; h < c->n_head; h++) {
             const locality *x = loc + l * c->n_head + h;
             if (json)
                 printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, \"section\": "
-                       "%.4f, \"section_uniform\": %.4f}",
-                       l + h ? ", " : "", l, h, x->par, x->par_uniform, x->sec, x->sec_uniform);
+                       "%.4f, \"section_uniform\": %.4f, \"distance\": %.2f, \"paragraph_so_far\": %.2f}",
+                       l + h ? ", " : "", l, h, x->par, x->par_uniform, x->sec, x->sec_uniform, x->dist, x->par_len);
             else
-                printf("%5d %4d  %15.3f (%.3f)  %13.3f (%.3f)\n", l, h, x->par, x->par_uniform, x->sec, x->sec_uniform);
+                printf("%5d %4d  %15.3f (%.3f)  %13.3f (%.3f)  %13.1f (%.1f)\n", l, h, x->par, x->par_uniform, x->sec,
+                       x->sec_uniform, x->dist, x->par_len);
         }
     if (json) printf("]}\n");
     free(loc);

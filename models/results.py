@@ -9,6 +9,7 @@ trained again, so the table can be built over several sittings, and a changed ge
   models/results.py --ship-only   (make models)  train the shipped models, write models/README.md
   models/results.py               (make results) every run, then models/RESULTS.md
   models/results.py --report      only rewrite the two markdown files from the stored runs
+  models/results.py --measure S   measure the stored runs named *S* again from their models
 """
 import argparse
 import hashlib
@@ -158,18 +159,24 @@ def train(e):
     result = {"name": e["name"], "key": key_of(e), "data": data_of(e["task"]), "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"], "fig2": e["fig2"],
               "command": "cope train " + " ".join(e["args"]), "wall_seconds": round(wall, 1),
               "provenance": prov}
-    if e["task"] in FIG4_TASKS:
-        for split in ("train", "long"):
-            loc = subprocess.run([COPE, "locality", out, "--split", split, "--n", "8", "--json", "--threads", "2"],
-                                 check=True, capture_output=True, text=True,
-                                 env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
-            result["locality_" + split] = json.loads(loc)
-    if e["family"] == "counting":
-        result["analysis"] = error_analysis(e["name"], out)
+    measure(e, result, out)
     store(result)
     if e["ship"]:
         shutil.copyfile(out, os.path.join(ROOT, "models", e["name"] + ".safetensors"))
     return result
+
+
+def measure(e, result, path):
+    """the measures of a trained model, into its stored result: Figure 4's locality per head, the
+    counting error analysis"""
+    if e["task"] in FIG4_TASKS:
+        for split in ("train", "long"):
+            loc = subprocess.run([COPE, "locality", path, "--split", split, "--n", "8", "--json", "--threads", "2"],
+                                 check=True, capture_output=True, text=True,
+                                 env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
+            result["locality_" + split] = json.loads(loc)
+    if e["family"] == "counting":
+        result["analysis"] = error_analysis(e["name"], path)
 
 
 def has_heads_measure(e):
@@ -356,10 +363,13 @@ def write_results(results):
                 heads = sorted(loc["heads"], key=lambda h: -h["paragraph"])
                 L += ["**%s, %s split (%d documents of %s tokens)**" % (PE_NAMES[r["pe"]], split, loc["n"],
                                                                         "192" if split == "train" else "512"), "",
-                      "| layer | head | paragraph share | uniform | section share | uniform |", "|---|---|---|---|---|---|"]
+                      "| layer | head | paragraph share | uniform | section share | uniform | mean distance attended | paragraph so far |",
+                      "|---|---|---|---|---|---|---|---|"]
                 for h in heads:
-                    L.append("| %d | %d | %.3f | %.3f | %.3f | %.3f |" % (h["layer"], h["head"], h["paragraph"],
-                                                                         h["paragraph_uniform"], h["section"], h["section_uniform"]))
+                    L.append("| %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s |" % (
+                        h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"], h["section"], h["section_uniform"],
+                        "%.1f" % h["distance"] if "distance" in h else "–",
+                        "%.1f" % h["paragraph_so_far"] if "paragraph_so_far" in h else "–"))
                 L.append("")
             ev = r["provenance"]["eval"]
             loss = lambda s: " (loss %.3f nats a token)" % ev[s]["loss"] if "loss" in ev[s] else ""
@@ -504,25 +514,27 @@ def main():
     ap.add_argument("--ship-only", action="store_true")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--only", help="substring of run names to train")
-    ap.add_argument("--analyze", help="substring of stored counting runs whose model is in models/ or build/runs/: "
-                    "add the error analysis to the stored run")
+    ap.add_argument("--measure", help="substring of stored runs whose model is in models/ or build/runs/: measure "
+                    "them again (locality, error analysis, the heads worth looking at) without training")
     args = ap.parse_args()
     if not os.path.exists(BUILT):
         sys.exit("results.py: build/cope is missing; run make first")
     os.makedirs(WORK, exist_ok=True)
     shutil.copy2(BUILT, COPE + ".new")  # then rename: a run still using the old copy is unaffected
     os.replace(COPE + ".new", COPE)
-    for e in EXPERIMENTS if args.analyze else []:
+    for e in EXPERIMENTS if args.measure else []:
         r = load(e)
-        if r and e["family"] == "counting" and args.analyze in e["name"]:
+        if r and args.measure in e["name"]:
             for path in (os.path.join(ROOT, "models", e["name"] + ".safetensors"), os.path.join(WORK, e["name"] + ".safetensors")):
                 if os.path.exists(path):
-                    r["analysis"] = error_analysis(e["name"], path)
+                    if has_heads_measure(e):
+                        write_heads(path)
+                    measure(e, r, path)
                     store(r)
                     break
     # seed 1 of every experiment first, then seed 2, ...: a partial table covers every task
     for e in sorted(EXPERIMENTS, key=lambda e: e["seed"]):
-        if args.report or (args.ship_only and not e["ship"]) or (args.only and args.only not in e["name"]):
+        if args.report or args.measure or (args.ship_only and not e["ship"]) or (args.only and args.only not in e["name"]):
             continue
         r = load(e)
         shipped = os.path.join(ROOT, "models", e["name"] + ".safetensors")
