@@ -48,7 +48,7 @@ debug:
 
 # Each suite is a command that ends with "N passed, N failed"; other makefiles add theirs.
 TEST_SUITES := "./$(BUILD)/test_core" "./$(BUILD)/test_simd128" "tests/test_cli.sh $(BUILD)/cope" \
-               "tests/test_models.sh $(BUILD)/cope"
+               "tests/test_models.sh $(BUILD)/cope" "/usr/bin/python3 tests/test_examples.py $(BUILD)/cope"
 TEST_DEPS   := all $(BUILD)/test_core $(BUILD)/test_simd128
 
 -include wasm/wasm.mk

@@ -148,7 +148,14 @@ export function compareTraces(got, ref, tol) {
     maxAbs = 0;
   for (const k of Object.keys(ref)) {
     if (!(k in got)) return { worst: Infinity, maxAbs: Infinity, where: `missing ${k}` };
-    const { atol, rtol } = typeof tol === 'function' ? tol(k, ref[k]) : tol;
+    // the logits a probability array exponentiates: content and CoPE logits for attn, CoPE for pos_attn
+    const base = k.replace(/(pos_attn|attn)$/, '');
+    const feeding = k.endsWith('pos_attn')
+      ? [ref[`${base}cope_logits`]]
+      : k.endsWith('attn')
+        ? [ref[`${base}content_logits`], ref[`${base}cope_logits`]]
+        : [];
+    const { atol, rtol } = typeof tol === 'function' ? tol(k, ref[k], feeding.filter(Boolean)) : tol;
     const c = compare(got[k], ref[k], atol, rtol);
     maxAbs = Math.max(maxAbs, c.maxAbs);
     if (c.worst >= worst.worst) worst = { worst: c.worst, where: `${k} ${c.where}` };

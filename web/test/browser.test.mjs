@@ -502,7 +502,12 @@ try {
     snap: document.getElementById('w1').snapshot(),
     text: document.getElementById('w1').getAttribute('text'),
     w2: document.getElementById('w2').shadowRoot.querySelector('.still') !== null,
+    head: document.getElementById('w1').model?.config?.provenance?.heads?.[0] ?? null,
   }));
+  check(
+    w.head && w.snap.state.layer === w.head.layer && w.snap.state.head === w.head.head,
+    `the widget without layer/head attributes opens on the model's head worth looking at (layer ${w.snap.state.layer} head ${w.snap.state.head})`,
+  );
   const wModel = new URL('models/counting3-cope-s1.safetensors', base).href;
   const nctx = index.find((e) => e.name === 'counting3-cope-s1')?.n_ctx || 255;
   compareShown(
