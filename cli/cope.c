@@ -557,7 +557,7 @@ static int cmd_train(args *a) {
     if (bucket > 1) fprintf(stderr, ", batches of similar lengths from pools of %d", bucket * B);
     fprintf(stderr, "\n");
     int tty = isatty(2);
-    double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0;
+    double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0, real_tokens = 0.0;
     long last_ckpt = 0;
     float loss = 0.0f, gnorm = 0.0f;
     for (long step = 1; step <= steps; step++) {
@@ -570,6 +570,7 @@ static int cmd_train(args *a) {
         batcher_next(&bt, ids, tg, mask, &Tb);
         if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
         tokens += (double)B * Tb;
+        for (size_t k = 0; k < (size_t)B * Tb; k++) real_tokens += tg[k] != bt.pad || mask[k] != 0.0f;
         if (!isfinite(loss)) {
             if (last_ckpt)
                 die(1, "loss is %g at step %ld; stopping; %s holds the checkpoint of step %ld", loss, step, out,
@@ -606,9 +607,9 @@ static int cmd_train(args *a) {
     buf_printf(&prov,
                "{\"task\": \"%s\", \"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
                "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
-               "\"final_loss_avg\": %.5f, \"tokens\": %.0f, \"trainer\": \"cope train\"",
+               "\"final_loss_avg\": %.5f, \"tokens\": %.0f, \"real_tokens\": %.0f, \"trainer\": \"cope train\"",
                cope_task_name(task), (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
-               secs, ema, tokens);
+               secs, ema, tokens, real_tokens);
     if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
     if (bucket > 1) buf_printf(&prov, ", \"bucket\": %d", bucket);
     if (n_eval > 0) {
@@ -989,9 +990,9 @@ static double counting_corr(cope_model *m, const cope_task *task, int n, uint64_
         int T;
         if (cope_task_example(task, "train", &rng, tk, seq, NULL, max_len, &T, &err)) die_err("heads", &err);
         /* ... print v ANSWER: the model reads up to v (query i = T - 2) */
-        int i = T - 2, v = seq[i], set = -1, ans = atoi(cope_tokenizer_piece(tk, seq[T - 1]));
         if (T < 4 || seq[T - 3] != print)
             die(1, "heads: a %s example does not end in \"print v N\"", cope_task_name(task));
+        int i = T - 2, v = seq[i], set = -1, ans = atoi(cope_tokenizer_piece(tk, seq[T - 1]));
         for (int k = 0; k + 1 < i; k++)
             if (seq[k] == v && seq[k + 1] == eq) set = k;
         if (set < 0) die(1, "heads: a %s example has no set of the printed variable", cope_task_name(task));
@@ -1063,8 +1064,15 @@ static int cmd_heads(args *a) {
         int keep = (int)(cut - old);
         cope_error err;
         buf_printf(&prov, "%.*s, \"heads\": %s}", keep, old, out.data);
-        if (prov.oom || cope_model_set_provenance(m, prov.data, &err)) die_err("heads", &err);
-        save_model(m, path);
+        if (prov.oom) die(1, "out of memory");
+        if (cope_model_set_provenance(m, prov.data, &err)) die_err("heads", &err);
+        /* a new file, then renamed over the model: a failed write leaves the model as it was */
+        size_t plen = strlen(path) + 5;
+        char *tmp = xmalloc(plen);
+        snprintf(tmp, plen, "%s.tmp", path);
+        save_model(m, tmp);
+        if (rename(tmp, path)) die(1, "cannot replace %s: %s", path, strerror(errno));
+        free(tmp);
         free(prov.data);
     }
     free(out.data);

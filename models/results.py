@@ -410,7 +410,7 @@ def write_results(results):
               "4242), grouped by the answer, by how many increments of *other* variables follow the queried",
               "variable's last set, by the distance from that set to the question, and by program length.", ""]
         for r in sorted(analysed, key=lambda r: r["name"]):
-            L += r["analysis"]
+            L += ["### %s" % r["name"]] + r["analysis"][1:]  # the stored header may name the run before a rename
     L += ["## Figure 2 in miniature: training-set size", "",
           "1-variable counting trained on a fixed set of N programs for %d epochs (steps = N x %d / 32), 2 layers"
           % (FIG2_EPOCHS, FIG2_EPOCHS),

@@ -275,8 +275,9 @@ async function openFile(f) {
   try {
     const bytes = await f.arrayBuffer();
     await loadModel(bytes, f.name, null, null);
-    if (app.model.task && app.model.tasks.some((t) => t.name === app.model.task)) await newExample();
-    else await update({ query: null });
+    if (app.model.task && app.model.tasks.some((t) => t.name === app.model.task))
+      await newExample({ query: null, ...firstHead() });
+    else await update({ query: null, ...firstHead() });
   } catch (err) {
     showError(
       `Could not load “${f.name}”`,

@@ -210,7 +210,9 @@ try {
   await shot(page, 'page-query');
 
   // 1b. A model whose provenance names heads worth looking at opens on the first of them, and says why.
-  for (const e of index.filter((x) => x.task === 'topics' || x.task === 'text').slice(0, 2)) {
+  const paragraphModels = index.filter((x) => x.task === 'topics' || x.task === 'text').slice(0, 2);
+  check(paragraphModels.length > 0, `shipped models with a paragraph head: ${paragraphModels.map((x) => x.name)}`);
+  for (const e of paragraphModels) {
     const p = await open(`?model=${e.name}`);
     await rendered(p);
     const got = await p.evaluate(() => ({
