@@ -150,6 +150,7 @@ def train(e):
     out = os.path.join(WORK, e["name"] + ".safetensors")
     cmd = [COPE, "train"] + e["args"] + ["--threads", "2", "--eval-n", "2000", "--out", out]
     print("== %s: %s" % (e["name"], " ".join(cmd[1:])), flush=True)
+    data = data_of(e["task"])  # the generator this run trains on (before another process replaces the binary)
     t0 = time.time()
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
     subprocess.run(cmd, check=True, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
@@ -157,7 +158,7 @@ def train(e):
     if has_heads_measure(e):
         write_heads(out)
     prov = info(out)["provenance"]
-    result = {"name": e["name"], "key": key_of(e), "data": data_of(e["task"]), "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"], "fig2": e["fig2"],
+    result = {"name": e["name"], "key": key_of(e), "data": data, "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"], "fig2": e["fig2"],
               "command": "cope train " + " ".join(e["args"]), "wall_seconds": round(wall, 1),
               "provenance": prov}
     measure(e, result, out)
