@@ -396,6 +396,12 @@ def write_results(results):
         ranked = ", ".join("%s %.1f" % (PE_NAMES[p], means[p]) for p in sorted(means, key=means.get))
         note = "" if len(means) == len(pes) else " (not every encoding has a run yet)"
         L.append("- %s / %s: lowest error %s — %s%s" % (task, split, PE_NAMES[best], ranked, note))
+    for nv in (1, 3, 5):  # the OOD goal: CoPE's error at most half of relative PE's
+        c, rl = by(task="counting%d" % nv, pe="cope"), by(task="counting%d" % nv, pe="rel")
+        if c and rl:
+            a, b = statistics.mean(errors(r, "ood")[0] for r in c), statistics.mean(errors(r, "ood")[0] for r in rl)
+            L.append("- counting%d / ood: CoPE %.2f %% against relative PE %.2f %%, a ratio of %.2f (goal: at most 0.5, %s)"
+                     % (nv, a, b, a / b, "met" if a <= 0.5 * b else "not met"))
     for r in [r for task in FIG4_TASKS for r in by(task=task)]:
         loc = r.get("locality_long")
         if loc:
