@@ -347,7 +347,8 @@ async function start() {
     return;
   }
   if (st.view === 'compare') await loadBaseline();
-  const first = firstHead();
+  // without layer and head in the URL, the model's head worth looking at (as the widget does)
+  const first = st.layer === undefined && st.head === undefined ? firstHead() : {};
   const pstate = {
     view: st.view,
     layer: st.layer ?? first.layer,
