@@ -102,9 +102,11 @@ int cope_pe_has_rope(cope_pe pe);
 
 /* ---------------------------------------------------------------------------------------------
  * Tokenizer: "words" (lower-case ASCII, split on whitespace; a newline is itself a token when the
- * vocabulary has the piece "\n") or "chars" (one UTF-8 code point a token). Unknown pieces map to
- * the id of "<unk>" when the vocabulary has one. */
-typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1 } cope_tok_type;
+ * vocabulary has the piece "\n"), "text" (lower-case ASCII; a word is a run of letters, digits,
+ * "_" and non-ASCII bytes; every other non-space character is a token of its own; a line break,
+ * with any blank lines after it, is one "\n" token when the vocabulary has "\n") or "chars" (one
+ * UTF-8 code point a token). Unknown pieces map to the id of "<unk>" when the vocabulary has one. */
+typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1, COPE_TOK_TEXT = 2 } cope_tok_type;
 
 typedef struct cope_tokenizer cope_tokenizer;
 
@@ -116,6 +118,11 @@ cope_tok_type cope_tokenizer_type(const cope_tokenizer *t);
 const char *cope_tokenizer_piece(const cope_tokenizer *t, int id); /* NULL if out of range */
 int cope_tokenizer_unk(const cope_tokenizer *t);                   /* -1 if no "<unk>" */
 int cope_tokenizer_id(const cope_tokenizer *t, const char *piece); /* -1 if absent */
+/* A tokenizer of type "words" or "text" whose vocabulary is "<unk>", "<pad>", "\n", then the
+ * pieces of text (lower-cased) that occur at least min_count times, most frequent first (ties in
+ * byte order), max_vocab entries at most. */
+cope_status cope_tokenizer_from_text(cope_tokenizer **out, cope_tok_type type, const char *text, size_t len,
+                                     int max_vocab, int min_count, cope_error *err);
 /* Tokenizes text (len bytes). Writes up to max_ids ids; *n_out is the total number of tokens found
  * (may exceed max_ids: then only the first max_ids were written). If spans is non-NULL it receives
  * 2 ints per written token: byte offset and byte length in text. *n_unk counts unknown pieces. */
@@ -313,6 +320,12 @@ cope_status cope_task_batch(const cope_task *t, const char *split, cope_rng *rng
 cope_status cope_task_batch_set(const cope_task *t, const char *split, uint64_t set_seed, const long *idx,
                                 const cope_tokenizer *tok, int B, int t_max, int *ids, int *targets, float *mask,
                                 int *t_used, cope_error *err);
+
+/* Language-model batches from a tokenized corpus tokens[0..n): B windows of T + 1 tokens at
+ * uniform random starts; ids [B,T] are a window's first T tokens, targets [B,T] its last T, mask
+ * [B,T] all 1. Needs n > T. */
+cope_status cope_corpus_batch(const int *tokens, long n, cope_rng *rng, int B, int T, int *ids, int *targets,
+                              float *mask, cope_error *err);
 
 #ifdef __cplusplus
 }

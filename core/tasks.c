@@ -544,3 +544,21 @@ cope_status cope_task_batch_set(const cope_task *t, const char *split, uint64_t 
     if (!idx) return cope_fail(err, COPE_ERR_ARG, "a batch from a fixed set needs the examples' indices");
     return task_batch(t, split, NULL, set_seed, idx, tok, B, t_max, ids, targets, mask, t_used, err);
 }
+
+cope_status cope_corpus_batch(const int *tokens, long n, cope_rng *rng, int B, int T, int *ids, int *targets,
+                              float *mask, cope_error *err) {
+    if (B < 1 || T < 1) return cope_fail(err, COPE_ERR_ARG, "batch %d x %d", B, T);
+    if (n <= T) return cope_fail(err, COPE_ERR_ARG, "a corpus of %ld tokens has no window of %d + 1", n, T);
+    uint64_t starts = (uint64_t)(n - T);
+    for (int b = 0; b < B; b++) {
+        uint64_t r = ((uint64_t)cope_rng_u32(rng) << 32 | cope_rng_u32(rng)) % starts;
+        const int *w = tokens + r;
+        for (int t = 0; t < T; t++) {
+            size_t k = (size_t)b * T + t;
+            ids[k] = w[t];
+            targets[k] = w[t + 1];
+            mask[k] = 1.0f;
+        }
+    }
+    return COPE_OK;
+}

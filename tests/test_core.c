@@ -1186,6 +1186,58 @@ static void test_tokenizer(void) {
           err.msg);
     check(cope_tokenizer_new(&t, COPE_TOK_CHARS, two, 1, &err) == COPE_ERR_CONFIG,
           "multi-char piece in a chars vocab rejected: %s", err.msg);
+    check(cope_tokenizer_new(&t, COPE_TOK_TEXT, up, 1, &err) == COPE_ERR_CONFIG, "text: upper-case word rejected: %s",
+          err.msg);
+    /* text: words split from punctuation, one "\n" for a line break and the blank lines after it */
+    const char *tv[] = {"<unk>", "\n", "=", "the", "os", ".", "path", "(", ")", "is_dir", "3", "caf\xc3\xa9", ","};
+    check(cope_tokenizer_new(&t, COPE_TOK_TEXT, tv, 13, &err) == COPE_OK, "text tokenizer");
+    const char *tt = "= The =\n\n  os.path(),is_dir 3 Caf\xc3\xa9 Don't\n \n\nthe";
+    int tw[] = {2, 3, 2, 1, 4, 5, 6, 7, 8, 12, 9, 10, 11, 0, 0, 0, 1, 3};
+    int ti[24], ts[48];
+    cope_tokenize(t, tt, strlen(tt), ti, ts, 24, &n, &unk, &err);
+    check(n == 18 && unk == 3 && memcmp(ti, tw, sizeof tw) == 0, "text: words, punctuation, line breaks (n=%d)", n);
+    check(ts[2 * 3] == 7 && ts[2 * 3 + 1] == 2 && ts[2 * 4] == 11 && ts[2 * 4 + 1] == 2 && ts[2 * 12] == 30 &&
+              ts[2 * 12 + 1] == 5 && ts[2 * 13] == 36 && ts[2 * 13 + 1] == 3 && ts[2 * 16] == 41 && ts[2 * 16 + 1] == 4,
+          "text: byte spans (a break spans its blank lines)");
+    cope_tokenizer_free(t);
+    const char *tnl[] = {"<unk>", "a"};
+    cope_tokenizer_new(&t, COPE_TOK_TEXT, tnl, 2, &err);
+    cope_tokenize(t, "a\n\na", 4, ids, NULL, 16, &n, &unk, &err);
+    check(n == 2 && unk == 0, "text without \"\\n\" in the vocabulary: line breaks are spaces");
+    cope_tokenizer_free(t);
+    /* a vocabulary from text: the most frequent pieces, ties in byte order, min_count */
+    const char *corpus = "The cat, the dog. The end\n\nA cat; a dog. <pad> once";
+    err.msg[0] = '\0';
+    check(cope_tokenizer_from_text(&t, COPE_TOK_TEXT, corpus, strlen(corpus), 6, 2, &err) == COPE_OK,
+          "vocabulary from text: %s", err.msg);
+    const char *vw[] = {"<unk>", "<pad>", "\n", "the", ".", "a"};
+    int same = cope_tokenizer_size(t) == 6;
+    for (int k = 0; same && k < 6; k++) same = strcmp(cope_tokenizer_piece(t, k), vw[k]) == 0;
+    check(same, "vocabulary from text: specials, then by count and bytes, max size kept");
+    cope_tokenizer_free(t);
+    check(cope_tokenizer_from_text(&t, COPE_TOK_TEXT, corpus, strlen(corpus), 100, 2, &err) == COPE_OK &&
+              cope_tokenizer_size(t) == 8 && cope_tokenizer_id(t, "dog") == 7 && cope_tokenizer_id(t, "end") < 0,
+          "vocabulary from text: pieces seen fewer than min_count times left out");
+    cope_tokenizer_free(t);
+    check(cope_tokenizer_from_text(&t, COPE_TOK_CHARS, corpus, 4, 10, 1, &err) == COPE_ERR_ARG && !t,
+          "vocabulary from text: chars refused: %s", err.msg);
+    /* language-model windows of a corpus */
+    int toks[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, wi[12], wt[12];
+    float wm[12];
+    cope_rng rng;
+    cope_rng_seed(&rng, 5);
+    int ok = cope_corpus_batch(toks, 10, &rng, 3, 4, wi, wt, wm, &err) == COPE_OK, hit_end = 0;
+    for (int r = 0; r < 200 && ok; r++) {
+        cope_corpus_batch(toks, 10, &rng, 3, 4, wi, wt, wm, &err);
+        for (int b = 0; b < 3; b++) {
+            ok &= wi[b * 4] >= 0 && wi[b * 4] <= 5 && wm[b * 4 + 3] == 1.0f;
+            for (int k = 0; k < 4; k++) ok &= wi[b * 4 + k] == wi[b * 4] + k && wt[b * 4 + k] == wi[b * 4] + k + 1;
+            hit_end |= wt[b * 4 + 3] == 9;
+        }
+    }
+    check(ok && hit_end, "corpus windows: consecutive tokens, targets shifted by one, the last token reachable");
+    check(cope_corpus_batch(toks, 4, &rng, 1, 4, wi, wt, wm, &err) == COPE_ERR_ARG, "corpus shorter than a window: %s",
+          err.msg);
 }
 
 #include "../core/json.h"
