@@ -216,7 +216,7 @@ static int cmd_info(args *a) {
                c->per_head_table ? "per-head" : "per-layer");
     if (cope_pe_has_rel(c->pe)) printf("rel_max       %d\n", c->rel_max);
     printf("parameters    %zu\n", cope_model_num_params(m));
-    printf("tokenizer     %s, %d pieces:", cope_tokenizer_type(t) == COPE_TOK_CHARS ? "chars" : "words",
+    printf("tokenizer     %s, %d pieces:", cope_tok_type_name(cope_tokenizer_type(t)),
            cope_tokenizer_size(t));
     for (int i = 0; i < cope_tokenizer_size(t) && i < 24; i++) {
         cope_buf b = {0};
@@ -238,22 +238,87 @@ typedef struct {
     long tokens, seqs;
 } eval_result;
 
-/* A JSON string of a piece */
-static void put_piece(FILE *f, const cope_tokenizer *tk, int id) {
+/* ---------------------------------------------------------------------------------------------
+ * Where eval, locality and heads read their sequences: a task's seeded examples of one split, or a
+ * corpus (a text file, tokenized whole), in windows of the model's context. */
+typedef struct {
+    const cope_task *task; /* NULL: a corpus */
+    const char *split;     /* the task's split, or the corpus's file name */
+    cope_rng rng;
+    int *tokens; /* the corpus */
+    long n, n_unk, pos;
+    size_t bytes;
+    uint64_t fnv; /* FNV-1a of the file's bytes, for provenance */
+} source;
+
+static source task_source(const cope_task *task, const char *split, uint64_t seed) {
+    source s = {.task = task, .split = split};
+    cope_rng_seed(&s.rng, seed);
+    return s;
+}
+
+static source corpus_source(const char *path, const cope_tokenizer *tk) {
+    source s = {.split = path};
+    char *text = read_file(path, &s.bytes);
+    if (!text) die(1, "cannot read %s: %s", path, strerror(errno));
+    if (s.bytes > INT_MAX) die(1, "%s: %zu bytes; a corpus can have at most 2 GiB", path, s.bytes);
+    s.fnv = 1469598103934665603ull;
+    for (size_t i = 0; i < s.bytes; i++) s.fnv = (s.fnv ^ (unsigned char)text[i]) * 1099511628211ull;
+    int n, unk;
+    cope_error err;
+    s.tokens = xmalloc((s.bytes + 1) * sizeof(int)); /* at most one token a byte */
+    if (cope_tokenize(tk, text, s.bytes, s.tokens, NULL, (int)s.bytes + 1, &n, &unk, &err)) die(1, "%s: %s", path, err.msg);
+    free(text);
+    s.n = n, s.n_unk = unk;
+    if (n < 2) die(1, "%s: %d tokens; a corpus needs at least 2", path, n);
+    return s;
+}
+
+/* The corpus's windows of T + 1 tokens that eval reads (consecutive; the last may be shorter). */
+static long corpus_windows(const source *s, int T) { return (s->n - 1 + T - 1) / T; }
+
+/* B rows of ids/targets/mask [B, *t_used] (row length T at most): the task's next B examples, or the
+ * corpus's next windows (rows past its end are masked out). */
+static void source_batch(source *s, const cope_tokenizer *tk, int B, int T, int *ids, int *tg, float *mask,
+                         int *t_used) {
+    cope_error err;
+    if (s->task) {
+        if (cope_task_batch(s->task, s->split, &s->rng, tk, B, T, ids, tg, mask, t_used, &err)) die_err("data", &err);
+        return;
+    }
+    int pad = cope_tokenizer_id(tk, "<pad>");
+    pad = pad < 0 ? 0 : pad;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            size_t k = (size_t)b * T + t;
+            long at = s->pos + (long)b * T + t;
+            int in = at + 1 < s->n;
+            ids[k] = in ? s->tokens[at] : pad;
+            tg[k] = in ? s->tokens[at + 1] : pad;
+            mask[k] = in ? 1.0f : 0.0f;
+        }
+    s->pos += (long)B * T;
+    *t_used = T;
+}
+
+/* A JSON string */
+static void put_piece_str(FILE *f, const char *p) {
     cope_buf b = {0};
-    const char *p = cope_tokenizer_piece(tk, id);
     buf_json_string(&b, p, strlen(p));
     fputs(b.data ? b.data : "\"\"", f);
     free(b.data);
 }
+static void put_piece(FILE *f, const cope_tokenizer *tk, int id) { put_piece_str(f, cope_tokenizer_piece(tk, id)); }
 
-/* Error on n fresh examples of a split. With `examples`, one JSON line per example: its tokens
- * (the input, then the last target), and for each scored token its position, target and the
- * model's argmax: {"split": S, "tokens": [...], "scored": [[pos, target, predicted], ...], "wrong": 0|1}. */
-static eval_result evaluate(cope_model *m, const cope_task *task, const char *split, int n, uint64_t seed,
-                            FILE *examples) {
+/* Error on n sequences of src (a task's fresh examples of a split; a corpus's windows of the
+ * model's context, all of them when n is its corpus_windows). With `examples`, one JSON line per
+ * sequence: its tokens (the input, then the last target), and for each scored token its position,
+ * target and the model's argmax: {"split": S, "tokens": [...], "scored": [[pos, target, predicted], ...],
+ * "wrong": 0|1}. */
+static eval_result evaluate(cope_model *m, source *src, long n, FILE *examples) {
     const cope_config *c = cope_model_config(m);
-    int T = cope_task_max_len(task, split) - 1;
+    const char *split = src->split;
+    int T = src->task ? cope_task_max_len(src->task, split) - 1 : c->n_ctx;
     if (T > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, T, c->n_ctx);
     int B = 32;
     cope_workspace *ws;
@@ -261,21 +326,22 @@ static eval_result evaluate(cope_model *m, const cope_task *task, const char *sp
     if (cope_workspace_new(&ws, m, B, T, &err)) die_err("eval", &err);
     int *ids = xmalloc(sizeof(int) * B * T), *tg = xmalloc(sizeof(int) * B * T);
     float *mask = xmalloc(sizeof(float) * B * T);
-    cope_rng rng;
-    cope_rng_seed(&rng, seed);
     long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
     double nll = 0.0;
     const int V = c->vocab_size, pad = cope_tokenizer_id(cope_model_tokenizer(m), "<pad>");
-    for (int done = 0; done < n; done += B) {
+    for (long done = 0; done < n; done += B) {
         int Tb;
-        if (cope_task_batch(task, split, &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err))
-            die_err("eval data", &err);
+        source_batch(src, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb);
         if (cope_forward(m, ws, ids, NULL, NULL, B, Tb, NULL, &err)) die_err("eval forward", &err);
         const float *lg = cope_workspace_logits(ws);
         const cope_tokenizer *tk = cope_model_tokenizer(m);
         for (int b = 0; b < B && done + b < n; b++) {
             int wrong = 0, len = 0, first = 1;
-            if (examples) fprintf(examples, "{\"split\": \"%s\", \"scored\": [", split);
+            if (examples) {
+                fputs("{\"split\": ", examples);
+                put_piece_str(examples, split);
+                fputs(", \"scored\": [", examples);
+            }
             for (int t = 0; t < Tb; t++) {
                 size_t k = (size_t)b * Tb + t;
                 if (tg[k] != pad) len = t + 1;
@@ -352,32 +418,51 @@ static const char *provenance_task(const cope_model *m, char *out, size_t cap) {
     return out;
 }
 
-/* MODEL (the first positional argument; its path in *path when path is not NULL) and its task:
- * --task, else the provenance's */
-static const cope_task *model_and_task(args *a, cope_model **m, const char **path) {
+/* MODEL (the first positional argument; its path in *path when path is not NULL) and what it is
+ * to read: --corpus FILE (returns NULL and sets *corpus), else --task, else the provenance's task */
+static const cope_task *model_and_task(args *a, cope_model **m, const char **path, const char **corpus) {
     const char *p = positional(a, 0);
     if (path) *path = p;
     *m = load_model(p);
+    if ((*corpus = opt(a, "--corpus", 1))) {
+        if (opt(a, "--task", 1)) die(2, "give --task or --corpus, not both");
+        return NULL;
+    }
     char name[64];
+    if (!provenance_task(*m, name, sizeof name) && !opt(a, "--task", 1) &&
+        strstr(cope_model_provenance(*m), "\"corpus\": "))
+        die(2, "%s was trained on a corpus: name a text file to read with --corpus FILE", p);
     return task_arg(a, provenance_task(*m, name, sizeof name));
 }
 
 static int cmd_eval(args *a) {
     cope_model *m;
-    const cope_task *task = model_and_task(a, &m, NULL);
+    const char *corpus;
+    const cope_task *task = model_and_task(a, &m, NULL, &corpus);
     const char *split = opt(a, "--split", 1);
     int n = (int)opt_int(a, "--n", 1000, 1, 10000000);
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 12345, 0, LONG_MAX);
     const char *ex_path = opt(a, "--examples", 1);
     set_threads(a);
     no_leftovers(a);
+    if (split && !task) die(2, "--split is a task's; a corpus is read whole");
     if (split) check_split(task, split);
     FILE *examples = NULL;
     if (ex_path && !(examples = fopen(ex_path, "w"))) die(1, "cannot write %s: %s", ex_path, strerror(errno));
-    for (int k = 0; k < cope_task_split_count(task); k++) {
+    if (!task) { /* every window of the model's context, in order */
+        source src = corpus_source(corpus, cope_model_tokenizer(m));
+        eval_result r = evaluate(m, &src, corpus_windows(&src, cope_model_config(m)->n_ctx), examples);
+        printf("%s  token error %6.2f%%  loss %.4f  perplexity %.2f  (%ld scored tokens in windows of %d; %.2f%% of "
+               "tokens <unk>)\n",
+               corpus, r.token_err, r.loss, exp(r.loss), r.tokens, cope_model_config(m)->n_ctx,
+               100.0 * src.n_unk / src.n);
+        free(src.tokens);
+    }
+    for (int k = 0; task && k < cope_task_split_count(task); k++) {
         const char *s = cope_task_split_name(task, k);
         if (split && strcmp(split, s) != 0) continue;
-        eval_result r = evaluate(m, task, s, n, seed, examples);
+        source src = task_source(task, s, seed);
+        eval_result r = evaluate(m, &src, n, examples);
         printf(
             "%s %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f  (%ld sequences, %ld scored tokens, seed "
             "%llu)\n",
@@ -501,21 +586,26 @@ static void batcher_next(batcher *bt, int *ids, int *tg, float *mask, int *t_use
 /* ---------------------------------------------------------------------------------------------
  * train */
 static int cmd_train(args *a) {
-    const cope_task *task = task_arg(a, "toy");
+    const char *corpus = opt(a, "--corpus", 1), *valid = opt(a, "--valid", 1);
+    if (corpus && opt(a, "--task", 1)) die(2, "give --task or --corpus, not both");
+    const cope_task *task = corpus ? NULL : task_arg(a, "toy");
+    if (valid && !corpus) die(2, "--valid FILE is a held-out text for --corpus");
     cope_config c;
     cope_config_default(&c);
-    c.n_layer = 2; /* train's defaults (--ctx: the task's longest split) */
+    c.n_layer = 2; /* train's defaults (--ctx: the task's longest split, or 256 on a corpus) */
     c.npos = 16;
     c.rel_max = 64;
     config_args(a, &c);
-    int max_len = 0;
-    for (int k = 0; k < cope_task_split_count(task); k++) {
+    int max_len = 257;
+    for (int k = 0; task && k < cope_task_split_count(task); k++) {
         int len = cope_task_max_len(task, cope_task_split_name(task, k));
-        max_len = len > max_len ? len : max_len;
+        max_len = k == 0 || len > max_len ? len : max_len;
     }
     c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
-    int T = cope_task_max_len(task, "train") - 1;
+    int T = task ? cope_task_max_len(task, "train") - 1 : c.n_ctx; /* a corpus: windows of the context */
     if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
+    int vocab_max = (int)opt_int(a, "--vocab", 4096, 3, COPE_MAX_VOCAB),
+        min_count = (int)opt_int(a, "--min-count", 2, 1, INT_MAX);
     long steps = opt_int(a, "--steps", 1000, 1, 100000000);
     int B = (int)opt_int(a, "--batch", 32, 1, 1 << 16);
     cope_adamw hp;
@@ -533,13 +623,27 @@ static int cmd_train(args *a) {
     set_threads(a);
     no_leftovers(a);
     if (!out) die(2, "train needs --out MODEL.safetensors");
-    const char *const *vocab;
-    int nv = cope_task_vocab(task, &vocab);
-    c.vocab_size = nv;
-
+    if (task && (opt(a, "--vocab", 1) || opt(a, "--min-count", 1)))
+        die(2, "--vocab and --min-count are for --corpus (a task has its own vocabulary)");
+    if (!task && (set_n || bucket > 1)) die(2, "--train-set and --bucket are for tasks; a corpus is read in windows");
     cope_error err;
     cope_tokenizer *tok;
-    if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
+    source src = {0};
+    if (task) {
+        const char *const *vocab;
+        int nv = cope_task_vocab(task, &vocab);
+        if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
+    } else { /* the "text" tokenizer, its vocabulary the corpus's most frequent pieces */
+        size_t len;
+        char *text = read_file(corpus, &len);
+        if (!text) die(1, "cannot read %s: %s", corpus, strerror(errno));
+        if (cope_tokenizer_from_text(&tok, COPE_TOK_TEXT, text, len, vocab_max, min_count, &err))
+            die(1, "%s: %s", corpus, err.msg);
+        free(text);
+        src = corpus_source(corpus, tok);
+        if (src.n <= T) die(1, "%s has %ld tokens; training needs more than the context (%d)", corpus, src.n, T);
+    }
+    c.vocab_size = cope_tokenizer_size(tok);
     cope_model *m;
     if (cope_config_validate(&c, &err)) die_err("config", &err);
     if (cope_model_new(&m, &c, tok, seed, &err)) die_err("model", &err);
@@ -552,7 +656,9 @@ static int cmd_train(args *a) {
     batcher bt;
     batcher_init(&bt, task, tok, seed, set_n, B, T, bucket);
     fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu", cope_pe_name(c.pe),
-            cope_task_name(task), cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
+            task ? cope_task_name(task) : corpus, cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
+    if (!task)
+        fprintf(stderr, ", %ld tokens (%.2f%% <unk>), vocabulary %d", src.n, 100.0 * src.n_unk / src.n, c.vocab_size);
     if (set_n) fprintf(stderr, ", a fixed set of %ld examples (%.1f epochs)", set_n, (double)steps * B / set_n);
     if (bucket > 1) fprintf(stderr, ", batches of similar lengths from pools of %d", bucket * B);
     fprintf(stderr, "\n");
@@ -566,8 +672,11 @@ static int cmd_train(args *a) {
         float prog = steps > warmup ? (float)(step - warmup) / (float)(steps - warmup) : 1.0f;
         cope_adamw h = hp;
         h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
-        int Tb;
-        batcher_next(&bt, ids, tg, mask, &Tb);
+        int Tb = T;
+        if (task)
+            batcher_next(&bt, ids, tg, mask, &Tb);
+        else if (cope_corpus_batch(src.tokens, src.n, &bt.data, B, T, ids, tg, mask, &err))
+            die_err("data", &err);
         if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
         tokens += (double)B * Tb;
         for (size_t k = 0; k < (size_t)B * Tb; k++) real_tokens += tg[k] != bt.pad || mask[k] != 0.0f;
@@ -585,8 +694,9 @@ static int cmd_train(args *a) {
         }
         if (ckpt_every && step % ckpt_every == 0 && step < steps) { /* the last good state, kept on failure */
             char prov[160];
-            snprintf(prov, sizeof prov, "{\"task\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}",
-                     cope_task_name(task), step, (unsigned long long)seed);
+            snprintf(prov, sizeof prov, "{\"%s\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}",
+                     task ? "task" : "corpus", task ? cope_task_name(task) : "(see the final model)", step,
+                     (unsigned long long)seed);
             if (cope_model_set_provenance(m, prov, &err)) die_err("checkpoint", &err);
             save_model(m, out);
             last_ckpt = step;
@@ -604,21 +714,47 @@ static int cmd_train(args *a) {
     double secs = now_seconds() - t0;
     if (tty) fprintf(stderr, "\n");
     cope_buf prov = {0};
+    if (task)
+        buf_printf(&prov, "{\"task\": \"%s\", ", cope_task_name(task));
+    else { /* the file by name (JSON-escaped), size and FNV-1a, and what the tokenizer made of it */
+        const char *base = strrchr(corpus, '/') ? strrchr(corpus, '/') + 1 : corpus;
+        buf_puts(&prov, "{\"corpus\": ");
+        buf_json_string(&prov, base, strlen(base));
+        buf_printf(&prov,
+                   ", \"corpus_bytes\": %zu, \"corpus_fnv1a\": \"%016llx\", \"corpus_tokens\": %ld, "
+                   "\"corpus_unk\": %ld, \"vocab_min_count\": %d, ",
+                   src.bytes, (unsigned long long)src.fnv, src.n, src.n_unk, min_count);
+    }
     buf_printf(&prov,
-               "{\"task\": \"%s\", \"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
+               "\"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
                "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
                "\"final_loss_avg\": %.5f, \"tokens\": %.0f, \"real_tokens\": %.0f, \"trainer\": \"cope train\"",
-               cope_task_name(task), (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
+               (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
                secs, ema, tokens, real_tokens);
     if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
     if (bucket > 1) buf_printf(&prov, ", \"bucket\": %d", bucket);
-    if (n_eval > 0) {
+    if (valid) { /* the held-out text, every window of the context */
+        source vs = corpus_source(valid, tok);
+        eval_result r = evaluate(m, &vs, corpus_windows(&vs, c.n_ctx), NULL);
+        const char *base = strrchr(valid, '/') ? strrchr(valid, '/') + 1 : valid;
+        fprintf(stderr, "eval %s: token error %6.2f%%  loss %.4f  perplexity %.2f\n", base, r.token_err, r.loss,
+                exp(r.loss));
+        buf_puts(&prov, ", \"eval\": {\"valid\": {\"file\": ");
+        buf_json_string(&prov, base, strlen(base));
+        buf_printf(&prov,
+                   ", \"bytes\": %zu, \"fnv1a\": \"%016llx\", \"token_error\": %.3f, \"loss\": %.4f, \"perplexity\": "
+                   "%.3f, \"tokens\": %ld, \"unk\": %ld}}",
+                   vs.bytes, (unsigned long long)vs.fnv, r.token_err, r.loss, exp(r.loss), r.tokens, vs.n_unk);
+        free(vs.tokens);
+    }
+    if (n_eval > 0 && task) {
         buf_puts(&prov, ", \"eval\": {");
 
         int first = 1;
         for (int k = 0; k < cope_task_split_count(task); k++) {
             const char *s = cope_task_split_name(task, k);
-            eval_result r = evaluate(m, task, s, n_eval, 1000003 + seed, NULL);
+            source es = task_source(task, s, 1000003 + seed);
+            eval_result r = evaluate(m, &es, n_eval, NULL);
             fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f\n", s, r.token_err,
                     r.seq_err, r.loss);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"loss\": %.4f, \"n\": %ld}",
@@ -639,6 +775,7 @@ static int cmd_train(args *a) {
     free(mask);
     free(grads);
     batcher_free(&bt);
+    free(src.tokens);
     cope_optimizer_free(optim);
     cope_workspace_free(ws);
     cope_model_free(m);
@@ -850,13 +987,39 @@ typedef struct {
     double dist, par_len;                      /* mean distance i - j attended; mean paragraph so far (i - start + 1) */
 } locality;
 
-/* Per head [L*H], on n documents of the split; NULL (and *why set) if the vocabulary has no
- * paragraph or section marks. */
-static locality *measure_locality(cope_model *m, const cope_task *task, const char *split, int n, uint64_t seed,
-                                  const char **why) {
+/* The next sequence of src into seq (*T tokens, at most max_len); 0 when a corpus is used up. A
+ * corpus gives consecutive windows of max_len tokens inside one document each (a document starts
+ * at a top-level title line "= Title ="; what is left of one shorter than max_len is skipped). */
+static int source_next(source *s, const cope_tokenizer *tk, int *seq, int max_len, int *T) {
+    cope_error err;
+    if (s->task) {
+        if (cope_task_example(s->task, s->split, &s->rng, tk, seq, NULL, max_len, T, &err)) die_err("data", &err);
+        return 1;
+    }
+    int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
+    while (s->pos + max_len <= s->n) {
+        long doc = -1;
+        for (long i = s->pos + 1; i < s->pos + max_len && doc < 0; i++)
+            if (s->tokens[i] == eq && s->tokens[i - 1] == nl && i + 1 < s->n && s->tokens[i + 1] != eq) doc = i;
+        if (doc >= 0) {
+            s->pos = doc; /* a new document begins inside: start the window there */
+            continue;
+        }
+        memcpy(seq, s->tokens + s->pos, (size_t)max_len * sizeof(int));
+        s->pos += max_len;
+        *T = max_len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Per head [L*H], on n sequences of src (for a corpus: all its windows when n is larger); NULL
+ * (and *why set) if the vocabulary has no paragraph or section marks. *used: sequences read. */
+static locality *measure_locality(cope_model *m, source *src, int n, int *used, const char **why) {
     const cope_config *c = cope_model_config(m);
     const cope_tokenizer *tk = cope_model_tokenizer(m);
-    int max_len = cope_task_max_len(task, split);
+    const char *split = src->split;
+    int max_len = src->task ? cope_task_max_len(src->task, split) : c->n_ctx + 1;
     if (max_len - 1 > c->n_ctx)
         die(1, "split %s needs a context of %d, the model has %d", split, max_len - 1, c->n_ctx);
     int nl = cope_tokenizer_id(tk, "\n"), eq = cope_tokenizer_id(tk, "=");
@@ -870,12 +1033,9 @@ static locality *measure_locality(cope_model *m, const cope_task *task, const ch
     long nq_par = 0, nq_sec = 0;
     int *seq = xmalloc((size_t)max_len * sizeof(int)), *ps = xmalloc((size_t)max_len * sizeof(int)),
         *ss = xmalloc((size_t)max_len * sizeof(int));
-    cope_rng rng;
-    cope_rng_seed(&rng, seed);
     cope_error err;
-    for (int e = 0; e < n; e++) {
-        int T;
-        if (cope_task_example(task, split, &rng, tk, seq, NULL, max_len, &T, &err)) die_err("locality", &err);
+    int e = 0, T;
+    for (; e < n && source_next(src, tk, seq, max_len, &T); e++) {
         if (T > c->n_ctx) T = c->n_ctx; /* the model reads the sequence without its last token */
         int par = 0, sec = 0;
         for (int i = 0; i < T; i++) { /* unit starts seen from query i */
@@ -925,30 +1085,42 @@ static locality *measure_locality(cope_model *m, const cope_task *task, const ch
     free(seq);
     free(ps);
     free(ss);
+    *used = e;
     return out;
 }
 
 static int cmd_locality(args *a) {
     cope_model *m;
-    const cope_task *task = model_and_task(a, &m, NULL);
+    const char *corpus;
+    const cope_task *task = model_and_task(a, &m, NULL, &corpus);
     const char *split = opt(a, "--split", 1);
     if (!split) split = "train";
-    int n = (int)opt_int(a, "--n", 16, 1, 100000);
+    int n = (int)opt_int(a, "--n", task ? 16 : INT_MAX, 1, INT_MAX);
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 777, 0, LONG_MAX);
     int json = opt(a, "--json", 0) != NULL;
     set_threads(a);
     no_leftovers(a);
-    check_split(task, split);
-    const char *why = NULL;
-    locality *loc = measure_locality(m, task, split, n, seed, &why);
-    if (!loc) die(1, "%s", why);
+    if (task) check_split(task, split);
     const cope_config *c = cope_model_config(m);
-    if (json)
-        printf("{\"task\": \"%s\", \"split\": \"%s\", \"n\": %d, \"heads\": [", cope_task_name(task), split, n);
+    source src = task ? task_source(task, split, seed) : corpus_source(corpus, cope_model_tokenizer(m));
+    const char *why = NULL;
+    int used;
+    locality *loc = measure_locality(m, &src, n, &used, &why);
+    if (!loc) die(1, "%s", why);
+    if (!used) die(1, "%s has no document of %d tokens (the model's context + 1)", corpus, c->n_ctx + 1);
+    char what[300];
+    if (task)
+        snprintf(what, sizeof what, "%s/%s, %d documents", cope_task_name(task), split, used);
     else
+        snprintf(what, sizeof what, "%.200s, %d windows of %d tokens", corpus, used, c->n_ctx);
+    if (json) {
+        printf("{\"source\": ");
+        put_piece_str(stdout, what);
+        printf(", \"n\": %d, \"heads\": [", used);
+    } else
         printf("layer head  paragraph share (uniform)  section share (uniform)  mean distance (paragraph so far)   "
-               "[%s/%s, %d documents]\n",
-               cope_task_name(task), split, n);
+               "[%s]\n",
+               what);
     for (int l = 0; l < c->n_layer; l++)
         for (int h = 0; h < c->n_head; h++) {
             const locality *x = loc + l * c->n_head + h;
@@ -962,6 +1134,7 @@ static int cmd_locality(args *a) {
         }
     if (json) printf("]}\n");
     free(loc);
+    free(src.tokens);
     cope_model_free(m);
     return 0;
 }
@@ -1018,9 +1191,9 @@ static double counting_corr(cope_model *m, const cope_task *task, int n, uint64_
 }
 
 static int cmd_heads(args *a) {
-    const char *path;
+    const char *path, *corpus;
     cope_model *m;
-    const cope_task *task = model_and_task(a, &m, &path);
+    const cope_task *task = model_and_task(a, &m, &path, &corpus);
     int n = (int)opt_int(a, "--n", 200, 10, 100000);
     uint64_t seed = (uint64_t)opt_int(a, "--seed", 31337, 0, LONG_MAX);
     int write = opt(a, "--write", 0) != NULL;
@@ -1030,7 +1203,7 @@ static int cmd_heads(args *a) {
     int L = c->n_layer, H = c->n_head, best = -1;
     cope_buf out = {0};
     const char *why = NULL;
-    if (strncmp(cope_task_name(task), "counting", 8) == 0) {
+    if (task && strncmp(cope_task_name(task), "counting", 8) == 0) {
         if (c->pe != COPE_PE_COPE && c->pe != COPE_PE_COPE_REL && c->pe != COPE_PE_COPE_ROPE)
             die(1, "heads: the counting measure reads CoPE positions; %s has none", cope_pe_name(c->pe));
         double *corr = xmalloc((size_t)L * H * sizeof(double));
@@ -1043,14 +1216,19 @@ static int cmd_heads(args *a) {
                    best / H, best % H, corr[best], corr[best], n, L * H);
         free(corr);
     } else {
-        locality *loc = measure_locality(m, task, "train", n, seed, &why);
-        if (!loc) die(1, "heads: task %s has no measure (%s)", cope_task_name(task), why);
+        source src = task ? task_source(task, "train", seed) : corpus_source(corpus, cope_model_tokenizer(m));
+        int used;
+        locality *loc = measure_locality(m, &src, task ? n : INT_MAX, &used, &why);
+        if (!loc) die(1, "heads: %s has no measure (%s)", task ? cope_task_name(task) : corpus, why);
+        if (!used) die(1, "heads: %s has no document of %d tokens", corpus, c->n_ctx + 1);
+        free(src.tokens);
         for (int k = 0; k < L * H; k++) best = best < 0 || loc[k].par > loc[best].par ? k : best;
         buf_printf(&out,
                    "[{\"layer\": %d, \"head\": %d, \"measure\": \"paragraph\", \"value\": %.3f, \"baseline\": %.3f, "
                    "\"why\": \"the most paragraph-local head: %.2f of its position-only attention inside the "
-                   "current paragraph, against %.2f for a head without position preference (%d documents)\"}]",
-                   best / H, best % H, loc[best].par, loc[best].par_uniform, loc[best].par, loc[best].par_uniform, n);
+                   "current paragraph, against %.2f for a head without position preference (%d %s)\"}]",
+                   best / H, best % H, loc[best].par, loc[best].par_uniform, loc[best].par, loc[best].par_uniform, used,
+                   task ? "documents" : "held-out windows");
         free(loc);
     }
     if (out.oom) die(1, "out of memory");

@@ -109,6 +109,7 @@ int cope_pe_has_rope(cope_pe pe);
 typedef enum { COPE_TOK_WORDS = 0, COPE_TOK_CHARS = 1, COPE_TOK_TEXT = 2 } cope_tok_type;
 
 typedef struct cope_tokenizer cope_tokenizer;
+const char *cope_tok_type_name(cope_tok_type type); /* "words", "chars", "text" */
 
 cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const char *const *vocab, int n,
                                cope_error *err);

@@ -281,8 +281,7 @@ cope_status cope_model_set_provenance(cope_model *m, const char *json_object, co
 
 /* ---------------------------------------------------------------------------------------------
  * cope_config JSON */
-static const char *const TOK_TYPE_NAMES[] = {[COPE_TOK_WORDS] = "words", [COPE_TOK_CHARS] = "chars",
-                                             [COPE_TOK_TEXT] = "text"};
+
 static void config_to_json(const cope_model *m, cope_buf *b) {
     const cope_config *c = &m->cfg;
     buf_printf(b,
@@ -294,7 +293,7 @@ static void config_to_json(const cope_model *m, cope_buf *b) {
                    c->sep_keys ? "sep" : "shared", c->per_head_table ? "per-head" : "per-layer");
     if (cope_pe_has_rel(c->pe)) buf_printf(b, ", \"rel_max\": %d", c->rel_max);
     buf_printf(b, ", \"tied\": %s, \"tokenizer\": {\"type\": \"%s\", \"vocab\": [", c->tied ? "true" : "false",
-               TOK_TYPE_NAMES[cope_tokenizer_type(m->tok)]);
+               cope_tok_type_name(cope_tokenizer_type(m->tok)));
     for (int i = 0; i < c->vocab_size; i++) {
         const char *p = cope_tokenizer_piece(m->tok, i);
         if (i) buf_puts(b, ", ");
@@ -414,7 +413,7 @@ static cope_status config_from_json(cope_model *m, const char *text, size_t len,
     int ty = json_get(&d, tk, "type"), vo = json_get(&d, tk, "vocab");
     int type = -1;
     for (int k = 0; k < 3 && ty >= 0 && d.nodes[ty].type == JSON_STR; k++)
-        if (strcmp(d.nodes[ty].str, TOK_TYPE_NAMES[k]) == 0) type = k;
+        if (strcmp(d.nodes[ty].str, cope_tok_type_name((cope_tok_type)k)) == 0) type = k;
     if (type < 0) {
         st = cope_fail(err, COPE_ERR_CONFIG, "tokenizer.type must be \"words\", \"text\" or \"chars\"");
         goto done;

@@ -116,6 +116,10 @@ cope_status cope_tokenizer_new(cope_tokenizer **out, cope_tok_type type, const c
     return COPE_OK;
 }
 
+const char *cope_tok_type_name(cope_tok_type type) {
+    return type == COPE_TOK_WORDS ? "words" : type == COPE_TOK_CHARS ? "chars" : type == COPE_TOK_TEXT ? "text" : "?";
+}
+
 int cope_tokenizer_size(const cope_tokenizer *t) { return t->n; }
 int cope_tokenizer_id(const cope_tokenizer *t, const char *piece) {
     return piece ? lookup(t, piece, strlen(piece)) : -1;

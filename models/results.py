@@ -57,6 +57,23 @@ RECIPES["counting"] = L4 + ["--steps", "20000"]
 TRIALS = {
     "L2": (COUNTING_SMALL, "2 layers, npos 32, lr 2e-3, 4000 steps (1/5 of the table's steps, half its layers)"),
 }
+# Figure 4 on real text: the Python documentation as prose (models/corpus.py, from Debian's
+# python3.11-doc), the "text" tokenizer with the 4096 most frequent pieces, context 512 (the
+# measure reads held-out documents of at least 512 tokens), 4 layers of D=128; CoPE with sep-keys
+# and npos 64 (the paper's Wikitext setting), relative PE with R=512; the same steps and batches.
+CORPUS = {"train": "build/corpus/pydoc-train.txt", "valid": "build/corpus/pydoc-valid.txt"}  # from ROOT
+RECIPES["pydoc"] = ["--corpus", CORPUS["train"], "--valid", CORPUS["valid"], "--vocab", "4096", "--layers", "4",
+                    "--dim", "128", "--heads", "4", "--ff", "512", "--npos", "64", "--rel-max", "512", "--sep-keys",
+                    "--ctx", "512", "--steps", "800", "--batch", "16", "--lr", "1e-3"]
+
+
+def ensure_corpus():
+    """build/corpus/pydoc-*.txt, made by models/corpus.py from python3.11-doc when missing"""
+    if not all(os.path.exists(os.path.join(ROOT, p)) for p in CORPUS.values()):
+        subprocess.run([sys.executable, os.path.join(ROOT, "models", "corpus.py"),
+                        os.path.join(ROOT, os.path.dirname(CORPUS["train"]))], check=True)
+
+
 # Runs of the first counting splits (3-48 statements in training, 49-96 OOD), kept for the record
 SUPERSEDED = os.path.join(RUNS, "superseded-counting-48")
 
@@ -75,7 +92,7 @@ def fig2_recipe(n):
 def exp(task, pe, seed, ship=False, trial=None, fig2=None):
     family = "counting" if task.startswith("counting") else task
     recipe = TRIALS[trial][0] if trial else fig2_recipe(fig2) if fig2 else RECIPES[family]
-    args = ["--task", task, "--pe", pe, "--seed", str(seed)] + recipe
+    args = ([] if family == "pydoc" else ["--task", task]) + ["--pe", pe, "--seed", str(seed)] + recipe
     tag = "-" + trial if trial else "-set%d" % fig2 if fig2 else ""
     name = "%s-%s%s-s%d" % (task, pe.replace("+", "_"), tag, seed)
     return {"name": name, "task": task, "family": family, "pe": pe, "seed": seed, "args": args, "ship": ship,
@@ -93,6 +110,8 @@ for pe in ("abs", "rope", "cope"):
 for task in ("text", "topics"):
     for pe in ("rel", "cope"):
         EXPERIMENTS.append(exp(task, pe, 1, ship=True))
+for pe in ("rel", "cope"):
+    EXPERIMENTS.append(exp("pydoc", pe, 1, ship=True))
 for trial in TRIALS:
     for pe in ("rel", "cope"):
         EXPERIMENTS.append(exp("counting3", pe, 1, trial=trial))
@@ -128,6 +147,13 @@ _fingerprints = {}
 def data_of(task):
     """A fingerprint of the task's data: the first examples of every split (`cope sample`). A run
     stored under another fingerprint was trained and scored on data the generator no longer makes."""
+    if task == "pydoc" and task not in _fingerprints:  # the corpus files themselves
+        ensure_corpus()
+        h = hashlib.sha1()
+        for p in CORPUS.values():
+            with open(os.path.join(ROOT, p), "rb") as f:
+                h.update(f.read())
+        _fingerprints[task] = h.hexdigest()[:16]
     if task not in _fingerprints:
         family = "counting" if task.startswith("counting") else task
         h = hashlib.sha1()
@@ -153,10 +179,10 @@ def train(e):
     data = data_of(e["task"])  # the generator this run trains on (before another process replaces the binary)
     t0 = time.time()
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
-    subprocess.run(cmd, check=True, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
     wall = time.time() - t0
     if has_heads_measure(e):
-        write_heads(out)
+        write_heads(e, out)
     prov = info(out)["provenance"]
     result = {"name": e["name"], "key": key_of(e), "data": data, "task": e["task"], "pe": e["pe"], "seed": e["seed"], "trial": e["trial"], "fig2": e["fig2"],
               "command": "cope train " + " ".join(e["args"]), "wall_seconds": round(wall, 1),
@@ -177,19 +203,25 @@ def measure(e, result, path):
                                  check=True, capture_output=True, text=True,
                                  env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
             result["locality_" + split] = json.loads(loc)
+    if e["family"] == "pydoc":  # every window of 512 tokens inside a held-out document
+        loc = subprocess.run([COPE, "locality", path, "--corpus", CORPUS["valid"], "--json", "--threads", "2"],
+                             check=True, capture_output=True, text=True, cwd=ROOT,
+                             env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
+        result["locality_valid"] = json.loads(loc)
     if e["family"] == "counting":
         result["analysis"] = error_analysis(e["name"], path)
 
 
 def has_heads_measure(e):
-    """`cope heads` has a measure for CoPE counting models and for every model of the paragraph tasks"""
-    return (e["family"] == "counting" and e["pe"].startswith("cope")) or e["task"] in FIG4_TASKS
+    """`cope heads` has a measure for CoPE counting models and for every model with paragraphs"""
+    return (e["family"] == "counting" and e["pe"].startswith("cope")) or e["task"] in FIG4_TASKS + ("pydoc",)
 
 
-def write_heads(path):
+def write_heads(e, path):
     """the heads worth looking at, stored in the model's provenance for the page to open on"""
-    subprocess.run([COPE, "heads", path, "--write", "--threads", "2"], check=True, capture_output=True,
-                   env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    corpus = ["--corpus", CORPUS["valid"]] if e["family"] == "pydoc" else []
+    subprocess.run([COPE, "heads", path, "--write", "--threads", "2"] + corpus, check=True, capture_output=True,
+                   cwd=ROOT, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
 
 
 def store(result):
@@ -506,16 +538,21 @@ def write_cards(results):
         size = os.path.getsize(path) if os.path.exists(path) else 0
         cfg = info(path) if size else {}
         L += ["## %s.safetensors" % e["name"], "",
-              "- task: `%s`; position encoding: **%s**" % (e["task"], e["pe"]),
+              ("- corpus: `%s` (%d tokens; models/corpus.py from python3.11-doc)" % (p["corpus"], p["corpus_tokens"])
+               if "corpus" in p else "- task: `%s`" % e["task"]) + "; position encoding: **%s**" % e["pe"],
               "- config: %s layers, d_model %s, %s heads, d_ff %s, n_ctx %s%s, %s parameters, %.0f KB" % (
                   cfg.get("n_layer"), cfg.get("d_model"), cfg.get("n_head"), cfg.get("d_ff"), cfg.get("n_ctx"),
                   (", npos %s, gate keys %s" % (cfg.get("npos"), cfg.get("cope_gate_keys")) if "cope" in e["pe"] else ""),
                   cfg.get("n_params"), size / 1024),
               "- training: `%s`; %d steps of batch %d (%s), AdamW lr %g, seed %d" % (
                   r["command"], p["steps"], p["batch"],
-                  "a fixed set of %d examples" % p["train_set"] if p.get("train_set") else "fresh examples every step",
+                  "a fixed set of %d examples" % p["train_set"] if p.get("train_set") else
+                  "random windows of %d tokens" % p["seq_len"] if "corpus" in p else "fresh examples every step",
                   p["lr"], p["seed"]),
               "- wall time: %.0f s on 2 threads" % r["wall_seconds"],
+              "- eval (held-out %s, every window of the context): next-token error %.2f %%, perplexity %.2f" % (
+                  p["eval"]["valid"]["file"], p["eval"]["valid"]["token_error"], p["eval"]["valid"]["perplexity"])
+              if "valid" in p["eval"] else
               "- eval (2,000 fresh examples per split, token error / sequence error %%): %s" % "; ".join(
                   "%s %.2f / %.2f" % (s, v["token_error"], v["seq_error"]) for s, v in p["eval"].items())]
         for h in cfg.get("provenance", {}).get("heads", []):
@@ -544,7 +581,7 @@ def main():
             for path in (os.path.join(ROOT, "models", e["name"] + ".safetensors"), os.path.join(WORK, e["name"] + ".safetensors")):
                 if os.path.exists(path):
                     if has_heads_measure(e):
-                        write_heads(path)
+                        write_heads(e, path)
                     measure(e, r, path)
                     store(r)
                     break

@@ -253,7 +253,7 @@ export class CopeModel {
     c.sep_keys = !!c.sep_keys;
     c.per_head_table = !!c.per_head_table;
     c.tied = !!c.tied;
-    c.tokenizer = c.tokenizer === 1 ? 'chars' : 'words';
+    c.tokenizer = ['words', 'chars', 'text'][c.tokenizer] ?? 'words';
     c.n_params = x.cope_wasm_num_params(ctx);
     c.provenance = JSON.parse(rt.str(x.cope_wasm_provenance(ctx)));
     /** the config, as in the file's cope_config, plus n_params */
@@ -335,9 +335,9 @@ export class CopeModel {
     return this.vocab[id];
   }
 
-  /** Text of token ids: pieces joined by spaces (words tokenizer) or directly (chars). */
+  /** Text of token ids: pieces joined by spaces (words, text tokenizers) or directly (chars). */
   detokenize(ids) {
-    return Array.from(ids, (id) => this.piece(id)).join(this.config.tokenizer === 'words' ? ' ' : '');
+    return Array.from(ids, (id) => this.piece(id)).join(this.config.tokenizer === 'chars' ? '' : ' ');
   }
 
   /**

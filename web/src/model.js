@@ -81,7 +81,7 @@ export class Model {
 
   /** Text of pieces that tokenizes back to them: words joined by spaces, newlines as line breaks. */
   detokenizeText(pieces) {
-    if (this.config.tokenizer !== 'words') return pieces.join('');
+    if (this.config.tokenizer === 'chars') return pieces.join('');
     let out = '';
     for (const p of pieces) out += p === '\n' ? '\n' : (out === '' || out.endsWith('\n') ? '' : ' ') + p;
     return out;
