@@ -10,7 +10,7 @@ CORE_SRC := $(wildcard core/*.c)
 CORE_HDR := $(wildcard core/*.h)
 CORE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/core/%.o)
 
-.PHONY: all test debug bench clean models results reliability lint format
+.PHONY: all test debug bench clean models results reliability lint format corpus
 all: $(BUILD)/cope
 
 $(BUILD)/core/%.o: core/%.c $(CORE_HDR)
@@ -49,7 +49,7 @@ debug:
 # Each suite is a command that ends with "N passed, N failed"; other makefiles add theirs.
 TEST_SUITES := "./$(BUILD)/test_core" "./$(BUILD)/test_simd128" "tests/test_cli.sh $(BUILD)/cope" \
                "tests/test_models.sh $(BUILD)/cope" "/usr/bin/python3 tests/test_examples.py $(BUILD)/cope"
-TEST_DEPS   := all $(BUILD)/test_core $(BUILD)/test_simd128
+TEST_DEPS   := all $(BUILD)/test_core $(BUILD)/test_simd128 corpus
 
 -include wasm/wasm.mk
 -include web/web.mk
@@ -89,9 +89,18 @@ lint: npm-deps
 reliability: all $(BUILD)/test_core web browser-tools
 	tests/reliability.sh $(BUILD)/cope
 
+# The real-text corpus: prose from the reStructuredText of Debian's python3.11-doc (PSF licence),
+# installed when missing, in the Wikitext layout (models/corpus.py). The pydoc models train on it and
+# their tests read its held-out file.
+CORPUS_RST := /usr/share/doc/python3.11/html/_sources
+corpus: build/corpus/pydoc-train.txt
+build/corpus/pydoc-train.txt: models/corpus.py
+	@test -d $(CORPUS_RST) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y python3.11-doc; }
+	/usr/bin/python3 models/corpus.py build/corpus
+
 # Shipped models and the paper's tables in miniature (see models/results.py; hours of CPU for all).
-models: all
+models: all corpus
 	/usr/bin/python3 models/results.py --ship-only
 
-results: all
+results: all corpus
 	/usr/bin/python3 models/results.py

@@ -262,8 +262,8 @@ static source corpus_source(const char *path, const cope_tokenizer *tk) {
     char *text = read_file(path, &s.bytes);
     if (!text) die(1, "cannot read %s: %s", path, strerror(errno));
     if (s.bytes > INT_MAX) die(1, "%s: %zu bytes; a corpus can have at most 2 GiB", path, s.bytes);
-    s.fnv = 1469598103934665603ull;
-    for (size_t i = 0; i < s.bytes; i++) s.fnv = (s.fnv ^ (unsigned char)text[i]) * 1099511628211ull;
+    s.fnv = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < s.bytes; i++) s.fnv = (s.fnv ^ (unsigned char)text[i]) * 0x100000001b3ull;
     int n, unk;
     cope_error err;
     s.tokens = xmalloc((s.bytes + 1) * sizeof(int)); /* at most one token a byte */

@@ -175,7 +175,35 @@ if [[ "$(prov "$TMP/h.safetensors")" == "$(prov models/topics-cope-s1.safetensor
 else bad "heads --write changed the provenance beyond \"heads\" (or left its temporary file)"; fi
 expect 0 '"measure": "counting"' -- "$COPE" heads models/counting3-cope-s1.safetensors --n 20
 expect 1 "reads CoPE positions; rel has none" -- "$COPE" heads models/counting3-rel-s1.safetensors
-expect 1 "task flipflop has no measure" -- "$COPE" heads models/flipflop-cope-s1.safetensors
+expect 1 "heads: flipflop has no measure" -- "$COPE" heads models/flipflop-cope-s1.safetensors
+# --corpus: a language model on a text file (the "text" tokenizer, a vocabulary of its most
+# frequent pieces), perplexity on every window of a held-out file, Figure 4 inside its documents
+for d in 1 2 3 4 5 6; do
+    printf '= Doc %d =\n\nThe cat sat on the mat, and the dog sat on the log.\nA bird sang; the cat ran (fast).\n\n' "$d"
+    printf '= = Part %d = =\nThe dog ate the food. Then the cat slept on the mat.\n\n' "$d"
+done >"$TMP/corpus.txt"
+head -c 40 "$TMP/corpus.txt" >"$TMP/tiny.txt"
+lm=(train --corpus "$TMP/corpus.txt" --steps 4 --batch 4 --dim 16 --heads 2 --layers 1 --ctx 24 --vocab 30)
+expect 0 "" -- "$COPE" "${lm[@]}" --pe cope --sep-keys --valid "$TMP/corpus.txt" --out "$TMP/lm.safetensors"
+expect 0 "tokenizer +text, 30 pieces" -- "$COPE" info "$TMP/lm.safetensors"
+ntok=$(tokens "$TMP/lm.safetensors" corpus_tokens)
+expect 0 "perplexity [0-9.]+ +\($((ntok - 1)) scored tokens in windows of 24" -- "$COPE" eval "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt"
+expect 0 '"valid": \{"file": "corpus.txt".*"perplexity"' -- "$COPE" info "$TMP/lm.safetensors"
+expect 0 "scored" -- "$COPE" eval "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt" --examples "$TMP/lm.jsonl"
+w=$(wc -l <"$TMP/lm.jsonl")
+if [[ $w -eq $(((ntok - 1 + 23) / 24)) ]]; then ok; else bad "eval --corpus --examples: $w lines for $ntok tokens in windows of 24"; fi
+expect 0 "windows of 24 tokens" -- "$COPE" locality "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt"
+expect 0 '"measure": "paragraph".*held-out windows' -- "$COPE" heads "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt"
+expect 2 "trained on a corpus: name a text file to read with --corpus" -- "$COPE" eval "$TMP/lm.safetensors"
+expect 2 "--split is a task's" -- "$COPE" eval "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt" --split train
+expect 1 "tiny.txt has no document of 25 tokens" -- "$COPE" locality "$TMP/lm.safetensors" --corpus "$TMP/tiny.txt"
+expect 1 "cannot read .*nope.txt" -- "$COPE" eval "$TMP/lm.safetensors" --corpus "$TMP/nope.txt"
+expect 1 "cannot read .*nope.txt" -- "$COPE" "${lm[@]}" --valid "$TMP/nope.txt" --out "$TMP/x.safetensors"
+expect 1 "tiny.txt has [0-9]+ tokens; training needs more than the context" -- "$COPE" train --corpus "$TMP/tiny.txt" --ctx 24 --out "$TMP/x.safetensors"
+expect 2 "give --task or --corpus, not both" -- "$COPE" train --task toy --corpus "$TMP/corpus.txt" --out "$TMP/x.safetensors"
+expect 2 "--vocab and --min-count are for --corpus" -- "$COPE" train --task toy --vocab 10 --out "$TMP/x.safetensors"
+expect 2 "--train-set and --bucket are for tasks" -- "$COPE" "${lm[@]}" --bucket 2 --out "$TMP/x.safetensors"
+expect 2 "--valid FILE is a held-out text for --corpus" -- "$COPE" train --task toy --valid "$TMP/corpus.txt" --out "$TMP/x.safetensors"
 a=$("$COPE" sample --task toy --seed 5 --n 3); b=$("$COPE" sample --task toy --seed 5 --n 3)
 if [[ "$a" == "$b" ]]; then ok; else bad "sample is not reproducible"; fi
 
@@ -205,6 +233,8 @@ if command -v "${CC:-cc}" >/dev/null && ! ldd "$COPE" 2>/dev/null | grep -q liba
     sweep train "$COPE" train --task toy --steps 2 --batch 4 --dim 8 --heads 2 --layers 1 --eval-n 8 --checkpoint-every 1 --out "$TMP/t.safetensors"
     sweep trace "$COPE" trace $G/cope.model.safetensors --ids 1,2 --out "$TMP/tr.safetensors"
     sweep sample "$COPE" sample --task toy
+    sweep "train --corpus" "$COPE" train --corpus "$TMP/corpus.txt" --steps 1 --batch 2 --dim 8 --heads 2 --layers 1 --ctx 24 --valid "$TMP/corpus.txt" --out "$TMP/t.safetensors"
+    sweep "locality --corpus" "$COPE" locality "$TMP/lm.safetensors" --corpus "$TMP/corpus.txt"
 fi
 
 echo "$passed passed, $failed failed"
