@@ -216,8 +216,7 @@ static int cmd_info(args *a) {
                c->per_head_table ? "per-head" : "per-layer");
     if (cope_pe_has_rel(c->pe)) printf("rel_max       %d\n", c->rel_max);
     printf("parameters    %zu\n", cope_model_num_params(m));
-    printf("tokenizer     %s, %d pieces:", cope_tok_type_name(cope_tokenizer_type(t)),
-           cope_tokenizer_size(t));
+    printf("tokenizer     %s, %d pieces:", cope_tok_type_name(cope_tokenizer_type(t)), cope_tokenizer_size(t));
     for (int i = 0; i < cope_tokenizer_size(t) && i < 24; i++) {
         cope_buf b = {0};
         const char *p = cope_tokenizer_piece(t, i);
@@ -267,7 +266,8 @@ static source corpus_source(const char *path, const cope_tokenizer *tk) {
     int n, unk;
     cope_error err;
     s.tokens = xmalloc((s.bytes + 1) * sizeof(int)); /* at most one token a byte */
-    if (cope_tokenize(tk, text, s.bytes, s.tokens, NULL, (int)s.bytes + 1, &n, &unk, &err)) die(1, "%s: %s", path, err.msg);
+    if (cope_tokenize(tk, text, s.bytes, s.tokens, NULL, (int)s.bytes + 1, &n, &unk, &err))
+        die(1, "%s: %s", path, err.msg);
     free(text);
     s.n = n, s.n_unk = unk;
     if (n < 2) die(1, "%s: %d tokens; a corpus needs at least 2", path, n);
@@ -729,8 +729,8 @@ static int cmd_train(args *a) {
                "\"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
                "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
                "\"final_loss_avg\": %.5f, \"tokens\": %.0f, \"real_tokens\": %.0f, \"trainer\": \"cope train\"",
-               (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip,
-               secs, ema, tokens, real_tokens);
+               (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip, secs, ema, tokens,
+               real_tokens);
     if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
     if (bucket > 1) buf_printf(&prov, ", \"bucket\": %d", bucket);
     if (valid) { /* the held-out text, every window of the context */
@@ -1352,16 +1352,21 @@ static void usage(FILE *f) {
         "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
         "        [--train-set N]          draw from a fixed set of N examples, reshuffled each epoch (default: fresh)\n"
         "        [--bucket K]             draw K batches at once, cut into batches of similar lengths (less padding)\n"
+        "        [--corpus FILE --valid FILE --vocab 4096 --min-count 2]   instead of --task: a language model of\n"
+        "                                 a text file (\"text\" tokenizer, its most frequent pieces; random\n"
+        "                                 windows of --ctx, default 256); perplexity on every window of --valid\n"
         "  eval MODEL [--task T] [--split S] [--n 1000] [--seed S] [--examples FILE.jsonl]   error; with\n"
         "        --examples, each example, its targets and the model's predictions, one JSON line each\n"
+        "  eval MODEL --corpus FILE            every window of the context: next-token error, perplexity\n"
         "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
         "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
         "  sample --task T [--split S] [--seed S] [--n 1]\n"
         "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"
-        "        inside the current paragraph / section, per head\n"
-        "  heads MODEL [--n 200] [--write]   the head worth looking at, by a stated measure (counting: the CoPE\n"
-        "        head whose position of the printed variable's last set follows the answer; text, topics: the\n"
-        "        most paragraph-local head); --write stores it in the provenance as \"heads\"\n"
+        "        inside the current paragraph / section, per head; --corpus FILE: on windows of the context\n"
+        "        inside its documents (all of them, or --n)\n"
+        "  heads MODEL [--n 200] [--corpus FILE] [--write]   the head worth looking at, by a stated measure\n"
+        "        (counting: the CoPE head whose position of the printed variable's last set follows the answer;\n"
+        "        text, topics, a corpus: the most paragraph-local head); --write stores it in the provenance\n"
         "  bench [--pe cope] [--threads N] [--layers 4 --dim 64 --heads 4 --seq 128 --batch 32 --npos 64]\n"
         "        [--rel-max SEQ --ff --sep-keys --per-head --untied as in train]\n");
 }

@@ -48,7 +48,7 @@ export function readConfig(path) {
 }
 
 // The order of the model picker: CoPE models first, by how well they show counting.
-const TASK_ORDER = ['counting3', 'counting1', 'counting5', 'flipflop', 'selcopy', 'text', 'topics', 'toy'];
+const TASK_ORDER = ['counting3', 'counting1', 'counting5', 'flipflop', 'selcopy', 'corpus', 'text', 'topics', 'toy'];
 
 function modelIndex(files) {
   const list = [];
@@ -65,7 +65,7 @@ function modelIndex(files) {
     list.push({
       name,
       file: `models/${basename(f)}`,
-      task: p.task || '',
+      task: p.task || (typeof p.corpus === 'string' ? 'corpus' : ''),
       pe: c.pe,
       sep_keys: c.cope_gate_keys === 'sep',
       n_layer: c.n_layer,

@@ -131,7 +131,7 @@ function firstHead() {
 
 /** Puts a generated input of the model's task in the text box and shows it with state. */
 async function newExample(state = { query: null }) {
-  if (!app.model.task) return;
+  if (!app.model.hasExamples) return;
   ui.text.value = await app.model.exampleText(app.seed++, ui.split.value || 'train');
   await update(state);
 }
@@ -275,8 +275,7 @@ async function openFile(f) {
   try {
     const bytes = await f.arrayBuffer();
     await loadModel(bytes, f.name, null, null);
-    if (app.model.task && app.model.tasks.some((t) => t.name === app.model.task))
-      await newExample({ query: null, ...firstHead() });
+    if (app.model.hasExamples) await newExample({ query: null, ...firstHead() });
     else await update({ query: null, ...firstHead() });
   } catch (err) {
     showError(

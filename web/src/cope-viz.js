@@ -167,7 +167,7 @@ class CopeViz extends HTMLElement {
   async compute() {
     try {
       let text = this.getAttribute('text');
-      if (text === null && this.model.task) text = await this.model.exampleText(1);
+      if (text === null && this.model.hasExamples) text = await this.model.exampleText(1);
       const { run, baseRun, notes } = await traceText(this.model, this.base, text || '');
       if (!run) throw new Error('the text has no tokens');
       const st = this.attrState();

@@ -11,6 +11,7 @@ export const TASK_MARKERS = {
   selcopy: ['|'],
   text: ['\n'],
   topics: ['\n'],
+  corpus: ['\n'],
   toy: ['.'],
 };
 
@@ -28,13 +29,28 @@ export const TASK_BLURBS = {
   text: 'Structured text: sections with titles "= = title = =" and paragraphs ending in a newline; the model predicts the next word.',
   topics:
     'Topic paragraphs: each paragraph draws its words from one hidden topic, and the pools overlap, so only the words of the current paragraph tell which; a head that counts paragraphs (gates on the newline) can attend to exactly them.',
+  corpus:
+    'Real text: a language model of the Python documentation (paragraphs are lines, sections start with "= title ="); it predicts the next word. Type any English text: one line per paragraph.',
   toy: 'Toy task.',
 };
+
+/** The text a corpus model opens on: our own prose in the corpus layout (a title line, a
+ * paragraph a line, a section title), not from its training text. */
+export const CORPUS_EXAMPLE = [
+  '= Working with files =',
+  'A file object is returned by the open function. The first argument is the name of the file, and the second argument is the mode, which describes how the file will be used. When the mode is omitted, the file is opened for reading in text mode.',
+  'It is good practice to use the with statement when you work with file objects. The file is closed when the block ends, even if an exception is raised inside it, so you do not have to call the close method yourself.',
+  '= = Reading lines = =',
+  'To read the contents of a file, call the read method, which returns the whole file as a string. For a large file, it is better to loop over the file object: each iteration returns one line, and the memory used stays small.',
+  'The readline method returns a single line from the file, with the newline character at its end. An empty string means that the end of the file has been reached, while a blank line is returned as a string that contains only a newline.',
+  '= = Writing data = =',
+  'The write method writes a string to the file and returns the number of characters written. Other types of objects must be converted to a string first, for example with the str function or with a format string.',
+].join('\n');
 
 /** Language-model tasks score every next token (their measure is the per-token error); the others
  * score only their answers. */
 export function isLanguageTask(task) {
-  return task === 'text' || task === 'topics' || task === 'toy';
+  return task === 'text' || task === 'topics' || task === 'corpus' || task === 'toy';
 }
 
 /** Marker text as the user types it: pieces separated by spaces, "\n" for the newline. */
