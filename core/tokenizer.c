@@ -246,7 +246,8 @@ cope_status cope_tokenizer_from_text(cope_tokenizer **out, cope_tok_type type, c
     for (size_t i = 0; i < len; i++) lower[i] = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] + 32) : text[i];
     int np = 0, nu = 0;
     for (int k = 0; k < n; k++)
-        if (ids[k] != probe->newline && spans[2 * k + 1] <= COPE_MAX_TOKEN_BYTES)
+        if (ids[k] != probe->newline && spans[2 * k + 1] <= COPE_MAX_TOKEN_BYTES &&
+            !memchr(lower + spans[2 * k], '\0', (size_t)spans[2 * k + 1])) /* a piece is a C string */
             pc[np++] = (piece_count){lower + spans[2 * k], spans[2 * k + 1], 1};
     qsort(pc, (size_t)np, sizeof *pc, by_bytes);
     for (int k = 0; k < np; k++) /* runs of equal pieces -> one entry with its count */

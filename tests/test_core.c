@@ -1219,6 +1219,10 @@ static void test_tokenizer(void) {
               cope_tokenizer_size(t) == 8 && cope_tokenizer_id(t, "dog") == 7 && cope_tokenizer_id(t, "end") < 0,
           "vocabulary from text: pieces seen fewer than min_count times left out");
     cope_tokenizer_free(t);
+    check(cope_tokenizer_from_text(&t, COPE_TOK_TEXT, "a \0 b\0", 6, 10, 1, &err) == COPE_OK &&
+              cope_tokenizer_size(t) == 5,
+          "vocabulary from text: a NUL byte is no piece");
+    cope_tokenizer_free(t);
     check(cope_tokenizer_from_text(&t, COPE_TOK_CHARS, corpus, 4, 10, 1, &err) == COPE_ERR_ARG && !t,
           "vocabulary from text: chars refused: %s", err.msg);
     /* language-model windows of a corpus */
