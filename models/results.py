@@ -48,14 +48,35 @@ RECIPES = {
 RECIPES["topics"] = [a if a != "1200" else "4000" for a in RECIPES["text"]]
 
 
+def changed(recipe, **kw):
+    """recipe with --key value replaced (a value of None removes a flag)"""
+    r = list(recipe)
+    for k, v in kw.items():
+        flag = "--" + k.replace("_", "-")
+        if v is None:
+            r.remove(flag)
+        else:
+            r[r.index(flag) + 1] = str(v)
+    return r
+
+
 # The counting tables' recipe (issue: counting models that count): 4 layers, npos 64, lr 1e-3, 20k
 # steps of fresh examples, about 25 minutes on 2 threads (the budget of a shipped model); one seed.
 L4 = ["--layers", "4", "--dim", "64", "--heads", "4", "--ff", "256", "--npos", "64", "--rel-max", "256",
       "--batch", "32", "--lr", "1e-3", "--bucket", "16"]
 RECIPES["counting"] = L4 + ["--steps", "20000"]
 # Recipes tried for counting, not part of the tables; RESULTS.md lists them with what each changed.
-TRIALS = {
-    "L2": (COUNTING_SMALL, "2 layers, npos 32, lr 2e-3, 4000 steps (1/5 of the table's steps, half its layers)"),
+TRIALS = {  # name: (task, encodings, recipe, what changed)
+    "L2": ("counting3", ("rel", "cope"), COUNTING_SMALL,
+           "2 layers, npos 32, lr 2e-3, 4000 steps (1/5 of the table's steps, half its layers)"),
+    # Figure 4 on topics: why is CoPE's best head not more paragraph-local? (relative PE does not
+    # read npos or the gate keys, so its run is the table's)
+    "npos4": ("topics", ("cope",), changed(RECIPES["topics"], npos=4),
+              "npos 4 instead of 16: positions saturate after 3 gates, so a head can only tell the last few units"),
+    "shared": ("topics", ("cope",), changed(RECIPES["topics"], sep_keys=None),
+               "gates from the attention keys (shared) instead of separate gate keys"),
+    "L4": ("topics", ("cope", "rel"), changed(RECIPES["topics"], layers=4),
+           "4 layers instead of 2 (both encodings)"),
 }
 # Figure 4 on real text: the Python documentation as prose (models/corpus.py, from Debian's
 # python3.11-doc), the "text" tokenizer with the 4096 most frequent pieces, context 512 (the
@@ -91,7 +112,7 @@ def fig2_recipe(n):
 
 def exp(task, pe, seed, ship=False, trial=None, fig2=None):
     family = "counting" if task.startswith("counting") else task
-    recipe = TRIALS[trial][0] if trial else fig2_recipe(fig2) if fig2 else RECIPES[family]
+    recipe = TRIALS[trial][2] if trial else fig2_recipe(fig2) if fig2 else RECIPES[family]
     args = ([] if family == "pydoc" else ["--task", task]) + ["--pe", pe, "--seed", str(seed)] + recipe
     tag = "-" + trial if trial else "-set%d" % fig2 if fig2 else ""
     name = "%s-%s%s-s%d" % (task, pe.replace("+", "_"), tag, seed)
@@ -112,9 +133,9 @@ for task in ("text", "topics"):
         EXPERIMENTS.append(exp(task, pe, 1, ship=True))
 for pe in ("rel", "cope"):
     EXPERIMENTS.append(exp("pydoc", pe, 1, ship=True))
-for trial in TRIALS:
-    for pe in ("rel", "cope"):
-        EXPERIMENTS.append(exp("counting3", pe, 1, trial=trial))
+for trial, (task, pes, _, _) in TRIALS.items():
+    for pe in pes:
+        EXPERIMENTS.append(exp(task, pe, 1, trial=trial))
 for n in FIG2_SIZES:
     for pe in ("rel", "cope"):
         EXPERIMENTS.append(exp("counting1", pe, 1, fig2=n))
@@ -534,11 +555,32 @@ def write_results(results):
           "Runs that change one thing at a time from the table's recipe, looking for counting models that count",
           "(same splits and evaluation; error % on 2,000 fresh examples).", "",
           "| run | what changed | in-dist | OOD | wall s |", "|---|---|---|---|---|"]
-    for r in sorted(trials, key=lambda r: r["name"]):
-        L.append("| %s | %s | %.1f | %.1f | %.0f |" % (r["name"], TRIALS[r["trial"]][1], errors(r, "train")[0],
+    ctrials = [r for r in trials if r["task"].startswith("counting")]
+    for r in sorted(ctrials, key=lambda r: r["name"]):
+        L.append("| %s | %s | %.1f | %.1f | %.0f |" % (r["name"], TRIALS[r["trial"]][3], errors(r, "train")[0],
                                                       errors(r, "ood")[0], r["wall_seconds"]))
-    if not trials:
+    if not ctrials:
         L.append("| (none stored yet) | | | | |")
+    L.append("")
+    ttrials = [r for r in trials if r["task"] in FIG4_TASKS]
+    base = {r["pe"]: r for r in by(task="topics")}
+    best = lambda r: max(r["locality_long"]["heads"], key=lambda h: h["paragraph"])
+    L += ["## Figure 4 on topics: recipes tried", "",
+          "Runs that change one thing from the topics recipe, looking for why CoPE's most paragraph-local head is",
+          "not more local than relative PE's (`cope locality` on 8 documents of 512 tokens, the `long` split). The",
+          "ratio is against the relative-PE run of the same recipe when there is one, else the table's.", "",
+          "| run | what changed | best head | paragraph share | uniform | / relative | loss on 512 tokens | wall s |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in sorted([base[p] for p in ("cope", "rel") if p in base] + ttrials, key=lambda r: (r.get("trial") or "", r["pe"])):
+        if not r.get("locality_long"):
+            continue
+        h = best(r)
+        twin = [t for t in ttrials if t["trial"] == r.get("trial") and t["pe"] == "rel"] if r.get("trial") else []
+        rel = twin[0] if twin else base.get("rel")
+        ratio = h["paragraph"] / best(rel)["paragraph"] if rel and rel.get("locality_long") else float("nan")
+        L.append("| %s | %s | layer %d head %d | %.3f | %.3f | %.2f | %.3f | %.0f |" % (
+            r["name"], TRIALS[r["trial"]][3] if r.get("trial") else "(the table's recipe)", h["layer"], h["head"],
+            h["paragraph"], h["paragraph_uniform"], ratio, r["provenance"]["eval"]["long"]["loss"], r["wall_seconds"]))
     L.append("")
     old = []
     for f in sorted(os.listdir(SUPERSEDED)) if os.path.isdir(SUPERSEDED) else []:
