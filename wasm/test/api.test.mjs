@@ -3,7 +3,7 @@
 // the single-file build, free().
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -189,6 +189,63 @@ test('tokenize: ids, spans in string indices, unknown words reported', async () 
   assert.equal(m.detokenize(tk.ids), 'the cat sat on the <unk> and <unk> ran');
   assert.equal(m.tokenize('').ids.length, 0);
   assert.equal(m.tokenize('   ').ids.length, 0);
+  m.free();
+});
+
+test('the text tokenizer: the same ids as native, spans in string indices, a break and its blank lines one token', async () => {
+  // a language model of a small corpus (cope train --corpus): the "text" tokenizer
+  const corpus = join(TMP, 'corpus.txt'),
+    path = join(TMP, 'text.safetensors');
+  const para = 'The café is open. Don\'t use os.path() here, use the "pathlib" module!';
+  writeFileSync(corpus, `= Title =\n${para}\n\n= = Part = =\n${para}\n`.repeat(8));
+  cope(
+    'train',
+    '--corpus',
+    corpus,
+    '--ctx',
+    '32',
+    '--steps',
+    '1',
+    '--dim',
+    '8',
+    '--heads',
+    '2',
+    '--layers',
+    '1',
+    '--out',
+    path,
+  );
+  const m = await CopeModel.load(readFileSync(path));
+  assert.equal(m.config.tokenizer, 'text');
+  const text = '= The  Café =\n\n  \nUse os.path(), ZEBRA; or\tpathlib.\n',
+    tk = m.tokenize(text),
+    native = JSON.parse(cope('trace', path, '--text', text, '--json'));
+  assert.deepEqual(Array.from(tk.ids), native.ids);
+  assert.deepEqual(
+    tk.spans.map(([s, e]) => text.slice(s, e)),
+    [
+      '=',
+      'The',
+      'Café',
+      '=',
+      '\n\n  \n',
+      'Use',
+      'os',
+      '.',
+      'path',
+      '(',
+      ')',
+      ',',
+      'ZEBRA',
+      ';',
+      'or',
+      'pathlib',
+      '.',
+      '\n',
+    ],
+  );
+  assert.deepEqual(tk.unknownPieces, ['ZEBRA', ';', 'or']);
+  assert.equal(m.detokenize(m.tokenize('Use the café.').ids), 'use the café .');
   m.free();
 });
 
