@@ -64,9 +64,10 @@ export function formatMarkers(list) {
   return list.map((p) => (p === '\n' ? '\\n' : p)).join(' ');
 }
 
-/** A piece as shown on screen: the newline and blanks made visible. */
+/** A piece as shown on screen: the newline (with the blank lines the text tokenizer joins to it)
+ * and blanks made visible. */
 export function showPiece(p) {
-  if (p === '\n') return '↵';
+  if (p.includes('\n') && !p.trim()) return '↵';
   if (p === '') return '∅';
   return p;
 }

@@ -210,7 +210,11 @@ try {
   await shot(page, 'page-query');
 
   // 1b. A model whose provenance names heads worth looking at opens on the first of them, and says why.
-  const paragraphModels = index.filter((x) => x.task === 'topics' || x.task === 'text').slice(0, 2);
+  // Corpus models (real text) open on the page's example prose and state their held-out perplexity.
+  const paragraphModels = [
+    ...index.filter((x) => x.task === 'topics' || x.task === 'text').slice(0, 2),
+    ...index.filter((x) => x.task === 'corpus'),
+  ];
   check(paragraphModels.length > 0, `shipped models with a paragraph head: ${paragraphModels.map((x) => x.name)}`);
   for (const e of paragraphModels) {
     const p = await open(`?model=${e.name}`);
@@ -219,7 +223,15 @@ try {
       state: window.copeViz.panel.snapshot().state,
       heads: window.copeViz.app.model.config.provenance?.heads ?? [],
       info: document.getElementById('model-info')?.textContent ?? '',
+      text: document.getElementById('text').value,
+      T: window.copeViz.panel.run?.T ?? 0,
+      breaks: [...document.querySelectorAll('#tokens .tok')].filter((c) => c.textContent === '↵').length,
     }));
+    if (e.task === 'corpus')
+      check(
+        got.T > 100 && got.breaks >= 5 && /held-out perplexity \d/.test(got.info),
+        `${e.name} (a corpus) opens on the example prose: ${got.T} tokens, ${got.breaks} paragraph breaks; ${got.info.slice(0, 120)}…`,
+      );
     const h = got.heads[0];
     check(
       h &&
