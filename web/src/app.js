@@ -3,9 +3,10 @@
 // whole state lives in the URL, so a link reproduces the view.
 import { Model, traceText } from './model.js';
 import { VizPanel } from './panel.js';
-import { targets, defaultQuery, showPiece, isLanguageTask, TASK_BLURBS } from './tasks.js';
+import { targets, defaultQuery, showPiece, isLanguageTask, lookFor, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
+import { colour, textOn } from './scales.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -28,6 +29,7 @@ const ui = {
   embedBox: $('embed-box'),
   embedCode: $('embed-code'),
   drop: $('drop'),
+  tint: $('tint'),
 };
 
 const app = {
@@ -40,6 +42,8 @@ const app = {
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
 panel.subscribe(() => saveURL()); // the address bar follows every change of the panel's state
+panel.subscribe(() => tintTokens());
+ui.tint.addEventListener('change', () => tintTokens());
 window.copeViz = { app, panel }; // for the browser tests and the curious (console)
 
 // ---------------------------------------------------------------------------------------------
@@ -105,8 +109,17 @@ function showInfo() {
   ui.info.textContent = '';
   ui.info.append(el('span', {}, app.model.summary()));
   if (task && TASK_BLURBS[task]) ui.info.append(el('span', { class: 'blurb' }, ` ${TASK_BLURBS[task]}`));
+  const look = lookFor(task);
+  if (look) ui.info.append(el('span', { class: 'look-for' }, ` What to look for: ${look.text}`));
   for (const h of app.model.heads)
-    ui.info.append(el('span', { class: 'blurb' }, ` Worth looking at: layer ${h.layer} head ${h.head} — ${h.why}.`));
+    ui.info.append(
+      el('span', { class: 'blurb' }, ` Worth looking at: layer ${h.layer} head ${h.head} — ${h.why}. `),
+      button(
+        `Show layer ${h.layer} head ${h.head}`,
+        () => panel.set({ layer: h.layer, head: h.head, ...(look ? { view: look.view } : {}) }),
+        { class: 'go-head', 'data-layer': h.layer, 'data-head': h.head },
+      ),
+    );
   const splits = app.model.tasks.find((t) => t.name === task)?.splits || [];
   setOptions(
     ui.split,
@@ -152,7 +165,47 @@ async function update(state = {}) {
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
   panel.setRuns(run, baseRun, st);
+  tintTokens();
   saveURL(); // for the text; the panel's subscription covers its own state
+}
+
+/**
+ * The input's tokens tinted by a row of the panel's head (CircuitsVis-style): for the selected query
+ * i, key j's gate, attention or position-only attention (the same colour scale as the strip); keys
+ * after the query stay plain.
+ */
+async function tintTokens() {
+  const run = panel.run,
+    kind = ui.tint.value,
+    chips = ui.tokens.children;
+  const clear = (c) => {
+    c.classList.remove('q');
+    c.style.background = '';
+    c.style.color = '';
+    delete c.dataset.v;
+  };
+  if (!run || kind === 'none' || (kind === 'gates' && !run.model.hasCope)) {
+    for (const c of chips) clear(c);
+    return;
+  }
+  const { layer, head, query: i } = panel.state;
+  const h = await run.head(layer, head);
+  if (run !== panel.run || layer !== panel.state.layer || head !== panel.state.head || i !== panel.state.query) return;
+  const T = run.T,
+    row = h[kind].subarray(i * T, i * T + T);
+  let hi = 1;
+  if (kind === 'attn') hi = Math.max(1e-9, ...row.subarray(0, i + 1));
+  for (let j = 0; j < chips.length; j++) {
+    const c = chips[j];
+    c.classList.toggle('q', j === i);
+    if (j > i || j >= T) {
+      clear(c);
+      continue;
+    }
+    c.style.background = colour(row[j], 0, hi);
+    c.style.color = textOn(row[j], 0, hi);
+    c.dataset.v = String(row[j]);
+  }
 }
 
 function showTokens(text, tok, used) {

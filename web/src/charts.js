@@ -17,6 +17,7 @@ import {
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import { LUT, lutIndex, colour, fmt } from './scales.js';
 import { el, button } from './dom.js';
+import { showPiece } from './tasks.js';
 
 Chart.register(
   LineController,
@@ -76,16 +77,18 @@ function downloadPNG(chart, name) {
 /**
  * A figure for one chart with its title and a PNG button in the caption; every chart on the page
  * sits in one. kind 'chart' or 'map' (the CSS classes kind-box and kind-holder); chart() is the
- * chart to save (null until drawn), fileName() the name to save it as. The chart goes in holder.
+ * chart to save (null until drawn), fileName() the name to save it as; tip, the glossary text of
+ * the title. The chart goes in holder.
  */
-export function pngFigure(kind, title, { chart, fileName, attrs = {} }) {
+export function pngFigure(kind, title, { chart, fileName, attrs = {}, tip }) {
   const box = el('figure', { class: `${kind}-box`, ...attrs });
   const cap = el('figcaption');
   const save = () => {
     const c = chart();
     if (c) downloadPNG(c, fileName());
   };
-  cap.append(el('span', {}, title), button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
+  const name = tip ? el('span', { class: 'tip-host', tabindex: '0', 'data-tip': tip }, title) : el('span', {}, title);
+  cap.append(name, button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
   const holder = el('div', { class: `${kind}-holder` });
   box.append(cap, holder);
   return { box, holder };
@@ -125,7 +128,8 @@ function axis(th, title, extra = {}) {
 /**
  * A map of a [T*T] array (rows = queries i, columns = keys j <= i).
  *   hm = new Heatmap(container, { title, onHover(i, j, x, y), onLeave(), onClick(i, j) })
- *   hm.update({ data, T, range: [lo, hi], markers: Set of token indices, query, th })
+ *   hm.update({ data, T, range: [lo, hi], markers: Set of token indices, query, th, pieces })
+ * (pieces: the tokens, which label the axes' ticks)
  */
 export class Heatmap {
   constructor(container, opts) {
@@ -197,7 +201,15 @@ export class Heatmap {
             max: T - 0.5,
             offset: false,
             grid: { display: false },
-            ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 },
+            afterBuildTicks: (a) => {
+              a.ticks = keyTicks(0, T - 1, [self.state.query], ticksFor(self.canvas)).map((value) => ({ value }));
+            },
+            ticks: {
+              color: th.muted,
+              autoSkip: false,
+              maxRotation: 0,
+              callback: (v) => keyLabel(v, self.state.pieces && ((j) => self.state.pieces[j])),
+            },
           }),
           y: axis(th, 'query i', {
             min: -0.5,
@@ -205,7 +217,18 @@ export class Heatmap {
             reverse: true,
             offset: false,
             grid: { display: false },
-            ticks: { color: th.muted, precision: 0, maxTicksLimit: 9 },
+            afterBuildTicks: (a) => {
+              const rows = Math.max(4, Math.floor((self.canvas.clientHeight || 300) / 22));
+              a.ticks = keyTicks(0, T - 1, [self.state.query], rows).map((value) => ({ value }));
+            },
+            ticks: {
+              color: th.muted,
+              autoSkip: false,
+              callback: (v) => {
+                const l = keyLabel(v, self.state.pieces && ((j) => self.state.pieces[j]));
+                return Array.isArray(l) ? `${l[1]} ${l[0]}` : l;
+              },
+            },
           }),
         },
         onHover(e) {
@@ -361,53 +384,159 @@ const crossings = {
   },
 };
 
+/** A dashed horizontal line at y = opts.at with a label (the CoPE clamp at npos − 1). */
+const clampLine = {
+  id: 'copeClamp',
+  afterDatasetsDraw(chart, _args, opts) {
+    if (opts.at === undefined || opts.at === null) return;
+    const {
+      ctx,
+      chartArea: a,
+      scales: { y },
+    } = chart;
+    if (opts.at > y.max || opts.at < y.min) return;
+    const py = y.getPixelForValue(opts.at);
+    ctx.save();
+    ctx.strokeStyle = opts.color;
+    ctx.fillStyle = opts.color;
+    ctx.setLineDash([2, 4]);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(a.left, py);
+    ctx.lineTo(a.right, py);
+    ctx.stroke();
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'bottom';
+    ctx.fillText(opts.label, a.left + 4, py - 2);
+    ctx.restore();
+  },
+};
+
 /**
- * A chart of values against key j for one query: datasets [{ label, data: [{x, y}], kind:
- * 'line' | 'dashed' | 'bar', color }]. Options: yTitle, yMin, yMax, integerGrid, crossings.
+ * The ticks of a key axis from lo to hi: every key when they fit, else every k-th (k = 2, 5, 10,
+ * 20, 25, 50, ...) so that at most maxTicks show, always with lo, hi and the keys in `keep` (the
+ * query); a stepped tick closer than half a step to one of those is dropped.
  */
-export function rowChart(canvas, th, { datasets, yTitle, yMin, yMax, xMax, crossingsAt, tokenLabel }) {
-  const o = baseOptions(th);
-  return new Chart(canvas, {
-    type: 'line',
-    data: {
-      datasets: datasets.map((d) => ({
-        type: d.kind === 'bar' ? 'bar' : 'line',
-        label: d.label,
-        data: d.data,
-        borderColor: d.color,
-        backgroundColor: d.kind === 'bar' ? d.color : d.color,
-        borderDash: d.kind === 'dashed' ? [6, 4] : [],
-        pointRadius: d.kind === 'dashed' ? 0 : 2.5,
-        borderWidth: d.kind === 'bar' ? 0 : 2,
-        barPercentage: 1,
-        categoryPercentage: 0.9,
-        parsing: false,
-        order: d.kind === 'bar' ? 2 : 1,
-      })),
-    },
-    options: {
-      ...o,
-      interaction: { mode: 'nearest', axis: 'x', intersect: false },
-      plugins: {
-        ...o.plugins,
-        copeCrossings: { at: crossingsAt || [], color: th.accent },
-        tooltip: {
-          callbacks: {
-            title: (items) => (items.length ? `key j = ${items[0].parsed.x}  ${tokenLabel(items[0].parsed.x)}` : ''),
-            label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}`,
+export function keyTicks(lo, hi, keep = [], maxTicks = 16) {
+  const n = hi - lo + 1,
+    m = Math.max(2, maxTicks);
+  const step = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((k) => n / k <= m) ?? Math.ceil(n / m);
+  const fixed = [lo, hi, ...keep.filter((k) => k >= lo && k <= hi)];
+  const out = new Set(fixed);
+  for (let v = Math.ceil(lo / step) * step; v <= hi; v += step)
+    if (!fixed.some((f) => f !== v && Math.abs(f - v) < step / 2)) out.add(v);
+  return [...out].sort((x, y) => x - y);
+}
+
+/** How many key ticks fit a canvas of this width: about 44 px each (an index and a token). */
+export function ticksFor(canvas) {
+  return Math.max(4, Math.floor(((canvas.clientWidth || 600) - 70) / 44));
+}
+
+/** A key axis's tick label: the index and, below it, its token (cut to 7 characters). */
+export function keyLabel(v, pieceOf) {
+  const p = pieceOf ? pieceOf(v) : undefined;
+  if (p === undefined) return String(v);
+  const shown = showPiece(p);
+  return [String(v), shown.length > 7 ? shown.slice(0, 6) + '…' : shown];
+}
+
+/**
+ * A chart of values against key j for one query, updated in place while stepping (building a
+ * Chart.js chart per step is what made long inputs slow).
+ *   rc = new RowChart(canvas); rc.update(th, spec)
+ * spec: datasets [{ label, data: [{x, y}], kind: 'line' | 'dashed' | 'bar', color }], yTitle, yMin,
+ * yMax, xMin, xMax (the keys shown), crossingsAt, clampAt / clampLabel (a dashed line), query (a
+ * tick always), pieceOf(j) (the token of key j, for tooltips and, when few keys show, the axis).
+ */
+export class RowChart {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.chart = null;
+  }
+
+  update(th, spec) {
+    this.spec = spec;
+    const shape = spec.datasets.map((d) => `${d.label}|${d.kind}`).join(',');
+    if (!this.chart || this.th !== th || this.shape !== shape) {
+      this.chart?.destroy();
+      this.chart = this.build(th, spec);
+      this.th = th;
+      this.shape = shape;
+      return this.chart;
+    }
+    const c = this.chart;
+    spec.datasets.forEach((d, k) => {
+      c.data.datasets[k].data = d.data;
+    });
+    Object.assign(c.options.scales.x, { min: spec.xMin - 0.5, max: spec.xMax + 0.5 });
+    Object.assign(c.options.scales.y, { min: spec.yMin, max: spec.yMax });
+    c.options.scales.y.title.text = spec.yTitle;
+    c.options.plugins.copeCrossings.at = spec.crossingsAt || [];
+    Object.assign(c.options.plugins.copeClamp, { at: spec.clampAt, label: spec.clampLabel || '' });
+    c.update('none');
+    return c;
+  }
+
+  build(th, spec) {
+    const o = baseOptions(th),
+      self = this;
+    return new Chart(this.canvas, {
+      type: 'line',
+      data: {
+        datasets: spec.datasets.map((d) => ({
+          type: d.kind === 'bar' ? 'bar' : 'line',
+          label: d.label,
+          data: d.data,
+          borderColor: d.color,
+          backgroundColor: d.color,
+          borderDash: d.kind === 'dashed' ? [6, 4] : [],
+          pointRadius: d.kind === 'dashed' ? 0 : 2.5,
+          borderWidth: d.kind === 'bar' ? 0 : 2,
+          barPercentage: 1,
+          categoryPercentage: 0.9,
+          parsing: false,
+          order: d.kind === 'bar' ? 2 : 1,
+        })),
+      },
+      options: {
+        ...o,
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        plugins: {
+          ...o.plugins,
+          copeCrossings: { at: spec.crossingsAt || [], color: th.accent },
+          copeClamp: { at: spec.clampAt, label: spec.clampLabel || '', color: th.muted },
+          tooltip: {
+            callbacks: {
+              title: (items) =>
+                items.length
+                  ? `key j = ${items[0].parsed.x}  ${JSON.stringify(self.spec.pieceOf(items[0].parsed.x))}`
+                  : '',
+              label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}`,
+            },
           },
         },
+        scales: {
+          x: axis(th, 'key j', {
+            min: spec.xMin - 0.5,
+            max: spec.xMax + 0.5,
+            offset: false,
+            afterBuildTicks: (a) => {
+              const { xMin, xMax, query } = self.spec;
+              a.ticks = keyTicks(xMin, xMax, [query], ticksFor(self.canvas)).map((value) => ({ value }));
+            },
+            ticks: {
+              color: th.muted,
+              autoSkip: false,
+              maxRotation: 0,
+              callback: (v) => keyLabel(v, self.spec.pieceOf),
+            },
+          }),
+          y: axis(th, spec.yTitle, { min: spec.yMin, max: spec.yMax, ticks: { color: th.muted, precision: 0 } }),
+        },
       },
-      scales: {
-        x: axis(th, 'key j', {
-          min: -0.5,
-          max: xMax + 0.5,
-          offset: false,
-          ticks: { color: th.muted, precision: 0, maxTicksLimit: 16 },
-        }),
-        y: axis(th, yTitle, { min: yMin, max: yMax, ticks: { color: th.muted, precision: 0 } }),
-      },
-    },
-    plugins: [crossings],
-  });
+      plugins: [crossings, clampLine],
+    });
+  }
 }

@@ -33,3 +33,34 @@ export function setOptions(s, options, value) {
   for (const [v, t] of options) s.appendChild(el('option', { value: v }, t));
   if (value !== undefined) s.value = String(value);
 }
+
+/**
+ * The glossary box: any element under root with a data-tip attribute shows that text (as text) in
+ * one floating box while hovered or focused. Works inside a shadow root (the widget).
+ */
+export function installTips(root) {
+  const tip = el('div', { class: 'gloss-tip', role: 'tooltip', hidden: true });
+  (root.shadowRoot || root).appendChild(tip);
+  const host = (e) => e.composedPath?.().find((n) => n.dataset?.tip) ?? e.target.closest?.('[data-tip]');
+  const show = (e) => {
+    const h = host(e);
+    if (!h) return;
+    tip.textContent = h.dataset.tip;
+    tip.hidden = false;
+    const r = h.getBoundingClientRect(),
+      w = Math.min(380, innerWidth - 16);
+    tip.style.maxWidth = `${w}px`;
+    tip.style.left = `${Math.max(8, Math.min(r.left, innerWidth - w - 8))}px`;
+    const below = r.bottom + 6,
+      hgt = tip.offsetHeight;
+    tip.style.top = `${below + hgt < innerHeight ? below : Math.max(8, r.top - hgt - 6)}px`;
+  };
+  const hide = (e) => {
+    if (host(e)) tip.hidden = true;
+  };
+  root.addEventListener('pointerover', show);
+  root.addEventListener('pointerout', hide);
+  root.addEventListener('focusin', show);
+  root.addEventListener('focusout', hide);
+  return tip;
+}

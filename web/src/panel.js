@@ -7,7 +7,8 @@ import { Heatmap, pngFigure } from './charts.js';
 import { theme } from './charts.js';
 import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
-import { el, button, select, setOptions } from './dom.js';
+import { el, button, select, setOptions, installTips } from './dom.js';
+import { GLOSSARY, VIEW_INTROS } from './glossary.js';
 
 export const VIEWS = [
   ['query', 'Query · Figure 1'],
@@ -75,7 +76,7 @@ export class VizPanel {
     );
     this.queryLabel = el('span', { class: 'query-label', 'aria-live': 'polite' });
     const mk = el('label', { class: 'field markers' });
-    mk.append(el('span', {}, 'Boundary tokens'));
+    mk.append(el('span', { class: 'tip-host', 'data-tip': GLOSSARY.markers }, 'Boundary tokens'));
     this.markerInput = el('input', {
       type: 'text',
       size: '8',
@@ -105,6 +106,7 @@ export class VizPanel {
       this.render();
     });
     this.theme = theme(root);
+    installTips(root);
   }
 
   isCurrent(run) {
@@ -275,6 +277,7 @@ class CompareView {
   constructor(container, panel) {
     this.panel = panel;
     this.root = el('section', { class: 'compare-view', 'aria-label': 'Compare with the baseline' });
+    this.root.appendChild(el('p', { class: 'intro' }, VIEW_INTROS.compare));
     this.cols = [0, 1].map(() => {
       const col = el('div', { class: 'compare-col' });
       const title = el('h3');
@@ -310,6 +313,7 @@ class CompareView {
           markers: this.panel.markerIndices(),
           query,
           th: this.panel.theme,
+          pieces: r.pieces,
         });
       }),
     );

@@ -2,10 +2,21 @@
 // i, layer and head, every key's gate, position p_ij (integer crossings marked), CoPE logit and
 // attention; beside it Chart.js charts of p_ij against key j (with the plain distance i - j) and
 // of the attention.
-import { rowChart, pngFigure } from './charts.js';
+import { RowChart, pngFigure } from './charts.js';
 import { colour, textOn, fmt } from './scales.js';
 import { showPiece } from './tasks.js';
-import { el } from './dom.js';
+import { GLOSSARY, VIEW_INTROS } from './glossary.js';
+import { el, select } from './dom.js';
+
+/** Keys the charts show around the query: the last W (a window) or all; "auto" windows long inputs. */
+const WINDOWS = [
+  ['auto', 'auto'],
+  ['32', 'last 32'],
+  ['64', 'last 64'],
+  ['128', 'last 128'],
+  ['all', 'all'],
+];
+export const AUTO_WINDOW = 64; // "auto": all keys up to this many, then the last 64
 
 /** Strip rows: [field, label, needs CoPE]. Values come from the head's arrays at row i. */
 const ROWS = [
@@ -29,6 +40,7 @@ export class QueryView {
   constructor(container, panel) {
     this.panel = panel;
     this.root = el('section', { class: 'query-view', 'aria-label': 'Query view (Figure 1)' });
+    this.intro = el('p', { class: 'intro' }, VIEW_INTROS.query);
     this.caption = el('p', { class: 'caption', 'aria-live': 'polite' });
     this.stripWrap = el('div', {
       class: 'strip-wrap',
@@ -39,10 +51,23 @@ export class QueryView {
     this.table = el('table', { class: 'strip' });
     this.stripWrap.appendChild(this.table);
     const charts = el('div', { class: 'row-charts' });
-    this.posBox = chartBox(panel, 'Position of each key seen from the query', 'positions');
-    this.attBox = chartBox(panel, 'Attention of the query over the keys', 'attention');
+    this.posBox = chartBox(
+      panel,
+      'Position of each key seen from the query',
+      'positions',
+      `${GLOSSARY.positions} ${GLOSSARY.crossings} The grey dashed line is the plain token distance i − j.`,
+    );
+    this.attBox = chartBox(
+      panel,
+      'Attention of the query over the keys',
+      'attention',
+      `Bars: ${GLOSSARY.attn} Line: ${GLOSSARY.pos_attn}`,
+    );
     charts.append(this.posBox.box, this.attBox.box);
-    this.root.append(this.caption, this.stripWrap, charts);
+    this.windowSel = select('Keys in the charts', WINDOWS, 'auto', () => panel.render(), { 'data-ctl': 'window' });
+    this.windowSel.wrap.title =
+      'Long inputs: the charts show a window of keys ending at the query, so that its crossings and attention stay readable.';
+    this.root.append(this.intro, this.caption, this.stripWrap, this.windowSel.wrap, charts);
     container.appendChild(this.root);
     this.built = null;
   }
@@ -72,7 +97,7 @@ export class QueryView {
     this.cells = {};
     for (const [field, label] of this.rows) {
       const tr = el('tr', { 'data-field': field });
-      tr.appendChild(mk('th', label, { scope: 'row' }));
+      tr.appendChild(mk('th', label, { scope: 'row', tabindex: '0', 'data-tip': GLOSSARY[field], class: 'tip-host' }));
       this.cells[field] = run.pieces.map(() => {
         const c = el('td');
         tr.appendChild(c);
@@ -123,6 +148,7 @@ export class QueryView {
         c.dataset.v = String(v[j]);
         c.className = j === i ? 'query' : '';
         if (field === 'positions' && cross.has(j)) c.classList.add('cross');
+        if (field === 'positions' && v[j] >= run.model.config.npos - 1 - 1e-6) c.classList.add('clamped');
         if (r) {
           c.style.background = colour(v[j], r[0], r[1]);
           c.style.color = textOn(v[j], r[0], r[1]);
@@ -141,29 +167,37 @@ export class QueryView {
     )
       wrap.scrollLeft = cell.offsetLeft - wrap.clientWidth / 2;
     const pieces = run.pieces,
-      tokenLabel = (j) => (pieces[j] === undefined ? '' : JSON.stringify(pieces[j]));
-    const keys = Array.from({ length: i + 1 }, (_, j) => j);
+      pieceOf = (j) => pieces[j];
+    const lo = i - this.windowKeys(i) + 1;
+    const keys = Array.from({ length: i - lo + 1 }, (_, k) => lo + k);
     const pts = (a) => keys.map((j) => ({ x: j, y: a[j] }));
+    const hasCope = run.model.hasCope,
+      npos = run.model.config.npos;
     const posSets = [];
-    if (run.model.hasCope)
+    if (hasCope)
       posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
     posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
     // With CoPE the axis fits the positions (the distance line runs off the top far from the
-    // query): p_ij is what the reader should be able to read off.
-    const pTop = run.model.hasCope ? Math.max(1, Math.ceil(vals.positions[0])) : 0;
-    const yMax = run.model.hasCope
-      ? Math.max(pTop, Math.min(Math.max(1, i), Math.max(6, 2 * (pTop + 1))))
-      : Math.max(1, i);
-    this.posBox.chart = replaceChart(this.posBox, th, {
+    // query): p_ij is what the reader should be able to read off. p is largest at the window's first key.
+    const pTop = hasCope ? Math.max(1, Math.ceil(vals.positions[lo])) : 0;
+    const yMax = hasCope
+      ? Math.max(pTop, Math.min(Math.max(1, i - lo), Math.max(6, 2 * (pTop + 1))))
+      : Math.max(1, i - lo);
+    const clamped = hasCope && vals.positions[lo] >= npos - 1 - 1e-6;
+    this.posBox.chart = this.posBox.rc.update(th, {
       datasets: posSets,
       yTitle: 'position',
       yMin: 0,
-      yMax,
+      yMax: hasCope ? yMax : i,
+      xMin: lo,
       xMax: i,
-      crossingsAt: crossAt.map((j) => j - 0.5),
-      tokenLabel,
+      query: i,
+      crossingsAt: crossAt.filter((j) => j > lo).map((j) => j - 0.5),
+      clampAt: hasCope ? npos - 1 : null,
+      clampLabel: `npos − 1 = ${npos - 1}: positions stop here`,
+      pieceOf,
     });
-    this.attBox.chart = replaceChart(this.attBox, th, {
+    this.attBox.chart = this.attBox.rc.update(th, {
       datasets: [
         { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: th.accent2 },
         { label: 'position-only (row max 1)', data: pts(vals.pos_attn), kind: 'line', color: th.accent },
@@ -171,15 +205,25 @@ export class QueryView {
       yTitle: 'weight',
       yMin: 0,
       yMax: 1,
+      xMin: lo,
       xMax: i,
-      tokenLabel,
+      query: i,
+      pieceOf,
     });
     const q = JSON.stringify(pieces[i]);
-    const unit = run.model.hasCope
-      ? `Gates near 1 mark the keys this head counts; p_ij sums the gates from key j up to the query, so p crosses an integer (dashed lines) at every counted key. ${crossAt.length} crossing${crossAt.length === 1 ? '' : 's'} for this query.`
+    const unit = hasCope
+      ? `Gates near 1 mark the keys this head counts; p_ij sums the gates from key j up to the query, so p crosses an integer (dashed lines) at every counted key. ${crossAt.length} crossing${crossAt.length === 1 ? '' : 's'} for this query.${clamped ? ` Keys before ${firstClamped(vals.positions, i, npos)} all sit at npos − 1 = ${npos - 1}, the last position this model has: the head cannot tell them apart by position.` : ''}`
       : `This model has no CoPE (pe = ${run.model.config.pe}): its positions are token distances i−j.`;
-    this.caption.textContent = `Query i = ${i} ${q}, layer ${layer}, head ${head}. ${unit}`;
-    this.lastShown = { layer, head, query: i, vals };
+    const win = lo > 0 ? ` The charts show keys ${lo}–${i} (of 0–${i}).` : '';
+    this.caption.textContent = `Query i = ${i} ${q}, layer ${layer}, head ${head}. ${unit}${win}`;
+    this.lastShown = { layer, head, query: i, vals, window: [lo, i] };
+  }
+
+  /** How many keys, ending at query i, the charts show. */
+  windowKeys(i) {
+    const v = this.windowSel.select.value;
+    const w = v === 'all' ? Infinity : v === 'auto' ? (this.built.T > AUTO_WINDOW ? AUTO_WINDOW : Infinity) : Number(v);
+    return Math.min(i + 1, w);
   }
 
   /** What the strip and charts show now, for tests: numbers as drawn (data-v and chart data). */
@@ -195,18 +239,20 @@ export class QueryView {
   }
 }
 
+/** The first key (counting back from the query) whose position has reached npos − 1. */
+function firstClamped(p, i, npos) {
+  let j = i;
+  while (j > 0 && p[j - 1] < npos - 1 - 1e-6) j--;
+  return j;
+}
+
 /** A figure with a canvas for one row chart; its PNG is named after the chart and the query. */
-function chartBox(panel, title, name) {
+function chartBox(panel, title, name, tip) {
   const b = { chart: null, canvas: el('canvas', { role: 'img', 'aria-label': title }) };
+  b.rc = new RowChart(b.canvas);
   const fileName = () => `cope-${name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`;
-  const fig = pngFigure('chart', title, { chart: () => b.chart, fileName });
+  const fig = pngFigure('chart', title, { chart: () => b.chart, fileName, tip });
   fig.holder.appendChild(b.canvas);
   b.box = fig.box;
   return b;
-}
-
-/** Charts are rebuilt per query (the axes change); the old one is destroyed first. */
-function replaceChart(b, th, spec) {
-  b.chart?.destroy();
-  return rowChart(b.canvas, th, spec);
 }

@@ -5,6 +5,7 @@
 import { Heatmap, pngFigure, paintBitmap } from './charts.js';
 import { mapRange, fmt } from './scales.js';
 import { el, button, select } from './dom.js';
+import { GLOSSARY, VIEW_INTROS } from './glossary.js';
 
 export const MAPS = [
   ['pos_attn', 'Position-only attention (row max 1)', true],
@@ -52,13 +53,14 @@ export class SequenceView {
     this.maps = el('div', { class: 'maps' });
     this.tip = el('div', { class: 'tip', role: 'status', hidden: true });
     this.note = el('p', { class: 'caption' });
-    this.root.append(this.note, bar, this.grid, this.maps, this.tip);
+    this.root.append(el('p', { class: 'intro' }, VIEW_INTROS.sequence), this.note, bar, this.grid, this.maps, this.tip);
     container.appendChild(this.root);
     this.heatmaps = MAPS.map(([kind, title, cope]) => {
       const { box, holder } = pngFigure('map', title, {
         chart: () => hm.chart,
         fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`,
         attrs: { 'data-kind': kind },
+        tip: `${GLOSSARY[kind]} ${GLOSSARY.markers}`,
       });
       this.maps.appendChild(box);
       const hm = new Heatmap(holder, {
@@ -92,7 +94,15 @@ export class SequenceView {
       const on = run.model.hasCope || !m.cope || m.kind === 'pos_attn';
       m.box.hidden = !on;
       if (!on) continue;
-      m.hm.update({ data: h[m.kind], T, range: mapRange(m.kind, h[m.kind], T), markers, query, th });
+      m.hm.update({
+        data: h[m.kind],
+        T,
+        range: mapRange(m.kind, h[m.kind], T),
+        markers,
+        query,
+        th,
+        pieces: run.pieces,
+      });
     }
     this.note.textContent = run.model.hasCope
       ? `Layer ${layer}, head ${head}. + marks the boundary tokens. A head that counts paragraphs or statements shows blocks: every query attends by position to the keys since the last boundary. Hover a cell for its numbers; click to make its row the query.`

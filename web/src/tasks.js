@@ -47,6 +47,27 @@ export const CORPUS_EXAMPLE = [
   'The write method writes a string to the file and returns the number of characters written. Other types of objects must be converted to a string first, for example with the str function or with a format string.',
 ].join('\n');
 
+/** What to look for in a model of each task, and the view that shows it (the page's model card). */
+export const TASK_LOOK_FOR = {
+  counting:
+    'The page opens on the query after "print v", where the model answers. In a counting head the gates open on the printed variable’s statements, and its position p at the variable’s last "v = 0 ;" equals the answer: step back with ← through the program and watch p count the increments.',
+  flipflop:
+    'Pick a query right after an "r": a head that finds the last write has its gates open on the "w"s, so p = 1 at the last "w" and the position-only attention peaks there, however far back it is.',
+  selcopy:
+    'Pick a query after "|": a copying head counts the letters and not the blanks "_" (gates open on letters), so p tells which letter comes next.',
+  paragraphs:
+    'Open the Sequence view: a head that counts paragraphs opens its gates on ↵, and its position-only map shows blocks — every query attends to the keys since the last ↵. Compare it with the baseline’s map.',
+};
+
+/** The TASK_LOOK_FOR entry and the view for a task (undefined when the page knows nothing). */
+export function lookFor(task) {
+  if (/^counting\d$/.test(task)) return { text: TASK_LOOK_FOR.counting, view: 'query' };
+  if (task === 'flipflop' || task === 'selcopy') return { text: TASK_LOOK_FOR[task], view: 'query' };
+  if (task === 'text' || task === 'topics' || task === 'corpus')
+    return { text: TASK_LOOK_FOR.paragraphs, view: 'sequence' };
+  return undefined;
+}
+
 /** Language-model tasks score every next token (their measure is the per-token error); the others
  * score only their answers. */
 export function isLanguageTask(task) {

@@ -243,6 +243,59 @@ try {
     await p.close();
   }
 
+  // 1c. The page explains: the glossary on focus, what to look for with a button to the suggested
+  // head, token-labelled axes with the first and last keys, the input tinted by the query's gates.
+  {
+    const tp = await open('');
+    await rendered(tp);
+    if (first.baseline) {
+      // the baseline arrives after the first drawing and redraws the strip: wait for it
+      await tp.waitForFunction(() => window.copeViz.panel.baseRun, null, { timeout: 30000 });
+      await rendered(tp);
+    }
+    await tp.focus('table.strip tr[data-field=gates] th');
+    const tip = await tp.evaluate(() => {
+      const t = document.querySelector('.gloss-tip');
+      return t && !t.hidden ? t.textContent : '';
+    });
+    check(/^Gate g_ij = sigmoid/.test(tip), `the glossary on focus of a row header: "${tip.slice(0, 60)}…"`);
+    const info = await tp.evaluate(() => document.getElementById('model-info').textContent);
+    check(/What to look for: /.test(info), 'the model card says what to look for');
+    const go = await tp.$('.go-head');
+    if (go) {
+      await tp.selectOption('select[data-ctl=layer]', '0');
+      const want = await go.evaluate((b) => [Number(b.dataset.layer), Number(b.dataset.head)]);
+      await go.click();
+      await rendered(tp);
+      const st = await tp.evaluate(() => window.copeViz.panel.state);
+      check(st.layer === want[0] && st.head === want[1], `"Show layer ${want[0]} head ${want[1]}" goes there`);
+    }
+    const ax = await tp.evaluate(() => {
+      const p = window.copeViz.panel,
+        x = p.queryView.posBox.chart.scales.x;
+      return { q: p.state.query, ticks: x.ticks.map((t) => [t.value, t.label]), piece: p.run.pieces[p.state.query] };
+    });
+    const last = ax.ticks.at(-1);
+    check(
+      ax.ticks[0][0] === 0 && last[0] === ax.q && Array.isArray(last[1]) && last[1][1] === ax.piece.slice(0, 7),
+      `the key axis runs from tick 0 to the query ${ax.q}, labelled with its token (${JSON.stringify(last[1])})`,
+    );
+    const tint = await tp.evaluate(() => {
+      const p = window.copeViz.panel,
+        chips = [...document.querySelectorAll('#tokens .tok')]
+          .slice(0, p.state.query + 1)
+          .map((c) => Number(c.dataset.v)),
+        strip = p.snapshot().query.strip.gates;
+      return { chips, strip };
+    });
+    check(
+      tint.chips.length === tint.strip.length && tint.chips.every((v, j) => Math.abs(v - tint.strip[j]) < 1e-6),
+      `the input's tokens are tinted by the query's gates (${tint.chips.length} tokens, as the strip)`,
+    );
+    check(tp.errors.length === 0, 'no console errors while explaining', tp.errors.join(' | '));
+    await tp.context().close();
+  }
+
   // 2. → moves the query; the numbers shown equal the wasm trace of that row.
   const q0 = st.state.query;
   await page.focus('body');
@@ -640,6 +693,42 @@ try {
     `${n} tokens (${big.name}): traced and drawn in ${traced} ms; a query step takes ${stepMs.toFixed(0)} ms`,
   );
   await shot(lp, 'page-long-sequence');
+  // the query view on the long input: a window of keys ending at the query, charts updated in place
+  await lp.click('[data-view=query]');
+  await rendered(lp);
+  const before = await lp.evaluate(() => {
+    window.__posChart = window.copeViz.panel.queryView.posBox.chart;
+    return window.copeViz.panel.state.query;
+  });
+  await lp.keyboard.press('ArrowLeft');
+  await rendered(lp, before - 1);
+  const lw = await lp.evaluate(() => {
+    const v = window.copeViz.panel.queryView,
+      c = v.posBox.chart,
+      x = c.scales.x;
+    return {
+      q: window.copeViz.panel.state.query,
+      min: x.min,
+      max: x.max,
+      ticks: x.ticks.map((t) => t.value),
+      same: c === window.__posChart,
+      clampAt: c.options.plugins.copeClamp.at,
+      npos: window.copeViz.app.model.config.npos,
+      hasCope: window.copeViz.app.model.hasCope,
+      clamped: document.querySelectorAll('table.strip td.clamped').length,
+      caption: v.caption.textContent,
+    };
+  });
+  check(
+    lw.min === lw.q - 63.5 && lw.max === lw.q + 0.5 && lw.ticks[0] === lw.q - 63 && lw.ticks.at(-1) === lw.q,
+    `${n} tokens: the charts show the 64 keys ending at the query ${lw.q} (axis ${lw.min}…${lw.max}, ticks ${lw.ticks[0]}…${lw.ticks.at(-1)})`,
+  );
+  check(lw.same, 'a query step updates the charts in place (the same Chart.js object)');
+  if (lw.hasCope)
+    check(
+      lw.clampAt === lw.npos - 1 && lw.clamped > 0 === lw.caption.includes(`npos − 1 = ${lw.npos - 1}`),
+      `the npos − 1 clamp is drawn at ${lw.clampAt}; ${lw.clamped} strip cells at it, and the caption ${lw.clamped ? 'names' : 'does not need'} it`,
+    );
   check(lp.errors.length === 0, 'no console errors with the long input', lp.errors.join(' | '));
   await lp.context().close();
 } catch (e) {
