@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """test_examples.py — every counting program shown to users (the README, web/README.md, the example
 blog post and the widget's documentation) is answered right by its model: the answer an independent
-recount of the program gives is the model's most likely next token (`cope trace --json`, last row).
+recount of the program gives is the model's most likely next token (`cope trace --json`, last row),
+and where a widget says its baseline errs (data-baseline-wrong), the baseline does.
 A program in a tag that names a shipped model is checked on that model, any other on every shipped
 counting model. Usage: tests/test_examples.py [path/to/cope]; ends with "N passed, N failed"."""
 import glob
@@ -17,6 +18,9 @@ FILES = ["README.md", "web/README.md", "web/src/cope-viz.js"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "web/examples/*.html")))
 PROGRAM = re.compile(r"[a-e] = 0 ;(?: (?:[a-e] = 0 ;|[a-e] \+\+;|pass;))* print [a-e]")
 MODEL = re.compile(r"(counting\d-[a-z_]+-s\d+)\.safetensors")
+MODEL_ATTR = re.compile(r'model="[^"]*?(counting\d-[a-z_]+-s\d+)\.safetensors"')
+# a widget whose text says its baseline gets the program wrong: <cope-viz ... baseline="...X.safetensors" data-baseline-wrong>
+BASELINE_WRONG = re.compile(r'baseline="[^"]*?(counting\d-[a-z_]+-s\d+)\.safetensors"[^>]*data-baseline-wrong')
 
 
 def recount(program):
@@ -52,7 +56,8 @@ def main():
             for program in PROGRAM.findall(line):
                 seen += 1
                 # the model named in the same tag (this line or the one above, as a pasted snippet has it)
-                named = MODEL.findall(" ".join(lines[max(0, k - 2):k + 1]))
+                near = " ".join(lines[max(0, k - 2):k + 1])
+                named = MODEL_ATTR.findall(near) or MODEL.findall(near)
                 models = [os.path.join(ROOT, "models", named[-1] + ".safetensors")] if named else shipped
                 try:
                     want = recount(program)
@@ -60,6 +65,15 @@ def main():
                     failed += 1
                     print("FAIL %s:%d \"%s\" prints a variable it never sets" % (f, k + 1, program))
                     continue
+                for b in BASELINE_WRONG.findall(line):  # the post says the baseline errs here: it must
+                    got = answer(os.path.join(ROOT, "models", b + ".safetensors"), program)
+                    if got != want:
+                        passed += 1
+                        print("ok   %s:%d baseline %s errs as the text says: -> %s, the answer is %s" % (
+                            f, k + 1, b, got, want))
+                    else:
+                        failed += 1
+                        print("FAIL %s:%d baseline %s answers %s right; the text says it errs" % (f, k + 1, b, got))
                 for m in models:
                     if not os.path.exists(m):
                         print("FAIL %s:%d names %s, which is not shipped" % (f, k + 1, os.path.basename(m)))

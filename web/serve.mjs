@@ -66,6 +66,15 @@ const server = createServer((req, res) => {
   }
   createReadStream(file).pipe(res);
 });
+server.on('error', (e) => {
+  // a clear line instead of a stack trace (a busy port is the usual case)
+  console.error(
+    e.code === 'EADDRINUSE'
+      ? `serve.mjs: port ${port} on ${host} is in use; stop the other server or choose another: make serve PORT=8001`
+      : `serve.mjs: cannot serve on ${host}:${port}: ${e.message}`,
+  );
+  process.exit(1);
+});
 server.listen(port, host, () => {
   const a = server.address();
   console.log(`CoPE visualizer: http://${host === '0.0.0.0' ? 'localhost' : a.address}:${a.port}/`);

@@ -1,7 +1,7 @@
 // app.js — the visualizer page: pick a shipped model or drop a .safetensors file, type or
 // generate an input, see the model's prediction, and explore it in the panel (panel.js). The
 // whole state lives in the URL, so a link reproduces the view.
-import { Model, traceText } from './model.js';
+import { Model, traceText, verdict } from './model.js';
 import { VizPanel } from './panel.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, lookFor, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
@@ -28,6 +28,7 @@ const ui = {
   embed: $('embed'),
   embedBox: $('embed-box'),
   embedCode: $('embed-code'),
+  embedCopy: $('embed-copy'),
   drop: $('drop'),
   tint: $('tint'),
 };
@@ -38,6 +39,8 @@ const app = {
   base: null, // its baseline (same task, other pe), when shipped
   modelRef: null, // what the URL names: an index name or a URL; null for a dropped file
   seed: 1,
+  edited: false, // the text box holds the user's text (typed or from a link), not a generated example
+  offer: null, // the user's text an example replaced, offered back in the notice
 };
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
@@ -145,8 +148,35 @@ function firstHead() {
 /** Puts a generated input of the model's task in the text box and shows it with state. */
 async function newExample(state = { query: null }) {
   if (!app.model.hasExamples) return;
+  const mine = app.edited ? ui.text.value : null;
   ui.text.value = await app.model.exampleText(app.seed++, ui.split.value || 'train');
+  app.edited = false;
+  // the user's text replaced by the example: the notice offers it back until something else replaces it
+  app.offer = mine !== null && mine !== ui.text.value ? mine : null;
   await update(state);
+}
+
+/** The notice: what the reader should know about the input, and the offer of a replaced text. */
+function showNotice(text) {
+  ui.notice.textContent = text;
+  if (app.offer !== null) {
+    const mine = app.offer;
+    ui.notice.append(
+      text ? ' ' : '',
+      'Your text was replaced by an example of this model’s task. ',
+      button(
+        'Put my text back',
+        () => {
+          app.offer = null;
+          ui.text.value = mine;
+          app.edited = true;
+          update({ query: Infinity }).catch((err) => showError('Could not run the model', err));
+        },
+        { class: 'link', id: 'restore-text' },
+      ),
+    );
+  }
+  ui.notice.hidden = !ui.notice.textContent;
 }
 
 let updating = null;
@@ -157,8 +187,7 @@ async function update(state = {}) {
   const { tok, run, baseRun, notes } = await traceText(app.model, app.base, text);
   if (my !== updating) return;
   if (!run) notes.unshift('Type some text: the input has no tokens.');
-  ui.notice.textContent = notes.join(' ');
-  ui.notice.hidden = !notes.length;
+  showNotice(notes.join(' '));
   showTokens(text, tok, run ? run.T : 0);
   if (!run) return;
   showPrediction(run);
@@ -234,7 +263,7 @@ function showPrediction(run) {
   ui.prediction.textContent = '';
   const say = (...parts) =>
     ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
-  const verdict = (ok) => el('span', { class: ok ? 'ok' : 'bad' }, ok ? '✓ right' : '✗ wrong');
+
   const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
   if (isLanguageTask(task)) {
@@ -285,27 +314,51 @@ function saveURL() {
   clearTimeout(saveTimer);
   saveTimer = setTimeout(() => {
     writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
-    ui.embedCode.value = embedSnippets(location.href, app.entry, ui.text.value, panel.state);
+    showEmbed();
   }, 150);
 }
 
-ui.share.addEventListener('click', async () => {
-  writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
+/** The embed snippet, whole: the box grows to its height. */
+function showEmbed() {
+  ui.embedCode.value = app.modelRef
+    ? embedSnippets(location.href, app.entry, ui.text.value, panel.state, app.modelRef)
+    : NO_LINK;
+  if (ui.embedBox.hidden) return;
+  ui.embedCode.style.height = 'auto';
+  ui.embedCode.style.height = `${ui.embedCode.scrollHeight + 4}px`;
+}
+
+/** Copies text to the clipboard, saying so on the button for two seconds. */
+async function copyWith(btn, text, done, idle) {
   try {
-    await navigator.clipboard.writeText(location.href);
-    ui.share.textContent = 'Link copied';
+    await navigator.clipboard.writeText(text);
+    btn.textContent = done;
   } catch {
-    ui.share.textContent = 'Copy the address bar';
+    btn.textContent = 'Select and copy by hand';
   }
   setTimeout(() => {
-    ui.share.textContent = 'Copy link';
+    btn.textContent = idle;
   }, 2000);
+}
+
+/** A model opened from a file has no address: a link or a snippet would show another model. */
+const NO_LINK =
+  'This model was opened from a file on your computer: a link or an embed snippet cannot carry it. Put the file on a web server and open it by its address (?model=URL) to share it.';
+
+ui.share.addEventListener('click', () => {
+  if (!app.modelRef) {
+    showNotice(NO_LINK);
+    return;
+  }
+  writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
+  copyWith(ui.share, location.href, 'Link copied', 'Copy link');
 });
 ui.embed.addEventListener('click', () => {
   ui.embedBox.hidden = !ui.embedBox.hidden;
   ui.embed.setAttribute('aria-expanded', String(!ui.embedBox.hidden));
-  ui.embedCode.value = embedSnippets(location.href, app.entry, ui.text.value, panel.state);
+  showEmbed();
 });
+ui.embedCopy.addEventListener('click', () => copyWith(ui.embedCopy, ui.embedCode.value, 'Copied', 'Copy the snippet'));
 
 // ---------------------------------------------------------------------------------------------
 // Controls
@@ -315,7 +368,7 @@ ui.modelSel.addEventListener('change', async () => {
   if (!e) return;
   try {
     await loadModel(new URL(e.file, location.href).href, e.name, e.name, e);
-    await newExample({ query: null, ...firstHead() });
+    await newExample({ query: null, markers: undefined, ...firstHead() });
     loadBaseline().then((b) => b && update({ ...panel.state }));
   } catch (err) {
     showError(`Could not load ${e.name}`, err);
@@ -328,8 +381,8 @@ async function openFile(f) {
   try {
     const bytes = await f.arrayBuffer();
     await loadModel(bytes, f.name, null, null);
-    if (app.model.hasExamples) await newExample({ query: null, ...firstHead() });
-    else await update({ query: null, ...firstHead() });
+    if (app.model.hasExamples) await newExample({ query: null, markers: undefined, ...firstHead() });
+    else await update({ query: null, markers: undefined, ...firstHead() });
   } catch (err) {
     showError(
       `Could not load “${f.name}”`,
@@ -360,6 +413,8 @@ document.addEventListener('drop', (e) => {
 ui.sample.addEventListener('click', () => newExample().catch((err) => showError('Could not make an example', err)));
 let typing = null;
 ui.text.addEventListener('input', () => {
+  app.edited = true; // the text is the user's: switching model offers it back
+  app.offer = null;
   clearTimeout(typing);
   typing = setTimeout(() => update({ query: Infinity }).catch((err) => showError('Could not run the model', err)), 250);
 });
@@ -406,9 +461,11 @@ async function start() {
     layer: st.layer ?? first.layer,
     head: st.head ?? first.head,
     query: st.query ?? null,
+    markers: st.markers,
   };
   if (st.text !== undefined) {
     ui.text.value = st.text;
+    app.edited = true; // a text from a link is someone's own
     await update(pstate);
   } else await newExample(pstate);
   if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));

@@ -51,6 +51,17 @@ export function theme(el) {
   };
 }
 
+/** The light theme (style.css's :root): exported figures use it whatever the page shows. */
+export const LIGHT = {
+  fg: '#1b1b1f',
+  bg: '#ffffff',
+  muted: '#5c5f66',
+  grid: '#d9dbe0',
+  accent: '#d55e00',
+  accent2: '#0072b2',
+  marker: '#000000',
+};
+
 /** Paints the canvas background, so exported PNGs are not transparent. */
 const background = {
   id: 'copeBackground',
@@ -64,29 +75,62 @@ const background = {
 };
 Chart.register(background);
 
-/** Saves a chart as a PNG file. */
-function downloadPNG(chart, name) {
+/** Saves a data URL as a file. */
+function download(url, name) {
   const a = document.createElement('a');
-  a.href = chart.toBase64Image('image/png');
+  a.href = url;
   a.download = `${name.replace(/[^\w.-]+/g, '_')}.png`;
   document.body.appendChild(a);
   a.click();
   a.remove();
 }
 
+/** Export size (CSS pixels, drawn at 2x) of each kind of figure. */
+const EXPORT_SIZE = { chart: [900, 420], map: [820, 760] };
+
+/**
+ * A figure for export: draw(holder, LIGHT) builds the chart again, light, at twice the pixels, in
+ * an off-screen holder of the kind's size; the PNG is that chart under a title line. Returns the
+ * PNG's data URL (the caller downloads it).
+ */
+export function exportFigure(kind, draw, title) {
+  const [w, h] = EXPORT_SIZE[kind];
+  const holder = el('div', { style: `position:fixed;left:-${w + 100}px;top:0;width:${w}px;height:${h}px` });
+  document.body.appendChild(holder);
+  let chart;
+  try {
+    chart = draw(holder, LIGHT);
+    const img = chart.canvas,
+      band = 56;
+    const out = document.createElement('canvas');
+    out.width = img.width;
+    out.height = img.height + band;
+    const g = out.getContext('2d');
+    g.fillStyle = LIGHT.bg;
+    g.fillRect(0, 0, out.width, out.height);
+    g.fillStyle = LIGHT.fg;
+    g.font = '600 26px system-ui, sans-serif';
+    g.textBaseline = 'middle';
+    g.fillText(title, 20, band / 2, out.width - 40);
+    g.drawImage(img, 0, band);
+    return out.toDataURL('image/png');
+  } finally {
+    chart?.destroy();
+    holder.remove();
+  }
+}
+
 /**
  * A figure for one chart with its title and a PNG button in the caption; every chart on the page
- * sits in one. kind 'chart' or 'map' (the CSS classes kind-box and kind-holder); chart() is the
- * chart to save (null until drawn), fileName() the name to save it as; tip, the glossary text of
- * the title. The chart goes in holder.
+ * sits in one. kind 'chart' or 'map' (the CSS classes kind-box and kind-holder); fileName() the
+ * name to save it as; tip, the glossary text of the title; draw(holder, th) builds the chart again
+ * for the PNG (exportFigure) and titleLine() says what it shows (model, layer, head, query). The
+ * chart goes in holder.
  */
-export function pngFigure(kind, title, { chart, fileName, attrs = {}, tip }) {
+export function pngFigure(kind, title, { fileName, attrs = {}, tip, draw, titleLine }) {
   const box = el('figure', { class: `${kind}-box`, ...attrs });
   const cap = el('figcaption');
-  const save = () => {
-    const c = chart();
-    if (c) downloadPNG(c, fileName());
-  };
+  const save = () => download(exportFigure(kind, draw, `${titleLine()} — ${title}`), fileName());
   const name = tip ? el('span', { class: 'tip-host', tabindex: '0', 'data-tip': tip }, title) : el('span', {}, title);
   cap.append(name, button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
   const holder = el('div', { class: `${kind}-holder` });
@@ -95,8 +139,9 @@ export function pngFigure(kind, title, { chart, fileName, attrs = {}, tip }) {
 }
 
 /** Common options of every chart: theme colours, no animation (stepping must feel instant). */
-export function baseOptions(th) {
+export function baseOptions(th, dpr) {
   return {
+    ...(dpr ? { devicePixelRatio: dpr } : {}),
     responsive: true,
     maintainAspectRatio: false,
     animation: false,
@@ -132,6 +177,7 @@ function axis(th, title, extra = {}) {
  * (pieces: the tokens, which label the axes' ticks)
  */
 export class Heatmap {
+  /** opts: title, onHover(i, j, event), onLeave(), onClick(i, j), dpr (device pixel ratio, for export) */
   constructor(container, opts) {
     this.opts = opts;
     this.canvas = document.createElement('canvas');
@@ -187,7 +233,7 @@ export class Heatmap {
             },
           ]
         : [];
-    const o = baseOptions(th);
+    const o = baseOptions(th, this.opts.dpr);
     this.chart = new Chart(this.canvas, {
       type: mode === 'matrix' ? 'matrix' : 'line',
       data: { datasets },
@@ -245,6 +291,13 @@ export class Heatmap {
     });
     this.chart.$T = T;
     this.chart.$th = th;
+  }
+
+  /** The same map, light and at 2x, in holder (for exportFigure). */
+  drawAgain(holder, th) {
+    const hm = new Heatmap(holder, { title: this.opts.title, dpr: 2 });
+    hm.update({ ...this.state, th });
+    return hm.chart;
   }
 
   cells({ data, T }) {
@@ -446,14 +499,22 @@ export function keyLabel(v, pieceOf) {
  * A chart of values against key j for one query, updated in place while stepping (building a
  * Chart.js chart per step is what made long inputs slow).
  *   rc = new RowChart(canvas); rc.update(th, spec)
- * spec: datasets [{ label, data: [{x, y}], kind: 'line' | 'dashed' | 'bar', color }], yTitle, yMin,
+ * spec: datasets [{ label, data: [{x, y}], kind: 'line' | 'dashed' | 'bar', color (a theme key) }], yTitle, yMin,
  * yMax, xMin, xMax (the keys shown), crossingsAt, clampAt / clampLabel (a dashed line), query (a
  * tick always), pieceOf(j) (the token of key j, for tooltips and, when few keys show, the axis).
  */
 export class RowChart {
-  constructor(canvas) {
+  constructor(canvas, { dpr } = {}) {
     this.canvas = canvas;
+    this.dpr = dpr;
     this.chart = null;
+  }
+
+  /** The same chart, light and at 2x, in holder (for exportFigure). */
+  drawAgain(holder, th) {
+    const c = el('canvas');
+    holder.appendChild(c);
+    return new RowChart(c, { dpr: 2 }).update(th, this.spec);
   }
 
   update(th, spec) {
@@ -480,7 +541,7 @@ export class RowChart {
   }
 
   build(th, spec) {
-    const o = baseOptions(th),
+    const o = baseOptions(th, this.dpr),
       self = this;
     return new Chart(this.canvas, {
       type: 'line',
@@ -489,8 +550,8 @@ export class RowChart {
           type: d.kind === 'bar' ? 'bar' : 'line',
           label: d.label,
           data: d.data,
-          borderColor: d.color,
-          backgroundColor: d.color,
+          borderColor: th[d.color],
+          backgroundColor: th[d.color],
           borderDash: d.kind === 'dashed' ? [6, 4] : [],
           pointRadius: d.kind === 'dashed' ? 0 : 2.5,
           borderWidth: d.kind === 'bar' ? 0 : 2,

@@ -4,7 +4,7 @@
 // It shows a still frame (the input text, or a poster image) until it is scrolled into view, and
 // only then starts the worker, loads the model and computes. Works from any static host: no
 // special headers, the worker is started from a blob when this script is on another origin.
-import { Model, traceText } from './model.js';
+import { Model, traceText, queryPrediction, verdict } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
 import { loadIndex, modelEntry, baselineEntry } from './state.js';
@@ -15,7 +15,7 @@ const NUM = ['layer', 'head', 'query'];
 
 class CopeViz extends HTMLElement {
   static get observedAttributes() {
-    return ['model', 'text', 'view', 'layer', 'head', 'query', 'baseline'];
+    return ['model', 'text', 'view', 'layer', 'head', 'query', 'baseline', 'markers'];
   }
 
   connectedCallback() {
@@ -87,6 +87,8 @@ class CopeViz extends HTMLElement {
     const st = {};
     const view = this.getAttribute('view');
     if (view) st.view = view;
+    const markers = this.getAttribute('markers');
+    if (markers !== null) st.markers = markers;
     for (const k of NUM) {
       const v = this.getAttribute(k);
       if (v !== null && v !== '' && Number.isInteger(Number(v))) st[k] = Number(v);
@@ -123,7 +125,7 @@ class CopeViz extends HTMLElement {
     this.status.append(this.statusText, this.bar);
     this.err = el('div', { class: 'error', role: 'alert', hidden: true });
     this.info = el('p', { class: 'caption widget-info' });
-    this.pred = el('p', { class: 'caption' });
+    this.pred = el('p', { class: 'caption widget-pred', 'aria-live': 'polite' });
     const host = el('div');
     this.setAttribute('aria-label', 'CoPE visualizer: ← → step the query');
     this.frame.append(this.status, this.err, this.info, host);
@@ -177,17 +179,39 @@ class CopeViz extends HTMLElement {
         Object.assign(st, { layer: first.layer, head: first.head });
       this.status.hidden = true;
       this.err.hidden = true;
-      const last = run.T - 1;
-      notes.push(
-        `After the last token ${JSON.stringify(showPiece(run.pieces[last]))} the model predicts ${JSON.stringify(this.model.vocab[run.pred[last]])} (${Math.round(100 * run.prob[last])}%).`,
-      );
-      this.pred.textContent = notes.join(' ');
+      this.notes = notes.join(' ');
       if (!this.pred.isConnected) this.info.after(this.pred);
+      this.unsubscribe?.();
+      this.unsubscribe = this.panel.subscribe(() => this.sayPrediction());
       this.panel.setRuns(run, baseRun, st);
+      this.sayPrediction();
       await this.panel.drawing;
       this.dispatchEvent(new CustomEvent('cope-ready'));
     } catch (err) {
       this.fail(err);
+    }
+  }
+
+  /** The sentence under the model line: what the model predicts after the selected query, and,
+   * where the task defines the next token there, the answer and whether the model is right. */
+  sayPrediction() {
+    const run = this.panel.run;
+    if (!run) return;
+    const q = this.panel.state.query,
+      p = queryPrediction(run, q);
+    this.pred.textContent = this.notes ? `${this.notes} ` : '';
+    this.pred.append(
+      `After token ${q} ${JSON.stringify(showPiece(p.piece))} the model predicts ${JSON.stringify(p.predicted)} (${Math.round(100 * p.prob)}%)`,
+    );
+    if (p.expected === undefined) this.pred.append('.');
+    else this.pred.append(`; the answer is ${JSON.stringify(p.expected)}: `, verdict(p.right), '.');
+    const base = this.panel.baseRun;
+    if (base && q < base.T) {
+      const b = queryPrediction(base, q);
+      this.pred.append(
+        ` The baseline ${base.model.name} (${base.model.peLabel}) predicts ${JSON.stringify(b.predicted)} (${Math.round(100 * b.prob)}%)`,
+        ...(b.expected === undefined ? ['.'] : [': ', verdict(b.right), '.']),
+      );
     }
   }
 

@@ -2,7 +2,7 @@
 // token pieces, predictions, and each head's [T*T] arrays fetched on demand (cached), so a
 // 512-token input never moves all layers' arrays to the page at once.
 import { sharedClient } from './client.js';
-import { isLanguageTask, CORPUS_EXAMPLE } from './tasks.js';
+import { isLanguageTask, targets, CORPUS_EXAMPLE } from './tasks.js';
 
 let keys = 0;
 
@@ -93,7 +93,9 @@ export class Model {
    * model, the page's example prose. */
   async exampleText(seed, split = 'train') {
     if (this.task === 'corpus') return CORPUS_EXAMPLE;
-    return this.detokenizeText((await this.sample(this.task, seed, split)).pieces);
+    // at most the context: the model reads n_ctx tokens (a task's example may hold one more, the
+    // last target, which the model is to predict)
+    return this.detokenizeText((await this.sample(this.task, seed, split)).pieces.slice(0, this.config.n_ctx));
   }
 
   /** Text of pieces that tokenizes back to them: words joined by spaces, newlines as line breaks. */
@@ -124,13 +126,15 @@ export async function traceText(model, baseline, text) {
     notes.push(
       `The text has ${n} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`,
     );
-  if (tok.unknown)
+  if (tok.unknown) {
+    const distinct = [...new Set(tok.unknownPieces)];
     notes.push(
-      `${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${tok.unknownPieces
+      `${tok.unknown} piece${tok.unknown === 1 ? ' is' : 's are'} not in the model's vocabulary and read as <unk>: ${distinct
         .slice(0, 8)
         .map((p) => JSON.stringify(p))
-        .join(', ')}${tok.unknownPieces.length > 8 ? ', …' : ''}.`,
+        .join(', ')}${distinct.length > 8 ? `, … (${distinct.length} different)` : ''}.`,
     );
+  }
   if (!n) return { tok, run: null, baseRun: null, notes };
   const ids = Array.from(tok.ids).slice(0, nctx);
   const run = await model.run(ids);
@@ -140,6 +144,33 @@ export async function traceText(model, baseline, text) {
     baseRun = await baseline.run(Array.from(bt.ids).slice(0, Math.min(ids.length, baseline.config.n_ctx)));
   }
   return { tok, run, baseRun, notes };
+}
+
+/**
+ * What the model says at query q of run: its prediction of the next token and, where the task
+ * defines the token after q (the answer), that token and whether the prediction is right.
+ *   -> { piece, predicted, prob, expected (undefined when none), right (undefined when none) }
+ */
+export function queryPrediction(run, q) {
+  const m = run.model,
+    predicted = m.vocab[run.pred[q]];
+  const t = targets(m.task, run.pieces).find((x) => x.t === q + 1);
+  return {
+    piece: run.pieces[q],
+    predicted,
+    prob: run.prob[q],
+    expected: t?.expected,
+    right: t ? predicted === t.expected : undefined,
+  };
+}
+
+/** ✓ right / ✗ wrong, as an element (data-verdict for tests). */
+export function verdict(right) {
+  const e = document.createElement('span');
+  e.className = right ? 'ok' : 'bad';
+  e.dataset.verdict = right ? 'right' : 'wrong';
+  e.textContent = right ? '✓ right' : '✗ wrong';
+  return e;
 }
 
 export class Run {

@@ -9,6 +9,7 @@ import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
 import { el, button, select, setOptions, installTips } from './dom.js';
 import { GLOSSARY, VIEW_INTROS } from './glossary.js';
+import { queryPrediction, verdict } from './model.js';
 
 export const VIEWS = [
   ['query', 'Query · Figure 1'],
@@ -28,7 +29,6 @@ export class VizPanel {
     this.state = { view: 'query', layer: 0, head: 0, query: 0 };
     this.run = null;
     this.baseRun = null;
-    this.markers = null; // pieces; null = the task's default
     root.classList.add('cope-panel');
 
     const bar = el('div', { class: 'toolbar panel-bar' });
@@ -84,10 +84,9 @@ export class VizPanel {
       title: 'pieces separated by spaces; \\n is the newline',
       'data-ctl': 'markers',
     });
-    this.markerInput.addEventListener('change', () => {
-      this.markers = parseMarkers(this.markerInput.value);
-      this.render();
-    });
+    this.markerInput.addEventListener('change', () =>
+      this.set({ markers: formatMarkers(parseMarkers(this.markerInput.value)) }),
+    );
     mk.appendChild(this.markerInput);
     bar.append(this.tabs, this.layerSel.wrap, this.headSel.wrap, step, this.queryLabel, mk);
 
@@ -129,12 +128,13 @@ export class VizPanel {
     );
     this.slider.max = String(run.T - 1);
     this.tabButtons[2].hidden = !baseRun;
-    this.markerInput.value = formatMarkers(this.markerPieces());
     this.set(state);
   }
 
+  /** The boundary tokens: the state's (as typed: pieces separated by spaces, \n the newline), else the task's. */
   markerPieces() {
-    return this.markers ?? TASK_MARKERS[this.run?.model.task] ?? [];
+    const m = this.state.markers;
+    return typeof m === 'string' ? parseMarkers(m) : (TASK_MARKERS[this.run?.model.task] ?? []);
   }
 
   /** Token indices of the boundary markers in the current input. */
@@ -251,6 +251,8 @@ export class VizPanel {
     this.layerSel.select.value = String(layer);
     this.headSel.select.value = String(head);
     this.slider.value = String(query);
+    if (this.root.ownerDocument.activeElement !== this.markerInput)
+      this.markerInput.value = formatMarkers(this.markerPieces());
     this.queryLabel.textContent = `query ${query}/${run.T - 1}: ${showPiece(run.pieces[query])}`;
     this.root.dataset.view = view;
     this.root.dataset.query = String(query);
@@ -264,6 +266,14 @@ export class VizPanel {
 
   snapshot() {
     return { state: { ...this.state }, query: this.queryView.snapshot() };
+  }
+
+  /** What an exported figure shows: model, layer, head and query (token), as its title line. */
+  figureTitle(modelName) {
+    const { layer, head, query } = this.state,
+      run = this.run;
+    if (!run) return '';
+    return `${modelName || run.model.name} · layer ${layer} head ${head} · query ${query} ${JSON.stringify(showPiece(run.pieces[query]))}`;
   }
 }
 
@@ -281,16 +291,18 @@ class CompareView {
     this.cols = [0, 1].map(() => {
       const col = el('div', { class: 'compare-col' });
       const title = el('h3');
-      col.appendChild(title);
+      const pred = el('p', { class: 'caption compare-pred', 'aria-live': 'polite' });
+      col.append(title, pred);
       const q = new QueryView(col, panel);
       const fig = pngFigure('map', 'Attention a_ij (all queries)', {
-        chart: () => hm.chart,
+        draw: (h, th) => hm.drawAgain(h, th),
+        titleLine: () => panel.figureTitle(col.dataset.model),
         fileName: () => 'cope-compare-attention',
       });
       col.appendChild(fig.box);
       const hm = new Heatmap(fig.holder, { title: 'attention', onClick: (i) => panel.set({ query: i }) });
       this.root.appendChild(col);
-      return { title, q, hm };
+      return { col, title, pred, q, hm };
     });
     container.appendChild(this.root);
   }
@@ -303,6 +315,12 @@ class CompareView {
           L = Math.min(layer, m.config.n_layer - 1),
           H = Math.min(head, m.config.n_head - 1);
         c.title.textContent = `${m.name} — ${m.peLabel}, layer ${L}, head ${H}`;
+        c.col.dataset.model = m.name;
+        const q = Math.min(query, r.T - 1),
+          p = queryPrediction(r, q);
+        c.pred.textContent = `After token ${q} ${JSON.stringify(showPiece(p.piece))}: predicts ${JSON.stringify(p.predicted)} (${Math.round(100 * p.prob)}%)`;
+        if (p.expected !== undefined)
+          c.pred.append(`; the answer is ${JSON.stringify(p.expected)}: `, verdict(p.right));
         await c.q.show(r, L, H, Math.min(query, r.T - 1));
         const h = await r.head(L, H);
         if (!this.panel.isCurrent(r)) return;

@@ -175,8 +175,8 @@ export class QueryView {
       npos = run.model.config.npos;
     const posSets = [];
     if (hasCope)
-      posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: th.accent });
-    posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: th.muted });
+      posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: 'accent' });
+    posSets.push({ label: 'token distance i−j', data: pts(vals.distance), kind: 'dashed', color: 'muted' });
     // With CoPE the axis fits the positions (the distance line runs off the top far from the
     // query): p_ij is what the reader should be able to read off. p is largest at the window's first key.
     const pTop = hasCope ? Math.max(1, Math.ceil(vals.positions[lo])) : 0;
@@ -199,8 +199,8 @@ export class QueryView {
     });
     this.attBox.chart = this.attBox.rc.update(th, {
       datasets: [
-        { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: th.accent2 },
-        { label: 'position-only (row max 1)', data: pts(vals.pos_attn), kind: 'line', color: th.accent },
+        { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: 'accent2' },
+        { label: 'position-only (row max 1)', data: pts(vals.pos_attn), kind: 'line', color: 'accent' },
       ],
       yTitle: 'weight',
       yMin: 0,
@@ -251,7 +251,12 @@ function chartBox(panel, title, name, tip) {
   const b = { chart: null, canvas: el('canvas', { role: 'img', 'aria-label': title }) };
   b.rc = new RowChart(b.canvas);
   const fileName = () => `cope-${name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`;
-  const fig = pngFigure('chart', title, { chart: () => b.chart, fileName, tip });
+  const fig = pngFigure('chart', title, {
+    fileName,
+    tip,
+    draw: (holder, th) => b.rc.drawAgain(holder, th),
+    titleLine: () => panel.figureTitle(),
+  });
   fig.holder.appendChild(b.canvas);
   b.box = fig.box;
   return b;

@@ -57,7 +57,8 @@ export class SequenceView {
     container.appendChild(this.root);
     this.heatmaps = MAPS.map(([kind, title, cope]) => {
       const { box, holder } = pngFigure('map', title, {
-        chart: () => hm.chart,
+        draw: (h, th) => hm.drawAgain(h, th),
+        titleLine: () => panel.figureTitle(),
         fileName: () => `cope-${kind}-L${panel.state.layer}H${panel.state.head}`,
         attrs: { 'data-kind': kind },
         tip: `${GLOSSARY[kind]} ${GLOSSARY.markers}`,

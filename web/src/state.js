@@ -1,8 +1,8 @@
-// state.js — the view's state in the URL (?model=&text=&view=&layer=&head=&query=), the shipped
+// state.js — the view's state in the URL (?model=&text=&view=&layer=&head=&query=&markers=), the shipped
 // models' index, and the embed snippets. The same parameters are the <cope-viz> attributes and
 // embed.html's query string, so a link, an iframe and a widget all say the same thing.
 
-export const STATE_KEYS = ['model', 'text', 'view', 'layer', 'head', 'query'];
+export const STATE_KEYS = ['model', 'text', 'view', 'layer', 'head', 'query', 'markers'];
 const NUMERIC = new Set(['layer', 'head', 'query']);
 
 /** State from a query string (missing keys are absent; numbers parsed). */
@@ -56,11 +56,13 @@ export function baselineEntry(index, entry) {
   return (entry?.baseline && index.find((e) => e.name === entry.baseline)) || null;
 }
 
-/** Copy-paste code for a blog: the widget and the iframe, for the page's current state. */
-export function embedSnippets(pageURL, entry, text, st) {
+/** Copy-paste code for a blog: the widget and the iframe, for the page's current state (ref: the
+ * model as the URL names it, for a model that is not shipped). */
+export function embedSnippets(pageURL, entry, text, st, ref) {
   const base = new URL('.', pageURL);
-  const model = entry ? new URL(entry.file, base).href : '';
-  const attrs = { model, text, view: st.view, layer: st.layer, head: st.head, query: st.query };
+  // a shipped model by its file; a model opened by address (ref, not in the index) by that address
+  const model = entry ? new URL(entry.file, base).href : ref ? new URL(ref, pageURL).href : '';
+  const attrs = { model, text, view: st.view, layer: st.layer, head: st.head, query: st.query, markers: st.markers };
   const esc = (s) =>
     String(s).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/\n/g, '&#10;');
   const a = Object.entries(attrs)
@@ -68,6 +70,6 @@ export function embedSnippets(pageURL, entry, text, st) {
     .map(([k, v]) => `  ${k}="${esc(v)}"`)
     .join('\n');
   const iframe = new URL('embed.html', base);
-  iframe.search = stateQuery({ ...attrs, model: entry ? entry.name : '' });
+  iframe.search = stateQuery({ ...attrs, model: entry ? entry.name : model });
   return `<!-- CoPE visualizer widget -->\n<script type="module" src="${new URL('cope-viz.js', base).href}"></script>\n<cope-viz\n${a}>\n</cope-viz>\n\n<!-- or as an iframe -->\n<iframe src="${esc(iframe.href)}" width="100%" height="720" loading="lazy" title="CoPE visualizer" style="border:0"></iframe>`;
 }

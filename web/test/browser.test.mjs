@@ -8,6 +8,23 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
+
+/** A PNG's size and its first pixel (whatever the row's filter, the first pixel of the first row
+ * is stored as is). */
+function pngInfo(buf) {
+  const width = buf.readUInt32BE(16),
+    height = buf.readUInt32BE(20),
+    idat = [];
+  for (let o = 8; o < buf.length;) {
+    const len = buf.readUInt32BE(o),
+      type = buf.toString('latin1', o + 4, o + 8);
+    if (type === 'IDAT') idat.push(buf.subarray(o + 8, o + 8 + len));
+    o += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  return { width, height, first: [raw[1], raw[2], raw[3]] };
+}
 
 const SITE = process.env.COPE_WEB_DIR || 'build/web';
 const SHOTS = process.env.COPE_SCREENSHOTS || 'build/web-screenshots';
@@ -292,6 +309,23 @@ try {
       tint.chips.length === tint.strip.length && tint.chips.every((v, j) => Math.abs(v - tint.strip[j]) < 1e-6),
       `the input's tokens are tinted by the query's gates (${tint.chips.length} tokens, as the strip)`,
     );
+    // the embed box shows the whole snippet, and its button copies it
+    await tp.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await tp.click('#embed');
+    await tp.click('#embed-copy');
+    const emb = await tp.evaluate(async () => {
+      const t = document.getElementById('embed-code');
+      await new Promise((r) => setTimeout(r, 100));
+      return {
+        whole: t.scrollHeight <= t.clientHeight + 2,
+        value: t.value,
+        clip: await navigator.clipboard.readText(),
+      };
+    });
+    check(
+      emb.whole && emb.value.includes('<cope-viz') && emb.clip === emb.value,
+      `the embed box shows the whole snippet (${emb.value.split('\n').length} lines) and copies it`,
+    );
     check(tp.errors.length === 0, 'no console errors while explaining', tp.errors.join(' | '));
     await tp.context().close();
   }
@@ -454,10 +488,14 @@ try {
     page.waitForEvent('download', { timeout: 10000 }),
     page.click('.query-view .chart-box .png >> nth=0'),
   ]);
-  const png = await dl.path().then((f) => import('node:fs').then((fs) => fs.readFileSync(f)));
+  const png = readFileSync(await dl.path());
+  const pi = pngInfo(png);
   check(
-    /\.png$/.test(dl.suggestedFilename()) && png.subarray(1, 4).toString() === 'PNG' && png.length > 2000,
-    `PNG export: ${dl.suggestedFilename()} (${png.length} bytes)`,
+    /\.png$/.test(dl.suggestedFilename()) &&
+      png.subarray(1, 4).toString() === 'PNG' &&
+      pi.width === 1800 &&
+      pi.height === 896,
+    `PNG export at 2x with a title line: ${dl.suggestedFilename()} (${pi.width} x ${pi.height}, ${png.length} bytes)`,
   );
   await page.keyboard.press('Home');
   await rendered(page, 0);
@@ -525,6 +563,10 @@ try {
       () => check(true, 'a dropped model without a task loads and shows the input'),
       () => check(false, 'a dropped model without a task loads and shows the input'),
     );
+  // a model opened from a file cannot be linked: Copy link says so instead of copying another model's link
+  await page.click('#share');
+  const noLink = await page.evaluate(() => document.getElementById('notice').textContent);
+  check(/opened from a file/.test(noLink), `Copy link after opening a file: "${noLink.slice(0, 70)}…"`);
   // a model whose vocabulary holds HTML: its pieces are shown as text everywhere, nothing runs
   const evil = '<img/src=x/onerror=window.__pwned=1>'; // no whitespace: a valid "words" piece
   await page.setInputFiles('#file', {
@@ -570,6 +612,9 @@ try {
     text: document.getElementById('w1').getAttribute('text'),
     w2: document.getElementById('w2').shadowRoot.querySelector('.still') !== null,
     head: document.getElementById('w1').model?.config?.provenance?.heads?.[0] ?? null,
+    said: [...document.getElementById('w1').shadowRoot.querySelectorAll('[data-verdict]')].map(
+      (e) => e.dataset.verdict,
+    ),
   }));
   check(
     w.head && w.snap.state.layer === w.head.layer && w.snap.state.head === w.head.head,
@@ -583,6 +628,8 @@ try {
     'widget',
   );
   check(w.w2, 'the widget below the fold shows its still frame before it is scrolled into view');
+  // the widget says what the model predicts at its query (the answer's) and whether that is right
+  check(w.said[0] === 'right', `the first widget says its model is right at the answer (${w.said.join(', ')})`);
   await shot(blog, 'widget-blog', false);
   await blog.locator('#w1').click({ position: { x: 30, y: 10 } });
   await blog.keyboard.press('ArrowLeft');
@@ -594,19 +641,49 @@ try {
       () => check(true, 'the widget steps with ← after a click'),
       () => check(false, 'the widget steps with ← after a click'),
     );
+  // the second: the compare view on a long program, the baseline wrong as the post says
   await blog.locator('#w2').scrollIntoViewIfNeeded();
   await blog
     .waitForFunction(
       () =>
-        document.getElementById('w2').snapshot()?.state?.view === 'sequence' &&
-        !document.getElementById('w2').shadowRoot.querySelector('.still'),
+        document.getElementById('w2').snapshot()?.state?.view === 'compare' &&
+        !document.getElementById('w2').shadowRoot.querySelector('.still') &&
+        document.getElementById('w2').shadowRoot.querySelectorAll('.widget-pred [data-verdict]').length === 2,
       null,
       { timeout: 30000 },
     )
     .then(
-      () => check(true, 'scrolled into view, the second widget computes its sequence view'),
-      () => check(false, 'scrolled into view, the second widget computes its sequence view'),
+      () => check(true, 'scrolled into view, the second widget computes its compare view'),
+      () => check(false, 'scrolled into view, the second widget computes its compare view'),
     );
+  const v2 = await blog.evaluate(() => ({
+    said: [...document.getElementById('w2').shadowRoot.querySelectorAll('.widget-pred [data-verdict]')].map(
+      (e) => e.dataset.verdict,
+    ),
+    cols: [...document.getElementById('w2').shadowRoot.querySelectorAll('.compare-pred [data-verdict]')].map(
+      (e) => e.dataset.verdict,
+    ),
+  }));
+  check(
+    v2.said.join() === 'right,wrong' && v2.cols.join() === 'right,wrong',
+    `the compare widget: the model right, its baseline wrong, in the sentence and in both columns (${v2.said} / ${v2.cols})`,
+  );
+  // the third: a real-text model's sequence view, when the model is shipped
+  if (index.some((e) => e.name === 'pydoc-cope-s1')) {
+    await blog.locator('#w3').scrollIntoViewIfNeeded();
+    await blog
+      .waitForFunction(
+        () =>
+          document.getElementById('w3').snapshot()?.state?.view === 'sequence' &&
+          document.getElementById('w3').panel?.run?.T > 100,
+        null,
+        { timeout: 60000 },
+      )
+      .then(
+        () => check(true, 'the third widget shows the real-text model on its example prose'),
+        () => check(false, 'the third widget shows the real-text model on its example prose'),
+      );
+  }
   await shot(blog, 'widget-blog-full');
   check(blog.errors.length === 0, 'no console errors on the blog page', blog.errors.join(' | '));
   await blog.context().close();
@@ -648,6 +725,16 @@ try {
   const dark = await emb.evaluate(() => getComputedStyle(document.querySelector('cope-viz')).backgroundColor);
   check(dark === 'rgb(22, 23, 27)', `dark mode follows the system setting (${dark})`);
   await shot(emb, 'embed-dark');
+  // a map exported from the dark page is light (white background), at 2x
+  const [edl] = await Promise.all([
+    emb.waitForEvent('download', { timeout: 10000 }),
+    emb.locator('cope-viz .map-box .png').first().click(),
+  ]);
+  const epi = pngInfo(readFileSync(await edl.path()));
+  check(
+    epi.first.join() === '255,255,255' && epi.width === 1640,
+    `a map exported from the dark page is light: first pixel rgb(${epi.first}), ${epi.width} x ${epi.height}`,
+  );
   check(emb.errors.length === 0, 'no console errors in embed.html', emb.errors.join(' | '));
   await emb.context().close();
 
@@ -667,8 +754,91 @@ try {
     focus.outline !== 'none' && parseFloat(focus.width) >= 2,
     `keyboard focus is visible (${focus.tag}: ${focus.outline} ${focus.width})`,
   );
+  const bar = await phone.evaluate(() => getComputedStyle(document.querySelector('.panel-bar')).position);
+  check(bar === 'static', `phone width: the panel's toolbar scrolls away instead of sticking (${bar})`);
   await shot(phone, 'page-phone');
   await phone.context().close();
+
+  // 9b. The rest of the list: each fixed, each checked.
+  {
+    // shrinking the window: the charts follow without a step
+    const rp = await open('', { viewport: { width: 1366, height: 900 } });
+    await rendered(rp);
+    await rp.setViewportSize({ width: 800, height: 900 });
+    await rp.waitForTimeout(400);
+    const fit = await rp.evaluate(() =>
+      [...document.querySelectorAll('#panel > .panel-body > .query-view .chart-holder canvas')].map(
+        (c) => c.getBoundingClientRect().right - c.closest('.query-view').getBoundingClientRect().right,
+      ),
+    );
+    check(
+      fit.length === 2 && fit.every((d) => d <= 1),
+      `shrunk to 800 px, the charts fit (overhang ${fit.map((d) => d.toFixed(0))} px)`,
+    );
+    // boundary tokens live in the URL: set, reload, still there
+    await rp.fill('[data-ctl=markers]', 'pass;');
+    await rp.press('[data-ctl=markers]', 'Enter');
+    await rp
+      .waitForFunction(() => new URL(location.href).searchParams.get('markers') === 'pass;', null, { timeout: 5000 })
+      .catch(() => {});
+    const url = rp.url();
+    const rp2 = await open(url.slice(base.length));
+    await rendered(rp2);
+    const mk = await rp2.evaluate(() => ({
+      input: document.querySelector('[data-ctl=markers]').value,
+      n: window.copeViz.panel.markerIndices().length,
+      pass: window.copeViz.panel.run.pieces.filter((p) => p === 'pass;').length,
+    }));
+    check(
+      /markers=pass%3B/.test(url) && mk.input === 'pass;' && mk.n === mk.pass,
+      `boundary tokens in the URL: ${url.split('?')[1]?.match(/markers=[^&]*/)?.[0]} → ${mk.n} markers after a reload`,
+    );
+    await rp2.context().close();
+    // an unknown piece is named once in the notice, however often it occurs
+    await rp.fill('#text', 'a = 0 ; zebra zebra zebra ; a ++; print a');
+    await rp.waitForFunction(() => /zebra/.test(document.getElementById('notice').textContent), null, {
+      timeout: 10000,
+    });
+    const note = await rp.evaluate(() => document.getElementById('notice').textContent);
+    check((note.match(/zebra/g) || []).length === 1, `the unknown-piece notice names "zebra" once: ${note}`);
+    // switching model keeps a way back to the text typed
+    const typed = await rp.evaluate(() => document.getElementById('text').value);
+    const other = index.find((e) => e.task === 'flipflop') || index[1];
+    await rp.selectOption('#model', other.name);
+    await rp.waitForSelector('#restore-text', { timeout: 20000 });
+    const warned = await rp.evaluate(() => document.getElementById('notice').textContent);
+    await rp.click('#restore-text');
+    await rp.waitForFunction(
+      (t) => document.getElementById('text').value === t && window.copeViz.panel.run?.model.name !== 'x',
+      typed,
+      { timeout: 10000 },
+    );
+    check(true, `switching to ${other.name} replaced the typed text and offered it back`);
+    // a flip-flop example fits the model's context: no "the text has N tokens" warning
+    if (other.task === 'flipflop') {
+      await rp.click('#sample');
+      await rendered(rp);
+      const w = await rp.evaluate(() => document.getElementById('notice').textContent);
+      check(
+        !/tokens but this model reads at most/.test(w) && !/tokens but this model reads at most/.test(warned),
+        `a new flip-flop example fits the context (notice: "${w}")`,
+      );
+    }
+    check(rp.errors.length === 0, 'no console errors in the list of fixes', rp.errors.join(' | '));
+    await rp.context().close();
+    // make serve on a busy port: one clear line, no stack trace
+    const port = new URL(base).port;
+    const busy = await new Promise((res) => {
+      const p = spawn('node', ['web/serve.mjs', SITE, '--port', port]);
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      p.on('exit', (code) => res({ code, err }));
+    });
+    check(
+      busy.code === 1 && /is in use/.test(busy.err) && !/\n\s+at /.test(busy.err),
+      `serve.mjs on a busy port: exit ${busy.code}, "${busy.err.trim()}"`,
+    );
+  }
 
   // 10. A long input stays fluid: the largest shipped context (up to 512 tokens), sequence view.
   const big = [...index].sort((a, b) => b.n_ctx - a.n_ctx)[0];
