@@ -200,10 +200,15 @@ async function update(state = {}) {
 
 /**
  * The input's tokens tinted by a row of the panel's head (CircuitsVis-style): for the selected query
- * i, key j's gate, attention or position-only attention (the same colour scale as the strip); keys
- * after the query stay plain.
+ * i, key j's gate, attention or position-only attention (the same colour scale as the strip), for
+ * the keys the query view's charts show (all of a short input; the window before the query of a
+ * long one); other keys stay plain. Scheduled after the step is drawn, as its own task.
  */
-async function tintTokens() {
+function tintTokens() {
+  clearTimeout(tintTokens.timer);
+  tintTokens.timer = setTimeout(() => tint().catch(() => {}), 0);
+}
+async function tint() {
   const run = panel.run,
     kind = ui.tint.value,
     chips = ui.tokens.children;
@@ -221,16 +226,18 @@ async function tintTokens() {
   const h = await run.head(layer, head);
   if (run !== panel.run || layer !== panel.state.layer || head !== panel.state.head || i !== panel.state.query) return;
   const T = run.T,
-    row = h[kind].subarray(i * T, i * T + T);
-  let hi = 1;
-  if (kind === 'attn') hi = Math.max(1e-9, ...row.subarray(0, i + 1));
-  for (let j = 0; j < chips.length; j++) {
+    row = h[kind].subarray(i * T, i * T + T),
+    lo = i - panel.queryView.windowKeys(T, i) + 1;
+  let hi = 1e-9;
+  if (kind === 'attn') for (let j = lo; j <= i; j++) hi = Math.max(hi, row[j]);
+  else hi = 1;
+  // clear what the last tint painted outside this window, then paint the window
+  for (const j of tint.painted || []) if (chips[j] && (j < lo || j > i)) clear(chips[j]);
+  tint.painted = [];
+  for (let j = lo; j <= i && j < chips.length; j++) {
     const c = chips[j];
     c.classList.toggle('q', j === i);
-    if (j > i || j >= T) {
-      clear(c);
-      continue;
-    }
+    tint.painted.push(j);
     c.style.background = colour(row[j], 0, hi);
     c.style.color = textOn(row[j], 0, hi);
     c.dataset.v = String(row[j]);

@@ -17,6 +17,7 @@ const WINDOWS = [
   ['all', 'all'],
 ];
 export const AUTO_WINDOW = 64; // "auto": all keys up to this many, then the last 64
+const STRIP_AHEAD = 8; // a windowed strip also shows this many keys after the query
 
 /** Strip rows: [field, label, needs CoPE]. Values come from the head's arrays at row i. */
 const ROWS = [
@@ -72,8 +73,12 @@ export class QueryView {
     this.built = null;
   }
 
-  /** Builds the strip's cells for a run (once per input); show() then only rewrites numbers. */
-  build(run) {
+  /**
+   * Builds the strip's cells (once per input and window size); show() then only rewrites them. A
+   * long input's strip holds the charts' window of keys and a few after the query, not every key:
+   * rewriting 512 columns per step is what made stepping slow.
+   */
+  build(run, ncol) {
     this.table.textContent = '';
     const hasCope = run.model.hasCope;
     this.rows = ROWS.filter(([, , cope]) => hasCope || !cope);
@@ -82,39 +87,35 @@ export class QueryView {
       c.textContent = text;
       return c;
     };
+    const cols = Array.from({ length: ncol });
     const head = el('tr', { class: 'tok-row' });
     head.appendChild(mk('th', 'token', { scope: 'row' }));
-    this.tokCells = run.pieces.map((p, j) => {
-      const c = mk('th', showPiece(p), { scope: 'col', title: `key ${j}: ${JSON.stringify(p)}` });
-      if (p === '<unk>') c.classList.add('unk');
-      head.appendChild(c);
-      return c;
-    });
+    this.tokCells = cols.map(() => head.appendChild(mk('th', '', { scope: 'col' })));
     const idx = el('tr', { class: 'idx-row' });
     idx.appendChild(mk('th', 'key j', { scope: 'row' }));
-    run.pieces.forEach((_, j) => idx.appendChild(mk('td', String(j))));
+    this.idxCells = cols.map(() => idx.appendChild(mk('td', '')));
     this.table.append(head, idx);
     this.cells = {};
     for (const [field, label] of this.rows) {
       const tr = el('tr', { 'data-field': field });
       tr.appendChild(mk('th', label, { scope: 'row', tabindex: '0', 'data-tip': GLOSSARY[field], class: 'tip-host' }));
-      this.cells[field] = run.pieces.map(() => {
-        const c = el('td');
-        tr.appendChild(c);
-        return c;
-      });
+      this.cells[field] = cols.map(() => tr.appendChild(el('td')));
       this.table.appendChild(tr);
     }
     this.built = run;
+    this.ncol = ncol;
+    this.start = -1;
   }
 
   async show(run, layer, head, query) {
-    if (this.built !== run) this.build(run);
-    const h = await run.head(layer, head);
-    if (!this.panel.isCurrent(run)) return; // a newer input arrived meanwhile
     const T = run.T,
       i = query,
-      th = this.panel.theme;
+      w = this.windowKeys(T, T - 1),
+      ncol = w >= T ? T : Math.min(T, w + STRIP_AHEAD);
+    if (this.built !== run || this.ncol !== ncol) this.build(run, ncol);
+    const h = await run.head(layer, head);
+    if (!this.panel.isCurrent(run)) return; // a newer input arrived meanwhile
+    const th = this.panel.theme;
     const row = (name) => h[name].subarray(i * T, i * T + T);
     const vals = { distance: Float32Array.from({ length: T }, (_, j) => i - j) };
     for (const [field] of this.rows) if (field !== 'distance') vals[field] = row(field);
@@ -126,16 +127,31 @@ export class QueryView {
     };
     const crossAt = run.model.hasCope ? integerCrossings(vals.positions, i) : [];
     const cross = new Set(crossAt);
-    this.tokCells.forEach((c, j) => {
-      c.classList.toggle('query', j === i);
-      c.classList.toggle('future', j > i);
+    // the strip's first key: the window ending at the query, with STRIP_AHEAD keys after it
+    const start = ncol === T ? 0 : Math.max(0, Math.min(T - ncol, i - (ncol - STRIP_AHEAD) + 1));
+    if (start !== this.start) {
+      this.tokCells.forEach((c, k) => {
+        const j = start + k,
+          p = run.pieces[j];
+        c.textContent = showPiece(p);
+        c.title = `key ${j}: ${JSON.stringify(p)}`;
+        c.classList.toggle('unk', p === '<unk>');
+        this.idxCells[k].textContent = String(j);
+      });
+      this.start = start;
+    }
+    this.tokCells.forEach((c, k) => {
+      c.classList.toggle('query', start + k === i);
+      c.classList.toggle('future', start + k > i);
     });
+    const npos = run.model.config.npos;
     for (const [field] of this.rows) {
       const cs = this.cells[field],
         v = vals[field],
         r = ranges[field];
-      for (let j = 0; j < T; j++) {
-        const c = cs[j];
+      for (let k = 0; k < ncol; k++) {
+        const c = cs[k],
+          j = start + k;
         if (j > i) {
           c.textContent = '';
           c.className = 'future';
@@ -148,7 +164,7 @@ export class QueryView {
         c.dataset.v = String(v[j]);
         c.className = j === i ? 'query' : '';
         if (field === 'positions' && cross.has(j)) c.classList.add('cross');
-        if (field === 'positions' && v[j] >= run.model.config.npos - 1 - 1e-6) c.classList.add('clamped');
+        if (field === 'positions' && v[j] >= npos - 1 - 1e-6) c.classList.add('clamped');
         if (r) {
           c.style.background = colour(v[j], r[0], r[1]);
           c.style.color = textOn(v[j], r[0], r[1]);
@@ -158,21 +174,26 @@ export class QueryView {
         }
       }
     }
-    // keep the query's column in view by scrolling the strip only (never the page, e.g. while playing)
-    const cell = this.tokCells[i],
-      wrap = this.stripWrap;
-    if (
-      cell.offsetLeft < wrap.scrollLeft + 160 ||
-      cell.offsetLeft + cell.offsetWidth > wrap.scrollLeft + wrap.clientWidth
-    )
-      wrap.scrollLeft = cell.offsetLeft - wrap.clientWidth / 2;
+    // keep the query's column in view by scrolling the strip only (never the page, e.g. while
+    // playing); a sliding window keeps the query in the same column, and then nothing is read
+    // (reading offsetLeft forces a layout of the whole page: half a step's time at 512 tokens)
+    if (i - start !== this.queryCol || this.built !== this.scrolledFor) {
+      const cell = this.tokCells[i - start],
+        wrap = this.stripWrap;
+      if (
+        cell.offsetLeft < wrap.scrollLeft + 160 ||
+        cell.offsetLeft + cell.offsetWidth > wrap.scrollLeft + wrap.clientWidth
+      )
+        wrap.scrollLeft = cell.offsetLeft - wrap.clientWidth / 2;
+      this.queryCol = i - start;
+      this.scrolledFor = this.built;
+    }
     const pieces = run.pieces,
       pieceOf = (j) => pieces[j];
-    const lo = i - this.windowKeys(i) + 1;
+    const lo = i - this.windowKeys(T, i) + 1;
     const keys = Array.from({ length: i - lo + 1 }, (_, k) => lo + k);
     const pts = (a) => keys.map((j) => ({ x: j, y: a[j] }));
-    const hasCope = run.model.hasCope,
-      npos = run.model.config.npos;
+    const hasCope = run.model.hasCope;
     const posSets = [];
     if (hasCope)
       posSets.push({ label: 'CoPE position p_ij', data: pts(vals.positions), kind: 'line', color: 'accent' });
@@ -216,13 +237,13 @@ export class QueryView {
       : `This model has no CoPE (pe = ${run.model.config.pe}): its positions are token distances i−j.`;
     const win = lo > 0 ? ` The charts show keys ${lo}–${i} (of 0–${i}).` : '';
     this.caption.textContent = `Query i = ${i} ${q}, layer ${layer}, head ${head}. ${unit}${win}`;
-    this.lastShown = { layer, head, query: i, vals, window: [lo, i] };
+    this.lastShown = { layer, head, query: i, vals, window: [lo, i], stripKeys: [start, start + ncol - 1] };
   }
 
-  /** How many keys, ending at query i, the charts show. */
-  windowKeys(i) {
+  /** How many keys, ending at query i of an input of T tokens, the charts show. */
+  windowKeys(T, i) {
     const v = this.windowSel.select.value;
-    const w = v === 'all' ? Infinity : v === 'auto' ? (this.built.T > AUTO_WINDOW ? AUTO_WINDOW : Infinity) : Number(v);
+    const w = v === 'all' ? Infinity : v === 'auto' ? (T > AUTO_WINDOW ? AUTO_WINDOW : Infinity) : Number(v);
     return Math.min(i + 1, w);
   }
 

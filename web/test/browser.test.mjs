@@ -297,6 +297,10 @@ try {
       ax.ticks[0][0] === 0 && last[0] === ax.q && Array.isArray(last[1]) && last[1][1] === ax.piece.slice(0, 7),
       `the key axis runs from tick 0 to the query ${ax.q}, labelled with its token (${JSON.stringify(last[1])})`,
     );
+    await tp.waitForFunction(() => {
+      const c = document.querySelectorAll('#tokens .tok')[window.copeViz.panel.state.query];
+      return c && c.dataset.v !== undefined; // tinted after the step is drawn, as its own task
+    });
     const tint = await tp.evaluate(() => {
       const p = window.copeViz.panel,
         chips = [...document.querySelectorAll('#tokens .tok')]
