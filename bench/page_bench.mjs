@@ -2,9 +2,9 @@
 // For a short input (26 tokens, counting3-cope-s1) and a long one (512 tokens, the largest shipped
 // context), in the query view: the time from an arrow key to the drawn query (median of STEPS steps
 // after WARM warm-up steps), and the longest main-thread task while stepping (PerformanceObserver
-// "longtask"). Also the page's first load before the model: the bytes of every response, gzipped
-// as a static host would send them, until the model file is requested. Prints a table and writes
-// bench/page-results.json.
+// "longtask"). Also the page's first load without the model: the bytes of every response (HTML,
+// CSS, scripts, the worker, the .wasm it fetches, the model index) but the model file, gzipped as
+// a static host would send them. Prints a table and writes bench/page-results.json.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -40,12 +40,8 @@ try {
   {
     const page = await browser.newPage();
     const sizes = new Map();
-    let modelAsked = false;
-    page.on('request', (r) => {
-      if (/\.safetensors$/.test(r.url())) modelAsked = true;
-    });
     page.on('response', async (r) => {
-      if (modelAsked || /\.safetensors$/.test(r.url()) || /index\.json$/.test(r.url())) return;
+      if (/\.safetensors$/.test(r.url())) return; // the model itself is not the page's weight
       try {
         const body = await r.body();
         sizes.set(r.url().slice(base.length) || 'index.html', gzipSync(body).length);
@@ -113,7 +109,13 @@ try {
   await browser.close();
   proc.kill();
 }
-console.log(`first load before the model: ${(results.first_load_gzip_bytes / 1024).toFixed(1)} KB gzipped`);
+console.log(
+  `first load without the model: ${(results.first_load_gzip_bytes / 1024).toFixed(1)} KB gzipped (${Object.entries(
+    results.first_load_files,
+  )
+    .map(([f, b]) => `${f} ${(b / 1024).toFixed(1)}`)
+    .join(', ')})`,
+);
 for (const k of ['short', 'long'])
   console.log(
     `${k.padEnd(5)} T=${results[k].T} (${results[k].model}): step median ${results[k].step_ms_median} ms (max ${results[k].step_ms_max}); longest main-thread task ${results[k].longest_task_ms} ms (${results[k].long_tasks} over 50 ms)`,

@@ -94,6 +94,16 @@ async function readBytes(src) {
 }
 
 const compiled = new Map(); // 'simd' | 'scalar' -> Promise<WebAssembly.Module>
+let wasmBase = null; // the folder of the .wasm files, when not beside this module
+
+/**
+ * Where the .wasm files are: the URL of their folder (absolute), for a bundle of this module
+ * (which has no import.meta.url of its own, e.g. inside a worker started from a blob). Only the
+ * variant the engine supports is fetched, when the first model loads.
+ */
+export function setWasmLocation(url) {
+  wasmBase = String(url);
+}
 
 function wasmModule(simd) {
   const key = simd ? 'simd' : 'scalar';
@@ -101,7 +111,7 @@ function wasmModule(simd) {
     const p = (async () => {
       const bytes = EMBEDDED
         ? base64Bytes(EMBEDDED[key])
-        : await readBytes(new URL(`cope-${key}.wasm`, import.meta.url));
+        : await readBytes(new URL(`cope-${key}.wasm`, wasmBase ?? import.meta.url));
       return WebAssembly.compile(bytes);
     })();
     p.catch(() => compiled.delete(key)); // a failed fetch may be retried

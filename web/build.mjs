@@ -92,8 +92,9 @@ function modelIndex(files) {
   return list;
 }
 
-const cope = join(resolve(wasm), 'cope.single.mjs');
-if (!existsSync(cope)) throw new Error(`${cope} is missing: run make wasm`);
+const cope = join(resolve(wasm), 'cope.mjs');
+for (const f of ['cope.mjs', 'cope.single.mjs', 'cope-simd.wasm', 'cope-scalar.wasm'])
+  if (!existsSync(join(wasm, f))) throw new Error(`${join(wasm, f)} is missing: run make wasm`);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'models'), { recursive: true });
 mkdirSync(join(out, 'wasm'), { recursive: true });
@@ -114,7 +115,8 @@ await build({
   format: 'esm',
   loader: { '.css': 'text' },
 });
-// The worker: a classic script with the single-file wasm module inlined, so it also starts from a blob.
+// The worker: a classic script (so it also starts from a blob) with the wasm module, not its .wasm
+// files: it fetches the one its browser supports from wasm/.
 await build({
   ...common,
   entryPoints: { worker: join(here, 'src/worker.js') },
@@ -127,7 +129,9 @@ await build({
 
 for (const f of ['index.html', 'embed.html', 'src/style.css', 'examples/blog-post.html'])
   copyFileSync(join(here, f), join(out, f.replace(/^src\//, '')));
-for (const f of ['cope.mjs', 'cope-simd.wasm', 'cope-scalar.wasm']) copyFileSync(join(wasm, f), join(out, 'wasm', f));
+// the wasm module for pages that use the API directly: with its .wasm files, or in one file
+for (const f of ['cope.mjs', 'cope.single.mjs', 'cope-simd.wasm', 'cope-scalar.wasm'])
+  copyFileSync(join(wasm, f), join(out, 'wasm', f));
 
 const index = modelIndex(models);
 for (const e of index) {

@@ -58,11 +58,13 @@ export class CopeClient {
     });
   }
 
-  /** source: a URL string, or an ArrayBuffer (moved to the worker). */
+  /** source: a URL string, or an ArrayBuffer (moved to the worker). The worker fetches the .wasm
+   * from wasm/ beside this script (an absolute URL: it may run from a blob on another origin). */
   load(key, source, onProgress) {
+    const wasmBase = new URL('wasm/', import.meta.url).href;
     if (source instanceof ArrayBuffer)
-      return this.call('load', { key, bytes: source }, { transfer: [source], onProgress });
-    return this.call('load', { key, url: new URL(source, document.baseURI).href }, { onProgress });
+      return this.call('load', { key, bytes: source, wasmBase }, { transfer: [source], onProgress });
+    return this.call('load', { key, url: new URL(source, document.baseURI).href, wasmBase }, { onProgress });
   }
 }
 

@@ -1,7 +1,8 @@
 // worker.js — the Web Worker that owns the wasm models, so the page never freezes while a model
-// loads or a long input is traced. Bundled with the single-file wasm module (both .wasm inlined),
-// so this one file is all a blog needs; see client.js for the message protocol.
-import { CopeModel } from 'cope-wasm';
+// loads or a long input is traced. Bundled with the wasm module without its .wasm files: the first
+// load says where they are (wasmBase) and the worker fetches the one variant the browser supports
+// (SIMD128 or scalar); see client.js for the message protocol.
+import { CopeModel, setWasmLocation } from 'cope-wasm';
 
 const models = new Map(); // key -> { model, trace }
 
@@ -72,7 +73,8 @@ function shrink(a, T, size) {
 }
 
 const ops = {
-  async load({ key, url, bytes }, id) {
+  async load({ key, url, bytes, wasmBase }, id) {
+    if (wasmBase) setWasmLocation(wasmBase);
     const src = bytes ? new Uint8Array(bytes) : await fetchBytes(url, id);
     const model = await CopeModel.load(src);
     models.get(key)?.model.free();
