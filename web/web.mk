@@ -12,7 +12,7 @@ WEB_MODELS   := $(WEB_DEMO)/counting3-cope-s1.safetensors $(WEB_DEMO)/counting3-
 endif
 PORT         ?= 8000
 
-.PHONY: web serve web-test
+.PHONY: web serve web-test bench-page
 web: $(WEB_DIR)/index.html
 
 $(WEB_DIR)/index.html: $(WEB_SRC) $(WEB_MODELS) $(WASM_OUT) node_modules/.package-lock.json
@@ -24,6 +24,10 @@ $(WEB_DEMO)/counting3-%-s1.safetensors: | $(BUILD)/cope
 
 serve: web
 	node web/serve.mjs $(WEB_DIR) --port $(PORT)
+
+# The page's stepping and first-load benchmark (not a test): bench/page_bench.mjs
+bench-page: web browser-tools
+	node bench/page_bench.mjs
 
 # Browser tests: Debian's chromium driven by playwright-core; browser-tools (wasm/wasm.mk) installs
 # chromium with apt-get when it is missing.
