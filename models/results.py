@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plot  # noqa: E402 (models/plot.py, beside this file)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = ROOT  # the checkout this file is in (ROOT may point elsewhere when tests write the cards)
 BUILT = os.path.join(ROOT, "build", "cope")
 COPE = os.path.join(ROOT, "build", "runs", "cope")  # a private copy: rebuilding build/cope mid-run is safe
 RUNS = os.path.join(ROOT, "models", "runs")
@@ -91,9 +92,9 @@ RECIPES["pydoc"] = ["--corpus", CORPUS["train"], "--valid", CORPUS["valid"], "--
 
 def ensure_corpus():
     """build/corpus/pydoc-*.txt, made by models/corpus.py from python3.11-doc when missing"""
-    if not all(os.path.exists(os.path.join(ROOT, p)) for p in CORPUS.values()):
-        subprocess.run([sys.executable, os.path.join(ROOT, "models", "corpus.py"),
-                        os.path.join(ROOT, os.path.dirname(CORPUS["train"]))], check=True)
+    if not all(os.path.exists(os.path.join(REPO, p)) for p in CORPUS.values()):
+        subprocess.run([sys.executable, os.path.join(REPO, "models", "corpus.py"),
+                        os.path.join(REPO, os.path.dirname(CORPUS["train"]))], check=True)
 
 
 # Runs of the first counting splits (3-48 statements in training, 49-96 OOD), kept for the record
@@ -173,7 +174,7 @@ def data_of(task):
         ensure_corpus()
         h = hashlib.sha1()
         for p in CORPUS.values():
-            with open(os.path.join(ROOT, p), "rb") as f:
+            with open(os.path.join(REPO, p), "rb") as f:
                 h.update(f.read())
         _fingerprints[task] = h.hexdigest()[:16]
     if task not in _fingerprints:
@@ -201,7 +202,7 @@ def train(e):
     data = data_of(e["task"])  # the generator this run trains on (before another process replaces the binary)
     t0 = time.time()
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
-    subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    subprocess.run(cmd, check=True, cwd=REPO, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
     wall = time.time() - t0
     if has_heads_measure(e):
         write_heads(e, out)
@@ -227,7 +228,7 @@ def measure(e, result, path):
             result["locality_" + split] = json.loads(loc)
     if e["family"] == "pydoc":  # every window of 512 tokens inside a held-out document
         loc = subprocess.run([COPE, "locality", path, "--corpus", CORPUS["valid"], "--json", "--threads", "2"],
-                             check=True, capture_output=True, text=True, cwd=ROOT,
+                             check=True, capture_output=True, text=True, cwd=REPO,
                              env=dict(os.environ, OMP_WAIT_POLICY="passive")).stdout
         result["locality_valid"] = json.loads(loc)
     if e["family"] == "counting":
@@ -243,7 +244,7 @@ def write_heads(e, path):
     """the heads worth looking at, stored in the model's provenance for the page to open on"""
     corpus = ["--corpus", CORPUS["valid"]] if e["family"] == "pydoc" else []
     subprocess.run([COPE, "heads", path, "--write", "--threads", "2"] + corpus, check=True, capture_output=True,
-                   cwd=ROOT, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+                   cwd=REPO, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
 
 
 def store(result):
