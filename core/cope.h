@@ -245,16 +245,18 @@ const char *cope_trace_name(cope_trace_array which); /* NULL out of range */
 cope_status cope_trace_parse(const char *name, cope_trace_array *out);
 
 typedef struct {
-    int T, n_layer, n_head, vocab_size;
-    float *logits;                   /* [T, V] */
-    float *arrays[COPE_TRACE_COUNT]; /* each [L, H, T, T]; read with cope_trace_get */
-    struct cope_workspace *ws;       /* internal */
-    float *memory;                   /* internal: logits and arrays in one allocation */
+    int T, n_layer, n_head, vocab_size; /* T: the last run's length */
+    int cap;                            /* the longest run it has room for */
+    float *logits;                      /* [T, V] */
+    float *arrays[COPE_TRACE_COUNT];    /* each [L, H, T, T]; read with cope_trace_get */
+    struct cope_workspace *ws;          /* internal */
+    float *memory;                      /* internal: logits and arrays in one allocation */
 } cope_trace;
 
-cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_error *err);
+/* A trace with room for runs of up to cap tokens (its buffers are reused by every run). */
+cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_error *err);
 void cope_trace_free(cope_trace *tr);
-/* Full forward of ids[0..T) with T == tr->T, filling tr. */
+/* Full forward of ids[0..T), 1 <= T <= tr->cap, filling tr (tr->T = T). */
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err);
 /* Layer l's [H, T, T] array `which`; NULL when which or l is out of range. */
 float *cope_trace_get(const cope_trace *tr, cope_trace_array which, int l);

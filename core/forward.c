@@ -574,7 +574,8 @@ static size_t trace_layout(cope_trace *tr, float *base) {
     return cv.off;
 }
 
-cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_error *err) {
+cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_error *err) {
+    int T = cap;
     *out = NULL;
     const cope_config *c = &m->cfg;
     if (T < 1) return cope_fail(err, COPE_ERR_TOKEN, "the sequence is empty");
@@ -583,7 +584,7 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int T, cope_er
                          c->n_ctx);
     cope_trace *tr = calloc(1, sizeof *tr);
     if (!tr) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
-    tr->T = T;
+    tr->T = tr->cap = T;
     tr->n_layer = c->n_layer;
     tr->n_head = c->n_head;
     tr->vocab_size = c->vocab_size;
@@ -609,9 +610,15 @@ void cope_trace_free(cope_trace *tr) {
 
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err) {
     if (!m || !tr || !ids) return cope_fail(err, COPE_ERR_ARG, "NULL model, trace or ids");
-    if (T != tr->T) return cope_fail(err, COPE_ERR_ARG, "trace was made for %d tokens, got %d", tr->T, T);
+    if (T < 1) return cope_fail(err, COPE_ERR_TOKEN, "the sequence is empty");
+    if (T > tr->cap) return cope_fail(err, COPE_ERR_ARG, "trace was made for up to %d tokens, got %d", tr->cap, T);
     cope_status st = check_ids(m, ids, (size_t)T, "ids", err);
     if (st) return st;
+    if (T != tr->T) { /* the arrays laid out for T; the rows fill j <= i only, so the rest is zeroed */
+        tr->T = T;
+        size_t n = trace_layout(tr, tr->memory);
+        memset(tr->memory, 0, n * sizeof(float));
+    }
     cope_workspace *w = tr->ws;
     w->B = 1;
     w->T = T;

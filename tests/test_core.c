@@ -1377,7 +1377,26 @@ static void test_api_errors(void) {
     cope_trace_new(&tr, m, 3, &err);
     int bad_ids[3] = {1, 13, 2};
     check(cope_trace_run(m, tr, bad_ids, 3, &err) == COPE_ERR_TOKEN, "token id out of range: %s", err.msg);
+    int four[4] = {1, 2, 3, 4};
+    check(cope_trace_run(m, tr, four, 4, &err) == COPE_ERR_ARG, "trace run past its capacity: %s", err.msg);
     cope_trace_free(tr);
+    /* a trace reused for shorter and longer runs up to its capacity equals a fresh one */
+    int seq[8] = {3, 1, 4, 1, 5, 9, 2, 6}, same = 1;
+    cope_trace *big, *fresh;
+    cope_trace_new(&big, m, 8, &err);
+    for (int T = 8, r = 0; r < 3; r++, T = T == 8 ? 5 : 8) {
+        cope_trace_run(m, big, seq, T, &err);
+        cope_trace_new(&fresh, m, T, &err);
+        cope_trace_run(m, fresh, seq, T, &err);
+        same &= big->T == T && memcmp(big->logits, fresh->logits, (size_t)T * 13 * sizeof(float)) == 0;
+        for (int k = 0; k < COPE_TRACE_COUNT; k++)
+            for (int l = 0; l < 2; l++)
+                same &= memcmp(cope_trace_get(big, k, l), cope_trace_get(fresh, k, l),
+                               (size_t)2 * T * T * sizeof(float)) == 0;
+        cope_trace_free(fresh);
+    }
+    cope_trace_free(big);
+    check(same, "a trace of capacity 8 run for 8, 5, 8 tokens equals fresh traces (zeros above the diagonal)");
     cope_state_new(&s, m, &err);
     int ok = 1;
     for (int i = 0; i < 10; i++) ok &= cope_step(m, s, i % 13, NULL, &err) == COPE_OK;

@@ -1,8 +1,8 @@
 /* api.c — the WebAssembly boundary: a thin exported C API over core/cope.h for wasm/cope.mjs.
  * Numbers and pointers only, no callbacks. Every fallible call takes a cope_error* that the caller
  * allocated (cope_wasm_error_new), so the shim has no global state at all; a context object owns
- * the model, a cached trace (reused while T stays the same, so repeated traces do not allocate) and
- * the incremental decoding state. */
+ * the model, a cached trace (with room for the longest input traced so far, so later traces of any
+ * length up to it do not allocate) and the incremental decoding state. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +112,7 @@ API int cope_wasm_tokenize(const cope_wasm_ctx *c, const char *text, size_t len,
  * Trace: full forward of ids[0..T). Returns the trace (owned by the context, valid until the next
  * trace or unload) or NULL with err filled. */
 API cope_trace *cope_wasm_trace(cope_wasm_ctx *c, const int *ids, int T, cope_error *err) {
-    if (c->tr && c->tr->T != T) {
+    if (c->tr && c->tr->cap < T) { /* grows to the longest input seen; shorter ones reuse it */
         cope_trace_free(c->tr);
         c->tr = NULL;
     }

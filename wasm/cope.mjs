@@ -352,8 +352,11 @@ export class CopeModel {
 
   /**
    * Full forward of ids (at most n_ctx of them). Returns { T, ids, logits: Float32Array [T*V],
-   * layers: [{ gates, positions, content_logits, cope_logits, attn, pos_attn }] } where each
-   * field is an array over heads of Float32Array [T*T], row = query i, column = key j.
+   * head(l, h), layers }. The arrays stay in wasm memory until asked for: head(l, h) copies one
+   * head's { gates, positions, content_logits, cope_logits, attn, pos_attn }, each Float32Array
+   * [T*T] (row = query i, column = key j); layers[l][name] copies layer l's array of every head
+   * on first use (an array over heads, cached). The model keeps one trace's buffers: after its
+   * next trace(), an older trace's arrays can no longer be read (a clear error says so).
    */
   trace(ids) {
     const x = this._x,
@@ -369,18 +372,45 @@ export class CopeModel {
       x.cope_wasm_free(ip);
     }
     if (!tr) throw rt.fail();
-    const per = T * T;
-    const layers = [];
-    for (let l = 0; l < L; l++) {
-      const layer = {};
-      this.traceArrays.forEach((name, k) => {
-        const all = rt.f32(x.cope_wasm_trace_array(tr, k, l), H * per).slice(); // one copy per layer
-        layer[name] = Array.from({ length: H }, (_, h) => all.subarray(h * per, (h + 1) * per));
-      });
-      layers.push(layer);
-    }
+    const gen = (this._traceGen = (this._traceGen || 0) + 1),
+      per = T * T,
+      names = this.traceArrays;
+    const live = () => {
+      if (!this._ctx) throw coreError('arg', 'the model was freed');
+      if (this._traceGen !== gen)
+        throw coreError(
+          'arg',
+          'a newer trace of this model replaced this one: copy what you need before tracing again',
+        );
+    };
+    // a head's array: a copy of H*T*T floats' slice h of layer l
+    const copy = (k, l, h0, nh) => rt.f32(x.cope_wasm_trace_array(tr, k, l) + 4 * h0 * per, nh * per).slice();
+    const head = (l, h) => {
+      live();
+      if (!(Number.isInteger(l) && l >= 0 && l < L && Number.isInteger(h) && h >= 0 && h < H))
+        throw coreError('arg', `no layer ${l} head ${h} (the model has ${L} layers of ${H} heads)`);
+      return Object.fromEntries(names.map((name, k) => [name, copy(k, l, h, 1)]));
+    };
+    const layers = Array.from({ length: L }, (_, l) => {
+      const layer = {},
+        cache = {};
+      names.forEach((name, k) =>
+        Object.defineProperty(layer, name, {
+          enumerable: true,
+          get() {
+            if (!cache[name]) {
+              live();
+              const all = copy(k, l, 0, H);
+              cache[name] = Array.from({ length: H }, (_, h) => all.subarray(h * per, (h + 1) * per));
+            }
+            return cache[name];
+          },
+        }),
+      );
+      return layer;
+    });
     const logits = rt.f32(x.cope_wasm_trace_logits(tr), T * V).slice();
-    return { T, ids: Int32Array.from(a), logits, layers };
+    return { T, ids: Int32Array.from(a), logits, head, layers };
   }
 
   /**

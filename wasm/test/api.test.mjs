@@ -249,6 +249,30 @@ test('the text tokenizer: the same ids as native, spans in string indices, a bre
   m.free();
 });
 
+test('trace: arrays on demand, buffers reused for shorter inputs, an old trace refuses to be read', async () => {
+  const path = join(ROOT, 'tests/golden/cope.model.safetensors');
+  const m = await CopeModel.load(readFileSync(path)),
+    other = await CopeModel.load(readFileSync(path));
+  const long = [1, 2, 3, 4, 5, 6, 7, 8],
+    short = [3, 1, 4];
+  const a = m.trace(long);
+  const h = a.head(1, 1);
+  assert.deepEqual(Array.from(h.attn), Array.from(a.layers[1].attn[1]));
+  assert.deepEqual(Object.keys(h), m.traceArrays);
+  const b = m.trace(short); // reuses the buffers of 8 tokens
+  assert.throws(() => a.head(0, 0), /a newer trace of this model replaced this one/);
+  assert.throws(() => a.layers[0].gates, /a newer trace/);
+  const fresh = other.trace(short);
+  for (const name of m.traceArrays)
+    for (let l = 0; l < m.config.n_layer; l++)
+      for (let hh = 0; hh < m.config.n_head; hh++)
+        assert.deepEqual(Array.from(b.head(l, hh)[name]), Array.from(fresh.head(l, hh)[name]), `${name} ${l} ${hh}`);
+  assert.deepEqual(Array.from(b.logits), Array.from(fresh.logits));
+  assert.throws(() => b.head(0, 99), /no layer 0 head 99/);
+  m.free();
+  other.free();
+});
+
 test('model info: config and vocabulary as the file says (native cope info --json)', async () => {
   for (const file of ['cope', 'cope_rel', 'cope_rope_sep']) {
     const path = join(ROOT, `tests/golden/${file}.model.safetensors`);

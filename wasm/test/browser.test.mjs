@@ -19,12 +19,14 @@ export async function probe(moduleUrl, modelUrl, ids, simd) {
   const { CopeModel, simdSupported } = await import(moduleUrl);
   const m = await CopeModel.load(modelUrl, { simd });
   const tr = m.trace(ids);
+  // copied before the next trace, which reuses the trace's buffers
+  const attn = Array.from(tr.layers[1].attn[1]), positions = Array.from(tr.layers[0].positions[0]);
   const st = m.step(ids[0]);
   let error = null;
   try { await CopeModel.load(new Uint8Array(12)); } catch (e) { error = e.name + ': ' + e.message; }
   const again = m.trace(ids);
   const out = { simdSupported: simdSupported(), simd: m.simd, error,
-    logits: Array.from(tr.logits), attn: Array.from(tr.layers[1].attn[1]), positions: Array.from(tr.layers[0].positions[0]),
+    logits: Array.from(tr.logits), attn, positions,
     stepLogits: Array.from(st.logits), same: again.logits.every((v, i) => v === tr.logits[i]) };
   m.free();
   return out;

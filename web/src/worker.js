@@ -102,14 +102,9 @@ const ops = {
     const { T, logits } = m.trace;
     return { T, gen: m.gen, ...predictions(logits, T, m.model.config.vocab_size) };
   },
-  /** The six [T*T] arrays of one head of the last trace. */
+  /** The six [T*T] arrays of one head of the last trace (copied out of wasm memory, moved to the page). */
   head({ key, gen, layer, head }) {
-    const tr = traced(key, gen);
-    const L = tr.layers[layer];
-    if (!L || !L.attn[head]) throw new Error(`no layer ${layer} head ${head}`);
-    const out = {};
-    for (const [name, heads] of Object.entries(L)) out[name] = heads[head].slice();
-    return out;
+    return traced(key, gen).head(layer, head);
   },
   /** One array of every head, shrunk to at most size x size: thumbnails for the head picker. */
   thumbs({ key, gen, name, size }) {
