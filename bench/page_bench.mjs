@@ -121,4 +121,4 @@ for (const k of ['short', 'long'])
     `${k.padEnd(5)} T=${results[k].T} (${results[k].model}): step median ${results[k].step_ms_median} ms (max ${results[k].step_ms_max}); longest main-thread task ${results[k].longest_task_ms} ms (${results[k].long_tasks} over 50 ms)`,
   );
 console.log(`step at T=${results.long.T} / step at T=${results.short.T}: ${results.step_ratio}`);
-writeFileSync('bench/page-results.json', JSON.stringify(results, null, 1) + '\n');
+writeFileSync('bench/page-results.json', JSON.stringify(results, null, 2) + '\n');

@@ -335,5 +335,17 @@ class CompareView {
         });
       }),
     );
+    this.alignRows();
+  }
+
+  /** The two columns' text blocks take the height of the taller one, so that their strips, charts
+   * and maps start at the same height and read across. */
+  alignRows() {
+    for (const sel of ['h3', '.compare-pred', '.query-view > .caption', '.query-view > .strip-wrap']) {
+      const els = this.cols.map((c) => c.col.querySelector(sel));
+      for (const e of els) e.style.minHeight = '';
+      const h = Math.max(...els.map((e) => e.getBoundingClientRect().height));
+      for (const e of els) e.style.minHeight = `${h}px`;
+    }
   }
 }

@@ -482,6 +482,16 @@ try {
       titles.length === 2 && titles[1].includes(first.baseline),
       `compare shows the model beside its baseline: ${titles.map((t) => t.split(' — ')[0]).join(' | ')}`,
     );
+    const tops = await page.evaluate(() =>
+      [...document.querySelectorAll('.compare-col')].map((c) => [
+        Math.round(c.querySelector('.strip-wrap').getBoundingClientRect().top),
+        Math.round(c.querySelector('.map-box').getBoundingClientRect().top),
+      ]),
+    );
+    check(
+      tops.length === 2 && tops[0][0] === tops[1][0] && tops[0][1] === tops[1][1],
+      `compare: the two columns' strips and maps start at the same height (${JSON.stringify(tops)})`,
+    );
     await shot(page, 'page-compare');
   }
 
