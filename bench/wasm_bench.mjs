@@ -199,7 +199,7 @@ L.push(
   '',
 );
 L.push(
-  '- *core*: the exported trace call alone (what native does); *API*: `model.trace(ids).head(0, 0)`, which also copies the logits and one head\'s six [T,T] arrays out of wasm memory into JS typed arrays (the page reads one head at a time; the other arrays stay in wasm memory until asked for).',
+  "- *core*: the exported trace call alone (what native does); *API*: `model.trace(ids).head(0, 0)`, which also copies the logits and one head's six [T,T] arrays out of wasm memory into JS typed arrays (the page reads one head at a time; the other arrays stay in wasm memory until asked for).",
 );
 L.push(
   '- *step*: mean time per step when decoding T tokens one by one from an empty state; *core* the exported step call, *API* `model.step(id)`, which also copies the logits and the 6 x L x H rows out.',
