@@ -14,7 +14,9 @@ import {
   statSync,
   rmSync,
   existsSync,
+  readFileSync,
 } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -139,6 +141,15 @@ for (const e of index) {
   delete e.src;
 }
 writeFileSync(join(out, 'models/index.json'), `${JSON.stringify(index, null, 1)}\n`);
+// What a browser loads before the model, gzipped as a static host sends it (with the SIMD engine;
+// bench/page_bench.mjs measures the same in Chromium)
+const first = ['index.html', 'style.css', 'app.js', 'worker.js', 'wasm/cope-simd.wasm', 'models/index.json'];
+const gz = first.map((f) => gzipSync(readFileSync(join(out, f))).length);
+console.log(
+  `web: first load without the model ${(gz.reduce((a, b) => a + b, 0) / 1024).toFixed(1)} KB gzipped (${first
+    .map((f, k) => `${f} ${(gz[k] / 1024).toFixed(1)}`)
+    .join(', ')})`,
+);
 console.log(
   `web: built ${out} with ${index.length} model${index.length === 1 ? '' : 's'}${index.length ? `: ${index.map((e) => e.name).join(', ')}` : ''}`,
 );

@@ -188,6 +188,12 @@ export class QueryView {
       this.queryCol = i - start;
       this.scrolledFor = this.built;
     }
+    // the charts in a task of their own: a long input's step is then two short tasks, and input
+    // (a key held down) is handled between them
+    if (T > AUTO_WINDOW) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (!this.panel.isCurrent(run)) return;
+    }
     const pieces = run.pieces,
       pieceOf = (j) => pieces[j];
     const lo = i - this.windowKeys(T, i) + 1;
