@@ -985,6 +985,8 @@ static int cmd_sample(args *a) {
 typedef struct {
     double par, par_uniform, sec, sec_uniform; /* means over the queries */
     double dist, par_len;                      /* mean distance i - j attended; mean paragraph so far (i - start + 1) */
+    double par_dist; /* the paragraph share of a head that attends by distance alone, with this head's mean
+                        profile w(d) over distances d: what recency alone gives (the control) */
 } locality;
 
 /* The next sequence of src into seq (*T tokens, at most max_len); 0 when a corpus is used up. A
@@ -1030,13 +1032,19 @@ static locality *measure_locality(cope_model *m, source *src, int n, int *used, 
     int L = c->n_layer, H = c->n_head;
     /* par share, par uniform, sec share, sec uniform, distance, paragraph so far */
     double *acc = xcalloc((size_t)L * H * 6, sizeof(double));
-    long nq_par = 0, nq_sec = 0;
+    long nq_par = 0, nq_sec = 0, nq_cap = 1024;
     int *seq = xmalloc((size_t)max_len * sizeof(int)), *ps = xmalloc((size_t)max_len * sizeof(int)),
         *ss = xmalloc((size_t)max_len * sizeof(int));
+    /* the control: each head's mean row by distance, w[d] = wsum / wcnt, and the measured queries */
+    double *wsum = xcalloc((size_t)L * H * max_len, sizeof(double)), *wcnt = xcalloc((size_t)max_len, sizeof(double));
+    int *q_i = xmalloc((size_t)nq_cap * sizeof(int)), *q_len = xmalloc((size_t)nq_cap * sizeof(int));
     cope_error err;
+    cope_trace *tr; /* one trace with room for the longest sequence, reused */
+    if (cope_trace_new(&tr, m, max_len - 1 > 0 ? max_len - 1 : 1, &err)) die_err("locality", &err);
     int e = 0, T;
     for (; e < n && source_next(src, tk, seq, max_len, &T); e++) {
         if (T > c->n_ctx) T = c->n_ctx; /* the model reads the sequence without its last token */
+        if (T > tr->cap) T = tr->cap;
         int par = 0, sec = 0;
         for (int i = 0; i < T; i++) { /* unit starts seen from query i */
             if (seq[i] == eq && (i == 0 || seq[i - 1] == nl)) sec = par = i;
@@ -1044,10 +1052,17 @@ static locality *measure_locality(cope_model *m, source *src, int n, int *used, 
             ss[i] = sec;
             if (seq[i] == nl) par = i + 1;
         }
-        cope_trace *tr;
-        if (cope_trace_new(&tr, m, T, &err) || cope_trace_run(m, tr, seq, T, &err)) die_err("locality", &err);
+        if (cope_trace_run(m, tr, seq, T, &err)) die_err("locality", &err);
         for (int i = 0; i < T; i++) {
             int use_p = ps[i] > 0, use_s = ss[i] > 0;
+            if (use_p) {
+                if (nq_par == nq_cap) {
+                    q_i = xrealloc(q_i, (size_t)(nq_cap *= 2) * sizeof(int));
+                    q_len = xrealloc(q_len, (size_t)nq_cap * sizeof(int));
+                }
+                q_i[nq_par] = i, q_len[nq_par] = i - ps[i] + 1;
+                for (int d = 0; d <= i; d++) wcnt[d] += 1.0;
+            }
             nq_par += use_p;
             nq_sec += use_s;
             for (int l = 0; l < L; l++)
@@ -1062,6 +1077,8 @@ static locality *measure_locality(cope_model *m, source *src, int n, int *used, 
                     }
                     double *A = acc + ((size_t)l * H + h) * 6;
                     if (use_p) {
+                        double *W = wsum + ((size_t)l * H + h) * max_len;
+                        for (int j = 0; j <= i; j++) W[i - j] += row[j] / tot;
                         A[0] += in_p / tot;
                         A[1] += (double)(i - ps[i] + 1) / (i + 1);
                         A[4] += dist / tot;
@@ -1073,14 +1090,23 @@ static locality *measure_locality(cope_model *m, source *src, int n, int *used, 
                     }
                 }
         }
-        cope_trace_free(tr);
     }
+    cope_trace_free(tr);
     locality *out = xmalloc((size_t)L * H * sizeof *out);
+    double *cum = xmalloc((size_t)(max_len + 1) * sizeof(double));
     for (int k = 0; k < L * H; k++) {
-        const double *A = acc + (size_t)k * 6;
-        double np = nq_par ? (double)nq_par : 1.0, ns = nq_sec ? (double)nq_sec : 1.0;
-        out[k] = (locality){A[0] / np, A[1] / np, A[2] / ns, A[3] / ns, A[4] / np, A[5] / np};
+        const double *A = acc + (size_t)k * 6, *W = wsum + (size_t)k * max_len;
+        double np = nq_par ? (double)nq_par : 1.0, ns = nq_sec ? (double)nq_sec : 1.0, ctl = 0.0;
+        cum[0] = 0.0; /* cum[d + 1] = w(0) + ... + w(d) */
+        for (int d = 0; d < max_len; d++) cum[d + 1] = cum[d] + (wcnt[d] > 0 ? W[d] / wcnt[d] : 0.0);
+        for (long q = 0; q < nq_par; q++) ctl += cum[q_i[q] + 1] > 0 ? cum[q_len[q]] / cum[q_i[q] + 1] : 0.0;
+        out[k] = (locality){A[0] / np, A[1] / np, A[2] / ns, A[3] / ns, A[4] / np, A[5] / np, ctl / np};
     }
+    free(cum);
+    free(wsum);
+    free(wcnt);
+    free(q_i);
+    free(q_len);
     free(acc);
     free(seq);
     free(ps);
@@ -1118,19 +1144,21 @@ static int cmd_locality(args *a) {
         put_piece_str(stdout, what);
         printf(", \"n\": %d, \"heads\": [", used);
     } else
-        printf("layer head  paragraph share (uniform)  section share (uniform)  mean distance (paragraph so far)   "
-               "[%s]\n",
+        printf("layer head  paragraph share (uniform) by distance  section share (uniform)  mean distance (paragraph "
+               "so far)   [%s]\n",
                what);
     for (int l = 0; l < c->n_layer; l++)
         for (int h = 0; h < c->n_head; h++) {
             const locality *x = loc + l * c->n_head + h;
             if (json)
-                printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, \"section\": "
-                       "%.4f, \"section_uniform\": %.4f, \"distance\": %.2f, \"paragraph_so_far\": %.2f}",
-                       l + h ? ", " : "", l, h, x->par, x->par_uniform, x->sec, x->sec_uniform, x->dist, x->par_len);
+                printf("%s{\"layer\": %d, \"head\": %d, \"paragraph\": %.4f, \"paragraph_uniform\": %.4f, "
+                       "\"paragraph_by_distance\": %.4f, \"section\": %.4f, \"section_uniform\": %.4f, \"distance\": "
+                       "%.2f, \"paragraph_so_far\": %.2f}",
+                       l + h ? ", " : "", l, h, x->par, x->par_uniform, x->par_dist, x->sec, x->sec_uniform, x->dist,
+                       x->par_len);
             else
-                printf("%5d %4d  %15.3f (%.3f)  %13.3f (%.3f)  %13.1f (%.1f)\n", l, h, x->par, x->par_uniform, x->sec,
-                       x->sec_uniform, x->dist, x->par_len);
+                printf("%5d %4d  %15.3f (%.3f) %11.3f  %13.3f (%.3f)  %13.1f (%.1f)\n", l, h, x->par, x->par_uniform,
+                       x->par_dist, x->sec, x->sec_uniform, x->dist, x->par_len);
         }
     if (json) printf("]}\n");
     free(loc);

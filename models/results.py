@@ -330,6 +330,24 @@ def error_analysis(name, path):
     return L
 
 
+def by_distance(h):
+    """the control: the paragraph share a head with this head's mean attention by distance would
+    give, boundaries ignored (`cope locality`'s paragraph_by_distance); "–" for runs measured before it"""
+    return "%.3f" % h["paragraph_by_distance"] if "paragraph_by_distance" in h else "–"
+
+
+def head_table(loc):
+    """every head of a locality measure, most paragraph-local first"""
+    L = ["| layer | head | paragraph share | by distance alone | uniform | section share | uniform | mean distance attended | paragraph so far |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for h in sorted(loc["heads"], key=lambda h: -h["paragraph"]):
+        L.append("| %d | %d | %.3f | %s | %.3f | %.3f | %.3f | %s | %s |" % (
+            h["layer"], h["head"], h["paragraph"], by_distance(h), h["paragraph_uniform"], h["section"],
+            h["section_uniform"], "%.1f" % h["distance"] if "distance" in h else "–",
+            "%.1f" % h["paragraph_so_far"] if "paragraph_so_far" in h else "–"))
+    return L + [""]
+
+
 def write_results(results):
     trials = [r for r in results if r.get("trial")]
     fig2 = [r for r in results if r.get("fig2")]
@@ -392,11 +410,14 @@ def write_results(results):
           "For every head, `cope locality` takes the position-only attention (pos_attn, each row normalized to",
           "sum 1) and measures the share of its mass inside the query's current paragraph and section, averaged",
           "over queries whose unit does not start at 0; \"uniform\" is the share a head with no position",
-          "preference would give. All models: 2 layers, D=64, 4 heads, the same steps and batches; CoPE with",
+          "preference would give; \"by distance alone\" is the share a head would give that attends with this head's",
+          "mean profile over distances (its average row, by i − j) whatever the boundaries: what recency alone",
+          "explains. A head that counts paragraphs holds more than that; a recency head the same.",
+          "All models: 2 layers, D=64, 4 heads, the same steps and batches; CoPE with",
           "sep-keys, npos 16; relative PE with R=512. Goal (issue: models that show the paper): the best CoPE",
           "head's paragraph share at least 1.5x the best relative-PE head's.", "",
-          "| task | split | best CoPE head | its paragraph share | best relative head | its paragraph share | uniform | CoPE / relative | goal 1.5x |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "| task | split | best CoPE head | its paragraph share | by distance alone | best relative head | its paragraph share | by distance alone | uniform | CoPE / relative | goal 1.5x |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
     for task in FIG4_TASKS:
         for split in ("train", "long"):
             best = {}
@@ -407,9 +428,9 @@ def write_results(results):
             if "cope" in best and "rel" in best:
                 c, b = best["cope"], best["rel"]
                 ratio = c["paragraph"] / b["paragraph"]
-                L.append("| %s | %s | layer %d head %d | %.3f | layer %d head %d | %.3f | %.3f | %.2f | %s |" % (
-                    task, split, c["layer"], c["head"], c["paragraph"], b["layer"], b["head"], b["paragraph"],
-                    c["paragraph_uniform"], ratio, "met" if ratio >= 1.5 else "not met"))
+                L.append("| %s | %s | layer %d head %d | %.3f | %s | layer %d head %d | %.3f | %s | %.3f | %.2f | %s |" % (
+                    task, split, c["layer"], c["head"], c["paragraph"], by_distance(c), b["layer"], b["head"],
+                    b["paragraph"], by_distance(b), c["paragraph_uniform"], ratio, "met" if ratio >= 1.5 else "not met"))
     L.append("")
     for task in FIG4_TASKS:
         L += ["### Task `%s`, every head" % task, ""]
@@ -418,17 +439,9 @@ def write_results(results):
                 loc = r.get("locality_" + split)
                 if not loc:
                     continue
-                heads = sorted(loc["heads"], key=lambda h: -h["paragraph"])
                 L += ["**%s, %s split (%d documents of %s tokens)**" % (PE_NAMES[r["pe"]], split, loc["n"],
-                                                                        "192" if split == "train" else "512"), "",
-                      "| layer | head | paragraph share | uniform | section share | uniform | mean distance attended | paragraph so far |",
-                      "|---|---|---|---|---|---|---|---|"]
-                for h in heads:
-                    L.append("| %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s |" % (
-                        h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"], h["section"], h["section_uniform"],
-                        "%.1f" % h["distance"] if "distance" in h else "–",
-                        "%.1f" % h["paragraph_so_far"] if "paragraph_so_far" in h else "–"))
-                L.append("")
+                                                                        "192" if split == "train" else "512"), ""]
+                L += head_table(loc)
             ev = r["provenance"]["eval"]
             loss = lambda s: " (loss %.3f nats a token)" % ev[s]["loss"] if "loss" in ev[s] else ""
             L.append("%s %s model: in-distribution next-token error %.1f %%%s, on 512-token documents %.1f %%%s." %
@@ -448,20 +461,21 @@ def write_results(results):
           "section, on every 512-token window inside a held-out document (queries whose paragraph or section began",
           "before the window are left out).", ""]
     if pyd:
-        L += ["| PE | held-out perplexity | next-token error % | best head | paragraph share | uniform | section share | uniform | mean distance | wall s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+        L += ["| PE | held-out perplexity | next-token error % | best head | paragraph share | by distance alone | uniform | section share | uniform | mean distance | wall s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         for pe in ("rel", "cope"):
             r = pyd.get(pe)
             if not r:
-                L.append("| %s | (not trained yet) | | | | | | | | |" % PE_NAMES[pe])
+                L.append("| %s | (not trained yet) | | | | | | | | | |" % PE_NAMES[pe])
                 continue
             v = r["provenance"]["eval"]["valid"]
             loc = r.get("locality_valid")
             h = max(loc["heads"], key=lambda h: h["paragraph"]) if loc else None
-            L.append("| %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %.0f |" % (
+            L.append("| %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
                 PE_NAMES[pe], v["perplexity"], v["token_error"],
                 "layer %d head %d" % (h["layer"], h["head"]) if h else "–",
-                *(("%.3f" % h[k]) if h else "–" for k in ("paragraph", "paragraph_uniform", "section", "section_uniform")),
+                "%.3f" % h["paragraph"] if h else "–", by_distance(h) if h else "–",
+                *(("%.3f" % h[k]) if h else "–" for k in ("paragraph_uniform", "section", "section_uniform")),
                 "%.1f" % h["distance"] if h else "–", r["wall_seconds"]))
         L.append("")
         if "cope" in pyd and "rel" in pyd and pyd["cope"].get("locality_valid") and pyd["rel"].get("locality_valid"):
@@ -476,14 +490,7 @@ def write_results(results):
             loc = pyd.get(pe, {}).get("locality_valid")
             if not loc:
                 continue
-            L += ["**%s, every head (%s)**" % (PE_NAMES[pe], loc.get("source", "")), "",
-                  "| layer | head | paragraph share | uniform | section share | uniform | mean distance attended | paragraph so far |",
-                  "|---|---|---|---|---|---|---|---|"]
-            for h in sorted(loc["heads"], key=lambda h: -h["paragraph"]):
-                L.append("| %d | %d | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f |" % (
-                    h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"], h["section"], h["section_uniform"],
-                    h["distance"], h["paragraph_so_far"]))
-            L.append("")
+            L += ["**%s, every head (%s)**" % (PE_NAMES[pe], loc.get("source", "")), ""] + head_table(loc)
     else:
         L += ["(no run stored yet: `python3 models/results.py --only pydoc`)", ""]
     # Observations computed from the cells above (so they cannot go stale)
@@ -514,8 +521,17 @@ def write_results(results):
         if loc:
             h = max(loc["heads"], key=lambda h: h["paragraph"])
             L.append("- %s / long, %s: the most paragraph-local head is layer %d head %d, %.2f of its "
-                     "position-only attention inside the paragraph against %.2f for a uniform head" %
-                     (r["task"], PE_NAMES[r["pe"]], h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"]))
+                     "position-only attention inside the paragraph against %.2f for a uniform head and %s for its "
+                     "own distance profile alone" %
+                     (r["task"], PE_NAMES[r["pe"]], h["layer"], h["head"], h["paragraph"], h["paragraph_uniform"],
+                      by_distance(h)))
+    for pe in ("cope", "rel"):
+        loc = pyd.get(pe, {}).get("locality_valid")
+        if loc:
+            h = max(loc["heads"], key=lambda h: h["paragraph"])
+            L.append("- pydoc (real text), %s: the most paragraph-local head is layer %d head %d, %.2f inside the "
+                     "paragraph against %s for its own distance profile alone and %.2f for a uniform head" %
+                     (PE_NAMES[pe], h["layer"], h["head"], h["paragraph"], by_distance(h), h["paragraph_uniform"]))
     L.append("")
     analysed = [r for r in results + trials if r.get("analysis")]
     if analysed:
@@ -571,8 +587,8 @@ def write_results(results):
           "Runs that change one thing from the topics recipe, looking for why CoPE's most paragraph-local head is",
           "not more local than relative PE's (`cope locality` on 8 documents of 512 tokens, the `long` split). The",
           "ratio is against the relative-PE run of the same recipe when there is one, else the table's.", "",
-          "| run | what changed | best head | paragraph share | uniform | / relative | loss on 512 tokens | wall s |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| run | what changed | best head | paragraph share | by distance alone | uniform | / relative | loss on 512 tokens | wall s |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted([base[p] for p in ("cope", "rel") if p in base] + ttrials, key=lambda r: (r.get("trial") or "", r["pe"])):
         if not r.get("locality_long"):
             continue
@@ -580,9 +596,10 @@ def write_results(results):
         twin = [t for t in ttrials if t["trial"] == r.get("trial") and t["pe"] == "rel"] if r.get("trial") else []
         rel = twin[0] if twin else base.get("rel")
         ratio = h["paragraph"] / best(rel)["paragraph"] if rel and rel.get("locality_long") else float("nan")
-        L.append("| %s | %s | layer %d head %d | %.3f | %.3f | %.2f | %.3f | %.0f |" % (
+        L.append("| %s | %s | layer %d head %d | %.3f | %s | %.3f | %.2f | %.3f | %.0f |" % (
             r["name"], TRIALS[r["trial"]][3] if r.get("trial") else "(the table's recipe)", h["layer"], h["head"],
-            h["paragraph"], h["paragraph_uniform"], ratio, r["provenance"]["eval"]["long"]["loss"], r["wall_seconds"]))
+            h["paragraph"], by_distance(h), h["paragraph_uniform"], ratio, r["provenance"]["eval"]["long"]["loss"],
+            r["wall_seconds"]))
     L.append("")
     old = []
     for f in sorted(os.listdir(SUPERSEDED)) if os.path.isdir(SUPERSEDED) else []:
