@@ -260,7 +260,7 @@ static source corpus_source(const char *path, const cope_tokenizer *tk) {
     source s = {.split = path};
     char *text = read_file(path, &s.bytes);
     if (!text) die(1, "cannot read %s: %s", path, strerror(errno));
-    if (s.bytes > INT_MAX) die(1, "%s: %zu bytes; a corpus can have at most 2 GiB", path, s.bytes);
+    if (s.bytes >= INT_MAX) die(1, "%s: %zu bytes; a corpus must be smaller than 2 GiB", path, s.bytes);
     s.fnv = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < s.bytes; i++) s.fnv = (s.fnv ^ (unsigned char)text[i]) * 0x100000001b3ull;
     int n, unk;
@@ -529,8 +529,8 @@ static void batcher_draw(batcher *bt, int n, int *ids, int *tg, float *mask, int
         for (int b = 0; b < n; b++) {
             if (bt->next == bt->set_n) { /* a new epoch */
                 for (long k = bt->set_n - 1; k > 0; k--) {
-                    long r =
-                        (long)(((uint64_t)cope_rng_u32(&bt->data) << 32 | cope_rng_u32(&bt->data)) % (uint64_t)(k + 1));
+                    uint64_t hi = cope_rng_u32(&bt->data); /* two statements: the order of the draws is fixed */
+                    long r = (long)((hi << 32 | cope_rng_u32(&bt->data)) % (uint64_t)(k + 1));
                     long tmp = bt->order[k];
                     bt->order[k] = bt->order[r], bt->order[r] = tmp;
                 }
@@ -643,6 +643,8 @@ static int cmd_train(args *a) {
         src = corpus_source(corpus, tok);
         if (src.n <= T) die(1, "%s has %ld tokens; training needs more than the context (%d)", corpus, src.n, T);
     }
+    source vs = {0}; /* the held-out text, read now: a bad file fails before training, not after */
+    if (valid) vs = corpus_source(valid, tok);
     c.vocab_size = cope_tokenizer_size(tok);
     cope_model *m;
     if (cope_config_validate(&c, &err)) die_err("config", &err);
@@ -734,7 +736,6 @@ static int cmd_train(args *a) {
     if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
     if (bucket > 1) buf_printf(&prov, ", \"bucket\": %d", bucket);
     if (valid) { /* the held-out text, every window of the context */
-        source vs = corpus_source(valid, tok);
         eval_result r = evaluate(m, &vs, corpus_windows(&vs, c.n_ctx), NULL);
         const char *base = strrchr(valid, '/') ? strrchr(valid, '/') + 1 : valid;
         fprintf(stderr, "eval %s: token error %6.2f%%  loss %.4f  perplexity %.2f\n", base, r.token_err, r.loss,

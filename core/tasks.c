@@ -551,7 +551,8 @@ cope_status cope_corpus_batch(const int *tokens, long n, cope_rng *rng, int B, i
     if (n <= T) return cope_fail(err, COPE_ERR_ARG, "a corpus of %ld tokens has no window of %d + 1", n, T);
     uint64_t starts = (uint64_t)(n - T);
     for (int b = 0; b < B; b++) {
-        uint64_t r = ((uint64_t)cope_rng_u32(rng) << 32 | cope_rng_u32(rng)) % starts;
+        uint64_t hi = cope_rng_u32(rng); /* two statements: the order of the draws is fixed */
+        uint64_t r = (hi << 32 | cope_rng_u32(rng)) % starts;
         const int *w = tokens + r;
         for (int t = 0; t < T; t++) {
             size_t k = (size_t)b * T + t;

@@ -227,7 +227,8 @@ cope_status cope_tokenizer_from_text(cope_tokenizer **out, cope_tok_type type, c
         return cope_fail(err, COPE_ERR_ARG, "a vocabulary from text needs the \"words\" or \"text\" tokenizer");
     if (max_vocab < 3 || max_vocab > COPE_MAX_VOCAB)
         return cope_fail(err, COPE_ERR_LIMIT, "vocabulary size %d (3..%d allowed)", max_vocab, COPE_MAX_VOCAB);
-    if (len > (size_t)INT_MAX) return cope_fail(err, COPE_ERR_LIMIT, "text of %zu bytes (at most 2 GiB)", len);
+    if (len >= (size_t)INT_MAX)
+        return cope_fail(err, COPE_ERR_LIMIT, "text of %zu bytes (less than 2 GiB allowed)", len);
     const char *base[] = {"<unk>", "<pad>", "\n"};
     cope_tokenizer *probe;
     cope_status st = cope_tokenizer_new(&probe, type, base, 3, err);

@@ -198,6 +198,8 @@ def train(e):
     out = os.path.join(WORK, e["name"] + ".safetensors")
     cmd = [COPE, "train"] + e["args"] + ["--threads", "2", "--eval-n", "2000", "--out", out]
     print("== %s: %s" % (e["name"], " ".join(cmd[1:])), flush=True)
+    if e["family"] == "pydoc":
+        ensure_corpus()
     data = data_of(e["task"])  # the generator this run trains on (before another process replaces the binary)
     t0 = time.time()
     # passive OpenMP waiting: on a machine shared with other work, spinning threads stall badly
@@ -638,9 +640,12 @@ def write_cards(results):
         shipped = os.path.join(ROOT, "models", e["name"] + ".safetensors")
         if not r and os.path.exists(shipped):
             p = info(shipped)["provenance"]
+            ev = p.get("eval", {})
+            err = ev["valid"]["token_error"] if "valid" in ev else ev.get("train", {}).get("token_error", float("nan"))
             L += ["## %s.safetensors" % e["name"], "",
                   "(trained by an earlier recipe, not this one yet: `make models` retrains it; its provenance: "
-                  "%d steps, in-distribution error %.2f %%)" % (p.get("steps", 0), p.get("eval", {}).get("train", {}).get("token_error", -1)), ""]
+                  "%d steps, %s error %.2f %%)" % (p.get("steps", 0), "held-out next-token" if "valid" in ev else
+                                                   "in-distribution", err), ""]
             continue
         if not r:
             L += ["## %s" % e["name"], "", "(not trained yet: run `make models`)", ""]

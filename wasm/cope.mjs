@@ -365,6 +365,9 @@ export class CopeModel {
     const { n_layer: L, n_head: H, vocab_size: V } = this.config;
     const T = a.length;
     const ip = rt.ints(a);
+    // any trace call (even one that fails) may reuse or free the buffers of the last trace: that
+    // trace is out of date from here on
+    const gen = (this._traceGen = (this._traceGen || 0) + 1);
     let tr;
     try {
       tr = x.cope_wasm_trace(this._ctx, ip, T, rt.err);
@@ -372,8 +375,7 @@ export class CopeModel {
       x.cope_wasm_free(ip);
     }
     if (!tr) throw rt.fail();
-    const gen = (this._traceGen = (this._traceGen || 0) + 1),
-      per = T * T,
+    const per = T * T,
       names = this.traceArrays;
     const live = () => {
       if (!this._ctx) throw coreError('arg', 'the model was freed');

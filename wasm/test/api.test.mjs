@@ -269,6 +269,10 @@ test('trace: arrays on demand, buffers reused for shorter inputs, an old trace r
         assert.deepEqual(Array.from(b.head(l, hh)[name]), Array.from(fresh.head(l, hh)[name]), `${name} ${l} ${hh}`);
   assert.deepEqual(Array.from(b.logits), Array.from(fresh.logits));
   assert.throws(() => b.head(0, 99), /no layer 0 head 99/);
+  // a trace call that fails (here: past the buffers' capacity, then a bad id) still retires the old trace
+  const c = m.trace(short);
+  assert.throws(() => m.trace([...long, 99999]), CopeError);
+  assert.throws(() => c.head(0, 0), /a newer trace/);
   m.free();
   other.free();
 });

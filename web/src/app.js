@@ -47,6 +47,7 @@ const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not 
 panel.subscribe(() => saveURL()); // the address bar follows every change of the panel's state
 panel.subscribe(() => tintTokens());
 ui.tint.addEventListener('change', () => tintTokens());
+panel.queryView.windowSel.select.addEventListener('change', () => tintTokens()); // the tint covers the charts' window
 window.copeViz = { app, panel }; // for the browser tests and the curious (console)
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +171,7 @@ function showNotice(text) {
           app.offer = null;
           ui.text.value = mine;
           app.edited = true;
+          ui.text.focus(); // the button goes away with the notice: focus where the text is
           update({ query: Infinity }).catch((err) => showError('Could not run the model', err));
         },
         { class: 'link', id: 'restore-text' },

@@ -91,7 +91,7 @@ const EXPORT_SIZE = { chart: [900, 420], map: [820, 760] };
 /**
  * A figure for export: draw(holder, LIGHT) builds the chart again, light, at twice the pixels, in
  * an off-screen holder of the kind's size; the PNG is that chart under a title line. Returns the
- * PNG's data URL (the caller downloads it).
+ * PNG's data URL (the caller downloads it), or null when there is nothing drawn yet.
  */
 export function exportFigure(kind, draw, title) {
   const [w, h] = EXPORT_SIZE[kind];
@@ -100,6 +100,7 @@ export function exportFigure(kind, draw, title) {
   let chart;
   try {
     chart = draw(holder, LIGHT);
+    if (!chart) return null;
     const img = chart.canvas,
       band = 56;
     const out = document.createElement('canvas');
@@ -130,7 +131,10 @@ export function exportFigure(kind, draw, title) {
 export function pngFigure(kind, title, { fileName, attrs = {}, tip, draw, titleLine }) {
   const box = el('figure', { class: `${kind}-box`, ...attrs });
   const cap = el('figcaption');
-  const save = () => download(exportFigure(kind, draw, `${titleLine()} — ${title}`), fileName());
+  const save = () => {
+    const url = exportFigure(kind, draw, `${titleLine()} — ${title}`);
+    if (url) download(url, fileName());
+  };
   const name = tip ? el('span', { class: 'tip-host', tabindex: '0', 'data-tip': tip }, title) : el('span', {}, title);
   cap.append(name, button('PNG', save, { class: 'png', title: `Save “${title}” as PNG` }));
   const holder = el('div', { class: `${kind}-holder` });
@@ -295,6 +299,7 @@ export class Heatmap {
 
   /** The same map, light and at 2x, in holder (for exportFigure). */
   drawAgain(holder, th) {
+    if (!this.state) return null; // not drawn yet
     const hm = new Heatmap(holder, { title: this.opts.title, dpr: 2 });
     hm.update({ ...this.state, th });
     return hm.chart;
@@ -512,6 +517,7 @@ export class RowChart {
 
   /** The same chart, light and at 2x, in holder (for exportFigure). */
   drawAgain(holder, th) {
+    if (!this.spec) return null; // not drawn yet
     const c = el('canvas');
     holder.appendChild(c);
     return new RowChart(c, { dpr: 2 }).update(th, this.spec);

@@ -251,7 +251,8 @@ export class VizPanel {
     this.layerSel.select.value = String(layer);
     this.headSel.select.value = String(head);
     this.slider.value = String(query);
-    if (this.root.ownerDocument.activeElement !== this.markerInput)
+    // not while the user types in it (the root node: the document, or the widget's shadow root)
+    if (this.root.getRootNode().activeElement !== this.markerInput)
       this.markerInput.value = formatMarkers(this.markerPieces());
     this.queryLabel.textContent = `query ${query}/${run.T - 1}: ${showPiece(run.pieces[query])}`;
     this.root.dataset.view = view;
@@ -296,7 +297,7 @@ class CompareView {
       const q = new QueryView(col, panel);
       const fig = pngFigure('map', 'Attention a_ij (all queries)', {
         draw: (h, th) => hm.drawAgain(h, th),
-        titleLine: () => panel.figureTitle(col.dataset.model),
+        titleLine: () => q.figureTitle(),
         fileName: () => 'cope-compare-attention',
       });
       col.appendChild(fig.box);

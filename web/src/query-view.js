@@ -53,13 +53,13 @@ export class QueryView {
     this.stripWrap.appendChild(this.table);
     const charts = el('div', { class: 'row-charts' });
     this.posBox = chartBox(
-      panel,
+      this,
       'Position of each key seen from the query',
       'positions',
       `${GLOSSARY.positions} ${GLOSSARY.crossings} The grey dashed line is the plain token distance i − j.`,
     );
     this.attBox = chartBox(
-      panel,
+      this,
       'Attention of the query over the keys',
       'attention',
       `Bars: ${GLOSSARY.attn} Line: ${GLOSSARY.pos_attn}`,
@@ -215,7 +215,7 @@ export class QueryView {
       datasets: posSets,
       yTitle: 'position',
       yMin: 0,
-      yMax: hasCope ? yMax : i,
+      yMax,
       xMin: lo,
       xMax: i,
       query: i,
@@ -246,6 +246,15 @@ export class QueryView {
     this.lastShown = { layer, head, query: i, vals, window: [lo, i], stripKeys: [start, start + ncol - 1] };
   }
 
+  /** What an exported chart shows: this view's model, layer, head and query (in a compare column,
+   * the baseline's own, clamped layer and head). */
+  figureTitle() {
+    const s = this.lastShown,
+      run = this.built;
+    if (!s || !run) return '';
+    return `${run.model.name} · layer ${s.layer} head ${s.head} · query ${s.query} ${JSON.stringify(showPiece(run.pieces[s.query]))}`;
+  }
+
   /** How many keys, ending at query i of an input of T tokens, the charts show. */
   windowKeys(T, i) {
     const v = this.windowSel.select.value;
@@ -274,15 +283,18 @@ function firstClamped(p, i, npos) {
 }
 
 /** A figure with a canvas for one row chart; its PNG is named after the chart and the query. */
-function chartBox(panel, title, name, tip) {
-  const b = { chart: null, canvas: el('canvas', { role: 'img', 'aria-label': title }) };
+function chartBox(view, title, name, tip) {
+  const b = { chart: null, view, canvas: el('canvas', { role: 'img', 'aria-label': title }) };
   b.rc = new RowChart(b.canvas);
-  const fileName = () => `cope-${name}-L${panel.state.layer}H${panel.state.head}-q${panel.state.query}`;
+  const fileName = () => {
+    const s = view.lastShown || view.panel.state;
+    return `cope-${name}-L${s.layer}H${s.head}-q${s.query}`;
+  };
   const fig = pngFigure('chart', title, {
     fileName,
     tip,
     draw: (holder, th) => b.rc.drawAgain(holder, th),
-    titleLine: () => panel.figureTitle(),
+    titleLine: () => b.view.figureTitle(),
   });
   fig.holder.appendChild(b.canvas);
   b.box = fig.box;

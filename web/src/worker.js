@@ -97,6 +97,7 @@ const ops = {
   /** Traces ids and keeps the trace; returns what the page shows of the whole input. */
   run({ key, ids }) {
     const m = get(key);
+    m.trace = null; // a failed trace leaves nothing to read
     m.trace = m.model.trace(ids);
     m.gen = (m.gen || 0) + 1;
     const { T, logits } = m.trace;
