@@ -596,12 +596,12 @@ static int cmd_train(args *a) {
     c.npos = 16;
     c.rel_max = 64;
     config_args(a, &c);
-    int max_len = 257;
+    int ctx = 256; /* the default context: a task's longest split, or 256 on a corpus */
     for (int k = 0; task && k < cope_task_split_count(task); k++) {
-        int len = cope_task_max_len(task, cope_task_split_name(task, k));
-        max_len = k == 0 || len > max_len ? len : max_len;
+        int len = cope_task_max_len(task, cope_task_split_name(task, k)) - 1;
+        ctx = k == 0 || len > ctx ? len : ctx;
     }
-    c.n_ctx = (int)opt_int(a, "--ctx", max_len - 1, 1, COPE_MAX_CTX);
+    c.n_ctx = (int)opt_int(a, "--ctx", ctx, 1, COPE_MAX_CTX);
     int T = task ? cope_task_max_len(task, "train") - 1 : c.n_ctx; /* a corpus: windows of the context */
     if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
     int vocab_max = (int)opt_int(a, "--vocab", 4096, 3, COPE_MAX_VOCAB),

@@ -85,6 +85,12 @@ function download(url, name) {
   a.remove();
 }
 
+/** An exported figure's title line: what it shows (model, layer, head, the query and its token). */
+export function figureTitle(run, { layer, head, query }) {
+  if (!run) return '';
+  return `${run.model.name} · layer ${layer} head ${head} · query ${query} ${JSON.stringify(showPiece(run.pieces[query]))}`;
+}
+
 /** Export size (CSS pixels, drawn at 2x) of each kind of figure. */
 const EXPORT_SIZE = { chart: [900, 420], map: [820, 760] };
 

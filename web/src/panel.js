@@ -3,8 +3,7 @@
 // keyboard) and the three views: query (Figure 1), sequence (Figure 4) and compare.
 import { QueryView } from './query-view.js';
 import { SequenceView } from './sequence-view.js';
-import { Heatmap, pngFigure } from './charts.js';
-import { theme } from './charts.js';
+import { Heatmap, pngFigure, figureTitle, theme } from './charts.js';
 import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
 import { el, button, select, setOptions, installTips } from './dom.js';
@@ -270,11 +269,8 @@ export class VizPanel {
   }
 
   /** What an exported figure shows: model, layer, head and query (token), as its title line. */
-  figureTitle(modelName) {
-    const { layer, head, query } = this.state,
-      run = this.run;
-    if (!run) return '';
-    return `${modelName || run.model.name} · layer ${layer} head ${head} · query ${query} ${JSON.stringify(showPiece(run.pieces[query]))}`;
+  figureTitle() {
+    return figureTitle(this.run, this.state);
   }
 }
 

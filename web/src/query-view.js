@@ -2,7 +2,7 @@
 // i, layer and head, every key's gate, position p_ij (integer crossings marked), CoPE logit and
 // attention; beside it Chart.js charts of p_ij against key j (with the plain distance i - j) and
 // of the attention.
-import { RowChart, pngFigure } from './charts.js';
+import { RowChart, pngFigure, figureTitle } from './charts.js';
 import { colour, textOn, fmt } from './scales.js';
 import { showPiece } from './tasks.js';
 import { GLOSSARY, VIEW_INTROS } from './glossary.js';
@@ -249,10 +249,7 @@ export class QueryView {
   /** What an exported chart shows: this view's model, layer, head and query (in a compare column,
    * the baseline's own, clamped layer and head). */
   figureTitle() {
-    const s = this.lastShown,
-      run = this.built;
-    if (!s || !run) return '';
-    return `${run.model.name} · layer ${s.layer} head ${s.head} · query ${s.query} ${JSON.stringify(showPiece(run.pieces[s.query]))}`;
+    return this.lastShown ? figureTitle(this.built, this.lastShown) : '';
   }
 
   /** How many keys, ending at query i of an input of T tokens, the charts show. */
