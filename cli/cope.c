@@ -317,6 +317,7 @@ static void put_piece(FILE *f, const cope_tokenizer *tk, int id) { put_piece_str
  * "wrong": 0|1}. */
 static eval_result evaluate(cope_model *m, source *src, long n, FILE *examples) {
     const cope_config *c = cope_model_config(m);
+    const cope_tokenizer *tk = cope_model_tokenizer(m);
     const char *split = src->split;
     int T = src->task ? cope_task_max_len(src->task, split) - 1 : c->n_ctx;
     if (T > c->n_ctx) die(1, "split %s needs a context of %d, the model has %d", split, T, c->n_ctx);
@@ -324,66 +325,48 @@ static eval_result evaluate(cope_model *m, source *src, long n, FILE *examples) 
     cope_workspace *ws;
     cope_error err;
     if (cope_workspace_new(&ws, m, B, T, &err)) die_err("eval", &err);
-    int *ids = xmalloc(sizeof(int) * B * T), *tg = xmalloc(sizeof(int) * B * T);
+    int *ids = xmalloc(sizeof(int) * B * T), *tg = xmalloc(sizeof(int) * B * T), *pred = xmalloc(sizeof(int) * B * T);
     float *mask = xmalloc(sizeof(float) * B * T);
-    long tok_wrong = 0, tok = 0, seq_wrong = 0, seqs = 0;
-    double nll = 0.0;
-    const int V = c->vocab_size, pad = cope_tokenizer_id(cope_model_tokenizer(m), "<pad>");
+    cope_score sc = {0};
+    const int pad = cope_tokenizer_id(tk, "<pad>");
     for (long done = 0; done < n; done += B) {
-        int Tb;
-        source_batch(src, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb);
+        int Tb, rows = n - done < B ? (int)(n - done) : B;
+        source_batch(src, tk, B, T, ids, tg, mask, &Tb);
         if (cope_forward(m, ws, ids, NULL, NULL, B, Tb, NULL, &err)) die_err("eval forward", &err);
-        const float *lg = cope_workspace_logits(ws);
-        const cope_tokenizer *tk = cope_model_tokenizer(m);
-        for (int b = 0; b < B && done + b < n; b++) {
+        cope_score_batch(cope_workspace_logits(ws), tg, mask, B, Tb, c->vocab_size, rows, pred, &sc);
+        for (int b = 0; examples && b < rows; b++) { /* one JSON line per sequence */
             int wrong = 0, len = 0, first = 1;
-            if (examples) {
-                fputs("{\"split\": ", examples);
-                put_piece_str(examples, split);
-                fputs(", \"scored\": [", examples);
-            }
+            fputs("{\"split\": ", examples);
+            put_piece_str(examples, split);
+            fputs(", \"scored\": [", examples);
             for (int t = 0; t < Tb; t++) {
                 size_t k = (size_t)b * Tb + t;
                 if (tg[k] != pad) len = t + 1;
-                if (mask[k] == 0.0f) continue;
-                int best = 0;
-                for (int v = 1; v < V; v++) best = lg[k * V + v] > lg[k * V + best] ? v : best;
-                double z = 0.0;
-                for (int v = 0; v < V; v++) z += exp((double)lg[k * V + v] - lg[k * V + best]);
-                nll += log(z) - ((double)lg[k * V + tg[k]] - lg[k * V + best]);
-                if (examples) {
-                    fprintf(examples, "%s[%d, ", first ? "" : ", ", t + 1);
-                    first = 0;
-                    put_piece(examples, tk, tg[k]);
-                    fputs(", ", examples);
-                    put_piece(examples, tk, best);
-                    fputs("]", examples);
-                }
-                tok++;
-                if (best != tg[k]) {
-                    tok_wrong++;
-                    wrong = 1;
-                }
+                if (pred[k] < 0) continue;
+                fprintf(examples, "%s[%d, ", first ? "" : ", ", t + 1);
+                first = 0;
+                put_piece(examples, tk, tg[k]);
+                fputs(", ", examples);
+                put_piece(examples, tk, pred[k]);
+                fputs("]", examples);
+                wrong |= pred[k] != tg[k];
             }
-            if (examples) {
-                fputs("], \"tokens\": [", examples);
-                for (int t = 0; t < len; t++) { /* the inputs, then the last target */
-                    put_piece(examples, tk, ids[(size_t)b * Tb + t]);
-                    fputs(", ", examples);
-                }
-                if (len) put_piece(examples, tk, tg[(size_t)b * Tb + len - 1]);
-                fprintf(examples, "], \"wrong\": %d}\n", wrong);
+            fputs("], \"tokens\": [", examples);
+            for (int t = 0; t < len; t++) { /* the inputs, then the last target */
+                put_piece(examples, tk, ids[(size_t)b * Tb + t]);
+                fputs(", ", examples);
             }
-            seqs++;
-            seq_wrong += wrong;
+            if (len) put_piece(examples, tk, tg[(size_t)b * Tb + len - 1]);
+            fprintf(examples, "], \"wrong\": %d}\n", wrong);
         }
     }
     free(ids);
     free(tg);
+    free(pred);
     free(mask);
     cope_workspace_free(ws);
-    eval_result r = {tok ? 100.0 * tok_wrong / tok : 0.0, seqs ? 100.0 * seq_wrong / seqs : 0.0, tok ? nll / tok : 0.0,
-                     tok, seqs};
+    eval_result r = {.tokens = sc.tokens, .seqs = sc.seqs};
+    cope_score_rates(&sc, &r.token_err, &r.seq_err, &r.loss);
     return r;
 }
 
@@ -474,117 +457,7 @@ static int cmd_eval(args *a) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The trainer's batches: fresh examples, or a fixed set reshuffled each epoch; with --bucket K,
- * K batches' worth of examples are drawn at once, sorted by length and cut into K batches of
- * similar lengths, served in random order: a batch is padded to its longest example, so this
- * saves the padding that uniform lengths otherwise cost (about half on counting). The examples
- * are the same ones the unbucketed trainer would draw. */
-typedef struct {
-    const cope_task *task;
-    const cope_tokenizer *tok;
-    cope_rng data, shuffle; /* the examples (or the set's epoch order); the order of the buckets */
-    uint64_t set_seed;
-    long set_n, next, *order, *idx; /* a fixed set: its epoch order, the next place in it; batch indices */
-    int B, T, K, pad, served, Tp;
-    int *ids, *tg, *len, *row; /* the pool [K*B, Tp]; each row's length; rows sorted by length */
-    float *mask;
-    int *bucket; /* the buckets in serving order */
-} batcher;
-
-static void batcher_init(batcher *bt, const cope_task *task, const cope_tokenizer *tok, uint64_t seed, long set_n,
-                         int B, int T, int K) {
-    memset(bt, 0, sizeof *bt);
-    bt->task = task, bt->tok = tok, bt->set_seed = seed, bt->set_n = set_n, bt->B = B, bt->T = T, bt->K = K;
-    cope_rng_seed(&bt->data, seed * 7919 + 17);
-    cope_rng_seed(&bt->shuffle, seed * 7919 + 18);
-    bt->pad = cope_tokenizer_id(tok, "<pad>");
-    size_t P = (size_t)K * B;
-    bt->order = set_n ? xmalloc((size_t)set_n * sizeof(long)) : NULL;
-    for (long k = 0; k < set_n; k++) bt->order[k] = k;
-    bt->next = set_n;
-    bt->idx = xmalloc(P * sizeof(long));
-    bt->ids = xmalloc(P * T * sizeof(int)), bt->tg = xmalloc(P * T * sizeof(int));
-    bt->mask = xmalloc(P * T * sizeof(float));
-    bt->len = xmalloc(P * sizeof(int)), bt->row = xmalloc(P * sizeof(int)), bt->bucket = xmalloc(K * sizeof(int));
-    bt->served = K;
-}
-
-static void batcher_free(batcher *bt) {
-    free(bt->order), free(bt->idx), free(bt->ids), free(bt->tg), free(bt->mask), free(bt->len), free(bt->row);
-    free(bt->bucket);
-}
-
-static const batcher *sort_pool; /* qsort has no context argument */
-static int by_length(const void *x, const void *y) {
-    int a = *(const int *)x, b = *(const int *)y;
-    int d = sort_pool->len[a] - sort_pool->len[b];
-    return d ? d : a - b;
-}
-
-/* n examples into ids/tg/mask [n, T] (row length *t_used): fresh, or the set's next n */
-static void batcher_draw(batcher *bt, int n, int *ids, int *tg, float *mask, int *t_used) {
-    cope_error err;
-    cope_status st;
-    if (bt->set_n) {
-        for (int b = 0; b < n; b++) {
-            if (bt->next == bt->set_n) { /* a new epoch */
-                for (long k = bt->set_n - 1; k > 0; k--) {
-                    uint64_t hi = cope_rng_u32(&bt->data); /* two statements: the order of the draws is fixed */
-                    long r = (long)((hi << 32 | cope_rng_u32(&bt->data)) % (uint64_t)(k + 1));
-                    long tmp = bt->order[k];
-                    bt->order[k] = bt->order[r], bt->order[r] = tmp;
-                }
-                bt->next = 0;
-            }
-            bt->idx[b] = bt->order[bt->next++];
-        }
-        st = cope_task_batch_set(bt->task, "train", bt->set_seed, bt->idx, bt->tok, n, bt->T, ids, tg, mask, t_used,
-                                 &err);
-    } else
-        st = cope_task_batch(bt->task, "train", &bt->data, bt->tok, n, bt->T, ids, tg, mask, t_used, &err);
-    if (st) die_err("data", &err);
-}
-
-/* The next batch: ids/tg/mask [B, *t_used] */
-static void batcher_next(batcher *bt, int *ids, int *tg, float *mask, int *t_used) {
-    const int B = bt->B, K = bt->K;
-    if (K <= 1) {
-        batcher_draw(bt, B, ids, tg, mask, t_used);
-        return;
-    }
-    if (bt->served == K) { /* a new pool: draw, sort by length, shuffle the buckets */
-        int Tp;
-        batcher_draw(bt, K * B, bt->ids, bt->tg, bt->mask, &Tp);
-        bt->Tp = Tp;
-        for (int r = 0; r < K * B; r++) {
-            int n = Tp;
-            while (n > 1 && bt->tg[(size_t)r * Tp + n - 1] == bt->pad && bt->mask[(size_t)r * Tp + n - 1] == 0.0f) n--;
-            bt->len[r] = n;
-            bt->row[r] = r;
-        }
-        sort_pool = bt;
-        qsort(bt->row, (size_t)K * B, sizeof *bt->row, by_length);
-        for (int k = 0; k < K; k++) bt->bucket[k] = k;
-        for (int k = K - 1; k > 0; k--) {
-            int r = cope_rng_int(&bt->shuffle, k + 1), tmp = bt->bucket[k];
-            bt->bucket[k] = bt->bucket[r], bt->bucket[r] = tmp;
-        }
-        bt->served = 0;
-    }
-    const int *rows = bt->row + (size_t)bt->bucket[bt->served++] * B, Tp = bt->Tp;
-    int Tb = 1;
-    for (int b = 0; b < B; b++) Tb = bt->len[rows[b]] > Tb ? bt->len[rows[b]] : Tb;
-    for (int b = 0; b < B; b++) {
-        size_t from = (size_t)rows[b] * Tp, to = (size_t)b * Tb;
-        memcpy(ids + to, bt->ids + from, (size_t)Tb * sizeof(int));
-        memcpy(tg + to, bt->tg + from, (size_t)Tb * sizeof(int));
-        memcpy(mask + to, bt->mask + from, (size_t)Tb * sizeof(float));
-    }
-    *t_used = Tb;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * train */
+ * train: drives the core's trainer (core/train.c), printing progress and writing checkpoints */
 static int cmd_train(args *a) {
     const char *corpus = opt(a, "--corpus", 1), *valid = opt(a, "--valid", 1);
     if (corpus && opt(a, "--task", 1)) die(2, "give --task or --corpus, not both");
@@ -602,139 +475,105 @@ static int cmd_train(args *a) {
         ctx = k == 0 || len > ctx ? len : ctx;
     }
     c.n_ctx = (int)opt_int(a, "--ctx", ctx, 1, COPE_MAX_CTX);
-    int T = task ? cope_task_max_len(task, "train") - 1 : c.n_ctx; /* a corpus: windows of the context */
-    if (T > c.n_ctx) die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, T);
     int vocab_max = (int)opt_int(a, "--vocab", 4096, 3, COPE_MAX_VOCAB),
         min_count = (int)opt_int(a, "--min-count", 2, 1, INT_MAX);
-    long steps = opt_int(a, "--steps", 1000, 1, 100000000);
-    int B = (int)opt_int(a, "--batch", 32, 1, 1 << 16);
-    cope_adamw hp;
-    cope_adamw_default(&hp);
-    hp.lr = (float)opt_num(a, "--lr", 1e-3, 0.0, 1e30);
-    hp.weight_decay = (float)opt_num(a, "--wd", 0.0, 0.0, 10.0);
-    hp.clip = (float)opt_num(a, "--clip", 1.0, 0.0, 1e9);
-    long warmup = opt_int(a, "--warmup", steps / 20, 0, steps);
-    uint64_t seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
+    cope_train_opts o;
+    cope_train_opts_default(&o);
+    o.steps = opt_int(a, "--steps", 1000, 1, 100000000);
+    o.batch = (int)opt_int(a, "--batch", 32, 1, 1 << 16);
+    o.lr = (float)opt_num(a, "--lr", 1e-3, 0.0, 1e30);
+    o.weight_decay = (float)opt_num(a, "--wd", 0.0, 0.0, 10.0);
+    o.clip = (float)opt_num(a, "--clip", 1.0, 0.0, 1e9);
+    o.warmup = opt_int(a, "--warmup", o.steps / 20, 0, o.steps);
+    o.seed = (uint64_t)opt_int(a, "--seed", 1, 0, LONG_MAX);
+    o.train_set = opt_int(a, "--train-set", 0, 0, 100000000); /* 0: a fresh example every time */
+    o.bucket = (int)opt_int(a, "--bucket", 1, 1, 1024);
     int n_eval = (int)opt_int(a, "--eval-n", 1000, 0, 10000000);
     long ckpt_every = opt_int(a, "--checkpoint-every", 0, 0, 100000000);
-    long set_n = opt_int(a, "--train-set", 0, 0, 100000000); /* 0: a fresh example every time */
-    int bucket = (int)opt_int(a, "--bucket", 1, 1, 1024);
     const char *out = opt(a, "--out", 1);
     set_threads(a);
     no_leftovers(a);
     if (!out) die(2, "train needs --out MODEL.safetensors");
     if (task && (opt(a, "--vocab", 1) || opt(a, "--min-count", 1)))
         die(2, "--vocab and --min-count are for --corpus (a task has its own vocabulary)");
-    if (!task && (set_n || bucket > 1)) die(2, "--train-set and --bucket are for tasks; a corpus is read in windows");
+    if (!task && (o.train_set || o.bucket > 1))
+        die(2, "--train-set and --bucket are for tasks; a corpus is read in windows");
+    if (task && cope_task_max_len(task, "train") - 1 > c.n_ctx)
+        die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, cope_task_max_len(task, "train") - 1);
     cope_error err;
-    cope_tokenizer *tok;
-    source src = {0};
+    cope_trainer *tr;
+    source src = {0}, vs = {0};
     if (task) {
-        const char *const *vocab;
-        int nv = cope_task_vocab(task, &vocab);
-        if (cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, &err)) die_err("tokenizer", &err);
+        if (cope_trainer_new(&tr, &c, task, &o, &err)) die_err("train", &err);
     } else { /* the "text" tokenizer, its vocabulary the corpus's most frequent pieces */
         size_t len;
+        cope_tokenizer *tok;
         char *text = read_file(corpus, &len);
         if (!text) die(1, "cannot read %s: %s", corpus, strerror(errno));
         if (cope_tokenizer_from_text(&tok, COPE_TOK_TEXT, text, len, vocab_max, min_count, &err))
             die(1, "%s: %s", corpus, err.msg);
         free(text);
         src = corpus_source(corpus, tok);
-        if (src.n <= T) die(1, "%s has %ld tokens; training needs more than the context (%d)", corpus, src.n, T);
+        if (src.n <= c.n_ctx)
+            die(1, "%s has %ld tokens; training needs more than the context (%d)", corpus, src.n, c.n_ctx);
+        if (valid) vs = corpus_source(valid, tok); /* read now: a bad file fails before training, not after */
+        if (cope_trainer_new_corpus(&tr, &c, tok, src.tokens, src.n, &o, &err)) die_err("train", &err);
     }
-    source vs = {0}; /* the held-out text, read now: a bad file fails before training, not after */
-    if (valid) vs = corpus_source(valid, tok);
-    c.vocab_size = cope_tokenizer_size(tok);
-    cope_model *m;
-    if (cope_config_validate(&c, &err)) die_err("config", &err);
-    if (cope_model_new(&m, &c, tok, seed, &err)) die_err("model", &err);
-    cope_workspace *ws;
-    cope_optimizer *optim;
-    if (cope_workspace_new(&ws, m, B, T, &err) || cope_optimizer_new(&optim, m, &err)) die_err("train", &err);
-    size_t N = (size_t)B * T;
-    int *ids = xmalloc(N * sizeof(int)), *tg = xmalloc(N * sizeof(int));
-    float *mask = xmalloc(N * sizeof(float)), *grads = xmalloc(cope_model_num_params(m) * sizeof(float));
-    batcher bt;
-    batcher_init(&bt, task, tok, seed, set_n, B, T, bucket);
+    cope_model *m = cope_trainer_model(tr);
+    const cope_train_stats *st = cope_trainer_stats(tr);
+    o = *cope_trainer_opts(tr);
+    const long steps = o.steps;
     fprintf(stderr, "training %s on %s: %zu parameters, batch %d x %d, %ld steps, seed %llu", cope_pe_name(c.pe),
-            task ? cope_task_name(task) : corpus, cope_model_num_params(m), B, T, steps, (unsigned long long)seed);
+            task ? cope_task_name(task) : corpus, cope_model_num_params(m), o.batch, cope_trainer_seq_len(tr), steps,
+            (unsigned long long)o.seed);
     if (!task)
-        fprintf(stderr, ", %ld tokens (%.2f%% <unk>), vocabulary %d", src.n, 100.0 * src.n_unk / src.n, c.vocab_size);
-    if (set_n) fprintf(stderr, ", a fixed set of %ld examples (%.1f epochs)", set_n, (double)steps * B / set_n);
-    if (bucket > 1) fprintf(stderr, ", batches of similar lengths from pools of %d", bucket * B);
+        fprintf(stderr, ", %ld tokens (%.2f%% <unk>), vocabulary %d", src.n, 100.0 * src.n_unk / src.n,
+                cope_model_config(m)->vocab_size);
+    if (o.train_set)
+        fprintf(stderr, ", a fixed set of %ld examples (%.1f epochs)", o.train_set,
+                (double)steps * o.batch / o.train_set);
+    if (o.bucket > 1) fprintf(stderr, ", batches of similar lengths from pools of %d", o.bucket * o.batch);
     fprintf(stderr, "\n");
     int tty = isatty(2);
-    double t0 = now_seconds(), ema = 0.0, last_print = 0.0, tokens = 0.0, real_tokens = 0.0;
+    double t0 = now_seconds(), last_print = 0.0;
     long last_ckpt = 0;
-    float loss = 0.0f, gnorm = 0.0f;
     for (long step = 1; step <= steps; step++) {
-        /* linear warmup, then cosine decay to 10% */
-        float frac = warmup && step <= warmup ? (float)step / warmup : 1.0f;
-        float prog = steps > warmup ? (float)(step - warmup) / (float)(steps - warmup) : 1.0f;
-        cope_adamw h = hp;
-        h.lr = hp.lr * frac * (step <= warmup ? 1.0f : 0.1f + 0.9f * 0.5f * (1.0f + cosf(3.14159265f * prog)));
-        int Tb = T;
-        if (task)
-            batcher_next(&bt, ids, tg, mask, &Tb);
-        else if (cope_corpus_batch(src.tokens, src.n, &bt.data, B, T, ids, tg, mask, &err))
-            die_err("data", &err);
-        if (cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err)) die_err("forward", &err);
-        tokens += (double)B * Tb;
-        for (size_t k = 0; k < (size_t)B * Tb; k++) real_tokens += tg[k] != bt.pad || mask[k] != 0.0f;
-        if (!isfinite(loss)) {
-            if (last_ckpt)
-                die(1, "loss is %g at step %ld; stopping; %s holds the checkpoint of step %ld", loss, step, out,
-                    last_ckpt);
-            die(1, "loss is %g at step %ld; stopping before the first checkpoint, %s not written", loss, step, out);
-        }
-        if (cope_backward(m, ws, grads, &err)) die_err("backward", &err);
-        if (cope_optimizer_step(optim, m, grads, &h, &gnorm, &err)) {
-            if (last_ckpt)
-                die(1, "step %ld: %s; stopping; %s holds the checkpoint of step %ld", step, err.msg, out, last_ckpt);
-            die(1, "step %ld: %s; stopping before the first checkpoint, %s not written", step, err.msg, out);
+        if (cope_trainer_step(tr, &err)) {
+            if (last_ckpt) die(1, "%s; stopping; %s holds the checkpoint of step %ld", err.msg, out, last_ckpt);
+            die(1, "%s; stopping before the first checkpoint, %s not written", err.msg, out);
         }
         if (ckpt_every && step % ckpt_every == 0 && step < steps) { /* the last good state, kept on failure */
             char prov[160];
             snprintf(prov, sizeof prov, "{\"%s\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}",
                      task ? "task" : "corpus", task ? cope_task_name(task) : "(see the final model)", step,
-                     (unsigned long long)seed);
+                     (unsigned long long)o.seed);
             if (cope_model_set_provenance(m, prov, &err)) die_err("checkpoint", &err);
             save_model(m, out);
             last_ckpt = step;
         }
-        ema = step == 1 ? loss : 0.95 * ema + 0.05 * loss;
         double t = now_seconds() - t0;
         if ((tty && t - last_print > 0.2) || step == steps || (!tty && step % (steps / 10 > 0 ? steps / 10 : 1) == 0)) {
             last_print = t;
-            double tps = tokens / t, eta = t / step * (steps - step);
+            double tps = st->tokens / t, eta = t / step * (steps - step);
             fprintf(stderr,
                     "%sstep %6ld/%ld  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  %.0fs elapsed, ETA %.0fs%s",
-                    tty ? "\r" : "", step, steps, loss, ema, gnorm, h.lr, tps, t, eta, tty ? "   " : "\n");
+                    tty ? "\r" : "", step, steps, st->loss, st->loss_avg, st->grad_norm, st->lr, tps, t, eta,
+                    tty ? "   " : "\n");
         }
     }
     double secs = now_seconds() - t0;
     if (tty) fprintf(stderr, "\n");
     cope_buf prov = {0};
-    if (task)
-        buf_printf(&prov, "{\"task\": \"%s\", ", cope_task_name(task));
-    else { /* the file by name (JSON-escaped), size and FNV-1a, and what the tokenizer made of it */
+    buf_printf(&prov, "\"train_seconds\": %.1f, \"trainer\": \"cope train\"", secs);
+    if (!task) { /* the file by name (JSON-escaped), size and FNV-1a, and what the tokenizer made of it */
         const char *base = strrchr(corpus, '/') ? strrchr(corpus, '/') + 1 : corpus;
-        buf_puts(&prov, "{\"corpus\": ");
+        buf_puts(&prov, ", \"corpus\": ");
         buf_json_string(&prov, base, strlen(base));
         buf_printf(&prov,
                    ", \"corpus_bytes\": %zu, \"corpus_fnv1a\": \"%016llx\", \"corpus_tokens\": %ld, "
-                   "\"corpus_unk\": %ld, \"vocab_min_count\": %d, ",
+                   "\"corpus_unk\": %ld, \"vocab_min_count\": %d",
                    src.bytes, (unsigned long long)src.fnv, src.n, src.n_unk, min_count);
     }
-    buf_printf(&prov,
-               "\"seed\": %llu, \"steps\": %ld, \"batch\": %d, \"seq_len\": %d, "
-               "\"lr\": %g, \"warmup\": %ld, \"weight_decay\": %g, \"clip\": %g, \"train_seconds\": %.1f, "
-               "\"final_loss_avg\": %.5f, \"tokens\": %.0f, \"real_tokens\": %.0f, \"trainer\": \"cope train\"",
-               (unsigned long long)seed, steps, B, T, hp.lr, warmup, hp.weight_decay, hp.clip, secs, ema, tokens,
-               real_tokens);
-    if (set_n) buf_printf(&prov, ", \"train_set\": %ld", set_n);
-    if (bucket > 1) buf_printf(&prov, ", \"bucket\": %d", bucket);
     if (valid) { /* the held-out text, every window of the context */
         eval_result r = evaluate(m, &vs, corpus_windows(&vs, c.n_ctx), NULL);
         const char *base = strrchr(valid, '/') ? strrchr(valid, '/') + 1 : valid;
@@ -750,36 +589,27 @@ static int cmd_train(args *a) {
     }
     if (n_eval > 0 && task) {
         buf_puts(&prov, ", \"eval\": {");
-
-        int first = 1;
         for (int k = 0; k < cope_task_split_count(task); k++) {
             const char *s = cope_task_split_name(task, k);
-            source es = task_source(task, s, 1000003 + seed);
-            eval_result r = evaluate(m, &es, n_eval, NULL);
-            fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f\n", s, r.token_err,
-                    r.seq_err, r.loss);
+            cope_score sc;
+            double tok_err, seq_err, loss;
+            if (cope_evaluate(m, task, s, 1000003 + o.seed, n_eval, 32, &sc, &err)) die_err("eval", &err);
+            cope_score_rates(&sc, &tok_err, &seq_err, &loss);
+            fprintf(stderr, "eval %-12s token error %6.2f%%  sequence error %6.2f%%  loss %.4f\n", s, tok_err, seq_err,
+                    loss);
             buf_printf(&prov, "%s\"%s\": {\"token_error\": %.3f, \"seq_error\": %.3f, \"loss\": %.4f, \"n\": %ld}",
-                       first ? "" : ", ", s, r.token_err, r.seq_err, r.loss, r.seqs);
-            first = 0;
+                       k ? ", " : "", s, tok_err, seq_err, loss, sc.seqs);
         }
         buf_puts(&prov, "}");
     }
-    buf_puts(&prov, "}");
-    if (prov.oom || cope_model_set_provenance(m, prov.data, &err))
+    if (prov.oom || cope_trainer_set_provenance(tr, prov.data, &err))
         die(1, "provenance: %s", prov.oom ? "out of memory" : err.msg);
     free(prov.data);
     save_model(m, out);
-    fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs, tokens / secs,
-            ema, out);
-    free(ids);
-    free(tg);
-    free(mask);
-    free(grads);
-    batcher_free(&bt);
+    fprintf(stderr, "done: %ld steps in %.1fs (%.0f tok/s), final loss %.4f, wrote %s\n", steps, secs,
+            st->tokens / secs, st->loss_avg, out);
     free(src.tokens);
-    cope_optimizer_free(optim);
-    cope_workspace_free(ws);
-    cope_model_free(m);
+    cope_trainer_free(tr);
     return 0;
 }
 

@@ -330,6 +330,66 @@ cope_status cope_task_batch_set(const cope_task *t, const char *split, uint64_t 
 cope_status cope_corpus_batch(const int *tokens, long n, cope_rng *rng, int B, int T, int *ids, int *targets,
                               float *mask, cope_error *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * Training: the loop `cope train` runs, as an object (core/train.c). The CLI and the wasm module
+ * both drive it, so the same config and options give the same model natively and in the browser
+ * (up to float rounding: the kernels sum in different orders). */
+typedef struct {
+    int batch;                    /* B */
+    long steps;                   /* the schedule: linear warmup, then cosine decay to 10% of lr at `steps` */
+    long warmup;                  /* steps of warmup; -1: steps / 20 */
+    float lr, weight_decay, clip; /* AdamW; clip <= 0: no gradient clipping */
+    uint64_t seed;                /* initialization and data */
+    long train_set;               /* 0: a fresh example every time; N: epochs over a fixed set of N (tasks) */
+    int bucket;                   /* K > 1: batches of similar lengths from pools of K*B examples (tasks) */
+} cope_train_opts;
+void cope_train_opts_default(cope_train_opts *o); /* 32, 1000 steps, warmup -1, lr 1e-3, clip 1, seed 1 */
+
+typedef struct {
+    long step;                  /* steps done */
+    float loss, loss_avg;       /* the last step's loss; its moving average (0.95) */
+    float grad_norm, lr;        /* the last step's gradient norm (before clipping) and learning rate */
+    double tokens, real_tokens; /* tokens processed, with and without padding */
+} cope_train_stats;
+
+typedef struct cope_trainer cope_trainer;
+/* A new model (cfg; vocab_size is taken from the task) initialized from o->seed, trained on the
+ * task's "train" split. cfg->n_ctx must hold the split's examples. */
+cope_status cope_trainer_new(cope_trainer **out, const cope_config *cfg, const cope_task *task,
+                             const cope_train_opts *o, cope_error *err);
+/* The same on windows of cfg->n_ctx + 1 tokens of a tokenized corpus (tokens copied; tok owned,
+ * freed on failure). */
+cope_status cope_trainer_new_corpus(cope_trainer **out, const cope_config *cfg, cope_tokenizer *tok, const int *tokens,
+                                    long n, const cope_train_opts *o, cope_error *err);
+void cope_trainer_free(cope_trainer *t);
+/* One step: a batch, forward, backward, AdamW. A non-finite loss or gradient fails with
+ * COPE_ERR_NAN_LOSS and leaves the weights of the step before. Steps past o->steps keep the
+ * final learning rate. */
+cope_status cope_trainer_step(cope_trainer *t, cope_error *err);
+cope_model *cope_trainer_model(cope_trainer *t);           /* owned by the trainer */
+const cope_task *cope_trainer_task(const cope_trainer *t); /* NULL on a corpus */
+const cope_train_stats *cope_trainer_stats(const cope_trainer *t);
+const cope_train_opts *cope_trainer_opts(const cope_trainer *t); /* warmup resolved */
+int cope_trainer_seq_len(const cope_trainer *t);                 /* the longest batch row */
+/* Sets the model's provenance to what was trained (task, seed, steps done, batch, seq_len, lr,
+ * warmup, weight_decay, clip, final_loss_avg, tokens, real_tokens, train_set, bucket) followed by
+ * `extra`: more members of the object, e.g. "\"train_seconds\": 12.5", or NULL. */
+cope_status cope_trainer_set_provenance(cope_trainer *t, const char *extra, cope_error *err);
+
+/* Scoring: counts over the scored (mask 1) tokens and the sequences that have any wrong. */
+typedef struct {
+    long tokens, tokens_wrong, seqs, seqs_wrong;
+    double nll; /* sum of the scored tokens' cross-entropy, nats */
+} cope_score;
+/* Adds rows b < n_rows of a forward's logits [B, T, V] to acc; pred [B, T] (or NULL) receives the
+ * argmax of each scored token and -1 elsewhere. */
+void cope_score_batch(const float *logits, const int *targets, const float *mask, int B, int T, int V, int n_rows,
+                      int *pred, cope_score *acc);
+void cope_score_rates(const cope_score *s, double *token_err, double *seq_err, double *loss); /* %, %, nats */
+/* The model on n fresh examples of a task's split drawn from seed, in batches of B. */
+cope_status cope_evaluate(cope_model *m, const cope_task *task, const char *split, uint64_t seed, long n, int B,
+                          cope_score *out, cope_error *err);
+
 #ifdef __cplusplus
 }
 #endif

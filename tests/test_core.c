@@ -1297,59 +1297,50 @@ static void test_json(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Training smoke test: the loss falls on the toy task, and a seed reproduces the run bit for bit */
-static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
-    const cope_task *task = cope_task_find("toy");
-    const char *const *vocab;
-    int nv = cope_task_vocab(task, &vocab);
-    cope_tokenizer *tok;
-    cope_tokenizer_new(&tok, cope_task_tok_type(task), vocab, nv, NULL);
+ * The trainer (core/train.c): the loss falls on the toy task, a seed reproduces the run bit for
+ * bit, its options are checked, a blow-up is reported, and scoring counts what it should */
+static void toy_config(cope_config *c) {
+    cope_config_default(c);
+    c->n_ctx = 49;
+    c->d_model = 32;
+    c->n_head = 2;
+    c->d_ff = 64;
+    c->npos = 12;
+}
+
+static cope_trainer *toy_trainer(int steps, uint64_t seed, float lr) {
     cope_config c;
-    cope_config_default(&c);
-    c.vocab_size = nv;
-    c.n_ctx = 49;
-    c.d_model = 32;
-    c.n_head = 2;
-    c.d_ff = 64;
-    c.npos = 12;
-    cope_model *m;
+    toy_config(&c);
+    cope_train_opts o;
+    cope_train_opts_default(&o);
+    o.batch = 16, o.steps = steps, o.seed = seed, o.lr = lr, o.warmup = 0;
+    cope_trainer *t;
     cope_error err;
-    if (cope_model_new(&m, &c, tok, seed, &err)) {
-        check(0, "toy model: %s", err.msg);
+    if (cope_trainer_new(&t, &c, cope_task_find("toy"), &o, &err)) {
+        check(0, "toy trainer: %s", err.msg);
         return NULL;
     }
-    int B = 16, T = cope_task_max_len(task, "train") - 1;
-    cope_workspace *ws;
-    cope_optimizer *o;
-    cope_workspace_new(&ws, m, B, T, &err);
-    cope_optimizer_new(&o, m, &err);
-    int *ids = malloc(sizeof(int) * B * T), *tg = malloc(sizeof(int) * B * T);
-    float *mask = malloc(sizeof(float) * B * T), *g = malloc(cope_model_num_params(m) * 4);
-    cope_rng rng;
-    cope_rng_seed(&rng, seed);
-    cope_adamw h;
-    cope_adamw_default(&h);
-    h.lr = 3e-3f;
+    return t;
+}
+
+static float *train_toy(int steps, uint64_t seed, float *first, float *last) {
+    cope_trainer *t = toy_trainer(steps, seed, 3e-3f);
+    if (!t) return NULL;
+    cope_error err;
     *first = *last = 0.0f;
     for (int s = 0; s < steps; s++) {
-        float loss;
-        int Tb;
-        cope_task_batch(task, "train", &rng, cope_model_tokenizer(m), B, T, ids, tg, mask, &Tb, &err);
-        cope_forward(m, ws, ids, tg, mask, B, Tb, &loss, &err);
-        cope_backward(m, ws, g, &err);
-        cope_optimizer_step(o, m, g, &h, NULL, &err);
+        if (cope_trainer_step(t, &err)) {
+            check(0, "toy training step %d: %s", s + 1, err.msg);
+            break;
+        }
+        float loss = cope_trainer_stats(t)->loss;
         if (s < 10) *first += loss / 10;
         if (s >= steps - 10) *last += loss / 10;
     }
+    cope_model *m = cope_trainer_model(t);
     float *params = malloc(cope_model_num_params(m) * 4);
     memcpy(params, cope_model_params(m), cope_model_num_params(m) * 4);
-    free(ids);
-    free(tg);
-    free(mask);
-    free(g);
-    cope_optimizer_free(o);
-    cope_workspace_free(ws);
-    cope_model_free(m);
+    cope_trainer_free(t);
     return params;
 }
 
@@ -1360,6 +1351,104 @@ static void test_training(void) {
     check(p1 && p2 && f1 == f2 && l1 == l2, "training is reproducible: same seed, same losses");
     free(p1);
     free(p2);
+
+    /* options out of range are refused, each naming its field */
+    cope_config c;
+    toy_config(&c);
+    const cope_task *toy = cope_task_find("toy");
+    static const char *const bad[] = {"batch 0",       "steps 0",  "warmup 20 is longer",
+                                      "learning rate", "bucket 0", "train_set -1"};
+    for (int i = 0; i < (int)(sizeof bad / sizeof *bad); i++) {
+        cope_train_opts o;
+        cope_train_opts_default(&o);
+        switch (i) {
+        case 0: o.batch = 0; break;
+        case 1: o.steps = 0; break;
+        case 2: o.steps = 10, o.warmup = 20; break;
+        case 3: o.lr = NAN; break;
+        case 4: o.bucket = 0; break;
+        default: o.train_set = -1;
+        }
+        cope_trainer *t = NULL;
+        cope_error err = {0};
+        cope_status st = cope_trainer_new(&t, &c, toy, &o, &err);
+        check(st == COPE_ERR_ARG && !t && strstr(err.msg, bad[i]), "trainer options: %s refused (%s)", bad[i], err.msg);
+    }
+    cope_train_opts o;
+    cope_train_opts_default(&o);
+    cope_trainer *t = NULL;
+    cope_error err = {0};
+    c.n_ctx = 10;
+    check(cope_trainer_new(&t, &c, toy, &o, &err) == COPE_ERR_CONFIG && strstr(err.msg, "context 10 is shorter"),
+          "trainer: a context shorter than the task's examples is refused (%s)", err.msg);
+    toy_config(&c);
+    int tokens[40] = {0};
+    cope_tokenizer *tok;
+    const char *const vocab[] = {"<unk>", "<pad>", "a"};
+    cope_tokenizer_new(&tok, COPE_TOK_WORDS, vocab, 3, NULL);
+    tokens[3] = 7;
+    check(cope_trainer_new_corpus(&t, &c, tok, tokens, 40, &o, &err) == COPE_ERR_TOKEN &&
+              strstr(err.msg, "token 3 is 7"),
+          "trainer: a corpus token outside the vocabulary is refused (%s)", err.msg);
+    cope_tokenizer_new(&tok, COPE_TOK_WORDS, vocab, 3, NULL);
+    tokens[3] = 2;
+    check(cope_trainer_new_corpus(&t, &c, tok, tokens, 40, &o, &err) == COPE_ERR_ARG && strstr(err.msg, "40 tokens"),
+          "trainer: a corpus no longer than the context is refused (%s)", err.msg);
+
+    /* weights gone bad: a clear NaN-loss error, never a silent NaN model */
+    t = toy_trainer(100, 1, 1e-3f);
+    cope_status st = t ? cope_trainer_step(t, &err) : COPE_ERR_ARG;
+    if (t) cope_model_params(cope_trainer_model(t))[0] = NAN;
+    if (t && !st) st = cope_trainer_step(t, &err);
+    check(st == COPE_ERR_NAN_LOSS && strstr(err.msg, "loss is nan at step 2") && cope_trainer_stats(t)->step == 1,
+          "trainer: a non-finite loss stops with COPE_ERR_NAN_LOSS, the step not counted (%s)", err.msg);
+    cope_trainer_free(t);
+
+    /* provenance: what was trained, then the caller's members */
+    t = toy_trainer(5, 2, 1e-3f);
+    for (int s = 0; t && s < 3; s++) cope_trainer_step(t, &err);
+    st = t ? cope_trainer_set_provenance(t, "\"trainer\": \"test\"", &err) : COPE_ERR_ARG;
+    const char *prov = t ? cope_model_provenance(cope_trainer_model(t)) : "";
+    check(!st && strstr(prov, "\"task\": \"toy\", \"seed\": 2, \"steps\": 3, \"batch\": 16") &&
+              strstr(prov, "\"schedule_steps\": 5") && strstr(prov, "\"trainer\": \"test\"}"),
+          "trainer provenance: %s", prov);
+    check(t && cope_trainer_set_provenance(t, "\"broken", &err) == COPE_ERR_JSON,
+          "trainer provenance: extra members that are not JSON are refused");
+    cope_trainer_free(t);
+}
+
+static void test_scoring(void) {
+    /* 2 rows x 3 tokens, V = 3: row 0 scores t=1 (right) and t=2 (wrong); row 1 scores t=0 (right) */
+    const float logits[2 * 3 * 3] = {0, 0, 0, 1, 5, 2, 4, 1, 0, /**/ 0, 0, 9, 0, 0, 0, 0, 0, 0};
+    const int tg[6] = {0, 1, 2, 2, 0, 0};
+    const float mask[6] = {0, 1, 1, 1, 0, 0};
+    int pred[6];
+    cope_score s = {0};
+    cope_score_batch(logits, tg, mask, 2, 3, 3, 2, pred, &s);
+    double te, se, loss;
+    cope_score_rates(&s, &te, &se, &loss);
+    double want = (log(exp(1) + exp(5) + exp(2)) - 5 + log(exp(4) + exp(1) + 1) - 0 + log(2 + exp(9)) - 9) / 3;
+    check(s.tokens == 3 && s.tokens_wrong == 1 && s.seqs == 2 && s.seqs_wrong == 1 && pred[0] == -1 && pred[1] == 1 &&
+              pred[2] == 0 && pred[3] == 2 && pred[4] == -1 && fabs(loss - want) < 1e-9 &&
+              fabs(te - 100.0 / 3) < 1e-9 && se == 50.0,
+          "scoring: 3 tokens, 1 wrong, 1 of 2 sequences wrong, mean CE %.6f (want %.6f)", loss, want);
+    cope_score one = {0};
+    cope_score_batch(logits, tg, mask, 2, 3, 3, 1, NULL, &one);
+    check(one.seqs == 1 && one.tokens == 2, "scoring: only the first n_rows rows count");
+
+    /* cope_evaluate: a fresh model is near chance on toy; the same seed gives the same counts */
+    cope_trainer *t = toy_trainer(1, 1, 1e-3f);
+    cope_score a, b;
+    cope_error err;
+    cope_model *m = t ? cope_trainer_model(t) : NULL;
+    cope_status s1 = m ? cope_evaluate(m, cope_task_find("toy"), "ood", 9, 50, 16, &a, &err) : COPE_ERR_ARG;
+    cope_status s2 = m ? cope_evaluate(m, cope_task_find("toy"), "ood", 9, 50, 7, &b, &err) : COPE_ERR_ARG;
+    check(!s1 && !s2 && a.seqs == 50 && a.tokens == 50 && a.tokens_wrong == b.tokens_wrong && a.nll == b.nll,
+          "evaluate: 50 examples, the same for any batch size (%ld vs %ld wrong)", a.tokens_wrong, b.tokens_wrong);
+    check(m && cope_evaluate(m, cope_task_find("toy"), "nope", 9, 5, 4, &a, &err) == COPE_ERR_ARG &&
+              strstr(err.msg, "no split \"nope\""),
+          "evaluate: an unknown split is named (%s)", err.msg);
+    cope_trainer_free(t);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1963,6 +2052,7 @@ int main(int argc, char **argv) {
     test_tokenizer();
     test_json();
     test_training();
+    test_scoring();
     test_api_errors();
     test_names();
     for (int nv = 1; nv <= 5; nv += 2) test_counting_task(nv);
