@@ -490,7 +490,7 @@ static int cmd_train(args *a) {
     o.bucket = (int)opt_int(a, "--bucket", 1, 1, 1024);
     int n_eval = (int)opt_int(a, "--eval-n", 1000, 0, 10000000);
     long ckpt_every = opt_int(a, "--checkpoint-every", 0, 0, 100000000);
-    const char *out = opt(a, "--out", 1);
+    const char *out = opt(a, "--out", 1), *log_path = opt(a, "--log", 1);
     set_threads(a);
     no_leftovers(a);
     if (!out) die(2, "train needs --out MODEL.safetensors");
@@ -500,6 +500,9 @@ static int cmd_train(args *a) {
         die(2, "--train-set and --bucket are for tasks; a corpus is read in windows");
     if (task && cope_task_max_len(task, "train") - 1 > c.n_ctx)
         die(2, "--ctx %d is shorter than the task's training length %d", c.n_ctx, cope_task_max_len(task, "train") - 1);
+    FILE *log = NULL; /* one line a step: the loss curve */
+    if (log_path && !(log = fopen(log_path, "w"))) die(1, "cannot write %s: %s", log_path, strerror(errno));
+    if (log) fputs("step\tloss\tloss_avg\tgrad_norm\tlr\ttokens\n", log);
     cope_error err;
     cope_trainer *tr;
     source src = {0}, vs = {0};
@@ -542,6 +545,9 @@ static int cmd_train(args *a) {
             if (last_ckpt) die(1, "%s; stopping; %s holds the checkpoint of step %ld", err.msg, out, last_ckpt);
             die(1, "%s; stopping before the first checkpoint, %s not written", err.msg, out);
         }
+        if (log)
+            fprintf(log, "%ld\t%.9g\t%.9g\t%.9g\t%.9g\t%.0f\n", st->step, st->loss, st->loss_avg, st->grad_norm, st->lr,
+                    st->tokens);
         if (ckpt_every && step % ckpt_every == 0 && step < steps) { /* the last good state, kept on failure */
             char prov[160];
             snprintf(prov, sizeof prov, "{\"%s\": \"%s\", \"checkpoint_step\": %ld, \"seed\": %llu}",
@@ -563,6 +569,7 @@ static int cmd_train(args *a) {
     }
     double secs = now_seconds() - t0;
     if (tty) fprintf(stderr, "\n");
+    if (log && fclose(log)) die(1, "cannot write %s: %s", log_path, strerror(errno));
     cope_buf prov = {0};
     buf_printf(&prov, "\"train_seconds\": %.1f, \"trainer\": \"cope train\"", secs);
     if (!task) { /* the file by name (JSON-escaped), size and FNV-1a, and what the tokenizer made of it */
@@ -1211,6 +1218,7 @@ static void usage(FILE *f) {
         "        [--checkpoint-every N]   save to MODEL every N steps; on a non-finite loss it keeps the last\n"
         "        [--train-set N]          draw from a fixed set of N examples, reshuffled each epoch (default: fresh)\n"
         "        [--bucket K]             draw K batches at once, cut into batches of similar lengths (less padding)\n"
+        "        [--log FILE]             the loss curve: step, loss, loss_avg, grad_norm, lr, tokens (tab-separated)\n"
         "        [--corpus FILE --valid FILE --vocab 4096 --min-count 2]   instead of --task: a language model of\n"
         "                                 a text file (\"text\" tokenizer, its most frequent pieces; random\n"
         "                                 windows of --ctx, default 256); perplexity on every window of --valid\n"

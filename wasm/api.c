@@ -196,3 +196,86 @@ API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint3
     if (cope_task_example(t, split, &rng, cope_model_tokenizer(c->m), seq, loss_on, max_len, &n, err)) return -1;
     return n;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Training (core/train.c): the trainer `cope train` drives, so the same options and seed give the
+ * same model (up to float rounding). */
+API int cope_wasm_pe_parse(const char *name) {
+    cope_pe pe;
+    return cope_pe_parse(name, &pe) ? -1 : (int)pe;
+}
+API const char *cope_wasm_pe_list(char *buf, int cap) { return cope_pe_list(buf, (size_t)cap); }
+
+/* cfg: the config ints of cope_wasm_config (vocab_size and the tokenizer are the task's);
+ * opts, as doubles: batch, steps, warmup (-1: steps / 20), lr, weight_decay, clip, seed,
+ * train_set, bucket. Returns the trainer or NULL with err filled. */
+API cope_trainer *cope_wasm_trainer_new(int task, const int *cfg, const double *opts, cope_error *err) {
+    const cope_task *t = cope_task_get(task);
+    if (!t) {
+        cope_fail(err, COPE_ERR_ARG, "unknown task %d", task);
+        return NULL;
+    }
+    cope_config c = {.vocab_size = cfg[0],
+                     .n_ctx = cfg[1],
+                     .n_layer = cfg[2],
+                     .n_head = cfg[3],
+                     .d_model = cfg[4],
+                     .d_ff = cfg[5],
+                     .pe = (cope_pe)cfg[6],
+                     .npos = cfg[7],
+                     .sep_keys = cfg[8],
+                     .per_head_table = cfg[9],
+                     .rel_max = cfg[10],
+                     .tied = cfg[11]};
+    cope_train_opts o = {.batch = (int)opts[0],
+                         .steps = (long)opts[1],
+                         .warmup = (long)opts[2],
+                         .lr = (float)opts[3],
+                         .weight_decay = (float)opts[4],
+                         .clip = (float)opts[5],
+                         .seed = (uint64_t)opts[6],
+                         .train_set = (long)opts[7],
+                         .bucket = (int)opts[8]};
+    cope_trainer *tr;
+    return cope_trainer_new(&tr, &c, t, &o, err) ? NULL : tr;
+}
+API void cope_wasm_trainer_free(cope_trainer *t) { cope_trainer_free(t); }
+
+/* n steps; stats (7 doubles): step, loss, loss_avg, grad_norm, lr, tokens, real_tokens. Returns a
+ * status: on failure the steps before it count and stats hold the last good one. */
+API int cope_wasm_trainer_train(cope_trainer *t, int n, double *stats, cope_error *err) {
+    cope_status st = COPE_OK;
+    for (int k = 0; k < n && !st; k++) st = cope_trainer_step(t, err);
+    const cope_train_stats *s = cope_trainer_stats(t);
+    double v[7] = {(double)s->step, s->loss, s->loss_avg, s->grad_norm, s->lr, s->tokens, s->real_tokens};
+    memcpy(stats, v, sizeof v);
+    return st;
+}
+
+API int cope_wasm_trainer_seq_len(const cope_trainer *t) { return cope_trainer_seq_len(t); }
+API double cope_wasm_trainer_num_params(cope_trainer *t) {
+    return (double)cope_model_num_params(cope_trainer_model(t));
+}
+
+/* The model on n fresh examples of a split of the trainer's task (seed in two halves), in
+ * batches of B; out (4 doubles): token error %, sequence error %, mean loss, sequences. Returns a
+ * status. */
+API int cope_wasm_trainer_evaluate(cope_trainer *t, const char *split, uint32_t seed_lo, uint32_t seed_hi, int n, int B,
+                                   double *out, cope_error *err) {
+    cope_score s;
+    cope_status st = cope_evaluate(cope_trainer_model(t), cope_trainer_task(t), split,
+                                   ((uint64_t)seed_hi << 32) | seed_lo, n, B, &s, err);
+    if (st) return st;
+    cope_score_rates(&s, &out[0], &out[1], &out[2]);
+    out[3] = (double)s.seqs;
+    return COPE_OK;
+}
+
+/* The model as a safetensors file (malloc'd; its length in *len), its provenance what was trained
+ * and then `extra` (more JSON members, or an empty string). NULL with err filled on failure. */
+API void *cope_wasm_trainer_save(cope_trainer *t, const char *extra, size_t *len, cope_error *err) {
+    void *buf;
+    if (cope_trainer_set_provenance(t, extra, err) || cope_model_save(cope_trainer_model(t), &buf, len, err))
+        return NULL;
+    return buf;
+}

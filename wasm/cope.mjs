@@ -178,11 +178,37 @@ class Runtime {
     this.u8[p + b.length] = 0;
     return p;
   }
+  /** f(pointer to a NUL-terminated copy of s), the copy freed afterwards */
+  withString(s, f) {
+    const p = this.cstr(s);
+    try {
+      return f(p);
+    } finally {
+      this.x.cope_wasm_free(p);
+    }
+  }
   ints(arr) {
     // malloc'd int32 copy
     const p = this.malloc(Math.max(1, arr.length) * 4);
     this.i32(p, arr.length).set(arr);
     return p;
+  }
+  tasks() {
+    const x = this.x;
+    return Array.from({ length: x.cope_wasm_task_count() }, (_, i) => ({
+      name: this.str(x.cope_wasm_task_name(i)),
+      description: this.str(x.cope_wasm_task_description(i)),
+      splits: Array.from({ length: x.cope_wasm_task_split_count(i) }, (_, k) =>
+        this.str(x.cope_wasm_task_split_name(i, k)),
+      ),
+    }));
+  }
+  /** index of the task named name, or a CopeError naming the tasks there are */
+  taskIndex(name) {
+    const names = this.tasks().map((t) => t.name);
+    const i = names.indexOf(name);
+    if (i < 0) throw coreError('arg', `unknown task "${String(name).slice(0, 64)}" (tasks: ${names.join(', ')})`);
+    return i;
   }
   fail() {
     const code = this.x.cope_wasm_error_code(this.err);
@@ -217,6 +243,19 @@ async function instantiate(simd) {
     },
   });
   return new Runtime(instance);
+}
+
+/** seed as a BigInt in 0..2^64-1, or a CopeError */
+function seed64(seed) {
+  let s;
+  try {
+    s = BigInt(seed);
+  } catch {
+    s = -1n;
+  }
+  if (s < 0n || s >= 1n << 64n)
+    throw coreError('arg', `seed ${String(seed).slice(0, 64)} is not an integer in 0..2^64-1`);
+  return s;
 }
 
 function checkIds(ids, what = 'ids') {
@@ -287,15 +326,7 @@ export class CopeModel {
 
   /** The tasks compiled into the core: [{ name, description, splits }]. */
   get tasks() {
-    const x = this._x,
-      rt = this._rt;
-    return Array.from({ length: x.cope_wasm_task_count() }, (_, i) => ({
-      name: rt.str(x.cope_wasm_task_name(i)),
-      description: rt.str(x.cope_wasm_task_description(i)),
-      splits: Array.from({ length: x.cope_wasm_task_split_count(i) }, (_, k) =>
-        rt.str(x.cope_wasm_task_split_name(i, k)),
-      ),
-    }));
+    return this._x && this._rt.tasks();
   }
 
   /**
@@ -462,16 +493,8 @@ export class CopeModel {
   sample(task, seed, split = 'train') {
     const x = this._x,
       rt = this._rt;
-    const names = this.tasks.map((t) => t.name);
-    const i = names.indexOf(task);
-    if (i < 0) throw coreError('arg', `unknown task "${task}" (tasks: ${names.join(', ')})`);
-    let s;
-    try {
-      s = BigInt(seed);
-    } catch {
-      s = -1n;
-    }
-    if (s < 0n || s >= 1n << 64n) throw coreError('arg', `seed ${seed} is not an integer in 0..2^64-1`);
+    const i = rt.taskIndex(task);
+    const s = seed64(seed);
     const sp = rt.cstr(String(split));
     const max = Math.max(1, x.cope_wasm_task_max_len(i, sp));
     const qp = rt.malloc(4 * max),
@@ -498,6 +521,252 @@ export class CopeModel {
     if (!this._ctx) return;
     this._rt.x.cope_wasm_unload(this._ctx);
     this._ctx = 0;
+    this._rt = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+// The trainer's options: [name, kind, low, high]; defaults are those of `cope train` (below).
+const TRAIN_OPTIONS = [
+  ['task', 'string'],
+  ['pe', 'string'],
+  ['layers', 'int', 1, 64],
+  ['dim', 'int', 1, 8192],
+  ['heads', 'int', 1, 64],
+  ['ff', 'int', 1, 32768],
+  ['npos', 'int', 1, 8192],
+  ['relMax', 'int', 1, 8192],
+  ['sepKeys', 'bool'],
+  ['perHead', 'bool'],
+  ['tied', 'bool'],
+  ['ctx', 'int', 1, 8192],
+  ['steps', 'int', 1, 1e8],
+  ['batch', 'int', 1, 65536],
+  ['lr', 'number', 0, 1e30],
+  ['weightDecay', 'number', 0, 10],
+  ['clip', 'number', 0, 1e9],
+  ['warmup', 'int', 0, 1e8],
+  ['seed', 'int', 0, Number.MAX_SAFE_INTEGER],
+  ['trainSet', 'int', 0, 1e8],
+  ['bucket', 'int', 1, 1024],
+];
+
+/** Checks the trainer's options: known names, types and ranges. Returns them with defaults. */
+function trainOptions(rt, given) {
+  const known = new Map(TRAIN_OPTIONS.map((o) => [o[0], o]));
+  for (const k of Object.keys(given))
+    if (!known.has(k))
+      throw coreError('arg', `unknown trainer option "${k.slice(0, 64)}" (options: ${[...known.keys()].join(', ')})`);
+  for (const [k, kind, lo, hi] of TRAIN_OPTIONS) {
+    const v = given[k];
+    if (v === undefined) continue;
+    const ok =
+      kind === 'string'
+        ? typeof v === 'string'
+        : kind === 'bool'
+          ? typeof v === 'boolean'
+          : typeof v === 'number' && (kind === 'int' ? Number.isInteger(v) : Number.isFinite(v)) && v >= lo && v <= hi;
+    if (!ok) {
+      const want = { string: 'a string', bool: 'true or false', int: 'an integer', number: 'a number' }[kind];
+      throw coreError(
+        'arg',
+        `trainer option ${k} = ${String(v).slice(0, 64)}: must be ${want}${lo !== undefined ? ` in ${lo}..${hi}` : ''}`,
+      );
+    }
+  }
+  const task = given.task ?? 'toy';
+  const ti = rt.taskIndex(task);
+  const splits = rt.tasks()[ti].splits;
+  const dim = given.dim ?? 64;
+  const steps = given.steps ?? 1000;
+  const o = {
+    task,
+    pe: given.pe ?? 'cope',
+    layers: 2,
+    dim,
+    heads: 4,
+    ff: 4 * dim,
+    npos: 16,
+    relMax: 64,
+    sepKeys: false,
+    perHead: false,
+    tied: true,
+    // the context holds the task's longest split, so every split can be evaluated
+    ctx: Math.max(...splits.map((s) => rt.withString(s, (p) => rt.x.cope_wasm_task_max_len(ti, p)) - 1)),
+    steps,
+    batch: 32,
+    lr: 1e-3,
+    weightDecay: 0,
+    clip: 1,
+    warmup: Math.floor(steps / 20),
+    seed: 1,
+    trainSet: 0,
+    bucket: 1,
+    ...given,
+  };
+  const pe = rt.withString(o.pe, (p) => rt.x.cope_wasm_pe_parse(p));
+  if (pe < 0) {
+    const buf = rt.malloc(64);
+    const list = rt.str(rt.x.cope_wasm_pe_list(buf, 64));
+    rt.x.cope_wasm_free(buf);
+    throw coreError('arg', `trainer option pe = ${String(o.pe).slice(0, 64)}: must be one of ${list}`);
+  }
+  return { o, ti, pe };
+}
+
+export class CopeTrainer {
+  /**
+   * A new model trained in this wasm instance by the core's trainer (core/train.c, the one `cope
+   * train` runs): the same options and seed give the same initialization, data and optimizer.
+   * options: { task, pe, layers, dim, heads, ff, npos, relMax, sepKeys, perHead, tied, ctx, steps,
+   * batch, lr, weightDecay, clip, warmup, seed, trainSet, bucket, simd } — `steps` is the
+   * schedule's length (warmup, then cosine decay); train() may run fewer or more.
+   */
+  static async create(options = {}) {
+    if (options === null || typeof options !== 'object')
+      throw coreError('arg', 'CopeTrainer.create takes an options object');
+    const { simd: force, ...given } = options;
+    const simd = force ?? simdSupported();
+    const rt = await instantiate(simd);
+    const { o, ti, pe } = trainOptions(rt, given);
+    const cfg = [0, o.ctx, o.layers, o.heads, o.dim, o.ff, pe, o.npos, +o.sepKeys, +o.perHead, o.relMax, +o.tied];
+    const opts = [o.batch, o.steps, o.warmup, o.lr, o.weightDecay, o.clip, o.seed, o.trainSet, o.bucket];
+    const cp = rt.ints(cfg),
+      op = rt.malloc(8 * opts.length);
+    new Float64Array(rt.x.memory.buffer, op, opts.length).set(opts);
+    const t = rt.x.cope_wasm_trainer_new(ti, cp, op, rt.err);
+    rt.x.cope_wasm_free(cp);
+    rt.x.cope_wasm_free(op);
+    if (!t) throw rt.fail();
+    return new CopeTrainer(rt, t, o, simd);
+  }
+
+  constructor(rt, t, options, simd) {
+    this._rt = rt;
+    this._t = t;
+    /** the options in effect (defaults filled in) */
+    this.options = Object.freeze(options);
+    this.simd = simd;
+    /** parameters of the model */
+    this.nParams = rt.x.cope_wasm_trainer_num_params(t);
+    /** seconds spent inside train() */
+    this.seconds = 0;
+    this._stats = { step: 0, loss: NaN, lossAvg: NaN, gradNorm: NaN, lr: 0, tokens: 0, realTokens: 0 };
+    this._evals = {};
+    this._sp = rt.malloc(8 * 7);
+  }
+
+  get _x() {
+    if (!this._t) throw coreError('arg', 'the trainer was freed');
+    return this._rt.x;
+  }
+
+  /** The last step's { step, loss, lossAvg, gradNorm, lr, tokens, realTokens }. */
+  get stats() {
+    return { ...this._stats };
+  }
+
+  /**
+   * Runs n steps (returns when they are done). Returns { step, loss, lossAvg, gradNorm, lr,
+   * tokensPerSecond } of the last. A non-finite loss throws a CopeError (status "training produced a
+   * non-finite loss"); the weights are those of the step before, and stats says which.
+   */
+  train(n = 1) {
+    const x = this._x,
+      rt = this._rt;
+    if (!Number.isInteger(n) || n < 0 || n > 1e7)
+      throw coreError('arg', `train(${String(n).slice(0, 32)}): steps must be an integer in 0..1e7`);
+    const before = this._stats.tokens,
+      t0 = performance.now();
+    const st = x.cope_wasm_trainer_train(this._t, n, this._sp, rt.err);
+    const secs = (performance.now() - t0) / 1000;
+    this.seconds += secs;
+    const [step, loss, lossAvg, gradNorm, lr, tokens, realTokens] = new Float64Array(x.memory.buffer, this._sp, 7);
+    this._stats = { step, loss, lossAvg, gradNorm, lr, tokens, realTokens };
+    if (st) throw rt.fail();
+    return { step, loss, lossAvg, gradNorm, lr, tokensPerSecond: secs > 0 ? (tokens - before) / secs : 0 };
+  }
+
+  /**
+   * % of n fresh examples of a split that the model gets wrong (any scored token wrong), drawn
+   * from seed (default: 1000003 + the training seed, the seed of `cope train`'s own evaluation, so
+   * the numbers match its). The details of the last evaluation of each split go into save()'s
+   * provenance and are in this.evaluations.
+   */
+  evaluate(split = 'train', n = 1000, seed = 1000003 + this.options.seed) {
+    const x = this._x,
+      rt = this._rt;
+    if (!Number.isInteger(n) || n < 1 || n > 1e7)
+      throw coreError('arg', `evaluate: n = ${String(n).slice(0, 32)} must be an integer in 1..1e7`);
+    const s = seed64(seed);
+    const op = rt.malloc(8 * 4);
+    try {
+      const st = rt.withString(String(split), (sp) =>
+        x.cope_wasm_trainer_evaluate(this._t, sp, Number(s & 0xffffffffn), Number(s >> 32n), n, 16, op, rt.err),
+      );
+      if (st) throw rt.fail();
+      const [tokenError, seqError, loss, seqs] = new Float64Array(x.memory.buffer, op, 4);
+      this._evals[String(split)] = {
+        token_error: tokenError,
+        seq_error: seqError,
+        loss,
+        n: seqs,
+        step: this._stats.step,
+      };
+      return seqError;
+    } finally {
+      x.cope_wasm_free(op);
+    }
+  }
+
+  /** The last evaluation of each split: { split: { token_error, seq_error, loss, n, step } }. */
+  get evaluations() {
+    return structuredClone(this._evals);
+  }
+
+  _bytes(onBuffer) {
+    const x = this._x,
+      rt = this._rt;
+    const extra = JSON.stringify({
+      trainer: `CopeTrainer (wasm, ${this.simd ? 'simd' : 'scalar'})`,
+      train_seconds: Math.round(this.seconds * 10) / 10,
+      ...(Object.keys(this._evals).length ? { eval: this._evals } : {}),
+    }).slice(1, -1);
+    const lp = rt.malloc(8);
+    try {
+      const buf = rt.withString(extra, (ep) => x.cope_wasm_trainer_save(this._t, ep, lp, rt.err));
+      if (!buf) throw rt.fail();
+      try {
+        return onBuffer(buf, rt.i32(lp, 1)[0]);
+      } finally {
+        x.cope_wasm_free(buf);
+      }
+    } finally {
+      x.cope_wasm_free(lp);
+    }
+  }
+
+  /** The model now, as a .safetensors file (Uint8Array) whose provenance says how it was trained. */
+  save() {
+    return this._bytes((buf, len) => this._rt.u8.slice(buf, buf + len));
+  }
+
+  /** A CopeModel of the weights now (it lives in this trainer's wasm instance; free it as any model). */
+  snapshot() {
+    const rt = this._rt;
+    const ctx = this._bytes((buf, len) => rt.x.cope_wasm_load(buf, len, rt.err));
+    if (!ctx) throw rt.fail();
+    return new CopeModel(rt, ctx, this.simd);
+  }
+
+  /** Frees the trainer (snapshots stay usable). */
+  free() {
+    if (!this._t) return;
+    this._rt.x.cope_wasm_trainer_free(this._t);
+    this._rt.x.cope_wasm_free(this._sp);
+    this._t = 0;
     this._rt = null;
   }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const COPE = process.env.COPE ?? join(ROOT, 'build/cope');
 export const WASM_DIR = process.env.COPE_WASM_DIR ?? join(ROOT, 'build/wasm');
-export const { CopeModel, CopeError, simdSupported } = await import(join(WASM_DIR, 'cope.mjs'));
+export const { CopeModel, CopeError, CopeTrainer, simdSupported } = await import(join(WASM_DIR, 'cope.mjs'));
 export const TMP = mkdtempSync(join(tmpdir(), 'cope-wasm-test-'));
 process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
 
