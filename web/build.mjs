@@ -121,7 +121,7 @@ await build({
 // files: it fetches the one its browser supports from wasm/.
 await build({
   ...common,
-  entryPoints: { worker: join(here, 'src/worker.js') },
+  entryPoints: { worker: join(here, 'src/worker.js'), 'train-worker': join(here, 'src/train-worker.js') },
   outdir: out,
   format: 'iife',
   alias: { 'cope-wasm': cope },

@@ -3,6 +3,7 @@
 // whole state lives in the URL, so a link reproduces the view.
 import { Model, traceText, verdict } from './model.js';
 import { VizPanel } from './panel.js';
+import { TrainView } from './train-view.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, lookFor, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
@@ -44,11 +45,19 @@ const app = {
 };
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
+const trainView = new TrainView($('train'), {
+  onInspect: async (bytes, name) => {
+    await openBytes(bytes, name);
+    $('panel').scrollIntoView({ behavior: 'smooth' });
+  },
+  onError: (title, err) => showError(title, err),
+});
+if (trainView.opened) $('train-card').open = true;
 panel.subscribe(() => saveURL()); // the address bar follows every change of the panel's state
 panel.subscribe(() => tintTokens());
 ui.tint.addEventListener('change', () => tintTokens());
 panel.queryView.windowSel.select.addEventListener('change', () => tintTokens()); // the tint covers the charts' window
-window.copeViz = { app, panel }; // for the browser tests and the curious (console)
+window.copeViz = { app, panel, trainView }; // for the browser tests and the curious (console)
 
 // ---------------------------------------------------------------------------------------------
 // Errors and progress
@@ -386,15 +395,18 @@ ui.modelSel.addEventListener('change', async () => {
 });
 
 async function openFile(f) {
-  if (!f) return;
+  if (f) await openBytes(await f.arrayBuffer(), f.name);
+}
+
+/** A model from bytes (a dropped or opened file, a model trained in the page). */
+async function openBytes(bytes, name) {
   try {
-    const bytes = await f.arrayBuffer();
-    await loadModel(bytes, f.name, null, null);
+    await loadModel(bytes, name, null, null);
     if (app.model.hasExamples) await newExample({ query: null, markers: undefined, ...firstHead() });
     else await update({ query: null, markers: undefined, ...firstHead() });
   } catch (err) {
     showError(
-      `Could not load “${f.name}”`,
+      `Could not load “${name}”`,
       new Error(
         `${err.message}. A model file is safetensors with a cope_config (see the README); ${app.model ? `${app.model.name} is still loaded` : 'no model is loaded'}.`,
       ),

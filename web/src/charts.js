@@ -613,3 +613,62 @@ export class RowChart {
     });
   }
 }
+
+/**
+ * Curves against the training step (the Train view's loss and error), updated in place.
+ *   cc = new CurveChart(canvas); cc.update(th, { datasets: [{ label, data: [{x, y}], color }], yTitle, yMin, yMax })
+ */
+export class CurveChart {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.chart = null;
+  }
+
+  update(th, spec) {
+    const shape = spec.datasets.map((d) => d.label).join(',');
+    if (!this.chart || this.th !== th || this.shape !== shape) {
+      this.chart?.destroy();
+      const o = baseOptions(th);
+      this.chart = new Chart(this.canvas, {
+        type: 'line',
+        data: {
+          datasets: spec.datasets.map((d) => ({
+            label: d.label,
+            data: d.data,
+            borderColor: th[d.color],
+            backgroundColor: th[d.color],
+            pointRadius: 0,
+            borderWidth: 2,
+            parsing: false,
+          })),
+        },
+        options: {
+          ...o,
+          interaction: { mode: 'nearest', axis: 'x', intersect: false },
+          plugins: {
+            ...o.plugins,
+            legend: { display: true, labels: { color: th.fg, boxHeight: 2 } },
+            tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${fmt(item.parsed.y, 3)}` } },
+          },
+          scales: {
+            x: axis(th, 'training step', { min: 0, ticks: { color: th.muted, maxTicksLimit: 8 } }),
+            y: axis(th, spec.yTitle, { min: spec.yMin, max: spec.yMax, ticks: { color: th.muted } }),
+          },
+        },
+      });
+      this.th = th;
+      this.shape = shape;
+      return this.chart;
+    }
+    spec.datasets.forEach((d, k) => {
+      this.chart.data.datasets[k].data = d.data;
+    });
+    this.chart.update('none');
+    return this.chart;
+  }
+
+  destroy() {
+    this.chart?.destroy();
+    this.chart = null;
+  }
+}

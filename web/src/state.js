@@ -30,9 +30,17 @@ export function readState() {
   return parseState(location.search);
 }
 
-/** Replaces the address bar's query string (no new history entry per key press). */
-export function writeState(st) {
-  const q = stateQuery(st);
+/**
+ * Writes keys (default: the view's) of st into the address bar's query string, keeping the other
+ * parameters there (the Train view's); no new history entry per key press.
+ */
+export function writeState(st, keys = STATE_KEYS) {
+  const p = new URLSearchParams(location.search);
+  for (const k of keys) {
+    p.delete(k);
+    if (st[k] !== undefined && st[k] !== null && st[k] !== '') p.set(k, String(st[k]));
+  }
+  const q = p.toString();
   const url = `${location.pathname}${q ? `?${q}` : ''}${location.hash}`;
   if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', url);
 }
