@@ -3,7 +3,7 @@
 // page against an independent trace of the same input (wasm/cope.mjs loaded in the page itself),
 // and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -915,6 +915,127 @@ try {
     );
   check(lp.errors.length === 0, 'no console errors with the long input', lp.errors.join(' | '));
   await lp.context().close();
+
+  // 11. The Train view: settings from the URL, both runs train and their curves fall, pause and
+  // resume, download (the file loads natively and in the page), inspect, reset stops the workers.
+  const tp = await open('?train=toy&tsteps=400&tseed=3&tbase=rope&tlr=0.004');
+  await tp.waitForFunction(() => window.copeViz?.app?.model);
+  const ts = await tp.evaluate(() => ({
+    open: document.getElementById('train-card').open,
+    preset: document.querySelector('#train-preset').value,
+    steps: document.querySelector('#train-tsteps').value,
+    seed: document.querySelector('#train-tseed').value,
+    lr: document.querySelector('#train-tlr').value,
+    base: document.querySelector('#train-baseline').value,
+  }));
+  check(
+    ts.open && ts.preset === 'toy' && ts.steps === '400' && ts.seed === '3' && ts.lr === '0.004' && ts.base === 'rope',
+    `Train view: the settings come from the URL (${JSON.stringify(ts)})`,
+  );
+  await tp.click('#train-go');
+  await tp.waitForFunction(() => window.copeViz.trainView.runs.every((r) => r.state === 'done'), null, {
+    timeout: 60000,
+  });
+  const tr = await tp.evaluate(() =>
+    window.copeViz.trainView.runs.map((r) => ({
+      pe: r.pe,
+      first: r.loss[0]?.y,
+      last: r.loss.at(-1)?.y,
+      errors: r.error.length,
+      err0: r.error[0]?.y,
+      errN: r.error.at(-1)?.y,
+      line: r.col.line.textContent,
+      row: r.row && r.row.gates.length,
+    })),
+  );
+  check(
+    tr.length === 2 && tr[0].pe === 'cope' && tr[1].pe === 'rope',
+    `two runs, CoPE and the baseline from the URL (${tr.map((r) => r.pe)})`,
+  );
+  for (const r of tr) {
+    check(r.last < 0.8 * r.first, `${r.pe}: the loss falls (${r.first?.toFixed(3)} → ${r.last?.toFixed(3)})`);
+    check(r.errors >= 3 && r.errN < r.err0, `${r.pe}: ${r.errors} error points, ${r.err0}% → ${r.errN}%`);
+    check(
+      /^step 400\/400 · [\d,]+ tokens\/s · error [\d.]+ % at step 400 · done$/.test(r.line),
+      `${r.pe}: progress line "${r.line}"`,
+    );
+    check(r.row > 0, `${r.pe}: the head's rows on the example are drawn (${r.row} keys)`);
+  }
+  const download = tp.waitForEvent('download');
+  await tp.click('.train-run[data-pe=cope] .train-download');
+  const file = join(xoDir, 'trained.safetensors');
+  await (await download).saveAs(file);
+  const info = JSON.parse(
+    execFileSync(process.env.COPE || 'build/cope', ['info', file, '--json'], { encoding: 'utf8' }),
+  );
+  check(
+    info.provenance.task === 'toy' &&
+      info.provenance.steps === 400 &&
+      info.provenance.seed === 3 &&
+      /^CopeTrainer/.test(info.provenance.trainer),
+    `the downloaded model loads in cope: ${info.provenance.task}, ${info.provenance.steps} steps, ${info.provenance.trainer}`,
+  );
+  await tp.setInputFiles('#file', file);
+  await tp.waitForFunction(() => window.copeViz.app.model?.name === 'trained.safetensors');
+  await rendered(tp);
+  check(true, 'the downloaded model opens in the page (file picker) and renders');
+  await tp.click('.train-run[data-pe=rope] .train-inspect');
+  await tp.waitForFunction(() => /^toy-rope-trained-step400/.test(window.copeViz.app.model?.name || ''));
+  await rendered(tp);
+  const insp = await tp.evaluate(() => ({ pe: window.copeViz.app.model.config.pe, T: window.copeViz.panel.run.T }));
+  check(
+    insp.pe === 'rope' && insp.T > 0,
+    `Inspect opens the trained baseline in the views (${insp.pe}, ${insp.T} tokens)`,
+  );
+  // pause and resume on a long run, then reset
+  await tp.fill('#train-tsteps', '100000');
+  await tp.locator('#train-tsteps').dispatchEvent('change');
+  await tp.click('#train-go');
+  await tp.waitForFunction(() => window.copeViz.trainView.runs.every((r) => r.step > 20));
+  await tp.click('#train-go'); // pause
+  await tp.waitForTimeout(400); // the slice under way finishes
+  const paused1 = await tp.evaluate(() => window.copeViz.trainView.runs.map((r) => r.step));
+  await tp.waitForTimeout(1200);
+  const paused2 = await tp.evaluate(() => window.copeViz.trainView.runs.map((r) => r.step));
+  const goText = await tp.textContent('#train-go');
+  check(
+    paused1.join() === paused2.join() && goText === 'Resume',
+    `Pause stops both runs (steps ${paused1} then ${paused2}; the button says ${goText})`,
+  );
+  await tp.click('#train-go'); // resume
+  await tp.waitForFunction((p) => window.copeViz.trainView.runs.every((r, k) => r.step > p[k] + 5), paused2);
+  check(true, 'Resume continues from the same step');
+  await tp.click('#train-reset');
+  const rs = await tp.evaluate(() => ({
+    runs: window.copeViz.trainView.runs.length,
+    cols: document.querySelectorAll('.train-run').length,
+    go: document.getElementById('train-go').textContent,
+    url: location.search,
+  }));
+  check(
+    rs.runs === 0 && rs.cols === 0 && rs.go === 'Train',
+    'Reset stops the runs (workers terminated) and clears the view',
+  );
+  check(
+    /train=toy/.test(rs.url) && /tsteps=100000/.test(rs.url) && /tbase=rope/.test(rs.url) && /view=/.test(rs.url),
+    `the Train settings and the view's share the URL (${rs.url.replace(/text=[^&]*/, 'text=…')})`,
+  );
+  check(tp.errors.length === 0, 'no console errors in the Train view', tp.errors.join(' | '));
+  await tp.context().close();
+  // hostile Train settings in the URL are dropped, not used
+  const th = await open('?train=%3Cimg%20src=x%20onerror=alert(1)%3E&tsteps=-5&tlr=NaN&tseed=1e99&tbase=javascript:1');
+  await th.waitForFunction(() => window.copeViz?.app?.model);
+  const hs = await th.evaluate(() => ({
+    open: document.getElementById('train-card').open,
+    steps: document.querySelector('#train-tsteps').value,
+    base: document.querySelector('#train-baseline').value,
+    imgs: document.querySelectorAll('#train img').length,
+  }));
+  check(
+    !hs.open && hs.steps === '600' && hs.base === 'rel' && hs.imgs === 0 && th.errors.length === 0,
+    `bad Train settings in the URL are ignored (${JSON.stringify(hs)})`,
+  );
+  await th.context().close();
 } catch (e) {
   check(false, 'the suite ran to the end', e.stack || e.message);
 } finally {
