@@ -12,7 +12,7 @@ WEB_MODELS   := $(WEB_DEMO)/counting3-cope-s1.safetensors $(WEB_DEMO)/counting3-
 endif
 PORT         ?= 8000
 
-.PHONY: web serve web-test bench-page
+.PHONY: web serve web-test bench-page bench-train
 web: $(WEB_DIR)/index.html
 
 $(WEB_DIR)/index.html: $(WEB_SRC) $(WEB_MODELS) $(WASM_OUT) node_modules/.package-lock.json
@@ -28,6 +28,10 @@ serve: web
 # The page's stepping and first-load benchmark (not a test): bench/page_bench.mjs
 bench-page: web browser-tools
 	node bench/page_bench.mjs
+
+# How long the Train view takes to teach CoPE counting in Chromium (not a test): bench/train_bench.mjs
+bench-train: web browser-tools all
+	node bench/train_bench.mjs --runs 3
 
 # Browser tests: Debian's chromium driven by playwright-core; browser-tools (wasm/wasm.mk) installs
 # chromium with apt-get when it is missing.

@@ -8,12 +8,12 @@ import { el, button, select, setOptions } from './dom.js';
 import { showPiece } from './tasks.js';
 import { writeState } from './state.js';
 
-/** Presets that finish in about the time they say on a laptop (measured: `make bench-train`). */
+/** Presets that finish in about the time they say on a 2-core laptop (counting1: `make bench-train`). */
 export const PRESETS = {
   counting1: {
     label: '1-variable counting (about a minute)',
-    options: { task: 'counting1', layers: 2, dim: 32, heads: 4, npos: 16, relMax: 256, batch: 16, bucket: 8 },
-    steps: 600,
+    options: { task: 'counting1', layers: 1, dim: 32, heads: 4, npos: 16, relMax: 256, batch: 16, bucket: 8 },
+    steps: 3000,
     lr: 3e-3,
     baseline: 'rel',
     about:
@@ -44,7 +44,7 @@ const BASELINES = [
 ];
 const peName = (pe) => (pe === 'cope' ? 'CoPE' : (BASELINES.find(([v]) => v === pe)?.[1] ?? pe));
 export const TRAIN_KEYS = ['train', 'tseed', 'tsteps', 'tlr', 'tbase', 'tlayer', 'thead'];
-const EVAL_N = 200; // examples per error point (a step of 0.5 %)
+const EVAL_N = 500; // examples per error point (a step of 0.2 %)
 const EXAMPLE_SEED = 4242; // the fixed example whose head rows are shown
 
 /** The Train view's settings from a query string: unknown or out-of-range values are dropped. */
@@ -88,7 +88,7 @@ class Run {
       options: { ...options, pe: this.pe },
       wasmBase: new URL('wasm/', import.meta.url).href,
       exampleSeed: EXAMPLE_SEED,
-      evalEvery: Math.max(25, Math.round(options.steps / 24)),
+      evalEvery: Math.max(25, Math.round(options.steps / 40)),
       evalN: EVAL_N,
       evalSeed: 1000003 + options.seed,
       layer,

@@ -1032,7 +1032,7 @@ try {
     imgs: document.querySelectorAll('#train img').length,
   }));
   check(
-    !hs.open && hs.steps === '600' && hs.base === 'rel' && hs.imgs === 0 && th.errors.length === 0,
+    !hs.open && hs.steps === '3000' && hs.base === 'rel' && hs.imgs === 0 && th.errors.length === 0,
     `bad Train settings in the URL are ignored (${JSON.stringify(hs)})`,
   );
   await th.context().close();
