@@ -671,14 +671,22 @@ static int cmd_trace(args *a) {
     cope_model *m = load_model(positional(a, 0));
     int T;
     int *ids = input_ids(a, m, &T);
-    const char *out = opt(a, "--out", 1);
+    const char *out = opt(a, "--out", 1), *force = opt(a, "--force-gate", 1);
     int json = opt(a, "--json", 0) != NULL;
     set_threads(a);
     no_leftovers(a);
     if (!!out == json) die(2, "give exactly one of --json or --out FILE.safetensors");
     cope_trace *tr;
     cope_error err;
-    if (cope_trace_new(&tr, m, T, &err) || cope_trace_run(m, tr, ids, T, &err)) die_err("trace", &err);
+    enum { MAX_FORCES = 4096 };
+    cope_gate_force *forces = xmalloc(MAX_FORCES * sizeof *forces);
+    int n_forces = 0;
+    if (force && cope_gate_forces_parse(force, forces, MAX_FORCES, &n_forces, &err))
+        die(2, "--force-gate: %s", err.msg);
+    if (cope_trace_new(&tr, m, T, &err)) die_err("trace", &err);
+    if (cope_trace_force_gates(tr, m, forces, n_forces, &err)) die(2, "--force-gate: %s", err.msg);
+    free(forces);
+    if (cope_trace_run(m, tr, ids, T, &err)) die_err("trace", &err);
     const cope_config *c = cope_model_config(m);
     if (out) {
         int n = 1 + COPE_TRACE_COUNT * c->n_layer;
@@ -1226,6 +1234,8 @@ static void usage(FILE *f) {
         "        --examples, each example, its targets and the model's predictions, one JSON line each\n"
         "  eval MODEL --corpus FILE            every window of the context: next-token error, perplexity\n"
         "  trace MODEL (--text \"...\" | --ids 1,2,3) (--json | --out FILE.safetensors)\n"
+        "        [--force-gate L:H:K=V,...]   intervene: gate of key K in layer L, head H (* = all) set to V\n"
+        "                                     for every query; positions, attention and logits follow\n"
         "  grad MODEL (--text \"...\" | --ids 1,2,3) --targets 2,3,4 [--mask 0,1,1] --out FILE.safetensors\n"
         "  sample --task T [--split S] [--seed S] [--n 1]\n"
         "  locality MODEL [--task text] [--split S] [--n 16] [--json]   Figure 4: position-only attention\n"

@@ -251,6 +251,9 @@ typedef struct {
     float *arrays[COPE_TRACE_COUNT];    /* each [L, H, T, T]; read with cope_trace_get */
     struct cope_workspace *ws;          /* internal */
     float *memory;                      /* internal: logits and arrays in one allocation */
+    struct cope_gate_force *forces;     /* internal: the gate interventions (cope_trace_force_gates) */
+    int n_forces;
+    float *force_rows; /* internal: [L, H, cap] the forced value of each key's gate, NaN where none */
 } cope_trace;
 
 /* A trace with room for runs of up to cap tokens (its buffers are reused by every run). */
@@ -258,6 +261,23 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_
 void cope_trace_free(cope_trace *tr);
 /* Full forward of ids[0..T), 1 <= T <= tr->cap, filling tr (tr->T = T). */
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err);
+/* Gate interventions ("what if this token did not count?"): the gate g_ij of layer `layer`,
+ * head `head` (-1: every head of the layer) at key `key` is set to `value` for every query i >= key,
+ * before the positions are summed, so positions, attention, later layers and the logits follow.
+ * A later override of the same (layer, head, key) wins. */
+typedef struct cope_gate_force {
+    int layer, head, key;
+    float value; /* in [0, 1] */
+} cope_gate_force;
+/* Sets the interventions every later cope_trace_run of tr applies (copied; n = 0 clears them).
+ * Checked against m: a CoPE encoding, layer and head in range, 0 <= key < tr->cap, a value in
+ * [0, 1]. A run shorter than a forced key fails with COPE_ERR_ARG naming it. */
+cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const cope_gate_force *f, int n,
+                                   cope_error *err);
+/* Reads a list of interventions written "LAYER:HEAD:KEY=VALUE" separated by commas, HEAD "*" for
+ * every head (e.g. "0:1:12=0,1:*:5=1"), into out[0..cap); *n = the count. Syntax only (ranges are
+ * cope_trace_force_gates's); a bad item fails with COPE_ERR_ARG naming it. */
+cope_status cope_gate_forces_parse(const char *text, cope_gate_force *out, int cap, int *n, cope_error *err);
 /* Layer l's [H, T, T] array `which`; NULL when which or l is out of range. */
 float *cope_trace_get(const cope_trace *tr, cope_trace_array which, int l);
 

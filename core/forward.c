@@ -84,6 +84,7 @@ typedef struct {
 typedef struct {
     float *base[COPE_TRACE_COUNT];
     size_t layer, head, row;
+    const float *force; /* the trace's gate interventions: [L, H, T], NaN where none; or NULL */
 } trace_sink;
 
 static float *sink_row(const trace_sink *s, cope_trace_array k, int l, int h, int i) {
@@ -330,6 +331,7 @@ static void attention_forward(const cope_model *m, int l, layer_acts *a, int B, 
             x.S_out = sink_row(sink, COPE_TRACE_CONTENT_LOGITS, l, h, 0);
             x.C_out = dm.has_cope ? sink_row(sink, COPE_TRACE_COPE_LOGITS, l, h, 0) : NULL;
             x.P_out = sink_row(sink, COPE_TRACE_POS_ATTN, l, h, 0);
+            if (sink->force) x.gforce = sink->force + ((size_t)l * H + h) * T;
         }
         attn_head_forward(&dm, &x);
         if (sink)
@@ -605,7 +607,98 @@ void cope_trace_free(cope_trace *tr) {
     if (!tr) return;
     cope_workspace_free(tr->ws);
     free(tr->memory);
+    free(tr->forces);
+    free(tr->force_rows);
     free(tr);
+}
+
+/* A non-negative decimal integer at *s (at most 9 digits), advancing *s; -1 if none. */
+static long parse_uint(const char **s) {
+    long v = 0;
+    int digits = 0;
+    while (**s >= '0' && **s <= '9' && digits < 9) v = v * 10 + (*(*s)++ - '0'), digits++;
+    return digits && !(**s >= '0' && **s <= '9') ? v : -1;
+}
+
+cope_status cope_gate_forces_parse(const char *text, cope_gate_force *out, int cap, int *n, cope_error *err) {
+    *n = 0;
+    if (!text || !out || cap < 0) return cope_fail(err, COPE_ERR_ARG, "NULL gate override list");
+    const char *s = text;
+    while (*s) {
+        const char *item = s;
+        int len = 0;
+        while (item[len] && item[len] != ',') len++;
+        cope_gate_force g;
+        long layer = parse_uint(&s), head = -1, key = -1;
+        int ok = layer >= 0 && *s == ':';
+        if (ok) {
+            s++;
+            if (*s == '*')
+                s++;
+            else
+                ok = (head = parse_uint(&s)) >= 0;
+        }
+        if (ok) ok = *s == ':' && (s++, (key = parse_uint(&s)) >= 0) && *s == '=';
+        if (ok) { /* the value: 0, 1 or a decimal fraction between, up to 8 digits */
+            s++;
+            double v = 0.0, scale = 1.0;
+            int digits = 0;
+            while (*s >= '0' && *s <= '9' && digits < 8) v = v * 10 + (*s++ - '0'), digits++;
+            if (*s == '.' && digits)
+                for (s++; *s >= '0' && *s <= '9' && digits < 8; digits++) v += (*s++ - '0') * (scale /= 10);
+            ok = digits && (*s == ',' || !*s);
+            g.value = (float)v;
+        }
+        if (!ok)
+            return cope_fail(
+                err, COPE_ERR_ARG,
+                "gate override \"%.*s\": expected LAYER:HEAD:KEY=VALUE (HEAD * for every head), e.g. 0:1:12=0",
+                len > 40 ? 40 : len, item);
+        if (*n >= cap) return cope_fail(err, COPE_ERR_LIMIT, "more than %d gate overrides", cap);
+        g.layer = (int)layer, g.head = (int)head, g.key = (int)key;
+        out[(*n)++] = g;
+        if (*s == ',') {
+            s++;
+            if (!*s) return cope_fail(err, COPE_ERR_ARG, "gate override list ends with a comma");
+        }
+    }
+    return COPE_OK;
+}
+
+cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const cope_gate_force *f, int n,
+                                   cope_error *err) {
+    if (!tr || !m || (n && !f) || n < 0) return cope_fail(err, COPE_ERR_ARG, "NULL trace, model or overrides");
+    const cope_config *c = &m->cfg;
+    if (c->n_layer != tr->n_layer || c->n_head != tr->n_head)
+        return cope_fail(err, COPE_ERR_ARG, "the trace belongs to another model");
+    if (n && !cope_pe_has_cope(c->pe))
+        return cope_fail(err, COPE_ERR_ARG, "gate overrides need a CoPE model; this one is %s", cope_pe_name(c->pe));
+    for (int k = 0; k < n; k++) {
+        const cope_gate_force *g = &f[k];
+        if (g->layer < 0 || g->layer >= c->n_layer)
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: layer %d is outside 0..%d", k, g->layer,
+                             c->n_layer - 1);
+        if (g->head < -1 || g->head >= c->n_head)
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: head %d is outside 0..%d (or -1: every head)", k,
+                             g->head, c->n_head - 1);
+        if (g->key < 0 || g->key >= tr->cap)
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is outside 0..%d", k, g->key, tr->cap - 1);
+        if (!(g->value >= 0.0f && g->value <= 1.0f))
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: value %g is outside 0..1", k, (double)g->value);
+    }
+    cope_gate_force *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
+    float *rows = n && !tr->force_rows ? malloc((size_t)c->n_layer * c->n_head * tr->cap * sizeof(float)) : NULL;
+    if (n && (!copy || (!tr->force_rows && !rows))) {
+        free(copy);
+        free(rows);
+        return cope_fail(err, COPE_ERR_NOMEM, "out of memory (%d gate overrides)", n);
+    }
+    if (n) memcpy(copy, f, (size_t)n * sizeof *copy);
+    if (rows) tr->force_rows = rows;
+    free(tr->forces);
+    tr->forces = copy;
+    tr->n_forces = n;
+    return COPE_OK;
 }
 
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err) {
@@ -626,6 +719,19 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
     memcpy(w->ids, ids, (size_t)T * sizeof(int));
     trace_sink sink = {.layer = (size_t)tr->n_head * T * T, .head = (size_t)T * T, .row = (size_t)T};
     for (int k = 0; k < COPE_TRACE_COUNT; k++) sink.base[k] = tr->arrays[k];
+    if (tr->n_forces) { /* the interventions as a row of forced gates per (layer, head), NaN where none */
+        const int H = tr->n_head;
+        for (size_t k = 0; k < (size_t)tr->n_layer * H * T; k++) tr->force_rows[k] = NAN;
+        for (int k = 0; k < tr->n_forces; k++) {
+            const cope_gate_force *g = &tr->forces[k];
+            if (g->key >= T)
+                return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is past the input's %d tokens", k, g->key,
+                                 T);
+            for (int h = g->head < 0 ? 0 : g->head; h < (g->head < 0 ? H : g->head + 1); h++)
+                tr->force_rows[((size_t)g->layer * H + h) * T + g->key] = g->value;
+        }
+        sink.force = tr->force_rows;
+    }
     model_forward(m, &w->f, w->ids, 1, T, 0, NULL, (size_t)T, &sink);
     memcpy(tr->logits, w->f.logits, (size_t)T * tr->vocab_size * sizeof(float));
     return COPE_OK;

@@ -482,7 +482,7 @@ static void cope_interp_backward(const cope_interp_bwd_args *x) {
  * probabilities in a[0..i], the gates and positions in g and p, and fills the optional trace
  * rows. */
 static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, float *p, const float *z, const float *relz,
-                            float *s_out, float *c_out, float *P_out) {
+                            const float *gforce, float *s_out, float *c_out, float *P_out) {
     const int R = dm->rel_max, n = i + 1;
     for (int j = 0; j < n; j++) a[j] *= dm->scale;
     if (s_out) memcpy(s_out, a, (size_t)n * sizeof(float));
@@ -493,6 +493,9 @@ static void attn_row_finish(const attn_dims *dm, int i, float *a, float *g, floa
         else
             memcpy(g, a, (size_t)n * sizeof(float));
         op_sigmoid(g, n);
+        if (gforce) /* interventions: this key does (1) or does not (0) count, whatever q and k say */
+            for (int j = 0; j < n; j++)
+                if (gforce[j] == gforce[j]) g[j] = gforce[j];
     }
     if (dm->has_rel) {
         for (int j = 0; j < n; j++) {
@@ -515,7 +518,7 @@ void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x) {
     if (dm->has_cope && dm->sep_keys) op_vecmat(x->g, x->q, x->Kgt, x->ldk, d, n);
     if (dm->has_rel) op_vecmat(x->relz, x->q, x->r, (size_t)dm->rel_max, d, dm->rel_max); /* q . r[:, m] */
     if (dm->has_cope) op_vecmat(x->z, x->q, x->e, (size_t)dm->npos, d, dm->npos);         /* q . e[:, n] */
-    attn_row_finish(dm, i, x->a, x->g, x->p, x->z, x->relz, x->s_out, x->c_out, x->P_out);
+    attn_row_finish(dm, i, x->a, x->g, x->p, x->z, x->relz, x->gforce, x->s_out, x->c_out, x->P_out);
     op_vecmat(x->y, x->a, x->V, x->ldv, n, d); /* sum_j a_j v_j */
 }
 
@@ -531,8 +534,8 @@ void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x) {
         float *a = x->att + row;
         attn_row_finish(dm, i, a, dm->has_cope ? x->gate + row : NULL, dm->has_cope ? x->pos + row : NULL,
                         dm->has_cope ? x->z + (size_t)i * np : NULL, dm->has_rel ? x->relz + (size_t)i * R : NULL,
-                        x->S_out ? x->S_out + row : NULL, x->C_out ? x->C_out + row : NULL,
-                        x->P_out ? x->P_out + row : NULL);
+                        dm->has_cope ? x->gforce : NULL, x->S_out ? x->S_out + row : NULL,
+                        x->C_out ? x->C_out + row : NULL, x->P_out ? x->P_out + row : NULL);
         memset(a + i + 1, 0, (size_t)(T - i - 1) * sizeof(float)); /* the future: weight 0 */
     }
     op_gemm_call(0, x->Y, ld, x->att, TT, 1, x->V, ld, T, T, d, 0, GEMM_K_LOWER); /* y_i = sum_j a_ij v_j */

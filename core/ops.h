@@ -198,6 +198,7 @@ typedef struct {
     float *y;             /* out [d] sum_j a_j v_j */
     float *s_out, *c_out; /* optional out [i+1]: content logits, CoPE logits */
     float *P_out;         /* optional out [i+1]: position-only logits (CoPE + rel terms) */
+    const float *gforce;  /* optional [i+1]: a forced gate per key, NaN where none (CoPE only) */
 } attn_row_fwd;
 void attn_row_forward(const attn_dims *dm, int i, const attn_row_fwd *x);
 
@@ -216,6 +217,7 @@ typedef struct {
     float *relz;                  /* scratch [T, R] (rel) */
     float *Y;                     /* out [T, d] */
     float *S_out, *C_out, *P_out; /* optional out [T, T]: the trace's content, CoPE, position-only logits */
+    const float *gforce;          /* optional [T]: a forced gate per key, NaN where none (CoPE only) */
 } attn_head_fwd;
 void attn_head_forward(const attn_dims *dm, const attn_head_fwd *x);
 

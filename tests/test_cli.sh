@@ -98,6 +98,20 @@ expect 0 "" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4 --out "$TMP
 if [[ -s $TMP/trace.safetensors ]] && grep -q '"layers.1.pos_attn"' "$TMP/trace.safetensors" && grep -q '"logits"' "$TMP/trace.safetensors"; then ok; else bad "trace --out file lacks tensors"; fi
 expect 0 "" -- "$COPE" trace $G/cope.model.safetensors --text "a big dog ran" --out "$TMP/trace2.safetensors"
 expect 1 "outside 0..10" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,99 --json
+# gate interventions: bad lists and ranges are named; the gates on one ++; at 0 in layer 0 (which
+# holds the counting head) make the shipped counting model's answer one smaller
+expect 2 'force-gate: gate override "0:1": expected LAYER:HEAD:KEY=VALUE' -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate 0:1
+expect 2 "force-gate: gate override 0: head 5 is outside 0..1" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate 0:5:1=0
+expect 2 "gate override 0: key 3 is outside 0..2" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate "0:*:3=1"
+expect 2 "need a CoPE model; this one is rel" -- "$COPE" trace $G/rel.model.safetensors --ids 1,2,3 --json --force-gate 0:0:1=0
+if [[ -f models/counting1-cope-s1.safetensors ]]; then
+    answer() { # the model's answer to the program, with optional --force-gate arguments
+        "$COPE" trace models/counting1-cope-s1.safetensors --text "a = 0 ; pass; a ++; pass; a ++; a ++; print a" --json "$@" |
+            /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); l = d["logits"][-1]; print(max(range(len(l)), key=l.__getitem__))'
+    }
+    plain=$(answer) forced=$(answer --force-gate "0:*:6=0")
+    if [[ -n $plain && $forced == $((plain - 1)) ]]; then ok; else bad "forcing the first ++; to 0 in layer 0: answer id $plain -> $forced (want one less)"; fi
+fi
 expect 1 "more than the model's context" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3,4,5,6,7,8,9,1,2,3,4,5,6,7,8 --json
 expect 2 "not a comma-separated list" -- "$COPE" trace $G/cope.model.safetensors --ids 1,,2 --json
 expect 2 "exactly one of --text" -- "$COPE" trace $G/cope.model.safetensors --json

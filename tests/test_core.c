@@ -130,6 +130,61 @@ static void check_trace_structure(const char *name, cope_model *m, cope_trace *t
     if (cope_pe_has_cope(c->pe)) check(!bad_pos, "%s: 0 <= p_ij <= npos-1 and p_ii = g_ii (%d bad)", name, bad_pos);
 }
 
+/* Gate interventions against the reference: the golden file's forced.spec rows (layer, head or
+ * -1, key, value) applied with cope_trace_force_gates give its forced.trace.* arrays; then cleared,
+ * the trace is the plain one again. */
+static void check_forced_trace(const char *name, cope_model *m, cope_trace *tr, const cope_st_file *gf, const int *ids,
+                               int T) {
+    int k = cope_st_find(gf, "forced.spec");
+    const cope_config *c = cope_model_config(m);
+    if (k < 0) {
+        check(!cope_pe_has_cope(c->pe), "%s: a CoPE golden file has forced.spec", name);
+        return;
+    }
+    const cope_st_tensor *t = cope_st_get(gf, k);
+    int n = (int)t->shape[0];
+    float *spec = st_floats(gf, "forced.spec", (size_t)n * 4);
+    cope_gate_force f[16];
+    for (int i = 0; i < n && i < 16; i++)
+        f[i] = (cope_gate_force){(int)spec[4 * i], (int)spec[4 * i + 1], (int)spec[4 * i + 2], spec[4 * i + 3]};
+    free(spec);
+    cope_error err;
+    float *plain = malloc((size_t)T * c->vocab_size * sizeof(float));
+    memcpy(plain, tr->logits, (size_t)T * c->vocab_size * sizeof(float));
+    cope_status st = cope_trace_force_gates(tr, m, f, n, &err);
+    if (!st) st = cope_trace_run(m, tr, ids, T, &err);
+    check(!st, "%s: trace with %d gate overrides (%s)", name, n, st ? err.msg : "ok");
+    char key[96], what[160];
+    float *ref = st_floats(gf, "forced.trace.logits", (size_t)T * c->vocab_size);
+    snprintf(what, sizeof what, "%s forced.trace.logits", name);
+    if (ref) check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
+    free(ref);
+    for (int l = 0; l < c->n_layer; l++)
+        for (int a = 0; a < COPE_TRACE_COUNT; a++) {
+            snprintf(key, sizeof key, "forced.trace.layers.%d.%s", l, cope_trace_name(a));
+            ref = st_floats(gf, key, (size_t)c->n_head * T * T);
+            snprintf(what, sizeof what, "%s %s", name, key);
+            if (ref)
+                check_close(what, cope_trace_get(tr, a, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 0);
+            else
+                check(0, "%s: golden has no %s", name, key);
+            free(ref);
+        }
+    st = cope_trace_force_gates(tr, m, NULL, 0, &err);
+    if (!st) st = cope_trace_run(m, tr, ids, T, &err);
+    check(!st && memcmp(plain, tr->logits, (size_t)T * c->vocab_size * sizeof(float)) == 0,
+          "%s: with the overrides cleared the trace is the plain one, bit for bit", name);
+    /* a forced key past a shorter run fails and names it; the trace stays usable */
+    f[0] = (cope_gate_force){0, 0, T - 1, 0.0f};
+    st = cope_trace_force_gates(tr, m, f, 1, &err);
+    if (!st) st = cope_trace_run(m, tr, ids, T - 1, &err);
+    check(st == COPE_ERR_ARG && strstr(err.msg, "past the input's"), "%s: a forced key past the input is refused (%s)",
+          name, err.msg);
+    cope_trace_force_gates(tr, m, NULL, 0, &err);
+    cope_trace_run(m, tr, ids, T, &err);
+    free(plain);
+}
+
 static void test_golden_config(const char *name) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.model.safetensors", g_dir, name);
@@ -216,6 +271,7 @@ static void test_golden_config(const char *name) {
         }
     check_trace_structure(name, m, tr);
     check_step_equals_trace(name, m, tr, ids, T);
+    check_forced_trace(name, m, tr, gf, ids, T);
     cope_trace_free(tr);
 done:
     free(ids);
@@ -1417,6 +1473,62 @@ static void test_training(void) {
     cope_trainer_free(t);
 }
 
+static void test_gate_forces(void) {
+    cope_gate_force f[8];
+    int n;
+    cope_error err;
+    cope_status st = cope_gate_forces_parse("0:1:12=0,1:*:5=1,2:3:0=0.25", f, 8, &n, &err);
+    check(!st && n == 3 && f[0].layer == 0 && f[0].head == 1 && f[0].key == 12 && f[0].value == 0.0f &&
+              f[1].head == -1 && f[1].key == 5 && f[1].value == 1.0f && f[2].layer == 2 && f[2].value == 0.25f,
+          "gate overrides: \"0:1:12=0,1:*:5=1,2:3:0=0.25\" parsed");
+    check(!cope_gate_forces_parse("", f, 8, &n, &err) && n == 0, "gate overrides: an empty list is no overrides");
+    static const char *const bad[] = {"0:1:12",           "0:1=1",    "a:1:2=0",  "0:1:2=",    "0:1:2=0,",
+                                      "0:1:2=0.5x",       "-1:0:0=0", "0:-1:0=0", "0:1:2=1e3", "0:1:2=.5",
+                                      "0:1:1234567890=0", ",",        "0:**:1=0"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        st = cope_gate_forces_parse(bad[i], f, 8, &n, &err);
+        check(st == COPE_ERR_ARG && strstr(err.msg, "gate override"), "gate overrides: \"%s\" refused (%s)", bad[i],
+              err.msg);
+    }
+    check(cope_gate_forces_parse("0:0:0=0,0:0:1=0,0:0:2=0", f, 2, &n, &err) == COPE_ERR_LIMIT,
+          "gate overrides: more than the room refused");
+    /* ranges, against a model */
+    char path[512];
+    snprintf(path, sizeof path, "%s/cope.model.safetensors", g_dir);
+    cope_model *m = load_model_file(path);
+    cope_trace *tr = NULL;
+    if (!m || cope_trace_new(&tr, m, 8, &err)) {
+        check(0, "gate overrides: a model and trace");
+        cope_model_free(m);
+        return;
+    }
+    static const struct {
+        cope_gate_force f;
+        const char *want;
+    } range[] = {{{2, 0, 0, 0}, "layer 2 is outside 0..1"},
+                 {{0, 2, 0, 0}, "head 2 is outside 0..1"},
+                 {{0, 0, 8, 0}, "key 8 is outside 0..7"},
+                 {{0, 0, 0, 1.5f}, "value 1.5 is outside 0..1"},
+                 {{0, -2, 0, 0}, "head -2"}};
+    for (size_t i = 0; i < sizeof range / sizeof *range; i++) {
+        st = cope_trace_force_gates(tr, m, &range[i].f, 1, &err);
+        check(st == COPE_ERR_ARG && strstr(err.msg, range[i].want), "gate overrides: %s (%s)", range[i].want, err.msg);
+    }
+    cope_gate_force nan = {0, 0, 0, NAN};
+    check(cope_trace_force_gates(tr, m, &nan, 1, &err) == COPE_ERR_ARG, "gate overrides: a NaN value refused");
+    cope_trace_free(tr);
+    cope_model_free(m);
+    snprintf(path, sizeof path, "%s/rel.model.safetensors", g_dir);
+    m = load_model_file(path);
+    if (m && !cope_trace_new(&tr, m, 4, &err)) {
+        cope_gate_force g = {0, 0, 0, 0};
+        check(cope_trace_force_gates(tr, m, &g, 1, &err) == COPE_ERR_ARG && strstr(err.msg, "need a CoPE model"),
+              "gate overrides on a model without CoPE refused (%s)", err.msg);
+        cope_trace_free(tr);
+    }
+    cope_model_free(m);
+}
+
 static void test_scoring(void) {
     /* 2 rows x 3 tokens, V = 3: row 0 scores t=1 (right) and t=2 (wrong); row 1 scores t=0 (right) */
     const float logits[2 * 3 * 3] = {0, 0, 0, 1, 5, 2, 4, 1, 0, /**/ 0, 0, 9, 0, 0, 0, 0, 0, 0};
@@ -2053,6 +2165,7 @@ int main(int argc, char **argv) {
     test_json();
     test_training();
     test_scoring();
+    test_gate_forces();
     test_api_errors();
     test_names();
     for (int nv = 1; nv <= 5; nv += 2) test_counting_task(nv);

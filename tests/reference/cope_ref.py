@@ -74,6 +74,7 @@ class Attention(nn.Module):
         if has_rel(cfg):
             self.rel = Table((H, self.d, cfg["rel_max"]), dtype)
         self.debug_gates_one = False   # self-check: every causal gate forced to 1
+        self.forced = []               # interventions: (head or -1 for all, key, value), in order
 
     def forward(self, x, trace=None):
         cfg, H, d = self.cfg, self.H, self.d
@@ -108,6 +109,10 @@ class Attention(nn.Module):
             gates = torch.sigmoid(gl.masked_fill(~causal, float("-inf")))   # exactly 0 for j>i
             if self.debug_gates_one:
                 gates = causal.to(x.dtype).expand(B, H, T, T)
+            if self.forced:   # g_ij := value for every query i >= key j, before the positions
+                gates = gates.clone()
+                for h, j, value in self.forced:
+                    gates[:, slice(None) if h < 0 else slice(h, h + 1), j:, j] = value
             # p_ij = sum_{t=j..i} g_it (reverse cumsum over keys), clamped at npos-1
             raw = gates.flip(-1).cumsum(-1).flip(-1)
             positions = raw.clamp(max=npos - 1)
@@ -172,6 +177,11 @@ class CopeModel(nn.Module):
         self.ln_f = nn.LayerNorm(D, eps=1e-5, dtype=dtype)
         if not cfg["tied"]:
             self.lm_head = nn.Linear(D, V, bias=False, dtype=dtype)
+
+    def set_forced_gates(self, forces):
+        """forces: [(layer, head or -1, key, value)], later ones win (the C API's cope_gate_force)."""
+        for l, b in enumerate(self.blocks):
+            b.attn.forced = [(h, j, v) for (fl, h, j, v) in forces if fl == l]
 
     def set_debug_gates_one(self, on):
         for b in self.blocks:
@@ -414,6 +424,22 @@ def run_config(name, cfg, T, ones_mask, out_dir):
             ((torch.arange(T)[:, None] - torch.arange(T)[None, :]) >= cfg["rel_max"] - 1)[causal]
             .double().mean())
 
+    forced = []
+    if has_cope(cfg):
+        # interventions (cope trace --force-gate): the trace of sequence 0 with gates overridden;
+        # the same (layer, head, key) twice (the later wins), one key in every head of the last
+        # layer with one head then set apart, a fractional value
+        L, H = cfg["n_layer"], cfg["n_head"]
+        forced = [(0, H - 1, 3, 0.0), (L - 1, -1, 5, 1.0), (0, 0, 0, 0.25), (0, H - 1, 3, 1.0),
+                  (L - 1, 0, 5, 0.5), (0, 0, T - 1, 0.0)]
+        model.set_forced_gates(forced)
+        ftrace = []
+        with torch.no_grad():
+            flogits = model(ids, ftrace)
+        model.set_forced_gates([])
+        check(bool((ftrace[0]["gates"][H - 1, 3:, 3] == 1.0).all()), name + ": forced gate")
+        check(not torch.allclose(flogits[0], logits[0]), name + ": interventions change the logits")
+
     # float32 run of the same weights: how far a float32 implementation can be expected to drift
     m32 = CopeModel(cfg, dtype=torch.float32)
     m32.load_state_dict({k: v.float() for k, v in model.state_dict().items()})
@@ -433,6 +459,12 @@ def run_config(name, cfg, T, ones_mask, out_dir):
     for l, lt in enumerate(trace):
         for key in ("gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"):
             gold.append(("trace.layers.%d.%s" % (l, key), f32(lt[key])))
+    if forced:
+        gold.append(("forced.spec", np.array(forced, dtype=np.float32)))
+        gold.append(("forced.trace.logits", f32(flogits[0])))
+        for l, lt in enumerate(ftrace):
+            for key in ("gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn"):
+                gold.append(("forced.trace.layers.%d.%s" % (l, key), f32(lt[key])))
     meta_gold = {"config": name, "source": SOURCE}
     for fname, tensors, meta in ((name + ".model.safetensors", model_tensors, meta_model),
                                  (name + ".golden.safetensors", gold, meta_gold)):
