@@ -270,10 +270,13 @@ typedef struct cope_gate_force {
     float value; /* in [0, 1] */
 } cope_gate_force;
 /* Sets the interventions every later cope_trace_run of tr applies (copied; n = 0 clears them).
- * Checked against m: a CoPE encoding, layer and head in range, 0 <= key < tr->cap, a value in
- * [0, 1]. A run shorter than a forced key fails with COPE_ERR_ARG naming it. */
+ * Checked against m (cope_gate_forces_check with max_key = n_ctx); a run whose input is not longer
+ * than a forced key fails with COPE_ERR_ARG naming it. */
 cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const cope_gate_force *f, int n,
                                    cope_error *err);
+/* The overrides' ranges against m: a CoPE encoding, layer and head in range, 0 <= key < max_key,
+ * a value in [0, 1]; the first bad one named. */
+cope_status cope_gate_forces_check(const cope_model *m, const cope_gate_force *f, int n, int max_key, cope_error *err);
 /* Reads a list of interventions written "LAYER:HEAD:KEY=VALUE" separated by commas, HEAD "*" for
  * every head (e.g. "0:1:12=0,1:*:5=1"), into out[0..cap); *n = the count. Syntax only (ranges are
  * cope_trace_force_gates's); a bad item fails with COPE_ERR_ARG naming it. */

@@ -665,12 +665,8 @@ cope_status cope_gate_forces_parse(const char *text, cope_gate_force *out, int c
     return COPE_OK;
 }
 
-cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const cope_gate_force *f, int n,
-                                   cope_error *err) {
-    if (!tr || !m || (n && !f) || n < 0) return cope_fail(err, COPE_ERR_ARG, "NULL trace, model or overrides");
+cope_status cope_gate_forces_check(const cope_model *m, const cope_gate_force *f, int n, int max_key, cope_error *err) {
     const cope_config *c = &m->cfg;
-    if (c->n_layer != tr->n_layer || c->n_head != tr->n_head)
-        return cope_fail(err, COPE_ERR_ARG, "the trace belongs to another model");
     if (n && !cope_pe_has_cope(c->pe))
         return cope_fail(err, COPE_ERR_ARG, "gate overrides need a CoPE model; this one is %s", cope_pe_name(c->pe));
     for (int k = 0; k < n; k++) {
@@ -681,11 +677,22 @@ cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const co
         if (g->head < -1 || g->head >= c->n_head)
             return cope_fail(err, COPE_ERR_ARG, "gate override %d: head %d is outside 0..%d (or -1: every head)", k,
                              g->head, c->n_head - 1);
-        if (g->key < 0 || g->key >= tr->cap)
-            return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is outside 0..%d", k, g->key, tr->cap - 1);
+        if (g->key < 0 || g->key >= max_key)
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is outside 0..%d", k, g->key, max_key - 1);
         if (!(g->value >= 0.0f && g->value <= 1.0f))
             return cope_fail(err, COPE_ERR_ARG, "gate override %d: value %g is outside 0..1", k, (double)g->value);
     }
+    return COPE_OK;
+}
+
+cope_status cope_trace_force_gates(cope_trace *tr, const cope_model *m, const cope_gate_force *f, int n,
+                                   cope_error *err) {
+    if (!tr || !m || (n && !f) || n < 0) return cope_fail(err, COPE_ERR_ARG, "NULL trace, model or overrides");
+    const cope_config *c = &m->cfg;
+    if (c->n_layer != tr->n_layer || c->n_head != tr->n_head)
+        return cope_fail(err, COPE_ERR_ARG, "the trace belongs to another model");
+    cope_status st = cope_gate_forces_check(m, f, n, c->n_ctx, err); /* a key past a run's input fails that run */
+    if (st) return st;
     cope_gate_force *copy = n ? malloc((size_t)n * sizeof *copy) : NULL;
     float *rows = n && !tr->force_rows ? malloc((size_t)c->n_layer * c->n_head * tr->cap * sizeof(float)) : NULL;
     if (n && (!copy || (!tr->force_rows && !rows))) {

@@ -102,7 +102,8 @@ expect 1 "outside 0..10" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,99
 # holds the counting head) make the shipped counting model's answer one smaller
 expect 2 'force-gate: gate override "0:1": expected LAYER:HEAD:KEY=VALUE' -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate 0:1
 expect 2 "force-gate: gate override 0: head 5 is outside 0..1" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate 0:5:1=0
-expect 2 "gate override 0: key 3 is outside 0..2" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate "0:*:3=1"
+expect 1 "gate override 0: key 3 is past the input's 3 tokens" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate "0:*:3=1"
+expect 2 "gate override 0: key 16 is outside 0..15" -- "$COPE" trace $G/cope.model.safetensors --ids 1,2,3 --json --force-gate "0:*:16=1"
 expect 2 "need a CoPE model; this one is rel" -- "$COPE" trace $G/rel.model.safetensors --ids 1,2,3 --json --force-gate 0:0:1=0
 if [[ -f models/counting1-cope-s1.safetensors ]]; then
     answer() { # the model's answer to the program, with optional --force-gate arguments

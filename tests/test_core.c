@@ -1507,7 +1507,7 @@ static void test_gate_forces(void) {
         const char *want;
     } range[] = {{{2, 0, 0, 0}, "layer 2 is outside 0..1"},
                  {{0, 2, 0, 0}, "head 2 is outside 0..1"},
-                 {{0, 0, 8, 0}, "key 8 is outside 0..7"},
+                 {{0, 0, 16, 0}, "key 16 is outside 0..15"},
                  {{0, 0, 0, 1.5f}, "value 1.5 is outside 0..1"},
                  {{0, -2, 0, 0}, "head -2"}};
     for (size_t i = 0; i < sizeof range / sizeof *range; i++) {

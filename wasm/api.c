@@ -42,14 +42,17 @@ API const char *cope_wasm_status_name(int code) { return cope_status_name((cope_
  * Context: one loaded model and what its calls keep between calls */
 typedef struct {
     cope_model *m;
-    cope_trace *tr;     /* last trace; reused when the next one has the same T */
-    cope_state *st;     /* created at the first step */
-    float *step_logits; /* [V] */
+    cope_trace *tr;          /* last trace; reused when the next one has the same T */
+    cope_state *st;          /* created at the first step */
+    float *step_logits;      /* [V] */
+    cope_gate_force *forces; /* the gate interventions every trace applies (cope_wasm_force_gates) */
+    int n_forces;
 } cope_wasm_ctx;
 
 API void cope_wasm_unload(cope_wasm_ctx *c) {
     if (!c) return;
     cope_trace_free(c->tr);
+    free(c->forces);
     cope_state_free(c->st);
     free(c->step_logits);
     cope_model_free(c->m);
@@ -117,8 +120,29 @@ API cope_trace *cope_wasm_trace(cope_wasm_ctx *c, const int *ids, int T, cope_er
         c->tr = NULL;
     }
     if (!c->tr && cope_trace_new(&c->tr, c->m, T, err)) return NULL;
-    if (cope_trace_run(c->m, c->tr, ids, T, err)) return NULL;
+    if (cope_trace_force_gates(c->tr, c->m, c->forces, c->n_forces, err) || cope_trace_run(c->m, c->tr, ids, T, err))
+        return NULL;
     return c->tr;
+}
+
+/* The gate interventions of every later trace, in the syntax of `cope trace --force-gate`
+ * ("LAYER:HEAD:KEY=VALUE,...", HEAD * for every head; "" for none). Checked against the model
+ * here; a key past an input fails that trace. Returns a status; on failure the old list stays. */
+#define MAX_FORCES 4096
+API int cope_wasm_force_gates(cope_wasm_ctx *c, const char *list, cope_error *err) {
+    cope_gate_force *f = malloc(MAX_FORCES * sizeof *f);
+    int n = 0;
+    cope_status st =
+        f ? cope_gate_forces_parse(list, f, MAX_FORCES, &n, err) : cope_fail(err, COPE_ERR_NOMEM, "out of memory");
+    if (!st) st = cope_gate_forces_check(c->m, f, n, cope_model_config(c->m)->n_ctx, err);
+    if (st) {
+        free(f);
+        return st;
+    }
+    free(c->forces);
+    c->forces = f;
+    c->n_forces = n;
+    return COPE_OK;
 }
 
 /* The trace arrays: count and names (cope_trace_array order; the JS side takes them from here). */

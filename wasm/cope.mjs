@@ -245,6 +245,34 @@ async function instantiate(simd) {
   return new Runtime(instance);
 }
 
+/** Gate interventions as the core's list syntax ("LAYER:HEAD:KEY=VALUE,..."): a string is passed
+ * on (the core checks it); an array of { layer, head, key, value } is written out. */
+export function gateList(f) {
+  if (typeof f === 'string') return f;
+  if (!Array.isArray(f))
+    throw coreError('arg', 'forceGates must be a string or an array of { layer, head, key, value }');
+  return f
+    .map((g, k) => {
+      const int = (v) => Number.isInteger(v) && v >= 0 && v < 1e9;
+      const all = g?.head === -1 || g?.head === '*';
+      if (
+        !g ||
+        !int(g.layer) ||
+        !int(g.key) ||
+        !(all || int(g.head)) ||
+        typeof g.value !== 'number' ||
+        !(g.value >= 0 && g.value <= 1)
+      )
+        throw coreError(
+          'arg',
+          `forceGates[${k}]: expected { layer, head, key, value } with integers and a value in 0..1`,
+        );
+      const v = g.value === 0 || g.value === 1 ? String(g.value) : g.value.toFixed(6).replace(/0+$/, '');
+      return `${g.layer}:${all ? '*' : g.head}:${g.key}=${v}`;
+    })
+    .join(',');
+}
+
 /** seed as a BigInt in 0..2^64-1, or a CopeError */
 function seed64(seed) {
   let s;
@@ -382,17 +410,26 @@ export class CopeModel {
   }
 
   /**
-   * Full forward of ids (at most n_ctx of them). Returns { T, ids, logits: Float32Array [T*V],
+   * Full forward of ids (at most n_ctx of them). options.forceGates: gate interventions, as
+   * `cope trace --force-gate` writes them ("0:*:6=0,1:2:9=1": LAYER:HEAD:KEY=VALUE, HEAD * for
+   * every head) or as [{ layer, head (-1 or '*': every head), key, value }]: the gate of that key
+   * is set to value for every query, before the positions are summed. Returns { T, ids, logits: Float32Array [T*V],
    * head(l, h), layers }. The arrays stay in wasm memory until asked for: head(l, h) copies one
    * head's { gates, positions, content_logits, cope_logits, attn, pos_attn }, each Float32Array
    * [T*T] (row = query i, column = key j); layers[l][name] copies layer l's array of every head
    * on first use (an array over heads, cached). The model keeps one trace's buffers: after its
    * next trace(), an older trace's arrays can no longer be read (a clear error says so).
    */
-  trace(ids) {
+  trace(ids, { forceGates = '' } = {}) {
     const x = this._x,
       rt = this._rt;
     const a = checkIds(ids);
+    const list = gateList(forceGates);
+    if (list !== (this._forced ?? '')) {
+      // the interventions of this and later traces (checked by the core: syntax, then ranges)
+      if (rt.withString(list, (p) => x.cope_wasm_force_gates(this._ctx, p, rt.err))) throw rt.fail();
+      this._forced = list;
+    }
     const { n_layer: L, n_head: H, vocab_size: V } = this.config;
     const T = a.length;
     const ip = rt.ints(a);

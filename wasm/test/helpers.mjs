@@ -84,10 +84,10 @@ export function readSafetensors(path) {
   return out;
 }
 
-/** Native trace of ids as { logits, 'layers.l.name': Float32Array [H*T*T] }. */
-export function nativeTrace(model, ids, tag) {
+/** Native trace of ids as { logits, 'layers.l.name': Float32Array [H*T*T] } (extra: more cope trace arguments). */
+export function nativeTrace(model, ids, tag, extra = []) {
   const out = join(TMP, `${tag}.trace.safetensors`);
-  cope('trace', model, '--ids', ids.join(','), '--out', out);
+  cope('trace', model, '--ids', ids.join(','), '--out', out, ...extra);
   const t = readSafetensors(out);
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.data]));
 }

@@ -83,6 +83,33 @@ for (const path of models) {
       }
     });
 
+    test('gate interventions equal native cope trace --force-gate; cleared, the plain trace', async (t) => {
+      const m = await load(path, true);
+      const { n_layer: L, n_head: H, vocab_size: V, n_ctx: C } = m.config;
+      if (!m.config.pe.startsWith('cope')) {
+        assert.throws(() => m.trace([1, 1], { forceGates: '0:0:0=0' }), /need a CoPE model/);
+        return;
+      }
+      const T = Math.min(C, 24);
+      const ids = randomIds(T, V, 5);
+      const list = `0:*:${T >> 1}=0,${L - 1}:${H - 1}:2=1,0:0:${T - 1}=0.5`;
+      const ref = nativeTrace(path, ids, `${basename(path)}.forced`, ['--force-gate', list]);
+      const plain = flatTrace(m.trace(ids));
+      for (const simd of [true, false]) {
+        const got = flatTrace((await load(path, simd)).trace(ids, { forceGates: list }));
+        const c = compareTraces(got, ref, tolerance);
+        t.diagnostic(
+          `simd=${simd}: max |diff| ${c.maxAbs.toExponential(2)}, worst ${c.worst.toFixed(3)} at ${c.where}`,
+        );
+        assert.ok(c.worst <= 1, `simd=${simd}: ${c.where}`);
+      }
+      assert.equal(m.trace(ids, { forceGates: list }).layers[0].gates[0][(T - 1) * T + (T >> 1)], 0);
+      assert.deepEqual(flatTrace(m.trace(ids)).logits, plain.logits, 'without forceGates the trace is the plain one');
+      const beyond = T < C ? `key ${T} is past the input's ${T} tokens` : `key ${T} is outside 0..${C - 1}`;
+      assert.throws(() => m.trace(ids, { forceGates: `0:0:${T}=1` }), new RegExp(beyond));
+      assert.throws(() => m.trace(ids, { forceGates: [{ layer: 0, head: 0, key: 1, value: 2 }] }), /forceGates\[0\]/);
+    });
+
     test('SIMD build equals scalar build', async (t) => {
       for (const T of await lengths()) {
         const a = await load(path, true),

@@ -79,9 +79,10 @@ export class Model {
     return this.client.call('sample', { key: this.key, task, seed, split });
   }
 
-  async run(ids) {
-    const r = await this.client.call('run', { key: this.key, ids: Int32Array.from(ids) });
-    return new Run(this, Int32Array.from(ids), r);
+  /** A trace of ids; force: gate interventions in the core's list syntax ("0:*:6=0,..."), or ''. */
+  async run(ids, force = '') {
+    const r = await this.client.call('run', { key: this.key, ids: Int32Array.from(ids), force });
+    return new Run(this, Int32Array.from(ids), r, force);
   }
 
   /** Whether exampleText has something: the model's task is one the core generates, or a corpus. */
@@ -115,9 +116,10 @@ export class Model {
  * The one way page and widget show a text: tokenize it with model, trace the first n_ctx tokens,
  * and trace the baseline (when given) on the same text cut to the same length. notes say what the
  * reader should know about the input: that it was cut to the context, that pieces read as <unk>.
+ * force: gate interventions for model's trace (the core's list syntax), '' for none.
  *   -> { tok, run, baseRun, notes }; run and baseRun are null when the text has no tokens.
  */
-export async function traceText(model, baseline, text) {
+export async function traceText(model, baseline, text, force = '') {
   const tok = await model.tokenize(text);
   const nctx = model.config.n_ctx,
     n = tok.ids.length,
@@ -137,7 +139,7 @@ export async function traceText(model, baseline, text) {
   }
   if (!n) return { tok, run: null, baseRun: null, notes };
   const ids = Array.from(tok.ids).slice(0, nctx);
-  const run = await model.run(ids);
+  const run = await model.run(ids, force); // interventions apply to the CoPE model, not its baseline
   let baseRun = null;
   if (baseline) {
     const bt = await baseline.tokenize(text);
@@ -174,8 +176,10 @@ export function verdict(right) {
 }
 
 export class Run {
-  constructor(model, ids, r) {
+  constructor(model, ids, r, force = '') {
     this.model = model;
+    /** the gate interventions this trace applied ('' for none) */
+    this.force = force;
     this.ids = ids;
     this.T = r.T;
     this.gen = r.gen;
