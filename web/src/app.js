@@ -4,6 +4,7 @@
 import { Model, traceText, verdict } from './model.js';
 import { VizPanel } from './panel.js';
 import { TrainView } from './train-view.js';
+import { InterventionBox, parseForce, formatForce } from './interventions.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, lookFor, TASK_BLURBS } from './tasks.js';
 import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
 import { el, button, setOptions } from './dom.js';
@@ -42,9 +43,17 @@ const app = {
   seed: 1,
   edited: false, // the text box holds the user's text (typed or from a link), not a generated example
   offer: null, // the user's text an example replaced, offered back in the notice
+  force: [], // gate interventions on the shown model: [{ layer, head (-1: all), key, value }]
 };
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
+const interventions = new InterventionBox($('intervene'), {
+  onChange: (list) => {
+    app.force = list;
+    update({ ...panel.state }).catch((err) => showError('Could not run the model', err));
+  },
+});
+panel.subscribe((st) => interventions.show(panel.run, st));
 const trainView = new TrainView($('train'), {
   onInspect: async (bytes, name) => {
     await openBytes(bytes, name);
@@ -92,6 +101,8 @@ async function loadModel(source, name, ref, entry) {
     app.base?.free();
     app.model = m;
     app.base = null;
+    app.force = []; // interventions belong to a model
+    interventions.set([]);
     app.modelRef = ref;
     app.entry = entry || null;
     clearError();
@@ -195,8 +206,22 @@ let updating = null;
 async function update(state = {}) {
   const text = ui.text.value;
   const my = (updating = Symbol('update'));
-  const { tok, run, baseRun, notes } = await traceText(app.model, app.base, text);
+  const force = app.model.hasCope ? app.force : [];
+  let traced;
+  try {
+    traced = await traceText(app.model, app.base, text, force);
+  } catch (err) {
+    if (!force.length) throw err;
+    // an intervention the core refuses (a link's layer or head outside this model): drop them all
+    app.force = [];
+    interventions.set([]);
+    showError('The gate interventions could not be applied and were removed', err);
+    return update(state);
+  }
+  const { tok, run, baseRun, notes } = traced;
   if (my !== updating) return;
+  if (app.forceNote) notes.unshift(app.forceNote);
+  app.forceNote = null;
   if (!run) notes.unshift('Type some text: the input has no tokens.');
   showNotice(notes.join(' '));
   showTokens(text, tok, run ? run.T : 0);
@@ -205,6 +230,8 @@ async function update(state = {}) {
   const st = { ...state };
   if (st.query === null || st.query === undefined) st.query = defaultQuery(app.model.task, run.pieces);
   panel.setRuns(run, baseRun, st);
+  interventions.show(run, panel.state);
+  for (const g of run.force) ui.tokens.children[g.key]?.classList.add('forced');
   tintTokens();
   saveURL(); // for the text; the panel's subscription covers its own state
 }
@@ -281,6 +308,14 @@ function showPrediction(run) {
   ui.prediction.textContent = '';
   const say = (...parts) =>
     ui.prediction.append(...parts.map((p) => (typeof p === 'string' ? document.createTextNode(p) : p)));
+  if (run.force.length)
+    say(
+      el(
+        'strong',
+        { class: 'intervened' },
+        `With ${run.force.length} gate intervention${run.force.length === 1 ? '' : 's'} (listed below): `,
+      ),
+    );
 
   const tokenBtn = (q, label) => button(label, () => panel.set({ query: q }), { class: 'link' });
   const pct = (p) => `${Math.round(100 * p)}%`;
@@ -332,6 +367,7 @@ function saveURL() {
   clearTimeout(saveTimer);
   saveTimer = setTimeout(() => {
     writeState({ model: app.modelRef, text: ui.text.value, ...panel.state });
+    writeState({ force: formatForce(app.force) }, ['force']);
     showEmbed();
   }, 150);
 }
@@ -475,6 +511,15 @@ async function start() {
     return;
   }
   if (st.view === 'compare') await loadBaseline();
+  const forced = parseForce(new URLSearchParams(location.search).get('force'));
+  if (forced.list.length && app.model.hasCope) {
+    app.force = forced.list;
+    interventions.set(forced.list);
+  }
+  if (forced.bad.length || (forced.list.length && !app.model.hasCope))
+    app.forceNote = forced.bad.length
+      ? `The link's interventions ${forced.bad.map((b) => JSON.stringify(b)).join(', ')} do not read as LAYER:HEAD:KEY=VALUE and were ignored.`
+      : `The link's interventions were ignored: ${app.model.name} has no CoPE gates.`;
   // without layer and head in the URL, the model's head worth looking at (as the widget does)
   const first = st.layer === undefined && st.head === undefined ? firstHead() : {};
   const pstate = {

@@ -79,8 +79,9 @@ export class Model {
     return this.client.call('sample', { key: this.key, task, seed, split });
   }
 
-  /** A trace of ids; force: gate interventions in the core's list syntax ("0:*:6=0,..."), or ''. */
-  async run(ids, force = '') {
+  /** A trace of ids; force: gate interventions, [{ layer, head (-1: all), key, value }] (or the
+   * core's list syntax, "0:*:6=0,..."). */
+  async run(ids, force = []) {
     const r = await this.client.call('run', { key: this.key, ids: Int32Array.from(ids), force });
     return new Run(this, Int32Array.from(ids), r, force);
   }
@@ -116,10 +117,10 @@ export class Model {
  * The one way page and widget show a text: tokenize it with model, trace the first n_ctx tokens,
  * and trace the baseline (when given) on the same text cut to the same length. notes say what the
  * reader should know about the input: that it was cut to the context, that pieces read as <unk>.
- * force: gate interventions for model's trace (the core's list syntax), '' for none.
+ * force: gate interventions for model's trace, [{ layer, head, key, value }].
  *   -> { tok, run, baseRun, notes }; run and baseRun are null when the text has no tokens.
  */
-export async function traceText(model, baseline, text, force = '') {
+export async function traceText(model, baseline, text, force = []) {
   const tok = await model.tokenize(text);
   const nctx = model.config.n_ctx,
     n = tok.ids.length,
@@ -139,7 +140,13 @@ export async function traceText(model, baseline, text, force = '') {
   }
   if (!n) return { tok, run: null, baseRun: null, notes };
   const ids = Array.from(tok.ids).slice(0, nctx);
-  const run = await model.run(ids, force); // interventions apply to the CoPE model, not its baseline
+  // interventions apply to the CoPE model (not its baseline), on keys inside this input
+  const kept = force.filter((g) => g.key < ids.length);
+  if (kept.length < force.length)
+    notes.push(
+      `${force.length - kept.length} intervention${force.length - kept.length === 1 ? ' is' : 's are'} on keys past this input and not applied.`,
+    );
+  const run = await model.run(ids, kept);
   let baseRun = null;
   if (baseline) {
     const bt = await baseline.tokenize(text);
@@ -176,9 +183,9 @@ export function verdict(right) {
 }
 
 export class Run {
-  constructor(model, ids, r, force = '') {
+  constructor(model, ids, r, force = []) {
     this.model = model;
-    /** the gate interventions this trace applied ('' for none) */
+    /** the gate interventions this trace applied */
     this.force = force;
     this.ids = ids;
     this.T = r.T;

@@ -94,9 +94,9 @@ const ops = {
     const s = get(key).model.sample(task, seed, split);
     return { ids: s.ids, pieces: s.pieces, scored: s.scored, seed: String(s.seed), split: s.split };
   },
-  /** Traces ids (with the gate interventions `force`, the core's list syntax) and keeps the trace;
+  /** Traces ids (with the gate interventions `force`: [{ layer, head, key, value }]) and keeps the trace;
    * returns what the page shows of the whole input. */
-  run({ key, ids, force = '' }) {
+  run({ key, ids, force = [] }) {
     const m = get(key);
     m.trace = null; // a failed trace leaves nothing to read
     m.trace = m.model.trace(ids, { forceGates: force });

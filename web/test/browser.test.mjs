@@ -916,6 +916,102 @@ try {
   check(lp.errors.length === 0, 'no console errors with the long input', lp.errors.join(' | '));
   await lp.context().close();
 
+  // 12. Gate interventions: force the gates on one ++; to 0 in layer 0 of the counting model; the
+  // prediction is what the native `cope trace --force-gate` says, the views show the forced gate,
+  // the URL holds it, Undo restores; a link's bad interventions are named.
+  if (index.some((e) => e.name === 'counting1-cope-s1')) {
+    const prog = 'a = 0 ; pass; a ++; pass; a ++; a ++; print a';
+    const native = (...extra) => {
+      const d = JSON.parse(
+        execFileSync(
+          process.env.COPE || 'build/cope',
+          ['trace', 'models/counting1-cope-s1.safetensors', '--text', prog, '--json', ...extra],
+          {
+            encoding: 'utf8',
+            maxBuffer: 1 << 26,
+          },
+        ),
+      );
+      const l = d.logits.at(-1);
+      return d.tokens.length && l.indexOf(Math.max(...l));
+    };
+    const ip = await open(`?model=counting1-cope-s1&text=${encodeURIComponent(prog)}&layer=0&head=2`);
+    await rendered(ip);
+    const predOf = () =>
+      ip.evaluate(() => {
+        const r = window.copeViz.panel.run;
+        return { id: r.pred[r.T - 1], piece: window.copeViz.app.model.vocab[r.pred[r.T - 1]], force: r.force.length };
+      });
+    const before = await predOf();
+    await ip.selectOption('#force-key', '6');
+    await ip.selectOption('#force-scope', 'layer');
+    await ip.click('#force-0');
+    await ip.waitForFunction(() => window.copeViz.panel.run?.force.length === 1);
+    await rendered(ip);
+    const after = await predOf();
+    const nat = native('--force-gate', '0:*:6=0');
+    check(
+      before.id === native() && after.id === nat && after.id === before.id - 1,
+      `forcing the first ++; to 0 in layer 0: the answer ${before.piece} → ${after.piece}, as cope trace --force-gate says (ids ${before.id} → ${after.id}, native ${nat})`,
+    );
+    const shown = await ip.evaluate(async () => {
+      const v = window.copeViz,
+        r = v.panel.run,
+        h = await r.head(0, 2),
+        q = r.T - 1;
+      return {
+        gate: h.gates[q * r.T + 6],
+        chip: document.querySelectorAll('#tokens .tok')[6].classList.contains('forced'),
+        banner: document.querySelector('#prediction .intervened')?.textContent,
+        list: document.getElementById('force-list').textContent,
+      };
+    });
+    check(
+      shown.gate === 0 &&
+        shown.chip &&
+        /With 1 gate intervention/.test(shown.banner) &&
+        /layer 0 · every head · key 6 "\+\+;" → 0/.test(shown.list),
+      `the intervention is visible: gate ${shown.gate} in the views, the token marked, the banner and the list ("${shown.list.slice(0, 60)}")`,
+    );
+    await ip.waitForFunction(() => /force=0%3A\*%3A6%3D0/.test(location.search));
+    const link = await ip.evaluate(() => location.href);
+    await ip.click('#force-undo');
+    await ip.waitForFunction(() => window.copeViz.panel.run?.force.length === 0);
+    await rendered(ip);
+    const undone = await predOf();
+    await ip.waitForFunction(() => !/force=/.test(location.search));
+    check(undone.id === before.id, `Undo restores the prediction (${undone.piece}) and the URL drops force=`);
+    check(ip.errors.length === 0, 'no console errors with interventions', ip.errors.join(' | '));
+    await ip.context().close();
+    const lp2 = await open('', { absolute: link });
+    await rendered(lp2);
+    await lp2.waitForFunction(() => window.copeViz.panel.run?.force.length === 1);
+    const again = await lp2.evaluate(() => {
+      const r = window.copeViz.panel.run;
+      return r.pred[r.T - 1];
+    });
+    check(again === after.id, 'a link with force= reproduces the intervention and its prediction');
+    await lp2.context().close();
+    const bp = await open(`?model=counting1-cope-s1&text=${encodeURIComponent(prog)}&force=0:*:6=0,%3Cb%3E,0:9:1=0`);
+    await rendered(bp);
+    await bp.waitForTimeout(300);
+    const bad = await bp.evaluate(() => ({
+      notice: document.getElementById('notice').textContent,
+      error: document.getElementById('error').hidden ? '' : document.getElementById('error-msg').textContent,
+      force: window.copeViz.panel.run.force.length,
+      injected: document.querySelectorAll('#notice b, #error b').length,
+    }));
+    reliable('force=0:*:6=0,<b>,0:9:1=0 (page URL)', `${bad.notice} ${bad.error}`);
+    check(
+      /"<b>" do not read as LAYER:HEAD:KEY=VALUE/.test(bad.notice) &&
+        /head 9 is outside 0..3/.test(bad.error) &&
+        bad.force === 0 &&
+        bad.injected === 0,
+      `a link's bad interventions are named and dropped (${bad.notice.slice(0, 70)}… / ${bad.error.slice(0, 80)}…)`,
+    );
+    await bp.context().close();
+  }
+
   // 11. The Train view: settings from the URL, both runs train and their curves fall, pause and
   // resume, download (the file loads natively and in the page), inspect, reset stops the workers.
   const tp = await open('?train=toy&tsteps=400&tseed=3&tbase=rope&tlr=0.004');
