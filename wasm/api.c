@@ -221,6 +221,7 @@ API int cope_wasm_sample(const cope_wasm_ctx *c, int i, const char *split, uint3
     return n;
 }
 
+#ifndef COPE_WASM_NO_TRAIN /* the viewer builds (cope-simd.wasm, cope-scalar.wasm) leave training out */
 /* ---------------------------------------------------------------------------------------------
  * Training (core/train.c): the trainer `cope train` drives, so the same options and seed give the
  * same model (up to float rounding). */
@@ -303,3 +304,4 @@ API void *cope_wasm_trainer_save(cope_trainer *t, const char *extra, size_t *len
         return NULL;
     return buf;
 }
+#endif /* COPE_WASM_NO_TRAIN */

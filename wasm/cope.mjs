@@ -105,10 +105,16 @@ export function setWasmLocation(url) {
   wasmBase = String(url);
 }
 
-function wasmModule(simd) {
-  const key = simd ? 'simd' : 'scalar';
+/** The compiled module: the viewer build (cope-simd.wasm / cope-scalar.wasm), or with train the
+ * one with the training exports (cope-train-*.wasm), which only CopeTrainer loads. */
+function wasmModule(simd, train = false) {
+  const key = `${train ? 'train-' : ''}${simd ? 'simd' : 'scalar'}`;
   if (!compiled.has(key)) {
     const p = (async () => {
+      if (EMBEDDED && !EMBEDDED[key])
+        throw new CopeError(
+          'the single-file module holds the viewer only: CopeTrainer needs cope.mjs and its .wasm files',
+        );
       const bytes = EMBEDDED
         ? base64Bytes(EMBEDDED[key])
         : await readBytes(new URL(`cope-${key}.wasm`, wasmBase ?? import.meta.url));
@@ -220,8 +226,8 @@ class Runtime {
   }
 }
 
-async function instantiate(simd) {
-  const mod = await wasmModule(simd);
+async function instantiate(simd, train = false) {
+  const mod = await wasmModule(simd, train);
   const fault = (what) => () => {
     throw new CopeError(`wasm memory check failed: ${what}`, 0, 'fault');
   };
@@ -666,7 +672,7 @@ export class CopeTrainer {
       throw coreError('arg', 'CopeTrainer.create takes an options object');
     const { simd: force, ...given } = options;
     const simd = force ?? simdSupported();
-    const rt = await instantiate(simd);
+    const rt = await instantiate(simd, true);
     const { o, ti, pe } = trainOptions(rt, given);
     const cfg = [0, o.ctx, o.layers, o.heads, o.dim, o.ff, pe, o.npos, +o.sepKeys, +o.perHead, o.relMax, +o.tied];
     const opts = [o.batch, o.steps, o.warmup, o.lr, o.weightDecay, o.clip, o.seed, o.trainSet, o.bucket];

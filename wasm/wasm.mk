@@ -1,6 +1,9 @@
 # wasm.mk — the WebAssembly build (included by the top-level Makefile). See wasm/README.md.
 # Outputs in build/wasm/ (a stable path for the web page):
-#   cope.mjs            the ES module; it loads cope-simd.wasm or cope-scalar.wasm beside it
+#   cope.mjs            the ES module; it loads cope-simd.wasm or cope-scalar.wasm beside it, and
+#                       cope-train-simd.wasm or cope-train-scalar.wasm for CopeTrainer (the same
+#                       core with the training exports: backward and AdamW, ~20 KB more gzipped,
+#                       which a page that only shows models does not load)
 #   cope.single.mjs     the same module with both .wasm inlined (one file, for a blog widget)
 # Debian's emscripten 3.1.6 needs NODE_PATH for its optimizer (Debian's node-acorn is not on the
 # default path of a node installed from elsewhere: "Cannot find module 'acorn'" at -O2 and up); the
@@ -15,7 +18,8 @@ WASM_CFLAGS := -O3 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-
 # Node 20); wasm/cope.mjs instantiates it. The only import is emscripten_notify_memory_growth.
 WASM_LDFLAGS := --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB \
                 -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=1MB -sMALLOC=emmalloc
-WASM_OUT   := $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm $(WASM_DIR)/cope.mjs \
+WASM_OUT   := $(WASM_DIR)/cope-simd.wasm $(WASM_DIR)/cope-scalar.wasm $(WASM_DIR)/cope-train-simd.wasm \
+              $(WASM_DIR)/cope-train-scalar.wasm $(WASM_DIR)/cope.mjs \
               $(WASM_DIR)/cope.single.mjs
 
 .PHONY: wasm wasm-tools browser-tools npm-deps bench-wasm
@@ -41,9 +45,17 @@ npm-deps: node_modules/.package-lock.json
 define WASM_BUILD
 $(1)/cope-simd.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
 	@mkdir -p $(1)
-	$$(EMCC) $$(WASM_CFLAGS) -msimd128 -mbulk-memory $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
+	$$(EMCC) $$(WASM_CFLAGS) -DCOPE_WASM_NO_TRAIN -msimd128 -mbulk-memory $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
 
 $(1)/cope-scalar.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(1)
+	$$(EMCC) $$(WASM_CFLAGS) -DCOPE_WASM_NO_TRAIN $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
+
+$(1)/cope-train-simd.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
+	@mkdir -p $(1)
+	$$(EMCC) $$(WASM_CFLAGS) -msimd128 -mbulk-memory $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
+
+$(1)/cope-train-scalar.wasm: $$(WASM_SRC) $$(CORE_HDR) wasm/wasm.mk | wasm-tools
 	@mkdir -p $(1)
 	$$(EMCC) $$(WASM_CFLAGS) $$(WASM_SRC) $$(WASM_LDFLAGS) $(2) -o $$@
 

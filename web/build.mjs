@@ -95,7 +95,15 @@ function modelIndex(files) {
 }
 
 const cope = join(resolve(wasm), 'cope.mjs');
-for (const f of ['cope.mjs', 'cope.single.mjs', 'cope-simd.wasm', 'cope-scalar.wasm'])
+const WASM_FILES = [
+  'cope.mjs',
+  'cope.single.mjs',
+  'cope-simd.wasm',
+  'cope-scalar.wasm',
+  'cope-train-simd.wasm',
+  'cope-train-scalar.wasm',
+];
+for (const f of WASM_FILES)
   if (!existsSync(join(wasm, f))) throw new Error(`${join(wasm, f)} is missing: run make wasm`);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'models'), { recursive: true });
@@ -131,9 +139,9 @@ await build({
 
 for (const f of ['index.html', 'embed.html', 'src/style.css', 'examples/blog-post.html'])
   copyFileSync(join(here, f), join(out, f.replace(/^src\//, '')));
-// the wasm module for pages that use the API directly: with its .wasm files, or in one file
-for (const f of ['cope.mjs', 'cope.single.mjs', 'cope-simd.wasm', 'cope-scalar.wasm'])
-  copyFileSync(join(wasm, f), join(out, 'wasm', f));
+// the wasm module for pages that use the API directly: with its .wasm files, or in one file (the
+// viewer only); the Train view's workers fetch the cope-train-*.wasm variant
+for (const f of WASM_FILES) copyFileSync(join(wasm, f), join(out, 'wasm', f));
 
 const index = modelIndex(models);
 for (const e of index) {

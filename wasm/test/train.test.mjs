@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CopeError, CopeModel, CopeTrainer, TMP, cope, readSafetensors, simdSupported } from './helpers.mjs';
+import { CopeError, CopeModel, CopeTrainer, TMP, WASM_DIR, cope, readSafetensors, simdSupported } from './helpers.mjs';
 
 // A small counting model: 60 steps, bucketed batches (the page's preset path)
 const OPTS = {
@@ -169,4 +169,9 @@ test('bad options are CopeErrors that name the option; nothing is half-made', as
   assert.equal(t.train(3).step, 3);
   assert.ok(t.train(2).step === 5, 'steps past the schedule keep its final learning rate');
   t.free();
+});
+
+test('the single-file module holds the viewer only: CopeTrainer says so', async () => {
+  const single = await import(join(WASM_DIR, 'cope.single.mjs'));
+  await assert.rejects(single.CopeTrainer.create({ task: 'toy' }), /the single-file module holds the viewer only/);
 });
