@@ -3,7 +3,7 @@
 # tests/fuzz/corpus/NAME, copied so the committed corpus stays small); crashes are written to
 # build/fuzz/ and make the target fail.
 FUZZ_SECONDS ?= 150
-FUZZ_NAMES   := load json tokenize trace
+FUZZ_NAMES   := load json tokenize trace force
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_CC      := clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
