@@ -714,6 +714,10 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
     if (T > tr->cap) return cope_fail(err, COPE_ERR_ARG, "trace was made for up to %d tokens, got %d", tr->cap, T);
     cope_status st = check_ids(m, ids, (size_t)T, "ids", err);
     if (st) return st;
+    for (int k = 0; k < tr->n_forces; k++) /* before anything changes: a refused run leaves the last trace */
+        if (tr->forces[k].key >= T)
+            return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is past the input's %d tokens", k,
+                             tr->forces[k].key, T);
     if (T != tr->T) { /* the arrays laid out for T; the rows fill j <= i only, so the rest is zeroed */
         tr->T = T;
         size_t n = trace_layout(tr, tr->memory);
@@ -731,9 +735,6 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
         for (size_t k = 0; k < (size_t)tr->n_layer * H * T; k++) tr->force_rows[k] = NAN;
         for (int k = 0; k < tr->n_forces; k++) {
             const cope_gate_force *g = &tr->forces[k];
-            if (g->key >= T)
-                return cope_fail(err, COPE_ERR_ARG, "gate override %d: key %d is past the input's %d tokens", k, g->key,
-                                 T);
             for (int h = g->head < 0 ? 0 : g->head; h < (g->head < 0 ? H : g->head + 1); h++)
                 tr->force_rows[((size_t)g->layer * H + h) * T + g->key] = g->value;
         }

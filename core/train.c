@@ -3,6 +3,8 @@
  * and the provenance of what was done. `cope train` and the wasm module's CopeTrainer both drive
  * it, so the same seed gives the same model in both. Also: scoring a model on a task split. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,10 @@ static cope_status batcher_init(batcher *bt, const cope_task *task, const cope_t
                                 long set_n, int B, int T, int K, cope_error *err) {
     memset(bt, 0, sizeof *bt);
     bt->task = task, bt->tok = tok, bt->set_seed = seed, bt->set_n = set_n, bt->B = B, bt->T = T, bt->K = K;
+    /* sizes in double first: in wasm32 a size_t product of the options' extremes would wrap */
+    if ((double)K * B * T * sizeof(float) > (double)SIZE_MAX / 4 || (double)set_n * sizeof(long) > (double)SIZE_MAX / 4)
+        return cope_fail(err, COPE_ERR_LIMIT, "batches of %d x %d in pools of %d (or a set of %ld) are too large", B, T,
+                         K, set_n);
     cope_rng_seed(&bt->data, seed * 7919 + 17);
     cope_rng_seed(&bt->shuffle, seed * 7919 + 18);
     bt->pad = cope_tokenizer_id(tok, "<pad>");
@@ -239,7 +245,7 @@ cope_status cope_trainer_new_corpus(cope_trainer **out, const cope_config *cfg, 
         cope_tokenizer_free(tok);
         return cope_fail(err, COPE_ERR_ARG, "a trainer needs a config, a tokenizer, the corpus and options");
     }
-    int *copy = malloc(((size_t)n + 1) * sizeof(int));
+    int *copy = (double)n * sizeof(int) < (double)SIZE_MAX / 4 ? malloc(((size_t)n + 1) * sizeof(int)) : NULL;
     if (!copy) {
         cope_tokenizer_free(tok);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (a corpus of %ld tokens)", n);
@@ -283,8 +289,11 @@ cope_status cope_trainer_step(cope_trainer *t, cope_error *err) {
     if (st) return st;
     if (!isfinite(loss)) return cope_fail(err, COPE_ERR_NAN_LOSS, "loss is %g at step %ld", (double)loss, step);
     if ((st = cope_backward(t->m, t->ws, t->grads, err))) return st;
-    if ((st = cope_optimizer_step(t->opt, t->m, t->grads, &h, &gnorm, err)))
-        return cope_fail(err, st, "step %ld: %s", step, err ? err->msg : "optimizer");
+    if ((st = cope_optimizer_step(t->opt, t->m, t->grads, &h, &gnorm, err))) {
+        char why[sizeof err->msg]; /* the message is rewritten from a copy: the buffers must not overlap */
+        snprintf(why, sizeof why, "%s", err ? err->msg : "optimizer");
+        return cope_fail(err, st, "step %ld: %s", step, why);
+    }
     size_t N = (size_t)t->o.batch * Tb;
     s->tokens += (double)N;
     for (size_t k = 0; k < N; k++) s->real_tokens += t->tg[k] != t->bt.pad || t->mask[k] != 0.0f;

@@ -143,9 +143,13 @@ static void check_forced_trace(const char *name, cope_model *m, cope_trace *tr, 
     }
     const cope_st_tensor *t = cope_st_get(gf, k);
     int n = (int)t->shape[0];
-    float *spec = st_floats(gf, "forced.spec", (size_t)n * 4);
     cope_gate_force f[16];
-    for (int i = 0; i < n && i < 16; i++)
+    if (n < 1 || n > 16) {
+        check(0, "%s: forced.spec has %d rows (1..16 expected)", name, n);
+        return;
+    }
+    float *spec = st_floats(gf, "forced.spec", (size_t)n * 4);
+    for (int i = 0; i < n; i++)
         f[i] = (cope_gate_force){(int)spec[4 * i], (int)spec[4 * i + 1], (int)spec[4 * i + 2], spec[4 * i + 3]};
     free(spec);
     cope_error err;
@@ -157,7 +161,10 @@ static void check_forced_trace(const char *name, cope_model *m, cope_trace *tr, 
     char key[96], what[160];
     float *ref = st_floats(gf, "forced.trace.logits", (size_t)T * c->vocab_size);
     snprintf(what, sizeof what, "%s forced.trace.logits", name);
-    if (ref) check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
+    if (ref)
+        check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
+    else
+        check(0, "%s: golden has no forced.trace.logits", name);
     free(ref);
     for (int l = 0; l < c->n_layer; l++)
         for (int a = 0; a < COPE_TRACE_COUNT; a++) {
@@ -174,12 +181,13 @@ static void check_forced_trace(const char *name, cope_model *m, cope_trace *tr, 
     if (!st) st = cope_trace_run(m, tr, ids, T, &err);
     check(!st && memcmp(plain, tr->logits, (size_t)T * c->vocab_size * sizeof(float)) == 0,
           "%s: with the overrides cleared the trace is the plain one, bit for bit", name);
-    /* a forced key past a shorter run fails and names it; the trace stays usable */
+    /* a forced key past a shorter run fails and names it, and leaves the last trace as it was */
     f[0] = (cope_gate_force){0, 0, T - 1, 0.0f};
     st = cope_trace_force_gates(tr, m, f, 1, &err);
     if (!st) st = cope_trace_run(m, tr, ids, T - 1, &err);
-    check(st == COPE_ERR_ARG && strstr(err.msg, "past the input's"), "%s: a forced key past the input is refused (%s)",
-          name, err.msg);
+    check(st == COPE_ERR_ARG && strstr(err.msg, "past the input's") && tr->T == T &&
+              memcmp(plain, tr->logits, (size_t)T * c->vocab_size * sizeof(float)) == 0,
+          "%s: a forced key past the input is refused, the last trace untouched (%s)", name, err.msg);
     cope_trace_force_gates(tr, m, NULL, 0, &err);
     cope_trace_run(m, tr, ids, T, &err);
     free(plain);

@@ -135,10 +135,14 @@ API int cope_wasm_force_gates(cope_wasm_ctx *c, const char *list, cope_error *er
     cope_status st =
         f ? cope_gate_forces_parse(list, f, MAX_FORCES, &n, err) : cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     if (!st) st = cope_gate_forces_check(c->m, f, n, cope_model_config(c->m)->n_ctx, err);
-    if (st) {
+    if (st || !n) {
         free(f);
-        return st;
+        f = NULL;
+    } else { /* keep what the list needs, not the parser's room */
+        cope_gate_force *fit = realloc(f, (size_t)n * sizeof *f);
+        f = fit ? fit : f;
     }
+    if (st) return st;
     free(c->forces);
     c->forces = f;
     c->n_forces = n;

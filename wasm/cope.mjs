@@ -671,6 +671,8 @@ export class CopeTrainer {
     if (options === null || typeof options !== 'object')
       throw coreError('arg', 'CopeTrainer.create takes an options object');
     const { simd: force, ...given } = options;
+    if (force !== undefined && typeof force !== 'boolean')
+      throw coreError('arg', `trainer option simd = ${String(force).slice(0, 32)}: must be true or false`);
     const simd = force ?? simdSupported();
     const rt = await instantiate(simd, true);
     const { o, ti, pe } = trainOptions(rt, given);
@@ -738,7 +740,7 @@ export class CopeTrainer {
    * the numbers match its). The details of the last evaluation of each split go into save()'s
    * provenance and are in this.evaluations.
    */
-  evaluate(split = 'train', n = 1000, seed = 1000003 + this.options.seed) {
+  evaluate(split = 'train', n = 1000, seed = 1000003n + BigInt(this.options.seed)) {
     const x = this._x,
       rt = this._rt;
     if (!Number.isInteger(n) || n < 1 || n > 1e7)

@@ -123,6 +123,9 @@ await build({
   entryPoints: { app: join(here, 'src/app.js'), 'cope-viz': join(here, 'src/cope-viz.js') },
   outdir: out,
   format: 'esm',
+  alias: { 'cope-wasm': cope }, // the page takes gateList from it; the worker has the rest
+  external: ['node:*'],
+  logOverride: { 'empty-import-meta': 'silent' },
   loader: { '.css': 'text' },
 });
 // The worker: a classic script (so it also starts from a blob) with the wasm module, not its .wasm

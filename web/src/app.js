@@ -211,8 +211,9 @@ async function update(state = {}) {
   try {
     traced = await traceText(app.model, app.base, text, force);
   } catch (err) {
-    if (!force.length) throw err;
-    // an intervention the core refuses (a link's layer or head outside this model): drop them all
+    if (!force.length || !/^gate override/.test(err.message)) throw err;
+    // an intervention list the core refuses (a link's layer or head this model does not have):
+    // dropped whole, with the core's message naming the item
     app.force = [];
     interventions.set([]);
     showError('The gate interventions could not be applied and were removed', err);

@@ -3,10 +3,12 @@
 // input applies (the core's cope_trace_force_gates: g_ij of that key set to value for every query
 // i >= key, before the positions are summed), written in the core's list syntax — the same as
 // `cope trace --force-gate` and the URL's force= ("0:*:6=0,1:2:9=1").
+import { gateList } from 'cope-wasm';
 import { el, button, setOptions } from './dom.js';
 import { showPiece } from './tasks.js';
 
-const ITEM = /^(\d{1,2}):(\d{1,2}|\*):(\d{1,4})=(0|1|0\.\d{1,6})$/;
+// an item of the core's grammar (cope_gate_forces_parse); the core checks the ranges
+const ITEM = /^(\d{1,9}):(\d{1,9}|\*):(\d{1,9})=(\d{1,8}(?:\.\d*)?)$/;
 export const MAX_INTERVENTIONS = 64;
 
 /** The list of a force= string: items that do not read are dropped (the page says so). */
@@ -29,8 +31,9 @@ export function parseForce(s) {
   return { list, bad };
 }
 
+/** The list in the core's syntax (the wasm module's own writer). */
 export function formatForce(list) {
-  return list.map((g) => `${g.layer}:${g.head < 0 ? '*' : g.head}:${g.key}=${g.value}`).join(',');
+  return gateList(list);
 }
 
 /**

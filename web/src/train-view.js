@@ -109,7 +109,7 @@ class Run {
     else if (m.type === 'example') this.view.showExample(m);
     else if (m.type === 'done') this.state = 'done';
     else if (m.type === 'saved') {
-      this.saves.get(m.id)?.(m.bytes);
+      this.saves.get(m.id)?.resolve(m.bytes);
       this.saves.delete(m.id);
     } else if (m.type === 'error') return this.view.fail(this, m.message);
     this.view.changed(this, m.type);
@@ -119,11 +119,12 @@ class Run {
     this.worker?.postMessage(msg);
   }
 
-  /** The model now, as .safetensors bytes. */
+  /** The model now, as .safetensors bytes (rejects if the run is reset or fails first). */
   save() {
     const id = Math.random();
-    return new Promise((resolve) => {
-      this.saves.set(id, resolve);
+    if (!this.worker) return Promise.reject(new Error('the run was stopped'));
+    return new Promise((resolve, reject) => {
+      this.saves.set(id, { resolve, reject });
       this.send({ op: 'save', id });
     });
   }
@@ -131,6 +132,8 @@ class Run {
   stop() {
     this.worker?.terminate(); // its wasm memory goes with it
     this.worker = null;
+    for (const p of this.saves.values()) p.reject(new Error('the run was stopped before its model was saved'));
+    this.saves.clear();
   }
 }
 
@@ -316,7 +319,8 @@ export class TrainView {
   }
 
   async download(run) {
-    const bytes = await run.save();
+    const bytes = await run.save().catch((err) => this.onError('Could not download the model', err));
+    if (!bytes) return;
     const a = el('a', { href: URL.createObjectURL(new Blob([bytes])), download: this.fileName(run) });
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
@@ -327,7 +331,8 @@ export class TrainView {
   }
 
   async inspect(run) {
-    const bytes = await run.save();
+    const bytes = await run.save().catch((err) => this.onError('Could not inspect the model', err));
+    if (!bytes) return;
     this.onInspect(bytes.buffer, this.fileName(run));
   }
 

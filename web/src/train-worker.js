@@ -17,6 +17,8 @@ const SLICE_MS = 100; // a slice of steps; the page hears from the run at least 
 const HEAD_MS = 1000; // the head's rows are traced again at most this often
 
 let run = null; // { t, options, example, evalEvery, evalN, evalSeed, layer, head, paused, lastEval, lastHead }
+// what the page asked for before the trainer was made (pause, the head to show): applied at start
+const early = { paused: false, layer: undefined, head: undefined };
 
 function post(msg, transfer = []) {
   self.postMessage(msg, transfer);
@@ -103,7 +105,8 @@ const ops = {
   async start(m) {
     if (m.wasmBase) setWasmLocation(m.wasmBase);
     const t = await CopeTrainer.create(m.options);
-    run = { ...m, t, paused: false, looping: false, lastEval: 0, lastHead: -Infinity, example: sample(t, m) };
+    run = { ...m, t, paused: early.paused, looping: false, lastEval: 0, lastHead: -Infinity, example: sample(t, m) };
+    if (early.layer !== undefined) Object.assign(run, { layer: early.layer, head: early.head });
     post({ type: 'ready', nParams: t.nParams, options: t.options });
     post({ type: 'example', ...run.example });
     evaluate(); // the error before training: the curve's first point
@@ -112,14 +115,16 @@ const ops = {
   },
   async pause() {
     if (run) run.paused = true;
+    else early.paused = true;
   },
   async resume() {
+    if (!run) early.paused = false;
     if (!run || !run.paused) return;
     run.paused = false;
     await loop();
   },
   async head(m) {
-    if (!run) return;
+    if (!run) return Object.assign(early, { layer: m.layer, head: m.head });
     run.layer = m.layer;
     run.head = m.head;
     headRows();

@@ -1098,19 +1098,33 @@ try {
     paused1.join() === paused2.join() && goText === 'Resume',
     `Pause stops both runs (steps ${paused1} then ${paused2}; the button says ${goText})`,
   );
+  await tp.evaluate(() => {
+    window.pausedRuns = window.copeViz.trainView.runs;
+  });
   await tp.click('#train-go'); // resume
   await tp.waitForFunction((p) => window.copeViz.trainView.runs.every((r, k) => r.step > p[k] + 5), paused2);
-  check(true, 'Resume continues from the same step');
+  const resumed = await tp.evaluate(() => ({
+    same: window.copeViz.trainView.runs.every((r, k) => r === window.pausedRuns[k]),
+    steps: window.copeViz.trainView.runs.map((r) => r.step),
+  }));
+  check(
+    resumed.same && resumed.steps.every((v, k) => v > paused2[k]),
+    `Resume continues the same runs from where they stopped (${paused2} → ${resumed.steps})`,
+  );
+  await tp.evaluate(() => {
+    window.oldRuns = window.copeViz.trainView.runs;
+  });
   await tp.click('#train-reset');
   const rs = await tp.evaluate(() => ({
+    stopped: window.oldRuns.every((r) => r.worker === null),
     runs: window.copeViz.trainView.runs.length,
     cols: document.querySelectorAll('.train-run').length,
     go: document.getElementById('train-go').textContent,
     url: location.search,
   }));
   check(
-    rs.runs === 0 && rs.cols === 0 && rs.go === 'Train',
-    'Reset stops the runs (workers terminated) and clears the view',
+    rs.stopped && rs.runs === 0 && rs.cols === 0 && rs.go === 'Train',
+    'Reset terminates both workers (Worker.terminate) and clears the view',
   );
   check(
     /train=toy/.test(rs.url) && /tsteps=100000/.test(rs.url) && /tbase=rope/.test(rs.url) && /view=/.test(rs.url),
