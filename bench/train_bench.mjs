@@ -40,6 +40,13 @@ try {
     await page.goto(`${base}?train=counting1&tseed=${k + 1}`);
     await page.waitForFunction(() => window.copeViz?.app?.model);
     const preset = await page.evaluate(() => window.copeViz.trainView.options());
+    // the page's responsiveness while both workers train: main-thread tasks over 50 ms
+    await page.evaluate(() => {
+      window.longTasks = [];
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) window.longTasks.push(e.duration);
+      }).observe({ type: 'longtask' });
+    });
     await page.click('#train-go');
     const t0 = Date.now();
     let hit = null;
@@ -55,6 +62,7 @@ try {
     const last = await page.evaluate(() =>
       window.copeViz.trainView.runs.map((r) => ({ pe: r.pe, step: r.step, error: r.error.at(-1), tps: r.tps })),
     );
+    const long = await page.evaluate(() => window.longTasks.slice());
     await page.click('#train-go'); // pause, then take the CoPE model as it is
     const download = page.waitForEvent('download');
     await page.click('.train-run[data-pe=cope] .train-download');
@@ -73,11 +81,13 @@ try {
       hit,
       last,
       native_error_2000: native,
+      long_tasks: long.length,
+      longest_task_ms: long.length ? Math.round(Math.max(...long)) : 0,
     };
     results.push(r);
     console.log(
       hit
-        ? `run ${k + 1}: CoPE at ${hit.error} % (500 examples) after ${secs.toFixed(1)} s (step ${hit.step}); baseline ${hit.baseline?.y} % at step ${hit.baseline?.x}; the model then, natively on 2,000: ${native} %`
+        ? `run ${k + 1}: CoPE at ${hit.error} % (500 examples) after ${secs.toFixed(1)} s (step ${hit.step}); baseline ${hit.baseline?.y} % at step ${hit.baseline?.x}; the model then, natively on 2,000: ${native} %; main-thread tasks over 50 ms: ${long.length} (longest ${r.longest_task_ms} ms)`
         : `run ${k + 1}: CoPE did not reach ${GOAL} % in ${LIMIT} s: ${JSON.stringify(last)}; natively on 2,000: ${native} %`,
     );
     await page.close();

@@ -44,6 +44,8 @@ const BASELINES = [
 ];
 const peName = (pe) => (pe === 'cope' ? 'CoPE' : (BASELINES.find(([v]) => v === pe)?.[1] ?? pe));
 export const TRAIN_KEYS = ['train', 'tseed', 'tsteps', 'tlr', 'tbase', 'tlayer', 'thead'];
+const MAX_POINTS = 400; // a loss curve longer than this is thinned to every other point
+const REDRAW_MS = 500; // the curves are redrawn at most this often: the workers hold both cores
 const EVAL_N = 500; // examples per error point (a step of 0.2 %)
 const EXAMPLE_SEED = 4242; // the fixed example whose head rows are shown
 
@@ -104,6 +106,7 @@ class Run {
     } else if (m.type === 'progress') {
       Object.assign(this, { step: m.step, steps: m.steps, tps: m.tokensPerSecond, seconds: m.seconds });
       this.loss.push({ x: m.step, y: m.lossAvg });
+      if (this.loss.length > MAX_POINTS) this.loss = this.loss.filter((_, k, a) => k % 2 === 0 || k === a.length - 1);
     } else if (m.type === 'eval') this.error.push({ x: m.step, y: m.error });
     else if (m.type === 'head') this.row = m;
     else if (m.type === 'example') this.view.showExample(m);
@@ -361,26 +364,31 @@ export class TrainView {
     this.showLine(run);
   }
 
-  /** Curves are redrawn at most once a frame, whatever the two workers send. */
+  /** Curves are redrawn at most every REDRAW_MS, in an animation frame, whatever the workers send
+   * (while two workers hold both cores, the page's own work must stay small). */
   schedule() {
     if (this.pending) return;
-    this.pending = requestAnimationFrame(() => {
-      this.pending = 0;
-      const th = theme(this.root);
-      const label = (r) => peName(r.pe);
-      this.lossChart.update(th, {
-        datasets: this.runs.map((r) => ({ label: label(r), data: r.loss, color: r.colour })),
-        yTitle: 'loss',
-        yMin: 0,
-      });
-      this.errorChart.update(th, {
-        datasets: this.runs.map((r) => ({ label: label(r), data: r.error, color: r.colour })),
-        yTitle: 'error %',
-        yMin: 0,
-        yMax: 100,
-      });
-      this.showStatus();
+    const wait = Math.max(0, REDRAW_MS - (performance.now() - (this.drawn || 0)));
+    this.pending = setTimeout(() => requestAnimationFrame(() => this.drawCurves()), wait);
+  }
+
+  drawCurves() {
+    this.pending = 0;
+    this.drawn = performance.now();
+    const th = theme(this.root);
+    const label = (r) => peName(r.pe);
+    this.lossChart.update(th, {
+      datasets: this.runs.map((r) => ({ label: label(r), data: r.loss, color: r.colour })),
+      yTitle: 'loss',
+      yMin: 0,
     });
+    this.errorChart.update(th, {
+      datasets: this.runs.map((r) => ({ label: label(r), data: r.error, color: r.colour })),
+      yTitle: 'error %',
+      yMin: 0,
+      yMax: 100,
+    });
+    this.showStatus();
   }
 
   showLine(run) {
