@@ -130,6 +130,32 @@ static void check_trace_structure(const char *name, cope_model *m, cope_trace *t
     if (cope_pe_has_cope(c->pe)) check(!bad_pos, "%s: 0 <= p_ij <= npos-1 and p_ii = g_ii (%d bad)", name, bad_pos);
 }
 
+/* The trace against the golden file's arrays under prefix ("trace." or "forced.trace."): the
+ * logits and every layer's arrays. */
+static void check_trace_golden(const char *name, const cope_config *c, const cope_trace *tr, const cope_st_file *gf,
+                               const char *prefix, int T, int always_print) {
+    char key[96], what[160];
+    snprintf(key, sizeof key, "%slogits", prefix);
+    float *ref = st_floats(gf, key, (size_t)T * c->vocab_size);
+    snprintf(what, sizeof what, "%s %s", name, key);
+    if (ref)
+        check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, always_print);
+    else
+        check(0, "%s: golden has no %s", name, key);
+    free(ref);
+    for (int l = 0; l < c->n_layer; l++)
+        for (int a = 0; a < COPE_TRACE_COUNT; a++) {
+            snprintf(key, sizeof key, "%slayers.%d.%s", prefix, l, cope_trace_name(a));
+            ref = st_floats(gf, key, (size_t)c->n_head * T * T);
+            snprintf(what, sizeof what, "%s %s", name, key);
+            if (ref)
+                check_close(what, cope_trace_get(tr, a, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, always_print);
+            else
+                check(0, "%s: golden has no %s", name, key);
+            free(ref);
+        }
+}
+
 /* Gate interventions against the reference: the golden file's forced.spec rows (layer, head or
  * -1, key, value) applied with cope_trace_force_gates give its forced.trace.* arrays; then cleared,
  * the trace is the plain one again. */
@@ -158,25 +184,7 @@ static void check_forced_trace(const char *name, cope_model *m, cope_trace *tr, 
     cope_status st = cope_trace_force_gates(tr, m, f, n, &err);
     if (!st) st = cope_trace_run(m, tr, ids, T, &err);
     check(!st, "%s: trace with %d gate overrides (%s)", name, n, st ? err.msg : "ok");
-    char key[96], what[160];
-    float *ref = st_floats(gf, "forced.trace.logits", (size_t)T * c->vocab_size);
-    snprintf(what, sizeof what, "%s forced.trace.logits", name);
-    if (ref)
-        check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
-    else
-        check(0, "%s: golden has no forced.trace.logits", name);
-    free(ref);
-    for (int l = 0; l < c->n_layer; l++)
-        for (int a = 0; a < COPE_TRACE_COUNT; a++) {
-            snprintf(key, sizeof key, "forced.trace.layers.%d.%s", l, cope_trace_name(a));
-            ref = st_floats(gf, key, (size_t)c->n_head * T * T);
-            snprintf(what, sizeof what, "%s %s", name, key);
-            if (ref)
-                check_close(what, cope_trace_get(tr, a, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 0);
-            else
-                check(0, "%s: golden has no %s", name, key);
-            free(ref);
-        }
+    check_trace_golden(name, c, tr, gf, "forced.trace.", T, 0);
     st = cope_trace_force_gates(tr, m, NULL, 0, &err);
     if (!st) st = cope_trace_run(m, tr, ids, T, &err);
     check(!st && memcmp(plain, tr->logits, (size_t)T * c->vocab_size * sizeof(float)) == 0,
@@ -258,25 +266,7 @@ static void test_golden_config(const char *name) {
     }
     st = cope_trace_run(m, tr, ids, T, &err);
     check(st == COPE_OK, "%s: trace", name);
-    float *ref = st_floats(gf, "trace.logits", (size_t)T * c->vocab_size);
-    snprintf(what, sizeof what, "%s trace.logits", name);
-    if (ref)
-        check_close(what, tr->logits, ref, (size_t)T * c->vocab_size, ATOL, RTOL, 1);
-    else
-        check(0, "%s: golden has no trace.logits", name);
-    free(ref);
-    for (int l = 0; l < c->n_layer; l++)
-        for (int k = 0; k < COPE_TRACE_COUNT; k++) {
-            char key[96];
-            snprintf(key, sizeof key, "trace.layers.%d.%s", l, cope_trace_name(k));
-            ref = st_floats(gf, key, (size_t)c->n_head * T * T);
-            snprintf(what, sizeof what, "%s %s", name, key);
-            if (ref)
-                check_close(what, cope_trace_get(tr, k, l), ref, (size_t)c->n_head * T * T, ATOL, RTOL, 1);
-            else
-                check(0, "%s: golden has no %s", name, key);
-            free(ref);
-        }
+    check_trace_golden(name, c, tr, gf, "trace.", T, 1);
     check_trace_structure(name, m, tr);
     check_step_equals_trace(name, m, tr, ids, T);
     check_forced_trace(name, m, tr, gf, ids, T);
