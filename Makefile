@@ -53,6 +53,7 @@ TEST_DEPS   := all $(BUILD)/test_core $(BUILD)/test_simd128 corpus
 
 -include wasm/wasm.mk
 -include web/web.mk
+include python/python.mk
 include tests/fuzz/fuzz.mk
 
 test: $(TEST_DEPS)

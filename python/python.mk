@@ -1,0 +1,12 @@
+# python.mk — the PyTorch package (python/cope_torch), included by the top-level Makefile. Its test
+# (tests/test_torch.py) compares it with the core on every golden and shipped model; it needs
+# Debian's python3-torch, installed here when missing (after the other apt-get users: two apt-get
+# runs under make -j would fight over dpkg's lock).
+TORCH_PY := /usr/bin/python3
+.PHONY: torch-deps
+torch-deps: | wasm-tools corpus
+	@$(TORCH_PY) -c 'import torch, numpy' 2>/dev/null || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y python3-torch python3-numpy; }
+
+TEST_SUITES += "$(TORCH_PY) tests/test_torch.py $(BUILD)/cope"
+TEST_DEPS   += torch-deps

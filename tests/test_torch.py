@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""test_torch.py — the PyTorch package (python/cope_torch) against the C core: for every golden
+and shipped model, CopeModel.from_file's logits and trace arrays equal `cope trace` on the same
+file and ids (float32 both; tolerance below), gate interventions equal `cope trace --force-gate`,
+save() writes a file `cope` loads with the same config and tensors, and the writer's output follows
+the safetensors format's rules. Usage: /usr/bin/python3 tests/test_torch.py build/cope
+Ends with "N passed, N failed"; exits non-zero on a failure."""
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from cope_torch import CopeModel, read_safetensors  # noqa: E402
+
+COPE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "cope")
+TMP = tempfile.mkdtemp(prefix="cope-torch-test-")
+ARRAYS = ("gates", "positions", "content_logits", "cope_logits", "attn", "pos_attn")
+# float32 in both, summed in other orders (PyTorch's BLAS, our GEMM): ~1e-6 relative on a logit;
+# a wrong formula is off by 1e-2 or more
+ATOL, RTOL = 2e-4, 2e-3
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+    print("%s %s" % ("ok  " if ok else "FAIL", what))
+
+
+def cope(*args):
+    return subprocess.run([COPE, *args], check=True, capture_output=True, text=True).stdout
+
+
+def native_trace(path, ids, extra=()):
+    out = os.path.join(TMP, "native.safetensors")
+    cope("trace", path, "--ids", ",".join(map(str, ids)), "--out", out, *extra)
+    return read_safetensors(out)[0]
+
+
+def torch_trace(model, ids):
+    trace = []
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), trace)
+    out = {"logits": logits[0].numpy()}
+    for l, lt in enumerate(trace):
+        for k in ARRAYS:
+            out["layers.%d.%s" % (l, k)] = lt[k].numpy()
+    return out
+
+
+def worst(got, ref):
+    """the largest use of the tolerance over every array, and where"""
+    w, at = 0.0, ""
+    for k, r in ref.items():
+        g = got[k].reshape(r.shape)
+        use = float(np.max(np.abs(g - r) / (ATOL + RTOL * np.abs(r))))
+        if use > w:
+            w, at = use, k
+    return w, at
+
+
+def random_ids(T, V, seed):
+    return [int(v) for v in np.random.default_rng(seed).integers(0, V, T)]
+
+
+def check_format(path):
+    """The file against the safetensors rules: u64 LE header length, a JSON object of tensors
+    {dtype, shape, data_offsets} and an optional __metadata__ of string values; offsets inside the
+    data, non-overlapping, end - begin = 4 x the shape's product; the data start 8-byte aligned."""
+    buf = open(path, "rb").read()
+    n = struct.unpack("<Q", buf[:8])[0]
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {})
+    data = len(buf) - 8 - n
+    spans, ok = [], (8 + n) % 8 == 0 and all(isinstance(v, str) for v in meta.values())
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        ok &= e["dtype"] in ("F32", "I32") and 0 <= b <= end <= data
+        ok &= end - b == 4 * int(np.prod(e["shape"], dtype=np.int64))
+        spans.append((b, end))
+    spans.sort()
+    ok &= all(spans[k][1] <= spans[k + 1][0] for k in range(len(spans) - 1))
+    return ok
+
+
+models = sorted(glob.glob(os.path.join(ROOT, "tests", "golden", "*.model.safetensors")))
+models += sorted(glob.glob(os.path.join(ROOT, "models", "*.safetensors")))
+torch.set_num_threads(2)
+for path in models:
+    name = os.path.basename(path)
+    m = CopeModel.from_file(path).eval()
+    cfg = m.cfg
+    T = min(cfg["n_ctx"], 64)
+    ids = random_ids(T, cfg["vocab_size"], T)
+    w, at = worst(torch_trace(m, ids), native_trace(path, ids))
+    check(w <= 1, "%s: PyTorch logits and trace equal cope trace (T=%d; worst %.3f of the tolerance at %s)" % (name, T, w, at))
+    if cfg["pe"].startswith("cope"):
+        L, H = cfg["n_layer"], cfg["n_head"]
+        forces = [(0, -1, T // 2, 0.0), (L - 1, H - 1, 1, 1.0)]
+        m.set_forced_gates(forces)
+        got = torch_trace(m, ids)
+        m.set_forced_gates([])
+        spec = ",".join("%d:%s:%d=%g" % (l, "*" if h < 0 else h, k, v) for l, h, k, v in forces)
+        w, at = worst(got, native_trace(path, ids, ("--force-gate", spec)))
+        check(w <= 1, "%s: gate interventions %s equal cope trace --force-gate (worst %.3f at %s)" % (name, spec, w, at))
+    # save: the same tensors and config, loaded by cope
+    out = os.path.join(TMP, "saved.safetensors")
+    m.save(out)
+    a, _ = read_safetensors(path)
+    b, _ = read_safetensors(out)
+    same = set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    ia, ib = json.loads(cope("info", path, "--json")), json.loads(cope("info", out, "--json"))
+    strip = lambda i: {k: v for k, v in i.items() if k != "tensors"}  # noqa: E731
+    check(same and strip(ia) == strip(ib), "%s: save() writes the same tensors and config (cope info --json)" % name)
+    check(check_format(out), "%s: the written file follows the safetensors format" % name)
+
+# the reader refuses a file that is not a model, naming the problem
+bad = os.path.join(TMP, "bad.safetensors")
+with open(bad, "wb") as f:
+    h = json.dumps({"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    h += b" " * ((-(8 + len(h))) % 8)
+    f.write(struct.pack("<Q", len(h)) + h + b"\0" * 4)
+try:
+    CopeModel.from_file(bad)
+    check(False, "a safetensors file without cope_config is refused")
+except ValueError as e:
+    check("no cope_config" in str(e), "a safetensors file without cope_config is refused (%s)" % e)
+
+try:
+    import safetensors.numpy  # noqa: F401
+    print("(the safetensors package is installed: read_safetensors used it for every file above)")
+except ImportError:
+    print("(no safetensors package here, as on Debian: our reader and writer were used; the writer is "
+          "checked against the format's rules above)")
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
