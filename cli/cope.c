@@ -389,16 +389,20 @@ static const cope_task *task_arg(args *a, const char *def) {
     return t;
 }
 
-/* The task named in a model's provenance ("task": "..."), if any. */
-static const char *provenance_task(const cope_model *m, char *out, size_t cap) {
-    const char *p = strstr(cope_model_provenance(m), "\"task\": \"");
-    if (!p) return NULL;
-    p += 9;
-    size_t n = strcspn(p, "\"");
-    if (n >= cap) return NULL;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
+/* The string member `key` of a model's provenance ("task", "corpus"), if any. */
+static const char *provenance_str(const cope_model *m, const char *key, char *out, size_t cap) {
+    const char *prov = cope_model_provenance(m), *res = NULL;
+    json_doc d; /* parsed, whatever its spacing (files written by python/train.py have none) */
+    cope_status st = json_parse(&d, prov, strlen(prov), NULL);
+    if (st == COPE_ERR_NOMEM) die(1, "out of memory");
+    if (st) return NULL;
+    int k = d.n_nodes && d.nodes[0].type == JSON_OBJ ? json_get(&d, 0, key) : -1;
+    if (k >= 0 && d.nodes[k].type == JSON_STR && d.nodes[k].str_len < cap) {
+        memcpy(out, d.nodes[k].str, d.nodes[k].str_len + 1);
+        res = out;
+    }
+    json_free(&d);
+    return res;
 }
 
 /* MODEL (the first positional argument; its path in *path when path is not NULL) and what it is
@@ -411,11 +415,11 @@ static const cope_task *model_and_task(args *a, cope_model **m, const char **pat
         if (opt(a, "--task", 1)) die(2, "give --task or --corpus, not both");
         return NULL;
     }
-    char name[64];
-    if (!provenance_task(*m, name, sizeof name) && !opt(a, "--task", 1) &&
-        strstr(cope_model_provenance(*m), "\"corpus\": "))
+    char name[64], file[512];
+    if (!provenance_str(*m, "task", name, sizeof name) && !opt(a, "--task", 1) &&
+        provenance_str(*m, "corpus", file, sizeof file))
         die(2, "%s was trained on a corpus: name a text file to read with --corpus FILE", p);
-    return task_arg(a, provenance_task(*m, name, sizeof name));
+    return task_arg(a, provenance_str(*m, "task", name, sizeof name));
 }
 
 static int cmd_eval(args *a) {

@@ -10,3 +10,10 @@ torch-deps: | wasm-tools corpus
 
 TEST_SUITES += "$(TORCH_PY) tests/test_torch.py $(BUILD)/cope"
 TEST_DEPS   += torch-deps
+
+# The core as a shared library for python/cope_torch/libcope.py (ctypes): the task generators and
+# the seeded initialization that python/train.py uses.
+$(BUILD)/libcope.so: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $(CORE_SRC) -o $@ -lm
+TEST_DEPS += $(BUILD)/libcope.so
