@@ -7,7 +7,10 @@ AdamW with gradient clipping are `cope train`'s. Every process draws the same gl
 seeded generator and trains on its slice of it, so N processes of batch B equal one of batch N x B.
 
   /usr/bin/python3 python/train.py --task counting3 --pe cope --out model.safetensors
-  torchrun --nproc_per_node 2 python/train.py --task counting3 --pe cope --batch 64 --out model.safetensors
+  torchrun --standalone --nproc_per_node 2 --redirects 1 --tee 1 python/train.py --task counting3 --batch 64 \
+      --out model.safetensors
+  (Debian's torchrun 1.13 under Python 3.11 needs --redirects/--tee other than 0: its default
+  trips on an IntFlag change in Python 3.11)
   (GPUs: NCCL, one process per GPU, bfloat16 autocast; CPU: gloo)
 """
 import argparse
@@ -125,7 +128,7 @@ def main():
             print("step %6d/%d  loss %.4f (avg %.4f)  |g| %.3f  lr %.2e  %.0f tok/s  ETA %.0fs" % (
                 step, a.steps, lv, ema, float(gnorm), lr_at(a, step), tokens / dt, dt / (step - start) * (a.steps - step)),
                 flush=True)
-        if a.checkpoint_every and step % a.checkpoint_every == 0 and rank == 0:
+        if a.checkpoint_every and step % a.checkpoint_every == 0 and step < a.steps and rank == 0:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": batches.state}, ckpt)
     if rank == 0:
         model.save(a.out, provenance={

@@ -125,6 +125,50 @@ for path in models:
     check(same and strip(ia) == strip(ib), "%s: save() writes the same tensors and config (cope info --json)" % name)
     check(check_format(out), "%s: the written file follows the safetensors format" % name)
 
+# python/train.py: 2 gloo processes (torchrun) of batch 4 each equal one process of batch 8; a run
+# resumed from its checkpoint equals the run that went through; the result loads in cope and wasm
+LIB = os.path.join(os.path.dirname(os.path.abspath(COPE)), "libcope.so")
+TRAIN = [os.path.join(ROOT, "python", "train.py"), "--task", "counting1", "--layers", "1", "--dim", "16",
+         "--heads", "2", "--steps", "4", "--batch", "8", "--threads", "1", "--lib", LIB]
+
+
+def train(out, *extra, ranks=1):
+    launcher = ["torchrun", "--standalone", "--nproc_per_node", str(ranks), "--redirects", "1", "--tee", "1"] \
+        if ranks > 1 else ["/usr/bin/python3"]
+    r = subprocess.run(launcher + TRAIN + ["--out", out, *extra], capture_output=True, text=True, cwd=TMP)
+    if r.returncode:
+        print(r.stdout[-2000:], r.stderr[-2000:])
+    return r.returncode == 0
+
+
+def max_diff(p, q):
+    a, b = read_safetensors(p)[0], read_safetensors(q)[0]
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
+one, ddp = os.path.join(TMP, "one.safetensors"), os.path.join(TMP, "ddp.safetensors")
+if train(one) and train(ddp, ranks=2):
+    d = max_diff(one, ddp)
+    check(d <= 1e-5, "torchrun, 2 gloo processes of batch 4 = one process of batch 8 after 4 steps (max |diff| %.1e)" % d)
+else:
+    check(False, "python/train.py ran, on one process and on two (torchrun)")
+a, b = os.path.join(TMP, "ckpt.safetensors"), os.path.join(TMP, "resumed.safetensors")
+ok = train(a, "--checkpoint-every", "2") and os.path.exists(a + ".ckpt")
+if ok:
+    os.replace(a + ".ckpt", b + ".ckpt")
+    ok = train(b, "--resume")
+check(ok and max_diff(a, b) <= 1e-6, "--resume from the step-2 checkpoint ends where the run that went through ended")
+info = json.loads(cope("info", ddp, "--json"))
+ev = cope("eval", ddp, "--n", "32")
+check(info["provenance"]["trainer"].startswith("python/train.py") and "counting1 train" in ev,
+      "a torchrun-trained model loads in cope (info, eval): %s" % info["provenance"]["trainer"])
+js = ("import('%s').then(async ({ CopeModel }) => { const m = await CopeModel.load('%s'); "
+      "const t = m.trace(m.tokenize('a = 0 ; a ++; print a').ids); console.log(t.T, m.config.provenance.trainer); })"
+      % (os.path.join(ROOT, "build", "wasm", "cope.mjs"), ddp))
+r = subprocess.run(["node", "-e", js], capture_output=True, text=True)
+check(r.returncode == 0 and r.stdout.startswith("8 python/train.py"),
+      "and in the wasm module (CopeModel.load, trace): %s" % (r.stdout.strip() or r.stderr.strip()[-200:]))
+
 # the reader refuses a file that is not a model, naming the problem
 bad = os.path.join(TMP, "bad.safetensors")
 with open(bad, "wb") as f:
