@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cope_torch import CopeModel  # noqa: E402
+from cope_torch import CopeModel, masked_ce  # noqa: E402
 from cope_torch.libcope import Batches, LibCope  # noqa: E402
 
 
@@ -81,7 +81,7 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     lib = LibCope(a.lib)
-    batches = Batches(lib, a.task, None, a.seed * 7919 + 17)
+    batches = Batches(lib, a.task, a.seed * 7919 + 17)
     ctx = a.ctx or max(lib.lib.cope_task_max_len(lib.task(a.task), s) - 1 for s in (b"train", b"ood", b"long")
                        if not lib.lib.cope_task_split_check(lib.task(a.task), s, None))
     init = lib.new_model_file(a.task, {"n_ctx": ctx, "n_layer": a.layers, "n_head": a.heads, "d_model": a.dim,
@@ -142,13 +142,9 @@ def main():
 
 
 def model_loss(net, ids, tg, mask):
-    """sum(mask * CE) / sum(mask) through net's forward (a DDP wrapper's, so its gradient hooks
-    run); the cross-entropy in float32."""
+    """The loss through net's forward (a DDP wrapper's, so that its gradient hooks run)."""
     logits = net(ids.long())
-    V = logits.shape[-1]
-    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V).float(), tg.long().reshape(-1), reduction="none")
-    m = mask.reshape(-1).to(ce.dtype)
-    return (ce * m).sum() / m.sum(), logits
+    return masked_ce(logits, tg, mask), logits
 
 
 if __name__ == "__main__":

@@ -59,15 +59,19 @@ class LibCope:
             raise CopeError("unknown task %r" % name)
         return t
 
-    def new_model_file(self, task, cfg, seed):
-        """A model initialized by the core (as `cope train --seed` does) for task, written to a
-        temporary .safetensors file whose path is returned. cfg: the config ints by name."""
-        t = self.task(task)
+    def tokenizer(self, t):
+        """(the task's tokenizer, its vocabulary size); the caller owns the tokenizer."""
         vocab = ctypes.POINTER(ctypes.c_char_p)()
         n = self.lib.cope_task_vocab(t, ctypes.byref(vocab))
         tok = ctypes.c_void_p()
         self._check(self.lib.cope_tokenizer_new(ctypes.byref(tok), self.lib.cope_task_tok_type(t), vocab, n,
                                                 ctypes.byref(self.err)))
+        return tok, n
+
+    def new_model_file(self, task, cfg, seed):
+        """A model initialized by the core (as `cope train --seed` does) for task, written to a
+        temporary .safetensors file whose path is returned. cfg: the config ints by name."""
+        tok, n = self.tokenizer(self.task(task))   # owned by the model from here on
         c = (ctypes.c_int * 16)()   # cope_config: 12 ints (the pe enum is an int)
         self.lib.cope_config_default(c)
         pe = ctypes.c_int()
@@ -97,19 +101,14 @@ class Batches:
     """Training batches of a task from the core's generator (cope_task_batch), seeded: the same
     seed gives the same examples in any process. next(B) -> (ids, targets, mask) numpy [B, T]."""
 
-    def __init__(self, lib, task, tokenizer_model_file, seed, split="train"):
+    def __init__(self, lib, task, seed, split="train"):
         self.lib, self.split = lib, split.encode()
         self.task = lib.task(task)
         lib._check(lib.lib.cope_task_split_check(self.task, self.split, ctypes.byref(lib.err)))
         self.t_max = lib.lib.cope_task_max_len(self.task, self.split) - 1
         self.rng = _Rng()
         lib.lib.cope_rng_seed(ctypes.byref(self.rng), seed)
-        # the tokenizer: the task's vocabulary, as the model file has it
-        vocab = ctypes.POINTER(ctypes.c_char_p)()
-        n = lib.lib.cope_task_vocab(self.task, ctypes.byref(vocab))
-        self.tok = ctypes.c_void_p()
-        lib._check(lib.lib.cope_tokenizer_new(ctypes.byref(self.tok), lib.lib.cope_task_tok_type(self.task), vocab, n,
-                                              ctypes.byref(lib.err)))
+        self.tok, _ = lib.tokenizer(self.task)   # the task's vocabulary, as the model file has it
 
     @property
     def state(self):

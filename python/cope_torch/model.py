@@ -155,6 +155,18 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+def masked_ce(logits, targets, mask):
+    """sum(mask * CE) / sum(mask) of logits [B, T, V] (cope_forward's loss); half-precision
+    logits (autocast) are taken to float32 first."""
+    V = logits.shape[-1]
+    x = logits.reshape(-1, V)
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()
+    ce = F.cross_entropy(x, targets.reshape(-1).long(), reduction="none")
+    m = mask.reshape(-1).to(ce.dtype)
+    return (ce * m).sum() / m.sum()
+
+
 class CopeModel(nn.Module):
     """Pre-norm decoder-only transformer; cfg is the dict stored as cope_config."""
 
@@ -195,10 +207,7 @@ class CopeModel(nn.Module):
     def loss(self, ids, targets, mask, trace=None):
         """loss = sum(mask * CE) / sum(mask); also returns the logits."""
         logits = self(ids, trace)
-        V = logits.shape[-1]
-        ce = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none")
-        m = mask.reshape(-1).to(logits.dtype)
-        return (ce * m).sum() / m.sum(), logits
+        return masked_ce(logits, targets, mask), logits
 
     # ---- files
 

@@ -92,7 +92,6 @@ class Run {
       exampleSeed: EXAMPLE_SEED,
       evalEvery: Math.max(25, Math.round(options.steps / 40)),
       evalN: EVAL_N,
-      evalSeed: 1000003 + options.seed,
       layer,
       head,
     });

@@ -4,7 +4,7 @@
 // after each; between slices it reads the page's messages (pause, resume, the head to show, save).
 // Stopping is terminating the worker: its wasm memory goes with it.
 //
-// Page -> worker: { op: 'start', options, wasmBase, exampleSeed, evalEvery, evalN, evalSeed,
+// Page -> worker: { op: 'start', options, wasmBase, exampleSeed, evalEvery, evalN,
 //                   layer, head }
 //                 { op: 'pause' } { op: 'resume' } { op: 'head', layer, head } { op: 'save', id }
 // Worker -> page: { type: 'ready', nParams, options }  { type: 'example', ids, pieces, query }  { type: 'progress', step, steps, loss, lossAvg,
@@ -16,7 +16,7 @@ import { CopeTrainer, setWasmLocation } from 'cope-wasm';
 const SLICE_MS = 100; // a slice of steps; the page hears from the run at least this often
 const HEAD_MS = 1000; // the head's rows are traced again at most this often
 
-let run = null; // { t, options, example, evalEvery, evalN, evalSeed, layer, head, paused, lastEval, lastHead }
+let run = null; // { t, options, example, evalEvery, evalN, layer, head, paused, lastEval, lastHead }
 // what the page asked for before the trainer was made (pause, the head to show): applied at start
 const early = { paused: false, layer: undefined, head: undefined };
 
@@ -50,7 +50,7 @@ function headRows() {
 }
 
 function evaluate() {
-  const error = run.t.evaluate('train', run.evalN, run.evalSeed);
+  const error = run.t.evaluate('train', run.evalN); // the seed of cope train's own evaluation
   post({ type: 'eval', step: run.t.stats.step, error });
   run.lastEval = run.t.stats.step;
 }
