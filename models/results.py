@@ -349,6 +349,122 @@ def head_table(loc):
     return L + [""]
 
 
+def analysis_rows(r, split, title):
+    """{bucket label: (n, error %)} of one table in a run's stored error analysis (the lines
+    error_analysis wrote), or {} when the run has none"""
+    lines, out, inside = r.get("analysis") or [], {}, None
+    for line in lines:
+        if line.startswith("**"):
+            inside = line.startswith("**%s split**" % split)
+        elif inside and line.startswith("| %s |" % title):
+            out["__table__"] = True
+        elif inside and "__table__" in out and line.startswith("| ") and not line.startswith("|---"):
+            label, n, err = [c.strip() for c in line.strip("|").split("|")]
+            out[label] = (int(n), float(err))
+        elif not line.strip() and "__table__" in out:
+            break
+    out.pop("__table__", None)
+    return out
+
+
+def pooled(rows, labels):
+    """(n, error %) over the buckets of analysis_rows named in labels"""
+    n = sum(rows[k][0] for k in labels if k in rows)
+    wrong = sum(rows[k][0] * rows[k][1] / 100.0 for k in labels if k in rows)
+    return n, (100.0 * wrong / n if n else float("nan"))
+
+
+COUNTING_GOALS = {1: 1.0, 3: 2.0, 5: 8.0}  # the issue's in-distribution goals for CoPE, error %
+
+
+def goals_section(results, trials, pyd):
+    """The issue's goals, each with how far the stored runs are and the measurements that say why.
+    Every number is read from the runs; the reading of them is stated as such."""
+    by = lambda **kw: [r for r in results if all(r[k] == v for k, v in kw.items())]
+    mean_err = lambda rs, split: statistics.mean(errors(r, split)[0] for r in rs) if rs else None
+    L = ["## The goals: how far, and why", "",
+         "The issue's goals against the stored runs. Numbers are computed here from the runs; the sentences",
+         "after each table are our reading of them.", "",
+         "| goal | measured | met |", "|---|---|---|"]
+    for nv, goal in COUNTING_GOALS.items():
+        c = mean_err(by(task="counting%d" % nv, pe="cope"), "train")
+        L.append("| counting, %d variable%s, CoPE error ≤ %g %% (≤ 128 statements) | %s | %s |" % (
+            nv, "s" if nv > 1 else "", goal, "%.1f %%" % c if c is not None else "no run",
+            "–" if c is None else ("yes" if c <= goal else "no")))
+    for nv in COUNTING_GOALS:
+        c, rl = mean_err(by(task="counting%d" % nv, pe="cope"), "ood"), mean_err(by(task="counting%d" % nv, pe="rel"), "ood")
+        if c is not None and rl:
+            L.append("| counting, %d variable%s, 129–256 statements: CoPE ≤ ½ relative PE | %.1f %% / %.1f %% = %.2f | %s |"
+                     % (nv, "s" if nv > 1 else "", c, rl, c / rl, "yes" if c <= 0.5 * rl else "no"))
+    fig4 = []
+    for task in FIG4_TASKS:
+        best = {}
+        for r in by(task=task):
+            if r.get("locality_long"):
+                best[r["pe"]] = max(r["locality_long"]["heads"], key=lambda h: h["paragraph"])
+        if "cope" in best and "rel" in best:
+            fig4.append(("`%s` (512-token documents)" % task, best["cope"], best["rel"]))
+    if all(pyd.get(pe, {}).get("locality_valid") for pe in ("cope", "rel")):
+        fig4.append(("real text (pydoc, held out)",
+                     *(max(pyd[pe]["locality_valid"]["heads"], key=lambda h: h["paragraph"]) for pe in ("cope", "rel"))))
+    for what, c, b in fig4:
+        ratio = c["paragraph"] / b["paragraph"]
+        L.append("| Figure 4, %s: best CoPE head's paragraph share ≥ 1.5× best relative head's | %.3f / %.3f = %.2f× | %s |"
+                 % (what, c["paragraph"], b["paragraph"], ratio, "yes" if ratio >= 1.5 else "no"))
+    L.append("")
+    # counting: where the misses are, from the stored error analyses
+    rows = []
+    for nv in (3, 5):
+        for r in by(task="counting%d" % nv, pe="cope"):
+            for split in ("train", "ood"):
+                t = analysis_rows(r, split, "other variables' increments after the last set")
+                d = analysis_rows(r, split, "tokens from the last set to the question")
+                if t and d:
+                    n0, e0 = pooled(t, ["0"])
+                    n1, e1 = pooled(t, [k for k in t if k != "0"])
+                    near = pooled(d, ["1–15", "16–31"])
+                    far = pooled(d, [k for k in d if k not in ("1–15", "16–31")])
+                    rows.append("| %s | %s | %.1f %% (%d) | %.1f %% (%d) | %.1f %% (%d) | %.1f %% (%d) |" % (
+                        r["name"], split, e0, n0, e1, n1, near[1], near[0], far[1], far[0]))
+    if rows:
+        L += ["**Counting, where the CoPE models still err** (from the error analyses below; error % and the number of programs):", "",
+              "| run | split | no other variable incremented after the queried set | one or more | set ≤ 31 tokens before the question | 32 or more |",
+              "|---|---|---|---|---|---|"] + rows + ["",
+              "Our reading: the misses are the programs in which *other* variables are incremented after the queried",
+              "variable's last `= 0`. To count only its own variable, a head's gate on a `++;` key must know which",
+              "variable the `++;` belongs to — information a head in a lower layer has to copy from the previous token",
+              "into that key. Our 4-layer, D=64 models learn this partially (the error grows with the number of other",
+              "increments and with the distance to the set); programs with no other increment are nearly solved, so",
+              "the counting itself works and the variable binding is what is missing. The paper's models are 4 layers",
+              "of D=256 trained for 100 epochs over 10k programs; ours see 640k fresh programs (20k steps of 32) at a",
+              "quarter of the width in ~25–40 minutes each. On the first (shorter) splits, a fixed set of 10k programs",
+              "instead of fresh ones did not help either (counting3-cope-L4 against counting3-cope-L4set in the",
+              "superseded table); smaller models did worse (the L2 trials).", ""]
+    if fig4:
+        L += ["**Figure 4, why the ratio stays low**: each best head's paragraph share beside the share its own",
+              "mean profile over distances would give with the boundaries ignored (\"by distance alone\"):", "",
+              "| text | best CoPE head: share / by distance alone / mean distance | best relative head: share / by distance alone / mean distance |",
+              "|---|---|---|"]
+        for what, c, b in fig4:
+            L.append("| %s | %.3f / %s / %.1f | %.3f / %s / %.1f |" % (
+                what, c["paragraph"], by_distance(c), c["distance"], b["paragraph"], by_distance(b), b["distance"]))
+        gap = max(abs(h["paragraph"] - h["paragraph_by_distance"]) for _, c, b in fig4 for h in (c, b)
+                  if "paragraph_by_distance" in h)
+        _, c, b = fig4[-1]
+        L += ["",
+              "Our reading: in every case the best head's paragraph share is what its distance profile alone gives",
+              "(within %.3f), for CoPE as for relative PE. On %s CoPE's best head is a sharper" % (gap, fig4[-1][0]),
+              "recency head — it attends at a mean distance %.1f× shorter — which raises its share, but it" % (
+                  b["distance"] / c["distance"]),
+              "does not follow the paragraph boundary, which is what Figure 4 shows. The trials on `topics`",
+              "(Figure 4 on topics: recipes tried) changed depth, npos and the gate keys; only gates from the shared",
+              "attention keys moved the ratio (to about 1.2×), still matched by its distance profile. At our scale",
+              "(2–4 layers, D=64–128, ~1M tokens) next-token prediction is served well by recency; whether",
+              "paragraph-counting heads appear needs the paper's scale (GPT-2 small, Wikitext-103), which the",
+              "PyTorch bridge (python/train.py) now makes possible on a GPU.", ""]
+    return L
+
+
 def write_results(results):
     trials = [r for r in results if r.get("trial")]
     fig2 = [r for r in results if r.get("fig2")]
@@ -534,6 +650,7 @@ def write_results(results):
                      "paragraph against %s for its own distance profile alone and %.2f for a uniform head" %
                      (PE_NAMES[pe], h["layer"], h["head"], h["paragraph"], by_distance(h), h["paragraph_uniform"]))
     L.append("")
+    L += goals_section(results, trials, pyd)
     analysed = [r for r in results + trials if r.get("analysis")]
     if analysed:
         L += ["## Counting: where the errors are", "",
