@@ -258,6 +258,9 @@ typedef struct {
 
 /* A trace with room for runs of up to cap tokens (its buffers are reused by every run). */
 cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_error *err);
+/* The bytes cope_trace_new(m, cap) allocates: the arrays (6 x L x H x cap^2 floats), the logits
+ * and a forward's workspace. A host with a memory budget checks it first (the wasm module does). */
+double cope_trace_bytes(const cope_model *m, int cap);
 void cope_trace_free(cope_trace *tr);
 /* Full forward of ids[0..T), 1 <= T <= tr->cap, filling tr (tr->T = T). */
 cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T, cope_error *err);

@@ -103,6 +103,8 @@ typedef struct {
 struct cope_workspace {
     int B, T; /* the current call's batch (<= the allocated B_max x T_max) */
     int B_max, T_max;
+    int train; /* 1: every layer's activations kept and the backward's buffers (cope_workspace_new);
+                  0: forward only, one set of activations reused by every layer (a trace) */
     forward_bufs f;
     float *probs;       /* [N, V] softmax of the logits (rows with mask 1) */
     float *losses;      /* [N] */
@@ -171,34 +173,36 @@ static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, fl
     size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
     size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
     int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
+    size_t G = w->train ? 1 : 0; /* the backward's buffers, or none */
     carver cv = {base, 0};
-    for (int l = 0; l < c->n_layer; l++) carve_layer(&cv, &w->f.layers[l], c, B, T, T);
+    for (int l = 0; l < w->f.n_acts; l++) carve_layer(&cv, &w->f.layers[l], c, B, T, T);
     w->f.resid_final = carve(&cv, N * D);
     w->f.lnf = carve(&cv, N * D);
     w->f.lnf_mean = carve(&cv, N);
     w->f.lnf_rstd = carve(&cv, N);
     w->f.logits = carve(&cv, N * V);
-    w->f.mm_scratch = carve(&cv, (D > F ? D : F) * max3(D, F, V)); /* a transposed weight */
+    /* a transposed weight [C, OC] of matmul_forward: C x OC is D x D, D x F, F x D or D x V */
+    w->f.mm_scratch = carve(&cv, D * max3(D, F, V));
     w->f.row_scratch = carve(&cv, B * H * ROW_SCRATCH(T, D / H, R, np, sep));
-    w->probs = carve(&cv, N * V);
-    w->losses = carve(&cv, N);
-    w->mask = carve(&cv, N);
-    w->dresid = carve(&cv, N * D);
-    w->dln = carve(&cv, N * D);
-    w->datty = carve(&cv, N * D);
-    w->dq = carve(&cv, N * D);
-    w->dk = carve(&cv, N * D);
-    w->dv = carve(&cv, N * D);
-    w->dkg = carve(&cv, sep ? N * D : 0);
-    w->dfch = carve(&cv, N * F);
-    w->dfch_gelu = carve(&cv, N * F);
-    w->dz = carve(&cv, B * H * T * np);
-    w->drelz = carve(&cv, B * H * T * R);
-    w->dlogits = carve(&cv, N * V);
+    w->probs = carve(&cv, G * N * V);
+    w->losses = carve(&cv, G * N);
+    w->mask = carve(&cv, G * N);
+    w->dresid = carve(&cv, G * N * D);
+    w->dln = carve(&cv, G * N * D);
+    w->datty = carve(&cv, G * N * D);
+    w->dq = carve(&cv, G * N * D);
+    w->dk = carve(&cv, G * N * D);
+    w->dv = carve(&cv, G * N * D);
+    w->dkg = carve(&cv, sep ? G * N * D : 0);
+    w->dfch = carve(&cv, G * N * F);
+    w->dfch_gelu = carve(&cv, G * N * F);
+    w->dz = carve(&cv, G * B * H * T * np);
+    w->drelz = carve(&cv, G * B * H * T * R);
+    w->dlogits = carve(&cv, G * N * V);
     return cv.off;
 }
 
-cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T, cope_error *err) {
+static cope_status workspace_new(cope_workspace **out, const cope_model *m, int B, int T, int train, cope_error *err) {
     *out = NULL;
     const cope_config *c = &m->cfg;
     if (B < 1 || T < 1) return cope_fail(err, COPE_ERR_ARG, "batch %d x length %d is empty", B, T);
@@ -217,8 +221,9 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
     if (!w) return cope_fail(err, COPE_ERR_NOMEM, "out of memory");
     w->B = w->B_max = B;
     w->T = w->T_max = T;
-    w->f.n_acts = c->n_layer;
-    w->f.layers = calloc((size_t)c->n_layer, sizeof(layer_acts));
+    w->train = train;
+    w->f.n_acts = train ? c->n_layer : 1;
+    w->f.layers = calloc((size_t)w->f.n_acts, sizeof(layer_acts));
     w->ids = malloc((size_t)B * T * sizeof(int));
     w->targets = malloc((size_t)B * T * sizeof(int));
     size_t n = w->f.layers ? workspace_layout(w, m, NULL) : 0;
@@ -230,6 +235,10 @@ cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B,
     workspace_layout(w, m, w->memory);
     *out = w;
     return COPE_OK;
+}
+
+cope_status cope_workspace_new(cope_workspace **out, const cope_model *m, int B, int T, cope_error *err) {
+    return workspace_new(out, m, B, T, 1, err);
 }
 
 void cope_workspace_free(cope_workspace *w) {
@@ -592,7 +601,7 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_
     tr->vocab_size = c->vocab_size;
     size_t n = trace_layout(tr, NULL);
     cope_status st = (tr->memory = calloc(n, sizeof(float)))
-                         ? cope_workspace_new(&tr->ws, m, 1, T, err)
+                         ? workspace_new(&tr->ws, m, 1, T, 0, err)
                          : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
     if (st) {
         cope_trace_free(tr);
@@ -601,6 +610,16 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_
     trace_layout(tr, tr->memory);
     *out = tr;
     return COPE_OK;
+}
+
+double cope_trace_bytes(const cope_model *m, int cap) {
+    if (!m || cap < 1) return 0;
+    const cope_config *c = &m->cfg;
+    cope_trace tr = {.T = cap, .n_layer = c->n_layer, .n_head = c->n_head, .vocab_size = c->vocab_size};
+    layer_acts one;
+    struct cope_workspace w = {.B_max = 1, .T_max = cap, .train = 0, .f = {.layers = &one, .n_acts = 1}};
+    return ((double)trace_layout(&tr, NULL) + (double)workspace_layout(&w, m, NULL)) * sizeof(float) +
+           2.0 * cap * sizeof(int);
 }
 
 void cope_trace_free(cope_trace *tr) {

@@ -981,6 +981,13 @@ static void test_models_all_pe(void) {
                 model_loss(m, ws, ids, tg, mask, B, T);
                 snprintf(what, sizeof what, "%s: trace logits == batch forward", name);
                 check_close(what, tr->logits, cope_workspace_logits(ws), (size_t)T * 13, 1e-5, 1e-5, 0);
+                /* what a trace costs: at least its arrays and logits, growing with the length */
+                const cope_config *g = cope_model_config(m);
+                double arrays = 4.0 * ((double)COPE_TRACE_COUNT * g->n_layer * g->n_head * T * T + (double)T * 13);
+                check(cope_trace_bytes(m, T) >= arrays && cope_trace_bytes(m, T + 1) > cope_trace_bytes(m, T) &&
+                          cope_trace_bytes(m, 0) == 0 && cope_trace_bytes(NULL, T) == 0,
+                      "%s: cope_trace_bytes %.0f for %d tokens (arrays and logits %.0f)", name, cope_trace_bytes(m, T),
+                      T, arrays);
                 cope_trace_free(tr);
             } else
                 check(0, "%s: trace: %s", name, err.msg);
