@@ -114,7 +114,35 @@ API int cope_wasm_tokenize(const cope_wasm_ctx *c, const char *text, size_t len,
 /* ---------------------------------------------------------------------------------------------
  * Trace: full forward of ids[0..T). Returns the trace (owned by the context, valid until the next
  * trace or unload) or NULL with err filled. */
+/* A trace keeps 6 arrays of T x T floats per head of every layer: 3.6 GB for GPT-2 small's 12 x 12
+ * heads at 1024 tokens, more than a 32-bit wasm memory holds beside the model. Longer inputs are
+ * refused up front with the longest that fits, instead of failing somewhere in malloc (or making a
+ * browser tab give up). Decoding (cope_wasm_step) keeps one row per head and needs no such room. */
+#define TRACE_BUDGET 2e9                              /* bytes */
+static int trace_max(const cope_model *m) {           /* the longest trace within the budget, <= n_ctx */
+    int lo = 0, hi = cope_model_config(m)->n_ctx + 1; /* lo fits (or is 0), hi does not */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        *(cope_trace_bytes(m, mid) <= TRACE_BUDGET ? &lo : &hi) = mid;
+    }
+    return lo;
+}
+
+/* The longest input a trace of this model takes here: n_ctx, or less where the budget says so. */
+API int cope_wasm_trace_max(const cope_wasm_ctx *c) { return trace_max(c->m); }
+
+static cope_status check_trace_budget(const cope_model *m, int T, cope_error *err) {
+    if (T < 1 || T > cope_model_config(m)->n_ctx || cope_trace_bytes(m, T) <= TRACE_BUDGET) return COPE_OK;
+    const cope_config *g = cope_model_config(m);
+    return cope_fail(err, COPE_ERR_LIMIT,
+                     "a trace of %d tokens needs %.1f GB for this model's %d layers x %d heads (the limit is "
+                     "%.1f GB); at most %d tokens fit: shorten the text, or decode it token by token (step), which "
+                     "keeps one row a head",
+                     T, cope_trace_bytes(m, T) / 1e9, g->n_layer, g->n_head, TRACE_BUDGET / 1e9, trace_max(m));
+}
+
 API cope_trace *cope_wasm_trace(cope_wasm_ctx *c, const int *ids, int T, cope_error *err) {
+    if (check_trace_budget(c->m, T, err)) return NULL;
     if (c->tr && c->tr->cap < T) { /* grows to the longest input seen; shorter ones reuse it */
         cope_trace_free(c->tr);
         c->tr = NULL;

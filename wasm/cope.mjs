@@ -154,23 +154,29 @@ class Runtime {
     );
   }
   // Views are made from the current buffer on every access: any call may have grown memory.
+  // Pointers come back from wasm as signed i32: past 2 GiB of memory they read negative, so every
+  // view takes ptr >>> 0 (its unsigned value; sums of a pointer and an offset wrap the same way).
   get u8() {
     return new Uint8Array(this.x.memory.buffer);
   }
   i32(ptr, n) {
-    return new Int32Array(this.x.memory.buffer, ptr, n);
+    return new Int32Array(this.x.memory.buffer, ptr >>> 0, n);
   }
   f32(ptr, n) {
-    return new Float32Array(this.x.memory.buffer, ptr, n);
+    return new Float32Array(this.x.memory.buffer, ptr >>> 0, n);
+  }
+  f64(ptr, n) {
+    return new Float64Array(this.x.memory.buffer, ptr >>> 0, n);
   }
   malloc(n) {
-    const p = this.x.cope_wasm_malloc(n);
+    const p = this.x.cope_wasm_malloc(n) >>> 0;
     if (!p) throw coreError('nomem', `out of memory (${n} bytes)`);
     return p;
   }
   str(ptr) {
     // NUL-terminated UTF-8 at ptr, or null
     if (!ptr) return null;
+    ptr >>>= 0;
     const u8 = this.u8;
     let end = ptr;
     while (u8[end]) end++;
@@ -343,6 +349,9 @@ export class CopeModel {
     this.config = Object.freeze(c);
     /** vocabulary pieces, index = token id */
     this.vocab = Object.freeze(Array.from({ length: c.vocab_size }, (_, i) => rt.str(x.cope_wasm_piece(ctx, i))));
+    /** the longest input trace() takes: n_ctx, or less for a model whose trace (6 arrays of T x T
+     * floats per head) would pass the module's 2 GB budget; step() has no such limit */
+    this.maxTrace = x.cope_wasm_trace_max(ctx);
     this.unkId = this.vocab.indexOf('<unk>');
     /** names of the per-layer arrays of trace() and step(), from the core (cope_trace_name) */
     this.traceArrays = rt.traceArrays;
@@ -383,13 +392,20 @@ export class CopeModel {
       const [n, unknown] = rt.i32(cp, 2);
       const ids = rt.i32(ip, n).slice(),
         byteSpans = rt.i32(sp, 2 * n).slice();
-      // UTF-8 byte offsets -> string indices: count UTF-16 units of the bytes before each offset
+      // UTF-8 byte offsets -> string indices: the UTF-16 units of the bytes before each offset,
+      // counted from the previous token on (tokens come in order and start on characters), so a
+      // long text costs its length, not its length squared
       const spans = [];
+      let at = 0,
+        units = 0;
       for (let i = 0; i < n; i++) {
         const b = byteSpans[2 * i],
           e = b + byteSpans[2 * i + 1];
-        const s = dec.decode(bytes.subarray(0, b)).length;
-        spans.push([s, s + dec.decode(bytes.subarray(b, e)).length]);
+        units += dec.decode(bytes.subarray(at, b)).length;
+        const len = dec.decode(bytes.subarray(b, e)).length;
+        spans.push([units, units + len]);
+        units += len;
+        at = e;
       }
       const unknownPieces = [];
       if (unknown)
@@ -680,7 +696,7 @@ export class CopeTrainer {
     const opts = [o.batch, o.steps, o.warmup, o.lr, o.weightDecay, o.clip, o.seed, o.trainSet, o.bucket];
     const cp = rt.ints(cfg),
       op = rt.malloc(8 * opts.length);
-    new Float64Array(rt.x.memory.buffer, op, opts.length).set(opts);
+    rt.f64(op, opts.length).set(opts);
     const t = rt.x.cope_wasm_trainer_new(ti, cp, op, rt.err);
     rt.x.cope_wasm_free(cp);
     rt.x.cope_wasm_free(op);
@@ -728,7 +744,7 @@ export class CopeTrainer {
     const st = x.cope_wasm_trainer_train(this._t, n, this._sp, rt.err);
     const secs = (performance.now() - t0) / 1000;
     this.seconds += secs;
-    const [step, loss, lossAvg, gradNorm, lr, tokens, realTokens] = new Float64Array(x.memory.buffer, this._sp, 7);
+    const [step, loss, lossAvg, gradNorm, lr, tokens, realTokens] = rt.f64(this._sp, 7);
     this._stats = { step, loss, lossAvg, gradNorm, lr, tokens, realTokens };
     if (st) throw rt.fail();
     return { step, loss, lossAvg, gradNorm, lr, tokensPerSecond: secs > 0 ? (tokens - before) / secs : 0 };
@@ -752,7 +768,7 @@ export class CopeTrainer {
         x.cope_wasm_trainer_evaluate(this._t, sp, Number(s & 0xffffffffn), Number(s >> 32n), n, 16, op, rt.err),
       );
       if (st) throw rt.fail();
-      const [tokenError, seqError, loss, seqs] = new Float64Array(x.memory.buffer, op, 4);
+      const [tokenError, seqError, loss, seqs] = rt.f64(op, 4);
       this._evals[String(split)] = {
         token_error: tokenError,
         seq_error: seqError,

@@ -23,6 +23,8 @@ export class Model {
     this.vocab = info.vocab;
     this.tasks = info.tasks;
     this.simd = info.simd;
+    /** the longest input the worker traces: n_ctx, or less for a large model (cope.mjs maxTrace) */
+    this.maxTrace = info.maxTrace;
     /** the task the model was trained on, from its provenance (may be undefined); "corpus" for a
      * language model of a text file (`cope train --corpus`) */
     const p = info.config.provenance;
@@ -123,11 +125,16 @@ export class Model {
 export async function traceText(model, baseline, text, force = []) {
   const tok = await model.tokenize(text);
   const nctx = model.config.n_ctx,
+    limit = Math.min(nctx, model.maxTrace),
     n = tok.ids.length,
     notes = [];
-  if (n > nctx)
+  if (n > limit && limit === nctx)
     notes.push(
       `The text has ${n} tokens but this model reads at most ${nctx} (its context). Showing the first ${nctx} tokens.`,
+    );
+  else if (n > limit)
+    notes.push(
+      `The text has ${n} tokens. A trace keeps every head's arrays of tokens × tokens, and for this model's ${model.config.n_layer} layers × ${model.config.n_head} heads the page holds at most ${limit} tokens (2 GB). Showing the first ${limit} tokens.`,
     );
   if (tok.unknown) {
     const distinct = [...new Set(tok.unknownPieces)];
@@ -139,7 +146,7 @@ export async function traceText(model, baseline, text, force = []) {
     );
   }
   if (!n) return { tok, run: null, baseRun: null, notes };
-  const ids = Array.from(tok.ids).slice(0, nctx);
+  const ids = Array.from(tok.ids).slice(0, limit);
   // interventions apply to the CoPE model (not its baseline), on keys inside this input
   const kept = force.filter((g) => g.key < ids.length);
   if (kept.length < force.length)
@@ -150,7 +157,9 @@ export async function traceText(model, baseline, text, force = []) {
   let baseRun = null;
   if (baseline) {
     const bt = await baseline.tokenize(text);
-    baseRun = await baseline.run(Array.from(bt.ids).slice(0, Math.min(ids.length, baseline.config.n_ctx)));
+    baseRun = await baseline.run(
+      Array.from(bt.ids).slice(0, Math.min(ids.length, baseline.config.n_ctx, baseline.maxTrace)),
+    );
   }
   return { tok, run, baseRun, notes };
 }

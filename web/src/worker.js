@@ -79,7 +79,7 @@ const ops = {
     const model = await CopeModel.load(src);
     models.get(key)?.model.free();
     models.set(key, { model, trace: null });
-    return { config: model.config, vocab: model.vocab, tasks: model.tasks, simd: model.simd };
+    return { config: model.config, vocab: model.vocab, tasks: model.tasks, simd: model.simd, maxTrace: model.maxTrace };
   },
   unload({ key }) {
     models.get(key)?.model.free();

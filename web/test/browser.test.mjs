@@ -6,7 +6,7 @@ import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 
@@ -577,6 +577,61 @@ try {
       () => check(true, 'a dropped model without a task loads and shows the input'),
       () => check(false, 'a dropped model without a task loads and shows the input'),
     );
+  // a model with GPT-2 small's 12 x 12 heads and 1024-token context (narrow, so it is quick): a
+  // trace of its whole context would pass the worker's 2 GB budget, so a longer text is traced up
+  // to the module's maxTrace with a notice saying why (bench/big_bench.mjs: the real 131M model)
+  {
+    const wide = join(mkdtempSync(join(tmpdir(), 'cope-wide-')), 'wide.safetensors');
+    execFileSync(process.env.COPE || 'build/cope', [
+      'train',
+      '--task',
+      'toy',
+      '--layers',
+      '12',
+      '--heads',
+      '12',
+      '--dim',
+      '48',
+      '--ff',
+      '96',
+      '--ctx',
+      '1024',
+      '--npos',
+      '16',
+      '--steps',
+      '1',
+      '--batch',
+      '1',
+      '--eval-n',
+      '1',
+      '--out',
+      wide,
+    ]);
+    await page.setInputFiles('#file', wide);
+    await page.waitForFunction(
+      () => window.copeViz.panel.run?.model.name === 'wide.safetensors' && !window.copeViz.panel.drawing,
+      null,
+      { timeout: 20000 },
+    );
+    await page.fill('#text', Array.from({ length: 1000 }, (_, i) => 'ab'[i % 2]).join(' '));
+    const max = await page.evaluate(() => window.copeViz.app.model.maxTrace);
+    const shown = await page
+      .waitForFunction((T) => window.copeViz.panel.run?.T === T && !window.copeViz.panel.drawing, max, {
+        timeout: 60000,
+      })
+      .then(
+        () => true,
+        () => false,
+      );
+    const note = await page.evaluate(() => document.getElementById('notice').textContent);
+    const errShown = await page.isVisible('#error');
+    check(
+      shown && max > 0 && max < 1024 && note.includes(`at most ${max} tokens`) && !errShown,
+      `a 1,000-token text on a 12 x 12-head, 1024-context model: the first ${max} tokens traced, "${note.slice(0, 60)}…"`,
+    );
+    reliable('a 1,000-token text for a model whose whole-context trace needs more than 2 GB', `notice: ${note}`);
+    rmSync(dirname(wide), { recursive: true, force: true });
+  }
   // a model opened from a file cannot be linked: Copy link says so instead of copying another model's link
   await page.click('#share');
   const noLink = await page.evaluate(() => document.getElementById('notice').textContent);
