@@ -17,3 +17,12 @@ $(BUILD)/libcope.so: $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared $(CORE_SRC) -o $@ -lm
 TEST_DEPS += $(BUILD)/libcope.so
+
+# What the wasm module and the page do with a model of the paper's language-model size (not a
+# test): bench/big_model.py writes one (131M parameters, random weights) through the PyTorch
+# package, bench/big_bench.mjs loads and traces it in Node and in Chromium -> bench/big-results.json
+.PHONY: bench-big
+bench-big: torch-deps web browser-tools $(WASM_DIR)/bench_native
+	@mkdir -p $(BUILD)/big
+	$(TORCH_PY) bench/big_model.py $(BUILD)/big/gpt2-cope.safetensors
+	node bench/big_bench.mjs $(BUILD)/big/gpt2-cope.safetensors
