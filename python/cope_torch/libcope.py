@@ -23,7 +23,7 @@ class _Rng(ctypes.Structure):
 class LibCope:
     def __init__(self, path):
         if not os.path.exists(path):
-            raise CopeError("%s is missing: run `make %s`" % (path, os.path.relpath(path)))
+            raise CopeError("%s is missing: run `make build/libcope.so` in the repository" % path)
         self.lib = lib = ctypes.CDLL(os.path.abspath(path))
         vp, cp, ip = ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)
         sig = {
