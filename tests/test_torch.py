@@ -195,6 +195,11 @@ r = subprocess.run(["node", "-e", js], capture_output=True, text=True)
 check(r.returncode == 0 and r.stdout.startswith("8 python/train.py"),
       "and in the wasm module (CopeModel.load, trace): %s" % (r.stdout.strip() or r.stderr.strip()[-200:]))
 
+r = subprocess.run(["node", os.path.join(ROOT, "web", "test", "open-model.mjs"), ddp], capture_output=True, text=True,
+                   cwd=ROOT)
+check(r.returncode == 0 and '"T":' in r.stdout,
+      "and in the page (dropped on build/web in chromium): %s" % (r.stdout.strip() or r.stderr.strip()[-300:]))
+
 # the reader refuses a file that is not a model, naming the problem
 bad = os.path.join(TMP, "bad.safetensors")
 with open(bad, "wb") as f:
