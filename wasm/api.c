@@ -3,15 +3,20 @@
  * allocated (cope_wasm_error_new), so the shim has no global state at all; a context object owns
  * the model, a cached trace (with room for the longest input traced so far, so later traces of any
  * length up to it do not allocate) and the incremental decoding state. */
+#include <float.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <emscripten.h>
-
 #include "cope.h"
 
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
 #define API EMSCRIPTEN_KEEPALIVE
+#else
+#define API /* built natively by tests/fuzz/fuzz_wasm.c, which calls it as cope.mjs does */
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * Memory and errors */
@@ -21,12 +26,14 @@
  * strong definition replaces emmalloc's weak one and clears with __builtin_memset, which is one
  * memory.fill instruction in the builds with bulk memory (the SIMD one): a new trace length no
  * longer costs more than the trace itself. */
+#ifdef __EMSCRIPTEN__
 void *calloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size) return NULL;
     void *p = malloc(n * size);
     if (p) __builtin_memset(p, 0, n * size);
     return p;
 }
+#endif
 
 API void *cope_wasm_malloc(size_t n) { return malloc(n ? n : 1); }
 API void cope_wasm_free(void *p) { free(p); }
@@ -266,12 +273,35 @@ API const char *cope_wasm_pe_list(char *buf, int cap) { return cope_pe_list(buf,
 /* cfg: the config ints of cope_wasm_config (vocab_size and the tokenizer are the task's);
  * opts, as doubles: batch, steps, warmup (-1: steps / 20), lr, weight_decay, clip, seed,
  * train_set, bucket. Returns the trainer or NULL with err filled. */
+static cope_status check_opts(const double *o, cope_error *err) {
+    /* what each double becomes must hold it (a conversion out of range is undefined behaviour):
+     * lo < value < hi, the bounds one past the type's range; the trainer then checks the values */
+    const double I = INT_MAX + 1.0, L = (double)LONG_MAX + 1.0, F = FLT_MAX; /* (2^63: LONG_MAX rounds up) */
+    const struct {
+        const char *name;
+        double lo, hi;
+    } r[9] = {{"batch", -I - 1, I},
+              {"steps", -L - 1, L},
+              {"warmup", -L - 1, L},
+              {"lr", -F, F},
+              {"weight_decay", -F, F},
+              {"clip", -F, F},
+              {"seed", -1, 18446744073709551616.0},
+              {"train_set", -L - 1, L},
+              {"bucket", -I - 1, I}};
+    for (int k = 0; k < 9; k++)
+        if (!(o[k] > r[k].lo && o[k] < r[k].hi))
+            return cope_fail(err, COPE_ERR_ARG, "training option %s = %g is not a number in range", r[k].name, o[k]);
+    return COPE_OK;
+}
+
 API cope_trainer *cope_wasm_trainer_new(int task, const int *cfg, const double *opts, cope_error *err) {
     const cope_task *t = cope_task_get(task);
     if (!t) {
         cope_fail(err, COPE_ERR_ARG, "unknown task %d", task);
         return NULL;
     }
+    if (check_opts(opts, err)) return NULL;
     cope_config c = {.vocab_size = cfg[0],
                      .n_ctx = cfg[1],
                      .n_layer = cfg[2],

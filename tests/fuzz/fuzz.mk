@@ -3,7 +3,7 @@
 # tests/fuzz/corpus/NAME, copied so the committed corpus stays small); crashes are written to
 # build/fuzz/ and make the target fail.
 FUZZ_SECONDS ?= 150
-FUZZ_NAMES   := load json tokenize trace force
+FUZZ_NAMES   := load json tokenize trace force wasm
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_CC      := clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
@@ -17,6 +17,8 @@ fuzz-tools:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HDR) | fuzz-tools
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(CORE_SRC) -o $@ -lm
+
+build/fuzz/fuzz_wasm: wasm/api.c # the harness includes the wasm boundary, built natively
 
 fuzz-build: $(FUZZ_BINS)
 

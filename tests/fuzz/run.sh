@@ -7,8 +7,15 @@ secs=$1; shift
 status=0
 for n in "$@"; do
     rm -rf "build/fuzz/corpus-$n" && mkdir -p "build/fuzz/corpus-$n" && cp tests/fuzz/corpus/"$n"/* "build/fuzz/corpus-$n/"
+    # dictionaries: cope_config JSON (json.dict) for the config reader and the loader, whose
+    # safetensors header keys and tensor names are in load.dict (libFuzzer takes one file)
+    dict=()
+    case $n in
+        json) dict=(-dict=tests/fuzz/json.dict) ;;
+        load) cat tests/fuzz/load.dict tests/fuzz/json.dict >build/fuzz/dict-load && dict=(-dict=build/fuzz/dict-load) ;;
+    esac
     echo "== fuzz_$n for ${secs}s"
-    ./build/fuzz/fuzz_"$n" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    ./build/fuzz/fuzz_"$n" "${dict[@]}" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="build/fuzz/crash-$n-" -print_final_stats=1 "build/fuzz/corpus-$n" >"build/fuzz/log-$n.txt" 2>&1
     rc=$?
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb|^#[0-9]+.*(DONE|cov:)" "build/fuzz/log-$n.txt" | tail -3
