@@ -167,6 +167,25 @@ def masked_ce(logits, targets, mask):
     return (ce * m).sum() / m.sum()
 
 
+LIMITS = {"vocab_size": 1 << 20, "n_ctx": 8192, "n_layer": 64, "n_head": 64, "d_model": 8192, "d_ff": 32768}
+
+
+def check_config(cfg, held):
+    """Before building a module from a file's config: its sizes are integers within the core's
+    limits (cope.h COPE_MAX_*), and the weights they imply are no more than the file holds (held
+    numbers), so a corrupt config cannot make the module allocate what the file never had."""
+    if not isinstance(cfg, dict):
+        raise ValueError("cope_config is not a JSON object")
+    for k, hi in LIMITS.items():
+        v = cfg.get(k)
+        if type(v) is not int or not 1 <= v <= hi:
+            raise ValueError("config %s = %r is outside 1..%d" % (k, v, hi))
+    V, D, F, L = cfg["vocab_size"], cfg["d_model"], cfg["d_ff"], cfg["n_layer"]
+    need = V * D + L * (4 * D * D + 2 * D * F)  # the embedding and the blocks' matrices, at least
+    if need > held:
+        raise ValueError("the config needs at least %d weights, the file holds %d" % (need, held))
+
+
 class CopeModel(nn.Module):
     """Pre-norm decoder-only transformer; cfg is the dict stored as cope_config."""
 
@@ -217,8 +236,14 @@ class CopeModel(nn.Module):
         tensors, meta = read_safetensors(path)
         if "cope_config" not in meta:
             raise ValueError("%s: no cope_config in the safetensors metadata: not a CoPE model file" % path)
-        cfg = json.loads(meta["cope_config"])
-        model = cls(cfg, dtype=dtype)
+        try:
+            cfg = json.loads(meta["cope_config"])
+            check_config(cfg, sum(int(t.size) for t in tensors.values()))
+            model = cls(cfg, dtype=dtype)
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+            # the core checks every field with a message of its own (cope info says which);
+            # here the first thing the module could not build from
+            raise ValueError("%s: bad cope_config: %s: %s" % (path, type(e).__name__, e)) from None
         want = dict(model.named_parameters())
         missing = sorted(set(want) - set(tensors))
         unknown = sorted(set(tensors) - set(want))
@@ -229,6 +254,8 @@ class CopeModel(nn.Module):
                 t = torch.from_numpy(tensors[name].copy())
                 if tuple(t.shape) != tuple(p.shape):
                     raise ValueError("%s: %s has shape %s, the config says %s" % (path, name, list(t.shape), list(p.shape)))
+                if t.dtype != torch.float32 or not torch.isfinite(t).all():
+                    raise ValueError("%s: tensor %s must hold finite float32 values" % (path, name))
                 p.copy_(t.to(dtype))
         return model.to(device)
 

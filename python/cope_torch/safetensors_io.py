@@ -42,21 +42,66 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(chunks))
 
 
+MAX_HEADER = 64 << 20  # the core's limit (COPE_MAX_HEADER)
+
+
+def _header(buf, path):
+    """The checked header of a safetensors file's bytes: (tensors {name: (dtype, shape, begin,
+    end)}, metadata, data) or a ValueError naming the problem, as the core's loader does."""
+    def bad(msg):
+        return ValueError("%s: %s" % (path, msg))
+    if len(buf) < 8:
+        raise bad("file is %d bytes, too short for a safetensors header" % len(buf))
+    n = struct.unpack("<Q", buf[:8])[0]
+    if n > MAX_HEADER:
+        raise bad("header length %d is absurd (limit %d bytes)" % (n, MAX_HEADER))
+    if 8 + n > len(buf):
+        raise bad("file is truncated: header length %d runs past the end of the %d-byte file" % (n, len(buf)))
+    try:
+        header = json.loads(buf[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise bad("header is not JSON: %s" % e) from None
+    if not isinstance(header, dict):
+        raise bad("header is not a JSON object")
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise bad("__metadata__ must map names to strings")
+    data = buf[8 + n:]
+    out, spans = {}, []
+    for name, e in header.items():
+        if not isinstance(e, dict) or set(e) - {"dtype", "shape", "data_offsets"}:
+            raise bad("tensor %r: an entry needs dtype, shape and data_offsets only" % name)
+        dt, shape, offs = e.get("dtype"), e.get("shape"), e.get("data_offsets")
+        if dt not in ("F32", "I32"):
+            raise bad("tensor %r: dtype %r is not supported (F32 or I32)" % (name, dt))
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise bad("tensor %r: shape must be a list of non-negative integers" % name)
+        if not (isinstance(offs, list) and len(offs) == 2 and all(type(o) is int for o in offs)
+                and 0 <= offs[0] <= offs[1] <= len(data)):
+            raise bad("tensor %r: data_offsets %r outside the data section (%d bytes)" % (name, offs, len(data)))
+        if offs[1] - offs[0] != 4 * int(np.prod(shape, dtype=np.float64)):
+            raise bad("tensor %r: data_offsets span %d bytes, its shape needs %d" % (
+                name, offs[1] - offs[0], 4 * int(np.prod(shape, dtype=np.float64))))
+        out[name] = (dt, shape, offs[0], offs[1])
+        spans.append((offs[0], offs[1], name))
+    spans.sort()
+    for (b0, e0, a), (b1, e1, b) in zip(spans, spans[1:]):
+        if b1 < e0:
+            raise bad("tensors %r and %r overlap in the data section" % (a, b))
+    return out, meta, data
+
+
 def read_safetensors(path):
-    """-> (dict name -> np.ndarray, metadata dict)."""
+    """-> (dict name -> np.ndarray, metadata dict); a file that breaks the format's rules raises
+    ValueError naming the problem (the package's own checks when it is installed)."""
     if _st_load is not None:
         with _st_open(path, framework="np") as f:
             meta = f.metadata() or {}
         return _st_load(path), meta
     with open(path, "rb") as f:
         buf = f.read()
-    n = struct.unpack("<Q", buf[:8])[0]
-    header = json.loads(buf[8:8 + n].decode("utf-8"))
-    meta = header.pop("__metadata__", {})
-    data = buf[8 + n:]
+    tensors, meta, data = _header(buf, path)
     out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        dt = {"F32": "<f4", "I32": "<i4"}[e["dtype"]]
-        out[name] = np.frombuffer(data[b:end], dtype=dt).reshape(e["shape"])
+    for name, (dt, shape, b, end) in tensors.items():
+        out[name] = np.frombuffer(data[b:end], dtype={"F32": "<f4", "I32": "<i4"}[dt]).reshape(shape)
     return out, meta
