@@ -140,7 +140,14 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
 });
 
-for (const f of ['index.html', 'embed.html', 'src/style.css', 'examples/blog-post.html'])
+for (const f of [
+  'index.html',
+  'embed.html',
+  'src/style.css',
+  'src/embed.js',
+  'src/embed.css',
+  'examples/blog-post.html',
+])
   copyFileSync(join(here, f), join(out, f.replace(/^src\//, '')));
 // the wasm module for pages that use the API directly: with its .wasm files, or in one file (the
 // viewer only); the Train view's workers fetch the cope-train-*.wasm variant

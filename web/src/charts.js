@@ -101,7 +101,8 @@ const EXPORT_SIZE = { chart: [900, 420], map: [820, 760] };
  */
 export function exportFigure(kind, draw, title) {
   const [w, h] = EXPORT_SIZE[kind];
-  const holder = el('div', { style: `position:fixed;left:-${w + 100}px;top:0;width:${w}px;height:${h}px` });
+  const holder = el('div');
+  holder.style.cssText = `position:fixed;left:-${w + 100}px;top:0;width:${w}px;height:${h}px`; // CSSOM: no style attribute under the CSP
   document.body.appendChild(holder);
   let chart;
   try {

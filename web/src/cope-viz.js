@@ -21,7 +21,11 @@ class CopeViz extends HTMLElement {
   connectedCallback() {
     if (this.shadowRoot) return;
     const root = this.attachShadow({ mode: 'open' });
-    root.appendChild(el('style', {}, css));
+    // a constructed stylesheet, not a <style> element: the pages' Content-Security-Policy allows
+    // no inline style, and a host page's CSS cannot reach into the shadow root either way
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
     this.frame = el('div', { class: 'cope-viz' });
     root.appendChild(this.frame);
     this.still();

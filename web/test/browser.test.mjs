@@ -112,6 +112,36 @@ async function open(path, opts = {}) {
   return page;
 }
 
+/**
+ * The page's Content-Security-Policy is in force: everything so far ran under it (a violation is a
+ * console error, which the "no console errors" checks count), and an inline script, an inline
+ * style attribute and a fetch from another origin are refused.
+ */
+async function cspEnforced(page, what) {
+  const r = await page.evaluate(async () => {
+    const violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+    const s = document.createElement('script');
+    s.textContent = 'window.__inlineRan = 1';
+    document.head.append(s);
+    const d = document.createElement('div');
+    d.setAttribute('style', 'width: 123px');
+    document.body.append(d);
+    const styled = getComputedStyle(d).width === '123px';
+    d.remove();
+    let remote = 'fetched';
+    await fetch('http://example.invalid/model.safetensors').catch((e) => (remote = e.name));
+    await new Promise((ok) => setTimeout(ok, 100));
+    const meta = document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content || '';
+    return { ran: !!window.__inlineRan, styled, remote, violations, meta };
+  });
+  check(
+    !r.ran && !r.styled && r.remote === 'TypeError' && /script-src 'self' 'wasm-unsafe-eval'/.test(r.meta),
+    `${what} runs under its Content-Security-Policy: inline script, inline style and a remote fetch refused (${[...new Set(r.violations)].join(', ')})`,
+  );
+  page.errors = page.errors.filter((e) => !/Content Security Policy|example\.invalid|Failed to load resource/.test(e));
+}
+
 /** Waits until the page's panel has drawn query q (or any query when q is undefined). */
 async function rendered(page, q) {
   await page.waitForFunction(
@@ -367,6 +397,7 @@ try {
     `layer ${L - 1} head ${H - 1}, End`,
   );
   check(page.errors.length === 0, 'no console errors on the page', page.errors.join(' | '));
+  await cspEnforced(page, 'the page');
 
   // 3. The URL state round-trips: sequence view, a head and a query reproduce in a new page.
   await page.click('[data-view=sequence]');
@@ -805,6 +836,7 @@ try {
     `a map exported from the dark page is light: first pixel rgb(${epi.first}), ${epi.width} x ${epi.height}`,
   );
   check(emb.errors.length === 0, 'no console errors in embed.html', emb.errors.join(' | '));
+  await cspEnforced(emb, 'embed.html');
   await emb.context().close();
 
   // 9. Phone width: no horizontal page scroll; keyboard focus is visible.
