@@ -3,10 +3,19 @@
 // whole state lives in the URL, so a link reproduces the view.
 import { Model, traceText, verdict } from './model.js';
 import { VizPanel } from './panel.js';
-import { TrainView } from './train-view.js';
+import { TrainView, TRAIN_KEYS, trainNotes } from './train-view.js';
 import { InterventionBox, parseForce, formatForce } from './interventions.js';
 import { targets, defaultQuery, showPiece, isLanguageTask, lookFor, TASK_BLURBS } from './tasks.js';
-import { readState, writeState, modelEntry, baselineEntry, loadIndex, embedSnippets } from './state.js';
+import {
+  readState,
+  writeState,
+  modelEntry,
+  baselineEntry,
+  loadIndex,
+  embedSnippets,
+  urlNotes,
+  quoted,
+} from './state.js';
 import { el, button, setOptions } from './dom.js';
 import { colour, textOn } from './scales.js';
 
@@ -517,10 +526,20 @@ async function start() {
     app.force = forced.list;
     interventions.set(forced.list);
   }
+  // what the link asks for that the page does not take: said once, in the first notice
+  const linkNotes = [...urlNotes(location.search, [...TRAIN_KEYS, 'force']), ...trainNotes(location.search)];
+  const { n_layer: L, n_head: H } = app.model.config;
+  if (st.layer >= L)
+    linkNotes.push(`The link's layer=${st.layer} is past ${app.model.name}'s ${L} layers: the last is shown.`);
+  if (st.head >= H)
+    linkNotes.push(`The link's head=${st.head} is past ${app.model.name}'s ${H} heads: the last is shown.`);
   if (forced.bad.length || (forced.list.length && !app.model.hasCope))
-    app.forceNote = forced.bad.length
-      ? `The link's interventions ${forced.bad.map((b) => JSON.stringify(b)).join(', ')} do not read as LAYER:HEAD:KEY=VALUE and were ignored.`
-      : `The link's interventions were ignored: ${app.model.name} has no CoPE gates.`;
+    linkNotes.push(
+      forced.bad.length
+        ? `The link's interventions ${forced.bad.map(quoted).join(', ')} do not read as LAYER:HEAD:KEY=VALUE and were ignored.`
+        : `The link's interventions were ignored: ${app.model.name} has no CoPE gates.`,
+    );
+  app.forceNote = linkNotes.join(' ') || null;
   // without layer and head in the URL, the model's head worth looking at (as the widget does)
   const first = st.layer === undefined && st.head === undefined ? firstHead() : {};
   const pstate = {

@@ -7,11 +7,9 @@
 import { Model, traceText, queryPrediction, verdict } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
-import { loadIndex, modelEntry, baselineEntry } from './state.js';
+import { loadIndex, modelEntry, baselineEntry, checkState, MAX_LENGTH } from './state.js';
 import { el, button } from './dom.js';
 import css from './style.css';
-
-const NUM = ['layer', 'head', 'query'];
 
 class CopeViz extends HTMLElement {
   static get observedAttributes() {
@@ -87,16 +85,10 @@ class CopeViz extends HTMLElement {
     this.frame.appendChild(box);
   }
 
+  /** The attributes' view state, checked as a link's is (checkState); what was dropped, in attrNotes. */
   attrState() {
-    const st = {};
-    const view = this.getAttribute('view');
-    if (view) st.view = view;
-    const markers = this.getAttribute('markers');
-    if (markers !== null) st.markers = markers;
-    for (const k of NUM) {
-      const v = this.getAttribute(k);
-      if (v !== null && v !== '' && Number.isInteger(Number(v))) st[k] = Number(v);
-    }
+    const { st, notes } = checkState((k) => (k === 'model' || k === 'text' ? null : this.getAttribute(k)), 'The');
+    this.attrNotes = notes.map((n) => n.replace(/^The (\w+)=/, 'The attribute $1='));
     return st;
   }
 
@@ -174,7 +166,11 @@ class CopeViz extends HTMLElement {
     try {
       let text = this.getAttribute('text');
       if (text === null && this.model.hasExamples) text = await this.model.exampleText(1);
+      const long = text && text.length > MAX_LENGTH.text;
+      if (long) text = text.slice(0, MAX_LENGTH.text);
       const { run, baseRun, notes } = await traceText(this.model, this.base, text || '');
+      if (long)
+        notes.unshift(`The text attribute is longer than ${MAX_LENGTH.text} characters: the first ones are used.`);
       if (!run) throw new Error('the text has no tokens');
       const st = this.attrState();
       if (st.query === undefined) st.query = defaultQuery(this.model.task, run.pieces);
@@ -183,7 +179,7 @@ class CopeViz extends HTMLElement {
         Object.assign(st, { layer: first.layer, head: first.head });
       this.status.hidden = true;
       this.err.hidden = true;
-      this.notes = notes.join(' ');
+      this.notes = [...this.attrNotes, ...notes].join(' ');
       if (!this.pred.isConnected) this.info.after(this.pred);
       this.unsubscribe?.();
       this.unsubscribe = this.panel.subscribe(() => this.sayPrediction());

@@ -8,13 +8,11 @@ import { mapRange } from './scales.js';
 import { TASK_MARKERS, parseMarkers, formatMarkers, showPiece } from './tasks.js';
 import { el, button, select, setOptions, installTips } from './dom.js';
 import { GLOSSARY, VIEW_INTROS } from './glossary.js';
+import { VIEW_NAMES } from './state.js';
 import { queryPrediction, verdict } from './model.js';
 
-export const VIEWS = [
-  ['query', 'Query · Figure 1'],
-  ['sequence', 'Sequence · Figure 4'],
-  ['compare', 'Compare with baseline'],
-];
+const VIEW_LABELS = { query: 'Query · Figure 1', sequence: 'Sequence · Figure 4', compare: 'Compare with baseline' };
+export const VIEWS = VIEW_NAMES.map((v) => [v, VIEW_LABELS[v]]);
 
 export class VizPanel {
   /**

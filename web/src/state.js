@@ -3,21 +3,65 @@
 // embed.html's query string, so a link, an iframe and a widget all say the same thing.
 
 export const STATE_KEYS = ['model', 'text', 'view', 'layer', 'head', 'query', 'markers'];
+export const VIEW_NAMES = ['query', 'sequence', 'compare'];
 const NUMERIC = new Set(['layer', 'head', 'query']);
+const MAX_INDEX = 1e6; // layers, heads and queries are far fewer; larger numbers are mistakes
+/** the longest value each text setting takes: a text is shortened to it, the others ignored */
+export const MAX_LENGTH = { model: 2048, text: 100000, view: 16, markers: 1000 };
 
-/** State from a query string (missing keys are absent; numbers parsed). */
-export function parseState(search) {
-  const p = new URLSearchParams(search),
-    st = {};
+/** A value as a notice quotes it: short, on one line. */
+export function quoted(v) {
+  const s = String(v).replace(/\s+/g, ' ');
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
+}
+
+/**
+ * The view's state from named values (a query string's or a widget's attributes): get(k) is the
+ * value or null. Returns { st, notes }: st holds the valid values only (numbers parsed, the text
+ * at most MAX_LENGTH.text); notes, one plain sentence per value dropped or shortened, for a
+ * notice (shown as text). Nothing here throws.
+ */
+export function checkState(get, where = "The link's") {
+  const st = {},
+    notes = [];
   for (const k of STATE_KEYS) {
-    if (!p.has(k)) continue;
-    const v = p.get(k);
+    const v = get(k);
+    if (v === null || v === undefined) continue;
     if (NUMERIC.has(k)) {
-      const n = Number(v);
-      if (Number.isInteger(n) && n >= 0) st[k] = n;
-    } else st[k] = v;
+      const n = v.trim() === '' ? NaN : Number(v);
+      if (Number.isInteger(n) && n >= 0 && n <= MAX_INDEX) st[k] = n;
+      else notes.push(`${where} ${k}=${quoted(v)} is not a whole number from 0 to ${MAX_INDEX}: ignored.`);
+    } else if (k === 'text') {
+      st.text = v.length > MAX_LENGTH.text ? v.slice(0, MAX_LENGTH.text) : v;
+      if (v.length > MAX_LENGTH.text)
+        notes.push(`${where} text has ${v.length} characters: the first ${MAX_LENGTH.text} are used.`);
+    } else if (v.length > MAX_LENGTH[k]) notes.push(`${where} ${k} is ${v.length} characters long: ignored.`);
+    else if (k === 'view' && !VIEW_NAMES.includes(v))
+      notes.push(`${where} view=${quoted(v)} is not one of ${VIEW_NAMES.join(', ')}: ignored.`);
+    else st[k] = v;
   }
-  return st;
+  return { st, notes };
+}
+
+/** State from a query string (missing and invalid keys are absent; numbers parsed). */
+export function parseState(search) {
+  const p = new URLSearchParams(search);
+  return checkState((k) => p.get(k)).st;
+}
+
+/**
+ * Notes on a query string: its invalid view settings (checkState) and the parameters the page
+ * does not read at all (known: the other ones it does, e.g. the Train view's and force).
+ */
+export function urlNotes(search, known = []) {
+  const p = new URLSearchParams(search);
+  const { notes } = checkState((k) => p.get(k));
+  const unknown = [...new Set(p.keys())].filter((k) => !STATE_KEYS.includes(k) && !known.includes(k));
+  if (unknown.length)
+    notes.push(
+      `The link's ${unknown.length === 1 ? 'parameter' : 'parameters'} ${unknown.slice(0, 5).map(quoted).join(', ')}${unknown.length > 5 ? ', …' : ''} ${unknown.length === 1 ? 'is' : 'are'} not read by this page: ignored.`,
+    );
+  return notes;
 }
 
 export function stateQuery(st) {

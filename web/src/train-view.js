@@ -6,7 +6,7 @@
 import { CurveChart, RowChart, theme } from './charts.js';
 import { el, button, select, setOptions } from './dom.js';
 import { showPiece } from './tasks.js';
-import { writeState } from './state.js';
+import { writeState, quoted } from './state.js';
 
 /** Presets that finish in about the time they say on a 2-core laptop (counting1: `make bench-train`). */
 export const PRESETS = {
@@ -66,6 +66,15 @@ export function parseTrainState(search) {
   if (p.has('tlr') && Number.isFinite(lr) && lr > 0 && lr <= 1) st.tlr = lr;
   if (BASELINES.some(([v]) => v === p.get('tbase'))) st.tbase = p.get('tbase');
   return st;
+}
+
+/** The Train view's settings in a query string that parseTrainState dropped, one sentence each. */
+export function trainNotes(search) {
+  const p = new URLSearchParams(search),
+    kept = parseTrainState(search);
+  return TRAIN_KEYS.filter((k) => p.has(k) && !(k in kept)).map(
+    (k) => `The link's ${k}=${quoted(p.get(k))} is not a setting the Train view takes: ignored.`,
+  );
 }
 
 /** One training run in its own worker. */

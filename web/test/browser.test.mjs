@@ -1233,6 +1233,156 @@ try {
     `bad Train settings in the URL are ignored (${JSON.stringify(hs)})`,
   );
   await th.context().close();
+
+  // 13. Hostile links: seeded random and adversarial query strings (huge numbers, NaN, negatives,
+  // long text, javascript: and HTML in every field, unknown keys) on the page and on embed.html.
+  // Each: no uncaught exception, nothing injected, the page usable (a trace drawn or the error
+  // panel naming the problem), and every invalid layer/head/query/view named in the notice.
+  {
+    let seed = 20261201;
+    const rnd = (n) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const evil = [
+      '1e400',
+      '9'.repeat(400),
+      'NaN',
+      '-1',
+      '-0',
+      '0x10',
+      ' 3',
+      '1.5',
+      'Infinity',
+      '',
+      '%',
+      '%00',
+      '\u0000',
+      'javascript:window.__pwned=1',
+      '<img src=x onerror=window.__pwned=1>',
+      '"><script>window.__pwned=1</script>',
+      "'; window.__pwned=1; '",
+      '\ud800',
+      '../../../etc/passwd',
+      'http://example.invalid/m.safetensors',
+      'data:text/html,<script>window.__pwned=1</script>',
+      '0',
+      '1',
+      '2',
+      '3',
+      '7',
+      '1000001',
+      'a b . a ?',
+      'sequence',
+      'query',
+      'compare',
+      'counting3-cope-s1',
+      'toy',
+      '0:*:1=0',
+      '99:99:99=2',
+      'x'.repeat(3000),
+    ];
+    const keys = [
+      'model',
+      'text',
+      'view',
+      'layer',
+      'head',
+      'query',
+      'markers',
+      'force',
+      'train',
+      'tseed',
+      'tsteps',
+      'tlr',
+      'tbase',
+      'tlayer',
+      'thead',
+      'poster',
+      'baseline',
+      'colour',
+      '__proto__',
+      'constructor',
+    ];
+    const badIndex = (v) => !(v.trim() !== '' && Number.isInteger(Number(v)) && Number(v) >= 0 && Number(v) <= 1e6);
+    const cases = [];
+    for (let k = 0; k < 240; k++) {
+      const p = new URLSearchParams();
+      const n = 1 + rnd(5);
+      for (let j = 0; j < n; j++) p.append(keys[rnd(keys.length)], evil[rnd(evil.length)]);
+      if (k % 40 === 0) p.set('text', 'a '.repeat(3000)); // long (servers refuse URLs past ~16 KB)
+      if (rnd(10) < 7) p.set('model', first.name); // mostly a model that loads, so the rest is read
+      cases.push({ embed: k % 4 === 3, q: p.toString(), p });
+    }
+    const hp = await open('');
+    await rendered(hp);
+    const problems = [];
+    let named = 0,
+      shouldName = 0;
+    for (const c of cases) {
+      const errs = [];
+      const onErr = (e) => errs.push(e.message);
+      hp.on('pageerror', onErr);
+      await hp.goto(`${base}${c.embed ? 'embed.html' : ''}?${c.q}`).catch((e) => errs.push(`navigation: ${e.message}`));
+      const r = await hp
+        .waitForFunction(
+          (embed) => {
+            if (embed) {
+              const w = document.querySelector('cope-viz')?.shadowRoot;
+              const err = w?.querySelector('.error');
+              if (err && !err.hidden && err.textContent) return { error: err.textContent };
+              const pred = w?.querySelector('.widget-pred')?.textContent;
+              return w?.querySelector('canvas') &&
+                document.querySelector('cope-viz').panel?.run &&
+                !document.querySelector('cope-viz').panel.drawing
+                ? { notice: pred || '' }
+                : null;
+            }
+            const e = document.getElementById('error');
+            if (!e.hidden && e.textContent) return { error: document.getElementById('error-msg').textContent };
+            const v = window.copeViz;
+            return v?.panel?.run && !v.panel.drawing ? { notice: document.getElementById('notice').textContent } : null;
+          },
+          c.embed,
+          { timeout: 30000 },
+        )
+        .then((h) => h.jsonValue())
+        .catch(() => null);
+      const injected = await hp.evaluate(() => {
+        const roots = [document, document.querySelector('cope-viz')?.shadowRoot].filter(Boolean);
+        return (
+          !!window.__pwned ||
+          roots.some((d) => d.querySelector('script:not([src]), img[src="x"], [onerror], iframe, object'))
+        );
+      });
+      hp.off('pageerror', onErr);
+      if (!r || errs.length || injected)
+        problems.push(
+          `${c.embed ? 'embed.html' : 'page'}?${c.q.slice(0, 120)}: ${!r ? 'neither drawn nor an error' : ''}${errs.join('; ')}${injected ? ' injected' : ''}`,
+        );
+      else if (!c.embed && r.notice !== undefined && c.p.get('model') === first.name) {
+        for (const k of ['layer', 'head', 'query', 'view']) {
+          const v = c.p.get(k);
+          if (v === null) continue;
+          const bad = k === 'view' ? !['query', 'sequence', 'compare'].includes(v) : badIndex(v);
+          if (!bad) continue;
+          shouldName++;
+          if (r.notice.includes(`${k}=`)) named++;
+          else problems.push(`page?${c.q.slice(0, 120)}: the notice does not name ${k}= ("${r.notice.slice(0, 80)}")`);
+        }
+      }
+    }
+    check(
+      problems.length === 0 && shouldName > 0,
+      `${cases.length} hostile links (${cases.filter((c) => c.embed).length} on embed.html): no exception, nothing injected, every one drawn or answered with an error; ${named} of ${shouldName} invalid view settings named in the notice`,
+      problems.slice(0, 5).join(' | '),
+    );
+    reliable(
+      `${cases.length} seeded links with huge numbers, NaN, negatives, 6 KB of text, javascript: and HTML in every parameter, unknown keys`,
+      `no exception, nothing injected; drawn or an error panel; ${named} of ${shouldName} invalid view settings named in the notice`,
+    );
+    await hp.context().close();
+  }
 } catch (e) {
   check(false, 'the suite ran to the end', e.stack || e.message);
 } finally {
