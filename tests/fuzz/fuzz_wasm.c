@@ -38,6 +38,11 @@ static int pick(reader *r, int n) {
     uint8_t b = u8(r);
     return (b & 7) == 0 ? i32(r) : (b >> 3) % n;
 }
+/* pick(r, n) - 1: also -1, without overflowing at INT_MIN */
+static int pick1(reader *r, int n) {
+    int v = pick(r, n);
+    return v == INT_MIN ? v : v - 1;
+}
 /* a NUL-terminated string of up to max bytes of the input (free it) */
 static char *text(reader *r, size_t max, size_t *len) {
     size_t n = u8(r) % (max + 1);
@@ -119,7 +124,7 @@ static void op_trace(cope_wasm_ctx *c, reader *r, cope_error *err, int V, int L)
             if (!a) abort();
             all_finite(a, (size_t)2 * T * T);
         }
-    int which = pick(r, 9) - 1, l = pick(r, L + 2) - 1; /* any which and layer: NULL out of range */
+    int which = pick1(r, 9), l = pick1(r, L + 2); /* any which and layer: NULL out of range */
     if ((cope_wasm_trace_array(tr, which, l) != NULL) !=
         (which >= 0 && which < cope_wasm_trace_count() && l >= 0 && l < L))
         abort();
@@ -157,7 +162,7 @@ static void op_sample(cope_wasm_ctx *c, reader *r, cope_error *err, int V) {
 }
 
 static void op_names(reader *r) {
-    int i = pick(r, 10) - 1, k = pick(r, 5) - 1;
+    int i = pick1(r, 10), k = pick1(r, 5);
     const char *s[] = {cope_wasm_task_name(i),  cope_wasm_task_description(i), cope_wasm_task_split_name(i, k),
                        cope_wasm_trace_name(k), cope_wasm_pe_name(k),          cope_wasm_status_name(k),
                        cope_wasm_strerror(k)};
@@ -228,7 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 4: cope_wasm_reset(c); break;
         case 5: op_sample(c, &r, err, V); break;
         case 6: {
-            const char *p = cope_wasm_piece(c, pick(&r, V + 2) - 1);
+            const char *p = cope_wasm_piece(c, pick1(&r, V + 2));
             if (p && !*p) abort();
             break;
         }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh SECONDS NAME... — runs each libFuzzer harness build/fuzz/fuzz_NAME for SECONDS on a copy
 # of its seed corpus; prints the executions and coverage; fails on the first crash (the input is
-# kept as build/fuzz/crash-NAME-*).
+# kept as build/fuzz/crash-NAME-*). With FUZZ_RECORD=FILE, appends a line per harness to FILE
+# (tab-separated: harness, seconds, executions, executions/s, corpus, result, date): the README's
+# campaign table (`make fuzz-campaign`, tests/reliability.sh) is made from it.
 set -u
 secs=$1; shift
 status=0
@@ -22,6 +24,13 @@ for n in "$@"; do
     if [[ $rc -ne 0 ]]; then
         echo "!! fuzz_$n failed (exit $rc):"; grep -E "ERROR|SUMMARY|Test unit written" "build/fuzz/log-$n.txt" | head -5
         status=1
+    fi
+    if [[ -n ${FUZZ_RECORD:-} ]]; then
+        stat() { sed -n "s/^stat::$1: *//p" "build/fuzz/log-$n.txt" | tail -1; }
+        corp=$(grep -oE "corp: [0-9]+/[0-9]+[a-zA-Z]*" "build/fuzz/log-$n.txt" | tail -1 | cut -d' ' -f2)
+        result=$([[ $rc -eq 0 ]] && echo clean || echo "crash (exit $rc)")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$secs" "$(stat number_of_executed_units)" \
+            "$(stat average_exec_per_sec)" "$corp" "$result" "$(date -u +%Y-%m-%d)" >>"$FUZZ_RECORD"
     fi
 done
 exit $status
