@@ -28,6 +28,14 @@ REL_OUT="$tmp/page.tsv" node web/test/browser.test.mjs >/dev/null 2>&1 || true
     else
         echo "| (the browser tests did not run here) | |"
     fi
+    echo
+    echo "| libFuzzer harness (\`make fuzz-campaign\`, ASan + UBSan) | seconds | executions | per second | corpus | result | run |"
+    echo "|---|---|---|---|---|---|---|"
+    if [[ -s tests/fuzz/campaign.tsv ]]; then
+        awk -F'\t' '{ printf "| fuzz_%s | %s | %d | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' tests/fuzz/campaign.tsv
+    else
+        echo "| (no campaign recorded: make fuzz-campaign) | | | | | | |"
+    fi
     echo "<!-- reliability:end -->"
 } | sed -e '/^|/s/</\&lt;/g' >"$tmp/table.md" # table cells show input like <b> as text
 python3 - "$tmp/table.md" <<'PY'
