@@ -33,6 +33,12 @@ bench-page: web browser-tools
 bench-train: web browser-tools all
 	node bench/train_bench.mjs --runs 3
 
+# The page and the widget under heavy use (not a test): 20 widgets, Play for 10 minutes at T=512,
+# 1,000 model switches -> bench/heavy-results.json
+.PHONY: bench-heavy
+bench-heavy: web browser-tools
+	node bench/heavy_bench.mjs --minutes 10 --switches 1000
+
 # Browser tests: Debian's chromium driven by playwright-core; browser-tools (wasm/wasm.mk) installs
 # chromium with apt-get when it is missing.
 web-test: web browser-tools

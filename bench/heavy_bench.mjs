@@ -1,0 +1,226 @@
+// heavy_bench.mjs — the page and the widget under heavy use, in Chromium (a benchmark, not a
+// test: it writes bench/heavy-results.json and prints it; it fails only if the page fails).
+//   1. A blog page with 20 widgets (build/web/heavy-20.html, written here): how many compute before
+//      any scrolling (only the visible ones should), the browser's memory then and after scrolling
+//      through all of them, and the main thread's long tasks and slow frames while scrolling.
+//   2. Play left running on a 512-token text (the page's largest context) for --minutes (10):
+//      the browser's memory every 30 s.
+//   3. --switches (1,000) model switches in the page's model menu: memory before and after.
+// Memory: the resident set of every Chromium process (the page, its workers, the GPU and browser
+// processes: what the machine pays), after a garbage collection (--js-flags=--expose-gc).
+// Usage: node bench/heavy_bench.mjs [--minutes 10] [--switches 1000]
+import { chromium } from 'playwright-core';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+
+const arg = (name, def) => {
+  const k = process.argv.indexOf(name);
+  return k > 0 ? Number(process.argv[k + 1]) : def;
+};
+const MINUTES = arg('--minutes', 10),
+  SWITCHES = arg('--switches', 1000);
+const index = JSON.parse(readFileSync('build/web/models/index.json', 'utf8'));
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+// the machine's load average at the start and the end: other work on the 2 cores slows the page
+const out = {
+  date: new Date().toISOString().slice(0, 10),
+  load_start: loadavg()[0],
+  widgets: {},
+  play: {},
+  switches: {},
+};
+
+/** MB resident in the browser's process tree (ps), after a GC in the page */
+function rssMB(rootPid) {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,rss='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number));
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows)
+      if (tree.has(ppid) && !tree.has(pid)) {
+        tree.add(pid);
+        grew = true;
+      }
+  }
+  tree.delete(rootPid);
+  tree.delete(proc.pid);
+  return Math.round(rows.filter(([pid]) => tree.has(pid)).reduce((s, r) => s + r[2], 0) / 1024);
+}
+async function memory(page, pid) {
+  await page.evaluate(() => window.gc?.());
+  await page.waitForTimeout(500);
+  return rssMB(pid);
+}
+
+// 1. the blog page with 20 widgets, a mix of the shipped models
+const pick = ['counting3-cope-s1', 'pydoc-cope-s1', 'flipflop-cope-s1', 'selcopy-cope-s1', 'text-cope-s1'].filter((n) =>
+  index.some((e) => e.name === n),
+);
+const widgets = Array.from(
+  { length: 20 },
+  (_, k) =>
+    `<h2>Widget ${k + 1}</h2>\n<cope-viz id="w${k}" model="models/${index
+      .find((e) => e.name === pick[k % pick.length])
+      .file.split('/')
+      .pop()}" view="${['query', 'sequence'][k % 2]}"></cope-viz>`,
+);
+writeFileSync(
+  'build/web/heavy-20.html',
+  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>20 widgets</title>
+<link rel="stylesheet" href="embed.css"><script type="module" src="cope-viz.js"></script></head>
+<body style="max-width: 900px; margin: 0 auto">\n${widgets.join('\n')}\n</body></html>\n`,
+);
+
+const proc = spawn(process.execPath, ['web/serve.mjs', 'build/web', '--port', '0'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const base = await new Promise((resolve, reject) => {
+  proc.stdout.on('data', (d) => {
+    const m = String(d).match(/http:\/\/\S+\//);
+    if (m) resolve(m[0]);
+  });
+  setTimeout(() => reject(new Error('server did not start')), 10000);
+});
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--js-flags=--expose-gc'],
+});
+// the browser's processes: this process's descendants but the server (and this process itself)
+const pid = process.pid;
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (e) => errors.push(e.message));
+  out.widgets.browser_mb_blank = await memory(page, pid);
+  await page.goto(`${base}heavy-20.html`);
+  const computed = () =>
+    page.evaluate(
+      () =>
+        [...document.querySelectorAll('cope-viz')].filter((w) => w.panel?.run && !w.shadowRoot.querySelector('.still'))
+          .length,
+    );
+  await page.waitForFunction(() => document.getElementById('w0').panel?.run, null, { timeout: 60000 });
+  await page.waitForTimeout(3000);
+  out.widgets.computed_before_scrolling = await computed();
+  log('widgets computed before scrolling:', out.widgets.computed_before_scrolling);
+  out.widgets.browser_mb_before_scrolling = await memory(page, pid);
+  await page.evaluate(() => {
+    window.longTasks = [];
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) window.longTasks.push(e.duration);
+    }).observe({ type: 'longtask' });
+    window.frames_ = [];
+    let last = performance.now();
+    const tick = (t) => {
+      window.frames_.push(t - last);
+      last = t;
+      if (!window.stopFrames) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  const t0 = Date.now();
+  // scroll down as a reader would (300 px every 100 ms) until every widget has computed: the
+  // page grows as widgets replace their still frames
+  const all = () => page.evaluate(() => [...document.querySelectorAll('cope-viz')].every((w) => w.panel?.run));
+  while (!(await all())) {
+    if (Date.now() - t0 > 300000) {
+      const left = await page.evaluate(() =>
+        [...document.querySelectorAll('cope-viz')].filter((w) => !w.panel?.run).map((w) => w.id),
+      );
+      throw new Error(`widgets not computed after 300 s of scrolling: ${left.join(', ')}`);
+    }
+    await page.mouse.wheel(0, 300);
+    await page.waitForTimeout(100);
+  }
+  log('scrolled through every widget');
+  const scroll = await page.evaluate(() => {
+    window.stopFrames = true;
+    const f = window.frames_.slice(1);
+    return { long: window.longTasks, frames: f.length, slow: f.filter((d) => d > 50).length, worst: Math.max(...f) };
+  });
+  Object.assign(out.widgets, {
+    computed_after_scrolling: await computed(),
+    scroll_seconds: Math.round((Date.now() - t0) / 100) / 10,
+    long_tasks_while_scrolling: scroll.long.length,
+    longest_task_ms: Math.round(Math.max(0, ...scroll.long)),
+    frames: scroll.frames,
+    frames_over_50ms: scroll.slow,
+    worst_frame_ms: Math.round(scroll.worst),
+    browser_mb_all_computed: await memory(page, pid),
+  });
+  await page.close();
+
+  log('widgets done', JSON.stringify(out.widgets));
+  // 2. Play on a 512-token text for MINUTES
+  const lm = index.find((e) => e.name === 'pydoc-cope-s1') || index[0];
+  const pp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  pp.on('pageerror', (e) => errors.push(e.message));
+  await pp.goto(`${base}?model=${lm.name}`);
+  await pp.waitForFunction(() => window.copeViz?.panel?.run, null, { timeout: 60000 });
+  const para = 'the module returns a new object for each call , and the value is used when the file is read . ';
+  await pp.fill('#text', `${para.repeat(40)}\n`.repeat(2));
+  await pp
+    .waitForFunction((n) => window.copeViz.panel.run?.T === n, lm.n_ctx || 512, { timeout: 60000 })
+    .catch(() => {});
+  out.play.model = lm.name;
+  out.play.T = await pp.evaluate(() => window.copeViz.panel.run.T);
+  out.play.samples_mb = [];
+  const end = Date.now() + MINUTES * 60000;
+  let next = 0,
+    steps = 0;
+  while (Date.now() < end) {
+    const st = await pp.evaluate(() => {
+      const p = window.copeViz.panel;
+      if (!p.timer) p.play();
+      return p.state.query;
+    });
+    steps = Math.max(steps, st);
+    if (Date.now() >= next) {
+      out.play.samples_mb.push(await memory(pp, pid));
+      next = Date.now() + 30000;
+    }
+    await pp.waitForTimeout(1000);
+  }
+  out.play.minutes = MINUTES;
+  out.play.first_mb = out.play.samples_mb[0];
+  out.play.last_mb = out.play.samples_mb.at(-1);
+  out.play.max_mb = Math.max(...out.play.samples_mb);
+  await pp.close();
+
+  log('play done', JSON.stringify(out.play));
+  // 3. model switches in the page's menu
+  const sp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  sp.on('pageerror', (e) => errors.push(e.message));
+  await sp.goto(base);
+  await sp.waitForFunction(() => window.copeViz?.panel?.run, null, { timeout: 60000 });
+  const names = index.slice(0, 4).map((e) => e.name);
+  const switchTo = async (name) => {
+    await sp.selectOption('#model', name);
+    await sp.waitForFunction((n) => window.copeViz.panel.run?.model.name === n && !window.copeViz.panel.drawing, name, {
+      timeout: 60000,
+    });
+  };
+  for (let k = 0; k < 8; k++) await switchTo(names[k % names.length]); // warm
+  out.switches.browser_mb_before = await memory(sp, pid);
+  const s0 = Date.now();
+  for (let k = 0; k < SWITCHES; k++) {
+    await switchTo(names[k % names.length]);
+    if (k === SWITCHES / 2 - 1) out.switches.browser_mb_half = await memory(sp, pid);
+  }
+  out.switches.count = SWITCHES;
+  out.switches.models = names;
+  out.switches.ms_each = Math.round((Date.now() - s0) / SWITCHES);
+  out.switches.browser_mb_after = await memory(sp, pid);
+  out.page_errors = errors;
+  out.load_end = loadavg()[0];
+} finally {
+  await browser.close();
+  proc.kill();
+}
+writeFileSync('bench/heavy-results.json', `${JSON.stringify(out, null, 2)}\n`);
+console.log(JSON.stringify(out, null, 2));
+process.exit(errors.length ? 1 : 0);
