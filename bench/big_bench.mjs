@@ -9,7 +9,7 @@
 //   main thread's long tasks meanwhile.
 // Usage: node bench/big_bench.mjs MODEL.safetensors
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { serve } from '../web/test/server.mjs';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -55,16 +55,7 @@ const out = { model: file, bytes: statSync(file).size, cpu: cpus()[0]?.model, no
 }
 
 // ---- Chromium: the page
-const proc = spawn(process.execPath, ['web/serve.mjs', 'build/web', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise((resolve, reject) => {
-  proc.stdout.on('data', (d) => {
-    const m = String(d).match(/http:\/\/\S+\//);
-    if (m) resolve(m[0]);
-  });
-  setTimeout(() => reject(new Error('server did not start')), 10000);
-});
+const { proc, base } = await serve('build/web');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox'],

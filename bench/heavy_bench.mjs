@@ -10,7 +10,8 @@
 // processes: what the machine pays), after a garbage collection (--js-flags=--expose-gc).
 // Usage: node bench/heavy_bench.mjs [--minutes 10] [--switches 1000]
 import { chromium } from 'playwright-core';
-import { execFileSync, spawn } from 'node:child_process';
+import { serve } from '../web/test/server.mjs';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
@@ -75,16 +76,7 @@ writeFileSync(
 <body style="max-width: 900px; margin: 0 auto">\n${widgets.join('\n')}\n</body></html>\n`,
 );
 
-const proc = spawn(process.execPath, ['web/serve.mjs', 'build/web', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise((resolve, reject) => {
-  proc.stdout.on('data', (d) => {
-    const m = String(d).match(/http:\/\/\S+\//);
-    if (m) resolve(m[0]);
-  });
-  setTimeout(() => reject(new Error('server did not start')), 10000);
-});
+const { proc, base } = await serve('build/web');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--js-flags=--expose-gc'],

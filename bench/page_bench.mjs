@@ -6,7 +6,7 @@
 // CSS, scripts, the worker, the .wasm it fetches, the model index) but the model file, gzipped as
 // a static host would send them. Prints a table and writes bench/page-results.json.
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { serve } from '../web/test/server.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 
@@ -14,17 +14,6 @@ const SITE = process.env.COPE_WEB_DIR || 'build/web';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEPS = Number(process.env.STEPS || 30),
   WARM = 5;
-
-function serve(dir) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn('node', ['web/serve.mjs', dir, '--port', '0']);
-    proc.stdout.on('data', (d) => {
-      const m = String(d).match(/http:\/\/[^\s]+/);
-      if (m) resolve({ proc, base: m[0] });
-    });
-    proc.on('exit', (c) => reject(new Error(`server exited (${c})`)));
-  });
-}
 
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);

@@ -6,7 +6,8 @@
 // test: it writes bench/train-results.json and prints a line; it fails only if the page fails.
 // Usage: node bench/train_bench.mjs [--limit SECONDS] [--runs N]
 import { chromium } from 'playwright-core';
-import { execFileSync, spawn } from 'node:child_process';
+import { serve } from '../web/test/server.mjs';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,16 +20,7 @@ const LIMIT = arg('--limit', 180),
   RUNS = arg('--runs', 1);
 const GOAL = 2;
 const tmp = mkdtempSync(join(tmpdir(), 'cope-train-bench-'));
-const proc = spawn(process.execPath, ['web/serve.mjs', 'build/web', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise((resolve, reject) => {
-  proc.stdout.on('data', (d) => {
-    const m = String(d).match(/http:\/\/\S+\//);
-    if (m) resolve(m[0]);
-  });
-  setTimeout(() => reject(new Error('server did not start')), 10000);
-});
+const { proc, base } = await serve('build/web');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox'],

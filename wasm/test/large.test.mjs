@@ -12,27 +12,9 @@ import { CopeError, CopeModel, TMP, cope, randomIds } from './helpers.mjs';
 
 const path = join(TMP, 'wide.safetensors');
 cope(
-  'train',
-  '--task',
-  'toy',
-  '--layers',
-  '12',
-  '--heads',
-  '12',
-  '--dim',
-  '48',
-  '--ff',
-  '96',
-  '--ctx',
-  '1024',
-  '--npos',
-  '16',
-  '--steps',
-  '1',
-  '--batch',
-  '1',
-  '--eval-n',
-  '1',
+  ...'train --task toy --layers 12 --heads 12 --dim 48 --ff 96 --ctx 1024 --npos 16 --steps 1 --batch 1 --eval-n 1'.split(
+    ' ',
+  ),
   '--out',
   path,
 );

@@ -3,6 +3,7 @@
 // page against an independent trace of the same input (wasm/cope.mjs loaded in the page itself),
 // and saves screenshots to build/web-screenshots/. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
+import { serve } from './server.mjs';
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,18 +68,6 @@ const check = (ok, what, detail = '') => {
 // ---------------------------------------------------------------------------------------------
 // Server and browser
 
-/** Starts web/serve.mjs on a free port; resolves to { proc, base } (base ends in /). */
-function serve(dir) {
-  const proc = spawn(process.execPath, ['web/serve.mjs', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      const m = String(d).match(/http:\/\/\S+\//);
-      if (m) resolve({ proc, base: m[0] });
-    });
-    proc.on('exit', (c) => reject(new Error(`server exited (${c})`)));
-    setTimeout(() => reject(new Error('server did not start')), 10000);
-  });
-}
 const { proc: server, base } = await serve(SITE);
 // A second origin (another port) for a "blog" that loads the widget from the first one.
 const xoDir = mkdtempSync(join(tmpdir(), 'cope-xo-'));
@@ -614,27 +603,9 @@ try {
   {
     const wide = join(mkdtempSync(join(tmpdir(), 'cope-wide-')), 'wide.safetensors');
     execFileSync(process.env.COPE || 'build/cope', [
-      'train',
-      '--task',
-      'toy',
-      '--layers',
-      '12',
-      '--heads',
-      '12',
-      '--dim',
-      '48',
-      '--ff',
-      '96',
-      '--ctx',
-      '1024',
-      '--npos',
-      '16',
-      '--steps',
-      '1',
-      '--batch',
-      '1',
-      '--eval-n',
-      '1',
+      ...'train --task toy --layers 12 --heads 12 --dim 48 --ff 96 --ctx 1024 --npos 16 --steps 1 --batch 1 --eval-n 1'.split(
+        ' ',
+      ),
       '--out',
       wide,
     ]);

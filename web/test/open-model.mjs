@@ -4,7 +4,7 @@
 // python/train.py opens in the page).
 // Usage: node web/test/open-model.mjs MODEL.safetensors
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { serve } from './server.mjs';
 import { basename } from 'node:path';
 
 const file = process.argv[2];
@@ -12,16 +12,7 @@ if (!file) {
   console.error('usage: node web/test/open-model.mjs MODEL.safetensors');
   process.exit(2);
 }
-const proc = spawn(process.execPath, ['web/serve.mjs', process.env.COPE_WEB_DIR || 'build/web', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise((resolve, reject) => {
-  proc.stdout.on('data', (d) => {
-    const m = String(d).match(/http:\/\/\S+\//);
-    if (m) resolve(m[0]);
-  });
-  setTimeout(() => reject(new Error('server did not start')), 10000);
-});
+const { proc, base } = await serve(process.env.COPE_WEB_DIR || 'build/web');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox'],
