@@ -162,15 +162,12 @@ try {
   out.play.T = await pp.evaluate(() => window.copeViz.panel.run.T);
   out.play.samples_mb = [];
   const end = Date.now() + MINUTES * 60000;
-  let next = 0,
-    steps = 0;
+  let next = 0;
   while (Date.now() < end) {
-    const st = await pp.evaluate(() => {
+    await pp.evaluate(() => {
       const p = window.copeViz.panel;
-      if (!p.timer) p.play();
-      return p.state.query;
+      if (!p.timer) p.play(); // Play stops at the last token: start it again
     });
-    steps = Math.max(steps, st);
     if (Date.now() >= next) {
       out.play.samples_mb.push(await memory(pp, pid));
       next = Date.now() + 30000;
@@ -201,7 +198,7 @@ try {
   const s0 = Date.now();
   for (let k = 0; k < SWITCHES; k++) {
     await switchTo(names[k % names.length]);
-    if (k === SWITCHES / 2 - 1) out.switches.browser_mb_half = await memory(sp, pid);
+    if (k === Math.floor(SWITCHES / 2) - 1) out.switches.browser_mb_half = await memory(sp, pid);
   }
   out.switches.count = SWITCHES;
   out.switches.models = names;

@@ -14,13 +14,18 @@
 
 /* ---------------------------------------------------------------------------------------------
  * Carving buffers out of one allocation: the same walk first counts (base NULL), then assigns.
- * Used for the workspace, the trace and the decoding state. Zero-sized buffers are NULL. */
+ * Used for the workspace, the trace and the decoding state. Zero-sized buffers are NULL. Sizes
+ * are counted in 64 bits, so a size that a 32-bit size_t (wasm) cannot hold is seen and refused
+ * (fits_size) instead of wrapping into a small allocation. */
 typedef struct {
     float *base;
-    size_t off;
+    uint64_t off;
 } carver;
 
-static float *carve(carver *c, size_t n) {
+/* n floats can be allocated here: n * 4 bytes fit in size_t (with room to spare) */
+static int fits_size(uint64_t n) { return n <= (uint64_t)(SIZE_MAX / 2 / sizeof(float)); }
+
+static float *carve(carver *c, uint64_t n) {
     float *p = c->base && n ? c->base + c->off : NULL;
     c->off += n;
     return p;
@@ -41,9 +46,9 @@ typedef struct {
 } layer_acts;
 
 /* keys: the length of an attention row buffer (T in a batch, n_ctx when decoding) */
-static void carve_layer(carver *cv, layer_acts *a, const cope_config *c, size_t B, size_t T, size_t keys) {
-    size_t N = B * T, D = (size_t)c->d_model, F = (size_t)c->d_ff, H = (size_t)c->n_head;
-    size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
+static void carve_layer(carver *cv, layer_acts *a, const cope_config *c, uint64_t B, uint64_t T, uint64_t keys) {
+    uint64_t N = B * T, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff, H = (uint64_t)c->n_head;
+    uint64_t np = cope_pe_has_cope(c->pe) ? (uint64_t)c->npos : 0;
     int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
     a->resid = carve(cv, N * D);
     a->ln1 = carve(cv, N * D);
@@ -160,20 +165,20 @@ static float *rel_table(const cope_model *m, float *base, int l, int h) {
     return base + m->layers[l].rel + (size_t)h * d * c->rel_max;
 }
 
-static size_t max3(size_t a, size_t b, size_t c) {
-    size_t m = a > b ? a : b;
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) {
+    uint64_t m = a > b ? a : b;
     return m > c ? m : c;
 }
 
 /* Carves the workspace from one allocation; with base == NULL only counts. */
-static size_t workspace_layout(struct cope_workspace *w, const cope_model *m, float *base) {
+static uint64_t workspace_layout(struct cope_workspace *w, const cope_model *m, float *base) {
     const cope_config *c = &m->cfg;
-    size_t B = (size_t)w->B_max, T = (size_t)w->T_max, N = B * T, D = (size_t)c->d_model, F = (size_t)c->d_ff,
-           V = (size_t)c->vocab_size, H = (size_t)c->n_head;
-    size_t np = cope_pe_has_cope(c->pe) ? (size_t)c->npos : 0;
-    size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
+    uint64_t B = (uint64_t)w->B_max, T = (uint64_t)w->T_max, N = B * T, D = (uint64_t)c->d_model, F = (uint64_t)c->d_ff,
+             V = (uint64_t)c->vocab_size, H = (uint64_t)c->n_head;
+    uint64_t np = cope_pe_has_cope(c->pe) ? (uint64_t)c->npos : 0;
+    uint64_t R = cope_pe_has_rel(c->pe) ? (uint64_t)c->rel_max : 0;
     int sep = cope_pe_has_cope(c->pe) && c->sep_keys;
-    size_t G = w->train ? 1 : 0; /* the backward's buffers, or none */
+    uint64_t G = w->train ? 1 : 0; /* the backward's buffers, or none */
     carver cv = {base, 0};
     for (int l = 0; l < w->f.n_acts; l++) carve_layer(&cv, &w->f.layers[l], c, B, T, T);
     w->f.resid_final = carve(&cv, N * D);
@@ -226,8 +231,15 @@ static cope_status workspace_new(cope_workspace **out, const cope_model *m, int 
     w->f.layers = calloc((size_t)w->f.n_acts, sizeof(layer_acts));
     w->ids = malloc((size_t)B * T * sizeof(int));
     w->targets = malloc((size_t)B * T * sizeof(int));
-    size_t n = w->f.layers ? workspace_layout(w, m, NULL) : 0;
-    w->memory = w->f.layers ? calloc(n, sizeof(float)) : NULL;
+    uint64_t n = w->f.layers ? workspace_layout(w, m, NULL) : 0;
+    if (w->f.layers && !fits_size(n)) {
+        cope_workspace_free(w);
+        return cope_fail(err, COPE_ERR_LIMIT,
+                         "workspace for batch %d x %d would need %.1f GB, more than this build "
+                         "can address",
+                         B, T, (double)n * 4e-9);
+    }
+    w->memory = w->f.layers ? calloc((size_t)n, sizeof(float)) : NULL;
     if (!w->memory || !w->ids || !w->targets) {
         cope_workspace_free(w);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (workspace for batch %d x %d)", B, T);
@@ -413,6 +425,7 @@ static void model_forward(const cope_model *m, const forward_bufs *f, const int 
 cope_status cope_forward(cope_model *m, cope_workspace *w, const int *ids, const int *targets, const float *mask, int B,
                          int T, float *loss, cope_error *err) {
     if (!m || !w || !ids) return cope_fail(err, COPE_ERR_ARG, "NULL model, workspace or ids");
+    if (!w->train) return cope_fail(err, COPE_ERR_ARG, "a trace's workspace is forward-only: use cope_workspace_new");
     if (B < 1 || T < 1 || B > w->B_max || T > w->T_max)
         return cope_fail(err, COPE_ERR_ARG, "batch %d x %d does not fit the workspace's %d x %d", B, T, w->B_max,
                          w->T_max);
@@ -577,10 +590,10 @@ float *cope_trace_get(const cope_trace *tr, cope_trace_array which, int l) {
 }
 
 /* logits [T, V], then each array [L, H, T, T]; with base == NULL only counts */
-static size_t trace_layout(cope_trace *tr, float *base) {
-    size_t T = (size_t)tr->T, per = (size_t)tr->n_layer * tr->n_head * T * T;
+static uint64_t trace_layout(cope_trace *tr, float *base) {
+    uint64_t T = (uint64_t)tr->T, per = (uint64_t)tr->n_layer * (uint64_t)tr->n_head * T * T;
     carver cv = {base, 0};
-    tr->logits = carve(&cv, T * tr->vocab_size);
+    tr->logits = carve(&cv, T * (uint64_t)tr->vocab_size);
     for (int k = 0; k < COPE_TRACE_COUNT; k++) tr->arrays[k] = carve(&cv, per);
     return cv.off;
 }
@@ -599,8 +612,14 @@ cope_status cope_trace_new(cope_trace **out, const cope_model *m, int cap, cope_
     tr->n_layer = c->n_layer;
     tr->n_head = c->n_head;
     tr->vocab_size = c->vocab_size;
-    size_t n = trace_layout(tr, NULL);
-    cope_status st = (tr->memory = calloc(n, sizeof(float)))
+    uint64_t n = trace_layout(tr, NULL);
+    if (!fits_size(n + 2 * (uint64_t)T)) {
+        cope_trace_free(tr);
+        return cope_fail(err, COPE_ERR_LIMIT,
+                         "a trace of %d tokens would need %.1f GB, more than this build can address", T,
+                         cope_trace_bytes(m, T) / 1e9);
+    }
+    cope_status st = (tr->memory = calloc((size_t)n, sizeof(float)))
                          ? workspace_new(&tr->ws, m, 1, T, 0, err)
                          : cope_fail(err, COPE_ERR_NOMEM, "out of memory (trace of %d tokens)", T);
     if (st) {
@@ -739,7 +758,7 @@ cope_status cope_trace_run(cope_model *m, cope_trace *tr, const int *ids, int T,
                              tr->forces[k].key, T);
     if (T != tr->T) { /* the arrays laid out for T; the rows fill j <= i only, so the rest is zeroed */
         tr->T = T;
-        size_t n = trace_layout(tr, tr->memory);
+        size_t n = (size_t)trace_layout(tr, tr->memory); /* fits: cope_trace_new allocated it */
         memset(tr->memory, 0, n * sizeof(float));
     }
     cope_workspace *w = tr->ws;
@@ -776,12 +795,12 @@ struct cope_state {
     float *memory;
 };
 
-static size_t state_layout(cope_state *s, const cope_model *m, float *base) {
+static uint64_t state_layout(cope_state *s, const cope_model *m, float *base) {
     const cope_config *c = &m->cfg;
-    size_t L = (size_t)c->n_layer, C = (size_t)c->n_ctx, D = (size_t)c->d_model, H = (size_t)c->n_head;
-    size_t R = cope_pe_has_rel(c->pe) ? (size_t)c->rel_max : 0;
+    uint64_t L = (uint64_t)c->n_layer, C = (uint64_t)c->n_ctx, D = (uint64_t)c->d_model, H = (uint64_t)c->n_head;
+    uint64_t R = cope_pe_has_rel(c->pe) ? (uint64_t)c->rel_max : 0;
     carver cv = {base, 0};
-    s->kv.C = C;
+    s->kv.C = (size_t)C;
     s->kv.kt = carve(&cv, L * D * C);
     s->kv.kgt = carve(&cv, cope_pe_has_cope(c->pe) && c->sep_keys ? L * D * C : 0);
     s->kv.v = carve(&cv, L * C * D);
@@ -792,7 +811,7 @@ static size_t state_layout(cope_state *s, const cope_model *m, float *base) {
     s->f.lnf = carve(&cv, D);
     s->f.lnf_mean = carve(&cv, 1);
     s->f.lnf_rstd = carve(&cv, 1);
-    s->f.logits = carve(&cv, (size_t)c->vocab_size);
+    s->f.logits = carve(&cv, (uint64_t)c->vocab_size);
     s->f.mm_scratch = NULL; /* one row: matmul_forward takes dot products */
     s->f.row_scratch = carve(&cv, H * R);
     s->rows = carve(&cv, COPE_TRACE_COUNT * L * H * C);
@@ -802,7 +821,13 @@ static size_t state_layout(cope_state *s, const cope_model *m, float *base) {
 cope_status cope_state_new(cope_state **out, const cope_model *m, cope_error *err) {
     *out = NULL;
     cope_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->memory = calloc(state_layout(s, m, NULL), sizeof(float)))) {
+    uint64_t n = s ? state_layout(s, m, NULL) : 0;
+    if (s && !fits_size(n)) {
+        free(s);
+        return cope_fail(err, COPE_ERR_LIMIT, "a decoding state would need %.1f GB, more than this build can address",
+                         (double)n * 4e-9);
+    }
+    if (!s || !(s->memory = calloc((size_t)n, sizeof(float)))) {
         free(s);
         return cope_fail(err, COPE_ERR_NOMEM, "out of memory (decoding state)");
     }

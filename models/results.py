@@ -448,14 +448,16 @@ def goals_section(results, trials, pyd):
         for what, c, b in fig4:
             L.append("| %s | %.3f / %s / %.1f | %.3f / %s / %.1f |" % (
                 what, c["paragraph"], by_distance(c), c["distance"], b["paragraph"], by_distance(b), b["distance"]))
-        gap = max(abs(h["paragraph"] - h["paragraph_by_distance"]) for _, c, b in fig4 for h in (c, b)
-                  if "paragraph_by_distance" in h)
+        gap = max((abs(h["paragraph"] - h["paragraph_by_distance"]) for _, c, b in fig4 for h in (c, b)
+                   if "paragraph_by_distance" in h), default=float("nan"))
         _, c, b = fig4[-1]
         L += ["",
               "Our reading: in every case the best head's paragraph share is what its distance profile alone gives",
               "(within %.3f), for CoPE as for relative PE. On %s CoPE's best head is a sharper" % (gap, fig4[-1][0]),
-              "recency head — it attends at a mean distance %.1f× shorter — which raises its share, but it" % (
-                  b["distance"] / c["distance"]),
+              "recency head — it attends at a mean distance %.1f× %s — which %s its share, but it" % (
+                  max(b["distance"], c["distance"]) / max(min(b["distance"], c["distance"]), 1e-9),
+                  "shorter" if c["distance"] < b["distance"] else "longer",
+                  "raises" if c["distance"] < b["distance"] else "lowers"),
               "does not follow the paragraph boundary, which is what Figure 4 shows. The trials on `topics`",
               "(Figure 4 on topics: recipes tried) changed depth, npos and the gate keys; only gates from the shared",
               "attention keys moved the ratio (to about 1.2×), still matched by its distance profile. At our scale",

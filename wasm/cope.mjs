@@ -130,7 +130,7 @@ function wasmModule(simd, train = false) {
 // One wasm instance: heap access and strings
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+const dec = new TextDecoder('utf-8', { ignoreBOM: true }); // a U+FEFF in a text is a character, not a BOM
 
 class Runtime {
   constructor(instance) {
@@ -800,7 +800,7 @@ export class CopeTrainer {
       const buf = rt.withString(extra, (ep) => x.cope_wasm_trainer_save(this._t, ep, lp, rt.err));
       if (!buf) throw rt.fail();
       try {
-        return onBuffer(buf, rt.i32(lp, 1)[0]);
+        return onBuffer(buf >>> 0, rt.i32(lp, 1)[0] >>> 0); // unsigned: past 2 GiB they read negative
       } finally {
         x.cope_wasm_free(buf);
       }

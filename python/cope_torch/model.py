@@ -180,8 +180,21 @@ def check_config(cfg, held):
         v = cfg.get(k)
         if type(v) is not int or not 1 <= v <= hi:
             raise ValueError("config %s = %r is outside 1..%d" % (k, v, hi))
-    V, D, F, L = cfg["vocab_size"], cfg["d_model"], cfg["d_ff"], cfg["n_layer"]
+    pes = ("none", "abs", "rel", "rope", "cope", "cope+rel", "cope+rope")
+    if cfg.get("pe") not in pes:
+        raise ValueError("config pe = %r is not one of %s" % (cfg.get("pe"), ", ".join(pes)))
+    V, D, F, L, H = cfg["vocab_size"], cfg["d_model"], cfg["d_ff"], cfg["n_layer"], cfg["n_head"]
+    if D % H:
+        raise ValueError("config d_model = %d is not a multiple of n_head = %d" % (D, H))
     need = V * D + L * (4 * D * D + 2 * D * F)  # the embedding and the blocks' matrices, at least
+    for k, used in (("npos", has_cope(cfg)), ("rel_max", has_rel(cfg))):
+        v = cfg.get(k)
+        if used and (type(v) is not int or not 1 <= v <= 8192):
+            raise ValueError("config %s = %r is outside 1..8192" % (k, v))
+    if has_cope(cfg):  # the position tables, one per layer or per head
+        need += L * cfg["npos"] * (D // H) * (H if cfg.get("cope_table") == "per-head" else 1)
+    if has_rel(cfg):
+        need += L * H * (D // H) * cfg["rel_max"]
     if need > held:
         raise ValueError("the config needs at least %d weights, the file holds %d" % (need, held))
 
@@ -240,7 +253,7 @@ class CopeModel(nn.Module):
             cfg = json.loads(meta["cope_config"])
             check_config(cfg, sum(int(t.size) for t in tensors.values()))
             model = cls(cfg, dtype=dtype)
-        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as e:
             # the core checks every field with a message of its own (cope info says which);
             # here the first thing the module could not build from
             raise ValueError("%s: bad cope_config: %s: %s" % (path, type(e).__name__, e)) from None

@@ -93,14 +93,13 @@ def _header(buf, path):
 
 def read_safetensors(path):
     """-> (dict name -> np.ndarray, metadata dict); a file that breaks the format's rules raises
-    ValueError naming the problem (the package's own checks when it is installed)."""
-    if _st_load is not None:
-        with _st_open(path, framework="np") as f:
-            meta = f.metadata() or {}
-        return _st_load(path), meta
+    ValueError naming the file and the problem (checked here first, also when the package that
+    then reads it is installed)."""
     with open(path, "rb") as f:
         buf = f.read()
     tensors, meta, data = _header(buf, path)
+    if _st_load is not None:
+        return _st_load(path), meta
     out = {}
     for name, (dt, shape, b, end) in tensors.items():
         out[name] = np.frombuffer(data[b:end], dtype={"F32": "<f4", "I32": "<i4"}[dt]).reshape(shape)

@@ -84,8 +84,9 @@ test('memory past 2 GiB reads right (wasm pointers are unsigned)', async () => {
 });
 
 test("a long text's token spans (50,000 tokens, multi-byte characters)", () => {
-  const words = ['a', 'b', '?', 'é', '0', 'ünï', '9'];
-  const text = Array.from({ length: 50000 }, (_, i) => words[(i * 7) % words.length]).join(' ');
+  // (U+FEFF at a token's start: a TextDecoder that drops a BOM would shift every later span)
+  const words = ['a', 'b', '?', 'é', '0', 'ünï', '\ufeffb', '9'];
+  const text = Array.from({ length: 50000 }, (_, i) => words[i % words.length]).join(' ');
   const pieces = text.split(' ');
   const tok = model.tokenize(pieces.join(' '));
   assert.equal(tok.ids.length, pieces.length);
@@ -94,4 +95,29 @@ test("a long text's token spans (50,000 tokens, multi-byte characters)", () => {
     tok.spans.every(([s, e], i) => joined.slice(s, e) === pieces[i]),
     'every span covers its piece',
   );
+});
+
+test('a trace whose size passes 4 GB (64 layers x 64 heads, 430 tokens) is refused, not wrapped', async () => {
+  // counted in 32 bits, 6 x 64 x 64 x 430^2 floats wrap to under 1 GB: the budget check passed and
+  // the trace overwrote the heap (found in review); sizes are now counted in 64 bits
+  const deep = join(TMP, 'deep.safetensors');
+  cope(
+    ...'train --task toy --layers 64 --heads 64 --dim 64 --ff 64 --ctx 430 --npos 4 --steps 1 --batch 1 --eval-n 1'.split(
+      ' ',
+    ),
+    '--out',
+    deep,
+  );
+  const m = await CopeModel.load(readFileSync(deep));
+  try {
+    assert.ok(m.maxTrace > 0 && 6 * 64 * 64 * m.maxTrace ** 2 * 4 <= 2e9, `maxTrace ${m.maxTrace}`);
+    assert.throws(
+      () => m.trace(randomIds(430, V, 1)),
+      (e) => e instanceof CopeError && e.code > 0 && /needs 1\d\.\d GB/.test(e.message),
+    );
+    const tr = m.trace(randomIds(m.maxTrace, V, 2));
+    assert.ok(tr.logits.every(Number.isFinite));
+  } finally {
+    m.free();
+  }
 });

@@ -493,6 +493,15 @@ document.addEventListener('keydown', (e) => {
 // ---------------------------------------------------------------------------------------------
 // Start
 
+/** ref (a model URL, absolute or relative) is on this page's origin. */
+function sameSite(ref) {
+  try {
+    return new URL(ref, location.href).origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
 async function start() {
   const st = readState();
   app.index = await loadIndex(new URL('models/index.json', location.href).href).catch(() => []);
@@ -509,6 +518,17 @@ async function start() {
   }
   const ref = st.model || app.index[0].name;
   const entry = modelEntry(app.index, ref);
+  if (!entry && !sameSite(ref)) {
+    // the Content-Security-Policy forbids the page other origins; the model loads in a worker,
+    // which the page's policy does not cover, so the page refuses the link itself
+    showError(
+      'The link names a model on another site',
+      new Error(
+        `${ref} is not on this site: the page opens models from its own site only. Download the file and drop it on the page.`,
+      ),
+    );
+    return;
+  }
   try {
     await loadModel(
       entry ? new URL(entry.file, location.href).href : new URL(ref, location.href).href,
