@@ -124,10 +124,15 @@ async function loadModel(source, name, ref, entry) {
 
 /** The baseline of the shown shipped model, loaded beside it (for the compare view). */
 async function loadBaseline() {
-  const pair = baselineEntry(app.index, app.entry);
+  const pair = baselineEntry(app.index, app.entry),
+    forModel = app.model;
   if (!pair) return null;
   try {
     const m = await Model.load(new URL(pair.file, location.href).href, pair.name);
+    if (app.model !== forModel) {
+      m.free(); // another model was opened meanwhile: this baseline is not its
+      return null;
+    }
     app.base?.free();
     app.base = m;
     return m;
@@ -220,6 +225,7 @@ async function update(state = {}) {
   try {
     traced = await traceText(app.model, app.base, text, force);
   } catch (err) {
+    if (my !== updating) return; // a newer update replaced this one (its model may be gone)
     if (!force.length || !/^gate override/.test(err.message)) throw err;
     // an intervention list the core refuses (a link's layer or head this model does not have):
     // dropped whole, with the core's message naming the item
@@ -433,7 +439,9 @@ ui.modelSel.addEventListener('change', async () => {
   try {
     await loadModel(new URL(e.file, location.href).href, e.name, e.name, e);
     await newExample({ query: null, markers: undefined, ...firstHead() });
-    loadBaseline().then((b) => b && update({ ...panel.state }));
+    loadBaseline()
+      .then((b) => b && update({ ...panel.state }))
+      .catch((err) => showError('Could not run the model', err));
   } catch (err) {
     showError(`Could not load ${e.name}`, err);
     showInfo();
@@ -574,7 +582,10 @@ async function start() {
     app.edited = true; // a text from a link is someone's own
     await update(pstate);
   } else await newExample(pstate);
-  if (!app.base) loadBaseline().then((b) => b && update({ ...panel.state }));
+  if (!app.base)
+    loadBaseline()
+      .then((b) => b && update({ ...panel.state }))
+      .catch((err) => showError('Could not run the model', err));
 }
 
 start().catch((err) => showError('The page could not start', err));

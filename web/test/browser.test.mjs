@@ -1364,6 +1364,35 @@ try {
     );
     await hp.context().close();
   }
+
+  // 14. Model switches in a row (bench/heavy_bench.mjs does 1,000): a baseline still loading for
+  // the last model must not attach to the next one, nor fail loudly once that model is gone.
+  {
+    const sw = await open('');
+    await rendered(sw);
+    const names = index.slice(0, 4).map((e) => e.name);
+    for (let k = 0; k < 40; k++) {
+      await sw.selectOption('#model', names[k % names.length]);
+      await sw.waitForFunction(
+        (n) => window.copeViz.panel.run?.model.name === n && !window.copeViz.panel.drawing,
+        names[k % names.length],
+        { timeout: 30000 },
+      );
+    }
+    await sw.waitForTimeout(1000);
+    const st = await sw.evaluate(() => ({
+      error: document.getElementById('error').hidden ? null : document.getElementById('error-msg').textContent,
+      model: window.copeViz.app.model.name,
+      base: window.copeViz.app.base?.name ?? null,
+      entryBase: window.copeViz.app.entry?.baseline ?? null,
+    }));
+    check(
+      sw.errors.length === 0 && !st.error && (st.base === null || st.base === st.entryBase),
+      `40 model switches in a row: no error, the baseline is the shown model's (${st.model} / ${st.base})`,
+      [...sw.errors, st.error].filter(Boolean).join(' | '),
+    );
+    await sw.context().close();
+  }
 } catch (e) {
   check(false, 'the suite ran to the end', e.stack || e.message);
 } finally {
