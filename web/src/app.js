@@ -15,6 +15,7 @@ import {
   embedSnippets,
   urlNotes,
   quoted,
+  onThisSite,
 } from './state.js';
 import { el, button, setOptions } from './dom.js';
 import { colour, textOn } from './scales.js';
@@ -53,6 +54,7 @@ const app = {
   edited: false, // the text box holds the user's text (typed or from a link), not a generated example
   offer: null, // the user's text an example replaced, offered back in the notice
   force: [], // gate interventions on the shown model: [{ layer, head (-1: all), key, value }]
+  linkNote: null, // what the link asked for that the page did not take: said in the first notice
 };
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
@@ -236,8 +238,8 @@ async function update(state = {}) {
   }
   const { tok, run, baseRun, notes } = traced;
   if (my !== updating) return;
-  if (app.forceNote) notes.unshift(app.forceNote);
-  app.forceNote = null;
+  if (app.linkNote) notes.unshift(app.linkNote);
+  app.linkNote = null;
   if (!run) notes.unshift('Type some text: the input has no tokens.');
   showNotice(notes.join(' '));
   showTokens(text, tok, run ? run.T : 0);
@@ -501,15 +503,6 @@ document.addEventListener('keydown', (e) => {
 // ---------------------------------------------------------------------------------------------
 // Start
 
-/** ref (a model URL, absolute or relative) is on this page's origin. */
-function sameSite(ref) {
-  try {
-    return new URL(ref, location.href).origin === location.origin;
-  } catch {
-    return false;
-  }
-}
-
 async function start() {
   const st = readState();
   app.index = await loadIndex(new URL('models/index.json', location.href).href).catch(() => []);
@@ -526,9 +519,7 @@ async function start() {
   }
   const ref = st.model || app.index[0].name;
   const entry = modelEntry(app.index, ref);
-  if (!entry && !sameSite(ref)) {
-    // the Content-Security-Policy forbids the page other origins; the model loads in a worker,
-    // which the page's policy does not cover, so the page refuses the link itself
+  if (!entry && !onThisSite(ref)) {
     showError(
       'The link names a model on another site',
       new Error(
@@ -567,7 +558,7 @@ async function start() {
         ? `The link's interventions ${forced.bad.map(quoted).join(', ')} do not read as LAYER:HEAD:KEY=VALUE and were ignored.`
         : `The link's interventions were ignored: ${app.model.name} has no CoPE gates.`,
     );
-  app.forceNote = linkNotes.join(' ') || null;
+  app.linkNote = linkNotes.join(' ') || null;
   // without layer and head in the URL, the model's head worth looking at (as the widget does)
   const first = st.layer === undefined && st.head === undefined ? firstHead() : {};
   const pstate = {

@@ -8,6 +8,8 @@ import { Model, traceText, queryPrediction, verdict } from './model.js';
 import { VizPanel } from './panel.js';
 import { defaultQuery, showPiece } from './tasks.js';
 import { loadIndex, modelEntry, baselineEntry, checkState, MAX_LENGTH } from './state.js';
+
+export { onThisSite } from './state.js'; // for embed.html's embed.js, which loads this module only
 import { el, button } from './dom.js';
 import css from './style.css';
 

@@ -43,6 +43,17 @@ export function checkState(get, where = "The link's") {
   return { st, notes };
 }
 
+/** ref (a URL, absolute or relative to base) is on base's origin: the page and embed.html open
+ * models from their own site only (their Content-Security-Policy does not reach the worker that
+ * fetches them, so they check themselves). */
+export function onThisSite(ref, base = location.href) {
+  try {
+    return new URL(ref, base).origin === new URL(base).origin;
+  } catch {
+    return false;
+  }
+}
+
 /** State from a query string (missing and invalid keys are absent; numbers parsed). */
 export function parseState(search) {
   const p = new URLSearchParams(search);
