@@ -1,14 +1,16 @@
 // heavy_bench.mjs — the page and the widget under heavy use, in Chromium (a benchmark, not a
 // test: it writes bench/heavy-results.json and prints it; it fails only if the page fails).
-//   1. A blog page with 20 widgets (build/web/heavy-20.html, written here): how many compute before
-//      any scrolling (only the visible ones should), the browser's memory then and after scrolling
-//      through all of them, and the main thread's long tasks and slow frames while scrolling.
+//   1. A blog page with 20 widgets (web/examples/many-widgets.html): how many compute before any
+//      scrolling (only the visible ones should), the browser's memory then and after scrolling
+//      through all of them, the worker's models and wasm memory, and the main thread's long tasks
+//      and slow frames while scrolling.
 //   2. Play left running on a 512-token text (the page's largest context) for --minutes (10):
 //      the browser's memory every 30 s.
 //   3. --switches (1,000) model switches in the page's model menu: memory before and after.
 // Memory: the resident set of every Chromium process (the page, its workers, the GPU and browser
 // processes: what the machine pays), after a garbage collection (--js-flags=--expose-gc).
-// Usage: node bench/heavy_bench.mjs [--minutes 10] [--switches 1000]
+// Usage: node bench/heavy_bench.mjs [--minutes 10] [--switches 1000] [--out FILE]
+// (0 minutes or 0 switches skip that part; COPE_WEB_DIR: another build of the page)
 import { chromium } from 'playwright-core';
 import { serve } from '../web/test/server.mjs';
 import { execFileSync } from 'node:child_process';
@@ -20,8 +22,10 @@ const arg = (name, def) => {
   return k > 0 ? Number(process.argv[k + 1]) : def;
 };
 const MINUTES = arg('--minutes', 10),
-  SWITCHES = arg('--switches', 1000);
-const index = JSON.parse(readFileSync('build/web/models/index.json', 'utf8'));
+  SWITCHES = arg('--switches', 1000),
+  OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : 'bench/heavy-results.json';
+const SITE = process.env.COPE_WEB_DIR || 'build/web'; // the built page (make web)
+const index = JSON.parse(readFileSync(`${SITE}/models/index.json`, 'utf8'));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 // the machine's load average at the start and the end: other work on the 2 cores slows the page
 const out = {
@@ -57,26 +61,7 @@ async function memory(page, pid) {
   return rssMB(pid);
 }
 
-// 1. the blog page with 20 widgets, a mix of the shipped models
-const pick = ['counting3-cope-s1', 'pydoc-cope-s1', 'flipflop-cope-s1', 'selcopy-cope-s1', 'text-cope-s1'].filter((n) =>
-  index.some((e) => e.name === n),
-);
-const widgets = Array.from(
-  { length: 20 },
-  (_, k) =>
-    `<h2>Widget ${k + 1}</h2>\n<cope-viz id="w${k}" model="models/${index
-      .find((e) => e.name === pick[k % pick.length])
-      .file.split('/')
-      .pop()}" view="${['query', 'sequence'][k % 2]}"></cope-viz>`,
-);
-writeFileSync(
-  'build/web/heavy-20.html',
-  `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>20 widgets</title>
-<link rel="stylesheet" href="embed.css"><script type="module" src="cope-viz.js"></script></head>
-<body style="max-width: 900px; margin: 0 auto">\n${widgets.join('\n')}\n</body></html>\n`,
-);
-
-const { proc, base } = await serve('build/web');
+const { proc, base } = await serve(SITE);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--js-flags=--expose-gc'],
@@ -88,7 +73,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => errors.push(e.message));
   out.widgets.browser_mb_blank = await memory(page, pid);
-  await page.goto(`${base}heavy-20.html`);
+  await page.goto(`${base}examples/many-widgets.html`);
   const computed = () =>
     page.evaluate(
       () =>
@@ -143,11 +128,27 @@ try {
     frames_over_50ms: scroll.slow,
     worst_frame_ms: Math.round(scroll.worst),
     browser_mb_all_computed: await memory(page, pid),
+    // what the worker holds: its models (one per widget and baseline) and wasm instances
+    worker: await page.evaluate(() => document.getElementById('w0').model.client.call('stats', {})).catch(() => null),
   });
   await page.close();
 
   log('widgets done', JSON.stringify(out.widgets));
   // 2. Play on a 512-token text for MINUTES
+  if (MINUTES > 0) await play();
+  // 3. model switches in the page's menu
+  if (SWITCHES > 0) await switches();
+  out.page_errors = errors;
+  out.load_end = loadavg()[0];
+} finally {
+  await browser.close();
+  proc.kill();
+}
+writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
+console.log(JSON.stringify(out, null, 2));
+process.exit(errors.length ? 1 : 0);
+
+async function play() {
   const lm = index.find((e) => e.name === 'pydoc-cope-s1') || index[0];
   const pp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   pp.on('pageerror', (e) => errors.push(e.message));
@@ -181,7 +182,9 @@ try {
   await pp.close();
 
   log('play done', JSON.stringify(out.play));
-  // 3. model switches in the page's menu
+}
+
+async function switches() {
   const sp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   sp.on('pageerror', (e) => errors.push(e.message));
   await sp.goto(base);
@@ -204,12 +207,6 @@ try {
   out.switches.models = names;
   out.switches.ms_each = Math.round((Date.now() - s0) / SWITCHES);
   out.switches.browser_mb_after = await memory(sp, pid);
-  out.page_errors = errors;
-  out.load_end = loadavg()[0];
-} finally {
-  await browser.close();
-  proc.kill();
+  out.switches.worker = await sp.evaluate(() => window.copeViz.app.model.client.call('stats', {})).catch(() => null);
+  await sp.close();
 }
-writeFileSync('bench/heavy-results.json', `${JSON.stringify(out, null, 2)}\n`);
-console.log(JSON.stringify(out, null, 2));
-process.exit(errors.length ? 1 : 0);

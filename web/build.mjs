@@ -147,6 +147,7 @@ for (const f of [
   'src/embed.js',
   'src/embed.css',
   'examples/blog-post.html',
+  'examples/many-widgets.html',
 ])
   copyFileSync(join(here, f), join(out, f.replace(/^src\//, '')));
 // the wasm module for pages that use the API directly: with its .wasm files, or in one file (the

@@ -1,7 +1,7 @@
 // charts.js — Chart.js set-up and the heatmap used by every map on the page. A heatmap is a
-// Chart.js chart (axes, hover, PNG export are the same everywhere); its cells are matrix-plugin
-// rectangles for short inputs and one bitmap scaled into the chart area for long ones, where
-// T*T rectangles would make Chart.js slow (512 tokens = 131k cells per map).
+// Chart.js chart (axes, hover, PNG export are the same everywhere) whose cells are one bitmap, a
+// pixel per cell, scaled into the chart area: T*T/2 chart elements would cost Chart.js ~20 µs each
+// to resolve (a 57-token map took 30 ms; 512 tokens are 131k cells per map).
 import {
   Chart,
   LineController,
@@ -14,8 +14,7 @@ import {
   Tooltip,
   Filler,
 } from 'chart.js';
-import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
-import { LUT, lutIndex, colour, fmt } from './scales.js';
+import { LUT, lutIndex, fmt } from './scales.js';
 import { el, button } from './dom.js';
 import { showPiece } from './tasks.js';
 
@@ -29,12 +28,7 @@ Chart.register(
   Legend,
   Tooltip,
   Filler,
-  MatrixController,
-  MatrixElement,
 );
-
-/** Inputs up to this many tokens draw maps with the matrix plugin; longer ones as bitmaps. */
-export const MATRIX_MAX_T = 64;
 
 /** Colours of the current theme, read from the CSS custom properties of el. */
 export function theme(el) {
@@ -197,7 +191,6 @@ export class Heatmap {
     this.canvas.setAttribute('aria-label', opts.title);
     container.appendChild(this.canvas);
     this.chart = null;
-    this.mode = null;
     this.canvas.addEventListener('mouseleave', () => opts.onLeave?.());
   }
 
@@ -217,37 +210,17 @@ export class Heatmap {
   update(state) {
     this.state = state;
     const { T, th } = state;
-    const mode = T <= MATRIX_MAX_T ? 'matrix' : 'bitmap';
-    if (mode === 'bitmap')
-      this.bitmap = paintBitmap((this.bitmapCanvas ||= document.createElement('canvas')), state.data, T, state.range);
-    if (this.chart && this.mode === mode && this.chart.$T === T && this.chart.$th === th) {
-      if (mode === 'matrix') this.chart.data.datasets[0].data = this.cells(state);
+    this.bitmap = paintBitmap((this.bitmapCanvas ||= document.createElement('canvas')), state.data, T, state.range);
+    if (this.chart && this.chart.$T === T && this.chart.$th === th) {
       this.chart.update('none');
       return;
     }
     this.chart?.destroy();
-    this.mode = mode;
     const self = this;
-    const datasets =
-      mode === 'matrix'
-        ? [
-            {
-              type: 'matrix',
-              data: this.cells(state),
-              borderWidth: 0,
-              backgroundColor: (ctx) => {
-                const d = ctx.raw;
-                return d ? colour(d.v, self.state.range[0], self.state.range[1]) : 'transparent';
-              },
-              width: ({ chart }) => (chart.chartArea || {}).width / T,
-              height: ({ chart }) => (chart.chartArea || {}).height / T,
-            },
-          ]
-        : [];
     const o = baseOptions(th, this.opts.dpr);
     this.chart = new Chart(this.canvas, {
-      type: mode === 'matrix' ? 'matrix' : 'line',
-      data: { datasets },
+      type: 'line',
+      data: { datasets: [] },
       options: {
         ...o,
         layout: { padding: { right: 58, top: 4 } },
@@ -312,12 +285,6 @@ export class Heatmap {
     return hm.chart;
   }
 
-  cells({ data, T }) {
-    const out = [];
-    for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out.push({ x: j, y: i, v: data[i * T + j] });
-    return out;
-  }
-
   destroy() {
     this.chart?.destroy();
     this.chart = null;
@@ -327,7 +294,7 @@ export class Heatmap {
 /**
  * Paints an n x n map (rows = queries i, columns = keys j) into canvas, resized to n x n: one pixel
  * per cell, viridis over [lo, hi]. Cells above the diagonal (j > i) and NaN cells stay transparent.
- * Long inputs' heatmaps and the head grid's thumbnails are drawn with it.
+ * Every heatmap's cells and the head grid's thumbnails are drawn with it.
  */
 export function paintBitmap(canvas, data, n, [lo, hi]) {
   canvas.width = n;
@@ -355,7 +322,7 @@ const heatmapOverlay = {
   id: 'copeHeatmap',
   beforeDatasetsDraw(chart) {
     const hm = chart.canvas.$heatmap;
-    if (hm.mode !== 'bitmap' || !hm.bitmap) return;
+    if (!hm.bitmap) return;
     const { ctx, chartArea: a } = chart;
     ctx.save();
     ctx.imageSmoothingEnabled = false;

@@ -19,6 +19,10 @@ class CopeViz extends HTMLElement {
   }
 
   connectedCallback() {
+    if (this.reload) {
+      this.reload = false;
+      this.restart();
+    }
     if (this.shadowRoot) return;
     const root = this.attachShadow({ mode: 'open' });
     // a constructed stylesheet, not a <style> element: the pages' Content-Security-Policy allows
@@ -47,8 +51,16 @@ class CopeViz extends HTMLElement {
   }
 
   disconnectedCallback() {
-    this.io?.disconnect();
     this.panel?.stop();
+    // Removed from the page (not just moved: a move reconnects it in the same task), it lets go of
+    // its models in the worker; put back, it loads them again.
+    setTimeout(() => {
+      if (this.isConnected || !this.started) return;
+      this.gen = (this.gen || 0) + 1; // a load or input under way is dropped when it arrives
+      this.computing = (this.computing || 0) + 1;
+      this.release();
+      this.reload = true;
+    });
   }
 
   attributeChangedCallback(name, old, value) {
@@ -138,39 +150,58 @@ class CopeViz extends HTMLElement {
     this.dispatchEvent(new CustomEvent('cope-error', { detail: { message: err.message } }));
   }
 
+  /** Frees the widget's models in the worker. */
+  release() {
+    this.model?.free();
+    this.base?.free();
+    this.model = this.base = null;
+  }
+
   async restart() {
+    const gen = (this.gen = (this.gen || 0) + 1); // a later restart (a new model attribute) supersedes this one
     try {
       this.status.hidden = false;
       const src = await this.modelSource();
-      this.model?.free();
-      this.base?.free();
-      this.base = null;
-      this.model = await Model.load(src.url, src.name, (f) => {
+      if (gen !== this.gen) return;
+      this.release();
+      const model = await Model.load(src.url, src.name, (f) => {
         this.bar.value = f;
         this.statusText.textContent = `Loading ${src.name}… ${Math.round(100 * f)}%`;
       });
-      if (src.baseline)
-        this.base = await Model.load(
-          src.baseline,
-          src.baseline
-            .split('/')
-            .pop()
-            .replace(/\.safetensors$/, ''),
-        ).catch(() => null);
+      const base = src.baseline
+        ? await Model.load(
+            src.baseline,
+            src.baseline
+              .split('/')
+              .pop()
+              .replace(/\.safetensors$/, ''),
+          ).catch(() => null)
+        : null;
+      if (gen !== this.gen || !this.isConnected) {
+        model.free();
+        base?.free();
+        if (gen === this.gen) this.reload = true; // taken off the page while loading: load when back
+        return;
+      }
+      Object.assign(this, { model, base });
       this.info.textContent = this.model.summary();
       await this.compute();
     } catch (err) {
-      this.fail(err);
+      if (gen === this.gen) this.fail(err);
     }
   }
 
   async compute() {
+    const model = this.model,
+      gen = (this.computing = (this.computing || 0) + 1); // a newer text supersedes this one
+    if (!model) return; // still loading: the load computes
     try {
       let text = this.getAttribute('text');
-      if (text === null && this.model.hasExamples) text = await this.model.exampleText(1);
+      if (text === null && model.hasExamples) text = await model.exampleText(1);
       const long = text && text.length > MAX_LENGTH.text;
       if (long) text = text.slice(0, MAX_LENGTH.text);
-      const { run, baseRun, notes } = await traceText(this.model, this.base, text || '');
+      const { run, baseRun, notes } = await traceText(model, this.base, text || '');
+      if (gen !== this.computing || model !== this.model) return;
       if (long)
         notes.unshift(`The text attribute is longer than ${MAX_LENGTH.text} characters: the first ones are used.`);
       if (!run) throw new Error('the text has no tokens');
@@ -190,7 +221,7 @@ class CopeViz extends HTMLElement {
       await this.panel.drawing;
       this.dispatchEvent(new CustomEvent('cope-ready'));
     } catch (err) {
-      this.fail(err);
+      if (gen === this.computing && model === this.model) this.fail(err);
     }
   }
 

@@ -10,6 +10,12 @@ export function el(tag, attrs = {}, text) {
   return e;
 }
 
+/** Resolves in a task of its own: the browser handles input and draws a frame before the work
+ * that follows (long work split with it never freezes scrolling or a key held down). */
+export function yieldTask() {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
 /** A <button type=button> with text and a click handler. */
 export function button(text, onClick, attrs = {}) {
   const b = el('button', { type: 'button', ...attrs }, text);

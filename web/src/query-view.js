@@ -6,7 +6,7 @@ import { RowChart, pngFigure, figureTitle } from './charts.js';
 import { colour, textOn, fmt } from './scales.js';
 import { showPiece } from './tasks.js';
 import { GLOSSARY, VIEW_INTROS } from './glossary.js';
-import { el, select } from './dom.js';
+import { el, select, yieldTask } from './dom.js';
 
 /** Keys the charts show around the query: the last W (a window) or all; "auto" windows long inputs. */
 const WINDOWS = [
@@ -189,9 +189,9 @@ export class QueryView {
       this.scrolledFor = this.built;
     }
     // the charts in a task of their own: a long input's step is then two short tasks, and input
-    // (a key held down) is handled between them
-    if (T > AUTO_WINDOW) {
-      await new Promise((r) => setTimeout(r, 0));
+    // (a key held down) is handled between them; so is the first draw, which builds the charts
+    if (T > AUTO_WINDOW || !this.posBox.rc.chart) {
+      await yieldTask();
       if (!this.panel.isCurrent(run)) return;
     }
     const pieces = run.pieces,
@@ -224,6 +224,10 @@ export class QueryView {
       clampLabel: `npos − 1 = ${npos - 1}: positions stop here`,
       pieceOf,
     });
+    if (!this.attBox.rc.chart) {
+      await yieldTask(); // the first draw builds two charts: one task each
+      if (!this.panel.isCurrent(run)) return;
+    }
     this.attBox.chart = this.attBox.rc.update(th, {
       datasets: [
         { label: 'attention a_ij', data: pts(vals.attn), kind: 'bar', color: 'accent2' },

@@ -4,7 +4,7 @@
 // of small maps to pick a head from.
 import { Heatmap, pngFigure, paintBitmap } from './charts.js';
 import { mapRange, fmt } from './scales.js';
-import { el, button, select } from './dom.js';
+import { el, button, select, yieldTask } from './dom.js';
 import { GLOSSARY, VIEW_INTROS } from './glossary.js';
 
 export const MAPS = [
@@ -95,6 +95,10 @@ export class SequenceView {
       const on = run.model.hasCope || !m.cope || m.kind === 'pos_attn';
       m.box.hidden = !on;
       if (!on) continue;
+      if (!m.hm.chart) {
+        await yieldTask(); // the first draw builds the charts (~35 ms each): one task each
+        if (!this.panel.isCurrent(run)) return;
+      }
       m.hm.update({
         data: h[m.kind],
         T,

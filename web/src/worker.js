@@ -4,14 +4,19 @@
 // (SIMD128 or scalar); see client.js for the message protocol.
 import { CopeModel, setWasmLocation } from 'cope-wasm';
 
-const models = new Map(); // key -> { model, trace }
+// A key is one Model of the page (model.js); keys that load the same URL share one wasm instance
+// (a blog page with 20 widgets of five models holds five instances, not twenty). An instance keeps
+// one trace at a time, so each key remembers its input and is traced again when another key's
+// trace has replaced its own.
+const models = new Map(); // key -> { file, ids, force, gen, trace }
+const files = new Map(); // URL (or a key, for bytes) -> { ready: Promise<CopeModel>, model, users, listeners: Set<id>, owner }
 
 function post(msg, transfer = []) {
   self.postMessage(msg, transfer);
 }
 
-/** Fetches a URL, reporting progress (bytes) to the request that asked for it. */
-async function fetchBytes(url, id) {
+/** Fetches a URL, reporting progress (bytes) to every request in listeners (those waiting for it). */
+async function fetchBytes(url, listeners) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`cannot fetch ${url}: HTTP ${r.status} ${r.statusText}`.trim());
   const total = Number(r.headers.get('content-length')) || 0;
@@ -25,7 +30,7 @@ async function fetchBytes(url, id) {
     if (got + value.length > total) throw new Error(`${url}: more bytes than its Content-Length`);
     out.set(value, got);
     got += value.length;
-    post({ id, progress: got / total });
+    for (const id of listeners) post({ id, progress: got / total });
   }
   return out.subarray(0, got);
 }
@@ -72,26 +77,71 @@ function shrink(a, T, size) {
   return { n, data: out };
 }
 
+/** The instance of url (loading it once for every key that asks): a file entry with one more user. */
+async function open(name, load, id) {
+  let f = files.get(name);
+  if (!f) {
+    f = { users: 0, listeners: new Set(), owner: null };
+    f.ready = load(f.listeners).then((model) => (f.model = model));
+    f.ready.catch(() => files.get(name) === f && files.delete(name)); // a failed load is tried again next time
+    files.set(name, f);
+  }
+  f.users++;
+  f.listeners.add(id);
+  try {
+    await f.ready;
+    return f;
+  } catch (err) {
+    f.users--;
+    throw err;
+  } finally {
+    f.listeners.delete(id);
+  }
+}
+
+/** key lets go of its instance; the last user frees it. */
+function release(key) {
+  const m = models.get(key);
+  if (!m) return;
+  models.delete(key);
+  const f = m.file;
+  if (f.owner === m) f.owner = null;
+  if (--f.users === 0) {
+    f.model.free();
+    for (const [name, g] of files) if (g === f) files.delete(name);
+  }
+}
+
 const ops = {
   async load({ key, url, bytes, wasmBase }, id) {
     if (wasmBase) setWasmLocation(wasmBase);
-    const src = bytes ? new Uint8Array(bytes) : await fetchBytes(url, id);
-    const model = await CopeModel.load(src);
-    models.get(key)?.model.free();
-    models.set(key, { model, trace: null });
+    const f = bytes
+      ? await open(`bytes:${key}:${id}`, async () => CopeModel.load(new Uint8Array(bytes)), id)
+      : await open(`url:${url}`, async (listeners) => CopeModel.load(await fetchBytes(url, listeners)), id);
+    release(key);
+    models.set(key, { file: f, ids: null, force: [], gen: 0, trace: null });
+    const model = f.model;
     return { config: model.config, vocab: model.vocab, tasks: model.tasks, simd: model.simd, maxTrace: model.maxTrace };
   },
   unload({ key }) {
-    models.get(key)?.model.free();
-    models.delete(key);
+    release(key);
     return true;
   },
+  /** What the worker holds (for tests and the curious): keys, instances, their wasm memory. */
+  stats() {
+    const live = [...new Set(files.values())].filter((f) => f.model);
+    return {
+      keys: models.size,
+      instances: live.length,
+      wasmBytes: live.reduce((s, f) => s + f.model.memoryBytes, 0),
+    };
+  },
   tokenize({ key, text }) {
-    const r = get(key).model.tokenize(text);
+    const r = get(key).file.model.tokenize(text);
     return { ids: r.ids, spans: r.spans, unknown: r.unknown, unknownPieces: r.unknownPieces };
   },
   sample({ key, task, seed, split }) {
-    const s = get(key).model.sample(task, seed, split);
+    const s = get(key).file.model.sample(task, seed, split);
     return { ids: s.ids, pieces: s.pieces, scored: s.scored, seed: String(s.seed), split: s.split };
   },
   /** Traces ids (with the gate interventions `force`: [{ layer, head, key, value }]) and keeps the trace;
@@ -99,10 +149,11 @@ const ops = {
   run({ key, ids, force = [] }) {
     const m = get(key);
     m.trace = null; // a failed trace leaves nothing to read
-    m.trace = m.model.trace(ids, { forceGates: force });
-    m.gen = (m.gen || 0) + 1;
-    const { T, logits } = m.trace;
-    return { T, gen: m.gen, ...predictions(logits, T, m.model.config.vocab_size) };
+    m.ids = ids;
+    m.force = force;
+    m.gen++;
+    const { T, logits } = retrace(m);
+    return { T, gen: m.gen, ...predictions(logits, T, m.file.model.config.vocab_size) };
   },
   /** The six [T*T] arrays of one head of the last trace (copied out of wasm memory, moved to the page). */
   head({ key, gen, layer, head }) {
@@ -120,12 +171,21 @@ function get(key) {
   if (!m) throw new Error(`no model "${key}" is loaded`);
   return m;
 }
-/** The last trace, which must be the one numbered gen (a newer run replaces it). */
+/** Traces key's input on its instance; that instance's trace is key's from now on. */
+function retrace(m) {
+  if (m.file.owner) m.file.owner.trace = null; // its arrays are gone; so go the copies it cached
+  m.file.owner = null;
+  m.trace = m.file.model.trace(m.ids, { forceGates: m.force });
+  m.file.owner = m;
+  return m.trace;
+}
+/** The trace of key's last input, which must be the one numbered gen (a newer run replaces it),
+ * traced again if another key of the same instance traced since. */
 function traced(key, gen) {
   const m = get(key);
-  if (!m.trace) throw new Error('nothing has been traced yet');
+  if (!m.ids) throw new Error('nothing has been traced yet');
   if (gen !== m.gen) throw new Error('this input was replaced by a newer one');
-  return m.trace;
+  return m.file.owner === m && m.trace ? m.trace : retrace(m);
 }
 
 /** Typed arrays in a result, so they move to the page instead of being copied. */

@@ -85,12 +85,14 @@ const browser = await chromium.launch({
   ],
 });
 
-/** A new page that records console errors and uncaught exceptions. */
+/** A new page that records console errors and uncaught exceptions (opts.init: a script run in
+ * every frame before the page's own). */
 async function open(path, opts = {}) {
   const ctx = await browser.newContext({
     viewport: opts.viewport || { width: 1280, height: 900 },
     colorScheme: opts.colorScheme || 'light',
   });
+  if (opts.init) await ctx.addInitScript(opts.init);
   const page = await ctx.newPage();
   page.errors = [];
   page.on('console', (m) => {
@@ -1392,6 +1394,217 @@ try {
       [...sw.errors, st.error].filter(Boolean).join(' | '),
     );
     await sw.context().close();
+  }
+
+  // 15. A long post with 20 widgets (examples/many-widgets.html; make bench-heavy measures memory
+  // and scrolling on it): only the widgets near the view compute, widgets of one model file share
+  // one wasm instance in the worker (each input traced again when another's replaced it), and a
+  // widget taken off the page lets go of its models.
+  {
+    const mw = await open('examples/many-widgets.html');
+    const stats = () => mw.evaluate(() => window.client.call('stats', {}));
+    // the worker's models of the widgets on the page: keys (one per model and baseline), files
+    const held = () =>
+      mw.evaluate(() => {
+        const ws = [...document.querySelectorAll('cope-viz')].filter((w) => w.isConnected);
+        const names = ws.flatMap((w) => [w.model?.name, w.base?.name]).filter(Boolean);
+        return { keys: names.length, files: new Set(names).size };
+      });
+    await mw.waitForFunction(() => document.getElementById('w0').panel?.run, null, { timeout: 60000 });
+    await mw.evaluate(() => {
+      window.client = document.getElementById('w0').model.client;
+    });
+    await mw.waitForTimeout(2000);
+    // every widget that started has computed (its model and baseline are loaded)
+    await mw.waitForFunction(
+      () => [...document.querySelectorAll('cope-viz')].every((w) => !w.started || w.panel?.run),
+      null,
+      { timeout: 60000 },
+    );
+    const early = await mw.evaluate(() =>
+      [...document.querySelectorAll('cope-viz')].filter((w) => w.started).map((w) => w.id),
+    );
+    const s0 = await stats();
+    check(
+      early.length >= 1 && early.length <= 3 && s0.keys === (await held()).keys,
+      `20 widgets: before scrolling only those near the view started (${early.join(', ')}); the worker holds their ${s0.keys} models`,
+    );
+    // scroll as a reader does until every widget has computed
+    for (let k = 0; k < 400; k++) {
+      if (await mw.evaluate(() => [...document.querySelectorAll('cope-viz')].every((w) => w.panel?.run))) break;
+      await mw.mouse.wheel(0, 400);
+      await mw.waitForTimeout(100);
+    }
+    const computed = await mw.evaluate(
+      () => [...document.querySelectorAll('cope-viz')].filter((w) => w.panel?.run && !w.panel.drawing).length,
+    );
+    const s1 = await stats(),
+      h1 = await held();
+    check(
+      computed === 20 && s1.keys === h1.keys && s1.instances === h1.files && h1.files < h1.keys,
+      `scrolled through, all 20 computed: ${s1.keys} models in ${s1.instances} wasm instances (one per file), ${(s1.wasmBytes / 1e6).toFixed(0)} MB of wasm memory`,
+      JSON.stringify({ s1, h1 }),
+    );
+    // another input in w0 replaces the shared instance's trace; w10 (same model) then shows another head
+    await mw.evaluate(() => {
+      const w = document.getElementById('w0');
+      w.readyAgain = new Promise((r) => w.addEventListener('cope-ready', r, { once: true }));
+      w.setAttribute('text', 'b = 0 ; b ++; pass; b ++; b ++; print b');
+    });
+    await mw.evaluate(() => document.getElementById('w0').readyAgain);
+    const w10 = await mw.evaluate(async () => {
+      const w = document.getElementById('w10');
+      w.setAttribute('head', String((w.panel.state.head + 1) % w.model.config.n_head));
+      await w.panel.drawing;
+      return { snap: w.snapshot(), text: await w.model.exampleText(1), nctx: w.model.config.n_ctx };
+    });
+    compareShown(
+      w10.snap,
+      await independentRow(
+        mw,
+        new URL('models/counting3-cope-s1.safetensors', base).href,
+        w10.text,
+        w10.snap.state.layer,
+        w10.snap.state.head,
+        w10.snap.query.query,
+        w10.nctx,
+      ),
+      "a widget whose shared model traced another widget's input since",
+    );
+    // off the page: ten widgets let go of their models; one put back loads and computes again
+    await mw.evaluate(() => {
+      window.removed = [...document.querySelectorAll('cope-viz')].slice(0, 10);
+      for (const w of window.removed) w.remove();
+    });
+    await mw.waitForTimeout(500);
+    const s2 = await stats(),
+      h2 = await held();
+    check(
+      s2.keys === h2.keys && s2.instances === h2.files && s2.keys < s1.keys,
+      `10 widgets removed: the worker holds the other ten's ${s2.keys} models in ${s2.instances} instances`,
+      JSON.stringify({ s2, h2 }),
+    );
+    await mw.evaluate(() => {
+      const w = window.removed[1];
+      w.ready = new Promise((r) => w.addEventListener('cope-ready', r, { once: true }));
+      document.body.appendChild(w);
+    });
+    const back = await mw
+      .evaluate(() =>
+        Promise.race([window.removed[1].ready.then(() => true), new Promise((r) => setTimeout(r, 30000, false))]),
+      )
+      .catch(() => false);
+    const s3 = await stats();
+    check(
+      back && s3.keys === (await held()).keys,
+      `a widget put back loads its model and computes again (${s3.keys} models)`,
+    );
+    // taken off the page while its model loads (5 ms after it started): nothing stays in the worker
+    const quick = await mw.evaluate(async () => {
+      const w = document.createElement('cope-viz');
+      w.setAttribute('model', '../models/topics-cope-s1.safetensors');
+      document.body.appendChild(w);
+      w.start();
+      await new Promise((r) => setTimeout(r, 5));
+      w.remove();
+      await new Promise((r) => setTimeout(r, 3000));
+      return { model: w.model, reload: w.reload };
+    });
+    const s5 = await stats();
+    check(
+      s5.keys === (await held()).keys && quick.model === null && quick.reload,
+      `a widget removed while its model loads lets go of it when the load arrives (${s5.keys} models held)`,
+    );
+    await mw.evaluate(() => {
+      for (const w of document.querySelectorAll('cope-viz')) w.remove();
+    });
+    await mw.waitForTimeout(500);
+    const s4 = await stats();
+    check(
+      s4.keys === 0 && s4.instances === 0 && s4.wasmBytes === 0,
+      `every widget removed: the worker holds nothing (${JSON.stringify(s4)})`,
+    );
+    check(mw.errors.length === 0, 'no console errors on the page of 20 widgets', mw.errors.join(' | '));
+    reliable(
+      'a post with 20 widgets (examples/many-widgets.html) scrolled through, then its widgets removed',
+      `${early.length} computed before scrolling, all 20 after; ${s1.keys} models in ${s1.instances} wasm instances (${(s1.wasmBytes / 1e6).toFixed(0)} MB); 10 removed: ${s2.keys} models in ${s2.instances}; all removed: ${s4.keys} models, ${s4.instances} instances`,
+    );
+    await mw.context().close();
+  }
+
+  // 16. Training stopped at any moment leaks no worker: every Worker the page makes is counted (new
+  // and terminate), and runs are stopped by Reset, by a new preset or a new setting, while
+  // starting, training, paused or done.
+  {
+    const wp = await open('?train=toy&tsteps=100000', {
+      init: () => {
+        const W = window.Worker;
+        window.workers = { made: { train: 0, view: 0 }, live: { train: 0, view: 0 } };
+        window.Worker = class extends W {
+          constructor(url, o) {
+            super(url, o);
+            this.kind = /train-worker/.test(String(url)) ? 'train' : 'view';
+            window.workers.made[this.kind]++;
+            window.workers.live[this.kind]++;
+          }
+          terminate() {
+            if (!this.ended) window.workers.live[this.kind]--;
+            this.ended = true;
+            super.terminate();
+          }
+        };
+      },
+    });
+    await rendered(wp);
+    const live = () => wp.evaluate(() => ({ ...window.workers.live }));
+    const waits = [0, 40, 150, 600, 1500]; // ms after Train: starting, loading, training
+    const stops = ['Reset', 'pause, then Reset', 'a new preset', 'a new number of steps'];
+    const bad = [];
+    let during = 0;
+    for (let k = 0; k < 12; k++) {
+      await wp.click('#train-go');
+      await wp.waitForTimeout(waits[k % waits.length]);
+      during = Math.max(during, (await live()).train);
+      const how = stops[k % stops.length];
+      if (how === 'Reset') await wp.click('#train-reset');
+      else if (how === 'pause, then Reset') {
+        await wp.click('#train-go');
+        await wp.click('#train-reset');
+      } else if (how === 'a new preset') {
+        await wp.selectOption('#train-preset', k % 8 < 4 ? 'counting1' : 'toy');
+      } else {
+        await wp.fill('#train-tsteps', String(100000 - k));
+        await wp.locator('#train-tsteps').dispatchEvent('change');
+      }
+      const l = await live();
+      if (l.train !== 0) bad.push(`${how} after ${waits[k % waits.length]} ms: ${l.train} training workers live`);
+    }
+    // a run that finished keeps its workers (Download, Inspect) until Reset
+    await wp.selectOption('#train-preset', 'toy');
+    await wp.fill('#train-tsteps', '60');
+    await wp.locator('#train-tsteps').dispatchEvent('change');
+    await wp.click('#train-go');
+    await wp.waitForFunction(() => window.copeViz.trainView.runs.every((r) => r.state === 'done'), null, {
+      timeout: 60000,
+    });
+    const done = (await live()).train;
+    await wp.click('#train-reset');
+    const end = await wp.evaluate(() => window.workers);
+    check(
+      bad.length === 0 && during <= 2 && done === 2 && end.live.train === 0 && end.made.train === 26,
+      `training stopped at 12 moments in 4 ways, then a finished run reset: every training worker ended (${end.made.train} made, ${end.live.train} live; at most ${during} at once)`,
+      bad.join(' | '),
+    );
+    check(
+      end.live.view === 1 && end.made.view === 1,
+      `the views' one model worker lives on (${end.made.view} made, ${end.live.view} live)`,
+    );
+    check(wp.errors.length === 0, 'no console errors while training was stopped at any moment', wp.errors.join(' | '));
+    reliable(
+      'training stopped 12 times (Reset, pause then Reset, a new preset, a new setting; 0 to 1.5 s after Train), then a finished run reset',
+      `${end.made.train} training workers made, ${end.live.train} live at the end (at most ${during} at once); the model worker: ${end.made.view} made, ${end.live.view} live`,
+    );
+    await wp.context().close();
   }
 } catch (e) {
   check(false, 'the suite ran to the end', e.stack || e.message);
