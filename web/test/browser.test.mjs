@@ -1388,6 +1388,12 @@ try {
       base: window.copeViz.app.base?.name ?? null,
       entryBase: window.copeViz.app.entry?.baseline ?? null,
     }));
+    // what the worker still holds: the shown model and its baseline, nothing of the 39 before
+    const held = await sw.evaluate(() => window.copeViz.app.model.client.call('stats', {}));
+    check(
+      held.keys === (st.base ? 2 : 1) && held.instances === held.keys,
+      `after 40 switches the worker holds the shown model${st.base ? ' and its baseline' : ''} only (${held.keys} models, ${held.instances} instances)`,
+    );
     check(
       sw.errors.length === 0 && !st.error && (st.base === null || st.base === st.entryBase),
       `40 model switches in a row: no error, the baseline is the shown model's (${st.model} / ${st.base})`,
