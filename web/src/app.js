@@ -55,6 +55,7 @@ const app = {
   offer: null, // the user's text an example replaced, offered back in the notice
   force: [], // gate interventions on the shown model: [{ layer, head (-1: all), key, value }]
   linkNote: null, // what the link asked for that the page did not take: said in the first notice
+  linkShown: null, // what the notice now shown says of the link
 };
 
 const panel = new VizPanel($('panel'), { onError: (err) => showError('Could not draw the view', err) });
@@ -142,6 +143,18 @@ async function loadBaseline() {
     showError(`Could not load the baseline ${pair.name}`, err);
     return null;
   }
+}
+
+/** Loads the baseline beside the shown model without waiting for it; when it arrives, the input is
+ * traced again with it (the compare view), the notice still saying what it said of the link. */
+function addBaseline() {
+  loadBaseline()
+    .then((b) => {
+      if (!b) return;
+      app.linkNote = app.linkShown;
+      return update({ ...panel.state });
+    })
+    .catch((err) => showError('Could not run the model', err));
 }
 
 function showInfo() {
@@ -239,6 +252,7 @@ async function update(state = {}) {
   const { tok, run, baseRun, notes } = traced;
   if (my !== updating) return;
   if (app.linkNote) notes.unshift(app.linkNote);
+  app.linkShown = app.linkNote; // said again if only the baseline's arrival traces this input again
   app.linkNote = null;
   if (!run) notes.unshift('Type some text: the input has no tokens.');
   showNotice(notes.join(' '));
@@ -441,9 +455,7 @@ ui.modelSel.addEventListener('change', async () => {
   try {
     await loadModel(new URL(e.file, location.href).href, e.name, e.name, e);
     await newExample({ query: null, markers: undefined, ...firstHead() });
-    loadBaseline()
-      .then((b) => b && update({ ...panel.state }))
-      .catch((err) => showError('Could not run the model', err));
+    addBaseline();
   } catch (err) {
     showError(`Could not load ${e.name}`, err);
     showInfo();
@@ -573,10 +585,7 @@ async function start() {
     app.edited = true; // a text from a link is someone's own
     await update(pstate);
   } else await newExample(pstate);
-  if (!app.base)
-    loadBaseline()
-      .then((b) => b && update({ ...panel.state }))
-      .catch((err) => showError('Could not run the model', err));
+  if (!app.base) addBaseline();
 }
 
 start().catch((err) => showError('The page could not start', err));

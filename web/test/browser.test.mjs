@@ -1367,6 +1367,22 @@ try {
     await hp.context().close();
   }
 
+  // 13b. What the link asked for that the page did not take stays in the notice when the baseline
+  // arrives after the first draw and the input is traced again with it (CI once caught the notice
+  // emptied by that second trace).
+  {
+    const ln = await open('?model=counting3-cope-s1&head=99&bogus=1');
+    await ln.waitForFunction(() => window.copeViz?.panel?.baseRun && !window.copeViz.panel.drawing, null, {
+      timeout: 30000,
+    });
+    const notice = await ln.textContent('#notice');
+    check(
+      notice.includes('head=99') && notice.includes('bogus'),
+      `the link's notes stay in the notice once the baseline has arrived ("${notice.slice(0, 90)}…")`,
+    );
+    await ln.context().close();
+  }
+
   // 14. Model switches in a row (bench/heavy_bench.mjs does 1,000): a baseline still loading for
   // the last model must not attach to the next one, nor fail loudly once that model is gone.
   {
