@@ -8,7 +8,9 @@
 //      the browser's memory every 30 s.
 //   3. --switches (1,000) model switches in the page's model menu: memory before and after.
 // Memory: the resident set of every Chromium process (the page, its workers, the GPU and browser
-// processes: what the machine pays), after a garbage collection (--js-flags=--expose-gc).
+// processes: what the machine pays), after a garbage collection (--js-flags=--expose-gc); for the
+// model switches also the page's own JavaScript heap after a GC and its DOM nodes (what a leak in
+// the page's code would grow) and what the worker holds.
 // Usage: node bench/heavy_bench.mjs [--minutes 10] [--switches 1000] [--out FILE]
 // (0 minutes or 0 switches skip that part; COPE_WEB_DIR: another build of the page)
 import { chromium } from 'playwright-core';
@@ -55,6 +57,16 @@ function rssMB(rootPid) {
   tree.delete(proc.pid);
   return Math.round(rows.filter(([pid]) => tree.has(pid)).reduce((s, r) => s + r[2], 0) / 1024);
 }
+/** The page's JavaScript heap (MB, after a GC) and its DOM nodes */
+async function pageHeap(page) {
+  return page.evaluate(() => {
+    window.gc?.();
+    return {
+      js_heap_mb: Math.round(performance.memory.usedJSHeapSize / 1e5) / 10,
+      dom_nodes: document.getElementsByTagName('*').length,
+    };
+  });
+}
 async function memory(page, pid) {
   await page.evaluate(() => window.gc?.());
   await page.waitForTimeout(500);
@@ -64,7 +76,7 @@ async function memory(page, pid) {
 const { proc, base } = await serve(SITE);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--js-flags=--expose-gc'],
+  args: ['--no-sandbox', '--js-flags=--expose-gc', '--enable-precise-memory-info'],
 });
 // the browser's processes: this process's descendants but the server (and this process itself)
 const pid = process.pid;
@@ -198,15 +210,20 @@ async function switches() {
   };
   for (let k = 0; k < 8; k++) await switchTo(names[k % names.length]); // warm
   out.switches.browser_mb_before = await memory(sp, pid);
+  out.switches.page_before = await pageHeap(sp);
   const s0 = Date.now();
   for (let k = 0; k < SWITCHES; k++) {
     await switchTo(names[k % names.length]);
-    if (k === Math.floor(SWITCHES / 2) - 1) out.switches.browser_mb_half = await memory(sp, pid);
+    if (k === Math.floor(SWITCHES / 2) - 1) {
+      out.switches.browser_mb_half = await memory(sp, pid);
+      out.switches.page_half = await pageHeap(sp);
+    }
   }
   out.switches.count = SWITCHES;
   out.switches.models = names;
   out.switches.ms_each = Math.round((Date.now() - s0) / SWITCHES);
   out.switches.browser_mb_after = await memory(sp, pid);
+  out.switches.page_after = await pageHeap(sp);
   out.switches.worker = await sp.evaluate(() => window.copeViz.app.model.client.call('stats', {})).catch(() => null);
   await sp.close();
 }

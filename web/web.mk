@@ -33,8 +33,8 @@ bench-page: web browser-tools
 bench-train: web browser-tools all
 	node bench/train_bench.mjs --runs 3
 
-# The page and the widget under heavy use (not a test): 20 widgets, Play for 10 minutes at T=512,
-# 1,000 model switches -> bench/heavy-results.json
+# The page and the widget under heavy use (not a test): 20 widgets (web/examples/many-widgets.html),
+# Play for 10 minutes at T=512, 1,000 model switches -> bench/heavy-results.json
 .PHONY: bench-heavy
 bench-heavy: web browser-tools
 	node bench/heavy_bench.mjs --minutes 10 --switches 1000
