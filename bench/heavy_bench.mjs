@@ -21,11 +21,11 @@ import { loadavg } from 'node:os';
 
 const arg = (name, def) => {
   const k = process.argv.indexOf(name);
-  return k > 0 ? Number(process.argv[k + 1]) : def;
+  return k > 0 ? process.argv[k + 1] : def;
 };
-const MINUTES = arg('--minutes', 10),
-  SWITCHES = arg('--switches', 1000),
-  OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : 'bench/heavy-results.json';
+const MINUTES = Number(arg('--minutes', 10)),
+  SWITCHES = Number(arg('--switches', 1000)),
+  OUT = arg('--out', 'bench/heavy-results.json');
 const SITE = process.env.COPE_WEB_DIR || 'build/web'; // the built page (make web)
 const index = JSON.parse(readFileSync(`${SITE}/models/index.json`, 'utf8'));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);

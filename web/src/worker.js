@@ -9,7 +9,7 @@ import { CopeModel, setWasmLocation } from 'cope-wasm';
 // one trace at a time, so each key remembers its input and is traced again when another key's
 // trace has replaced its own.
 const models = new Map(); // key -> { file, ids, force, gen, trace }
-const files = new Map(); // URL (or a key, for bytes) -> { ready: Promise<CopeModel>, model, users, listeners: Set<id>, owner }
+const files = new Map(); // URL (or a key, for bytes) -> { name, ready: Promise<CopeModel>, model, users, listeners: Set<id>, owner }
 
 function post(msg, transfer = []) {
   self.postMessage(msg, transfer);
@@ -81,7 +81,7 @@ function shrink(a, T, size) {
 async function open(name, load, id) {
   let f = files.get(name);
   if (!f) {
-    f = { users: 0, listeners: new Set(), owner: null };
+    f = { name, users: 0, listeners: new Set(), owner: null };
     f.ready = load(f.listeners).then((model) => (f.model = model));
     f.ready.catch(() => files.get(name) === f && files.delete(name)); // a failed load is tried again next time
     files.set(name, f);
@@ -108,7 +108,7 @@ function release(key) {
   if (f.owner === m) f.owner = null;
   if (--f.users === 0) {
     f.model.free();
-    for (const [name, g] of files) if (g === f) files.delete(name);
+    files.delete(f.name);
   }
 }
 
@@ -148,7 +148,6 @@ const ops = {
    * returns what the page shows of the whole input. */
   run({ key, ids, force = [] }) {
     const m = get(key);
-    m.trace = null; // a failed trace leaves nothing to read
     m.ids = ids;
     m.force = force;
     m.gen++;
@@ -171,7 +170,8 @@ function get(key) {
   if (!m) throw new Error(`no model "${key}" is loaded`);
   return m;
 }
-/** Traces key's input on its instance; that instance's trace is key's from now on. */
+/** Traces key's input on its instance; that instance's trace is key's from now on (a trace that
+ * fails leaves no key with one). */
 function retrace(m) {
   if (m.file.owner) m.file.owner.trace = null; // its arrays are gone; so go the copies it cached
   m.file.owner = null;
@@ -185,7 +185,7 @@ function traced(key, gen) {
   const m = get(key);
   if (!m.ids) throw new Error('nothing has been traced yet');
   if (gen !== m.gen) throw new Error('this input was replaced by a newer one');
-  return m.file.owner === m && m.trace ? m.trace : retrace(m);
+  return m.trace || retrace(m);
 }
 
 /** Typed arrays in a result, so they move to the page instead of being copied. */
