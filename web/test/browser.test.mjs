@@ -1457,9 +1457,18 @@ try {
       await mw.mouse.wheel(0, 400);
       await mw.waitForTimeout(100);
     }
-    const computed = await mw.evaluate(
-      () => [...document.querySelectorAll('cope-viz')].filter((w) => w.panel?.run && !w.panel.drawing).length,
-    );
+    // every widget computed and drawn (the last ones may still be drawing when the loop ends)
+    const computed = await mw
+      .waitForFunction(
+        () => {
+          const ws = [...document.querySelectorAll('cope-viz')];
+          return ws.every((w) => w.panel?.run && !w.panel.drawing) && ws.length;
+        },
+        null,
+        { timeout: 30000 },
+      )
+      .then((h) => h.jsonValue())
+      .catch(() => 0);
     const s1 = await stats(),
       h1 = await held();
     check(
